@@ -1,0 +1,40 @@
+"""The API's error hierarchy; `main` maps it to RFC 9457 problem details."""
+
+
+class ApiError(Exception):
+    """Base class: an error a client should see, with its HTTP status."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotAuthenticatedError(ApiError):
+    """No, or an invalid, credential."""
+
+    status = 401
+    title = "Not authenticated"
+
+
+class ForbiddenError(ApiError):
+    """A valid credential that does not reach this resource."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class NotFoundError(ApiError):
+    """No such resource (or not yet projected)."""
+
+    status = 404
+    title = "Not found"
+
+
+class UnavailableError(ApiError):
+    """A dependency (Kafka, the database) is not reachable."""
+
+    status = 503
+    title = "Service unavailable"

@@ -1,0 +1,93 @@
+"""The composition root of the API: `create_app(settings)`.
+
+The lifespan starts the Kafka producer, the database pool and the tracking hub's
+consumer, and stops them in reverse order. Errors become RFC 9457 problem details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
+
+from api.deps import Services
+from api.errors import ApiError
+from api.hub import TrackingHub
+from api.routes import deliveries, health, tracking
+from api.settings import ApiSettings
+from contracts import Topics
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str) -> JSONResponse:
+    """An RFC 9457 problem-details response."""
+    return JSONResponse(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        status_code=status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _log_consumer_exit(task: asyncio.Task[None]) -> None:
+    """A dead tracking consumer makes /readyz fail; the log says why."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the tracking consumer stopped", exc_info=task.exception())
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """Build the app for these settings."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        topics = Topics.with_prefix(settings.topic_prefix)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        )
+        pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=10, open=False)
+        hub = TrackingHub(settings.ws_queue_size, settings.latest_cache_size)
+        await producer.start()
+        await pool.open()
+        consumer = asyncio.create_task(hub.consume(settings.kafka_bootstrap, topics.tracking.name))
+        consumer.add_done_callback(_log_consumer_exit)
+        app.state.services = Services(settings, topics, producer, pool, hub)
+        try:
+            yield
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+            await pool.close()
+            await producer.stop()
+
+    app = FastAPI(
+        title="dronefleet API",
+        version="0.1.0",
+        summary="Request drone deliveries and track them live.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+        return problem(error.status, error.title, error.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        return problem(422, "Invalid request", details)
+
+    app.include_router(deliveries.router)
+    app.include_router(tracking.router)
+    app.include_router(health.router)
+    return app

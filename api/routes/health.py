@@ -1,0 +1,29 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api import queries
+from api.deps import ServicesDep
+from api.errors import UnavailableError
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(services: ServicesDep) -> dict[str, str]:
+    """Ready when the database answers and the tracking consumer runs."""
+    try:
+        await queries.ping(services.pool)
+    except Exception as error:
+        raise UnavailableError("the database does not answer") from error
+    if not services.hub.running:
+        raise UnavailableError("the tracking consumer is not running yet")
+    return {"status": "ready"}

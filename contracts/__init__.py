@@ -1,0 +1,50 @@
+"""The only code shared between dronefleet's services: events, their codec and the topics.
+
+Every service imports these names from here and nothing from another service, so the
+wire format has exactly one definition.
+"""
+
+from contracts.codec import decode_event, encode_event
+from contracts.deadletter import DeadLetter, decode_dead_letter, encode_dead_letter
+from contracts.errors import ContractError, DecodeError
+from contracts.events import (
+    Delivered,
+    DeliveryEvent,
+    DeliveryRequested,
+    DeliveryStatus,
+    DroneAssigned,
+    DronePhase,
+    Event,
+    GeoPoint,
+    PickedUp,
+    TelemetryReported,
+    TrackingUpdated,
+    new_event_id,
+    utc_now,
+)
+from contracts.topics import Topics, TopicSpec
+
+__all__ = [
+    "ContractError",
+    "DeadLetter",
+    "DecodeError",
+    "Delivered",
+    "DeliveryEvent",
+    "DeliveryRequested",
+    "DeliveryStatus",
+    "DroneAssigned",
+    "DronePhase",
+    "Event",
+    "GeoPoint",
+    "PickedUp",
+    "TelemetryReported",
+    "TopicSpec",
+    "Topics",
+    "TrackingUpdated",
+    "decode_dead_letter",
+    "decode_event",
+    "encode_dead_letter",
+    "encode_event",
+    "new_event_id",
+    "utc_now",
+]

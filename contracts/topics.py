@@ -1,0 +1,91 @@
+"""Topic names, partition counts, retention and keys: the platform's Kafka layout.
+
+Keys: telemetry by drone id, deliveries and tracking by delivery id, so the order of
+each aggregate's events holds. Partition counts are the unit of scale-out.
+`delivery-telemetry` is telemetry re-keyed by delivery id; it must have exactly as many
+partitions as `deliveries` so that a Faust agent can read both co-partitioned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FOREVER = -1
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic: its name, how it is partitioned and how long it keeps data."""
+
+    name: str
+    partitions: int
+    retention_ms: int
+    key: str
+    doc: str
+
+    def config(self) -> dict[str, str]:
+        """Topic-level configs as Kafka's admin API wants them."""
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The platform's topics. `prefix` isolates test runs sharing one broker."""
+
+    deliveries: TopicSpec
+    telemetry: TopicSpec
+    delivery_telemetry: TopicSpec
+    tracking: TopicSpec
+    deadletter: TopicSpec
+
+    @classmethod
+    def with_prefix(cls, prefix: str = "", partitions: int = 4) -> Topics:
+        """The layout, with every name prefixed (empty prefix in production)."""
+        return cls(
+            deliveries=TopicSpec(
+                f"{prefix}deliveries",
+                partitions,
+                FOREVER,
+                "delivery_id",
+                "The delivery aggregate's events: the system of record, kept forever.",
+            ),
+            telemetry=TopicSpec(
+                f"{prefix}telemetry",
+                partitions,
+                7 * DAY_MS,
+                "drone_id",
+                "Raw position fixes from the drones, as sent (not yet validated).",
+            ),
+            delivery_telemetry=TopicSpec(
+                f"{prefix}delivery-telemetry",
+                partitions,
+                DAY_MS,
+                "delivery_id",
+                "Valid fixes of drones on a mission, re-keyed by delivery id.",
+            ),
+            tracking=TopicSpec(
+                f"{prefix}tracking",
+                partitions,
+                7 * DAY_MS,
+                "delivery_id",
+                "TrackingUpdated: position, state and ETA per delivery, for customers.",
+            ),
+            deadletter=TopicSpec(
+                f"{prefix}deadletter",
+                1,
+                30 * DAY_MS,
+                "source topic",
+                "Records refused by a processor, with the reason, never silently lost.",
+            ),
+        )
+
+    def all(self) -> tuple[TopicSpec, ...]:
+        """Every topic, for creating them."""
+        return (
+            self.deliveries,
+            self.telemetry,
+            self.delivery_telemetry,
+            self.tracking,
+            self.deadletter,
+        )

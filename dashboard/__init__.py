@@ -1,0 +1,1 @@
+"""The operators' Streamlit dashboard (issue 7). It reads the projections' views only."""

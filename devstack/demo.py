@@ -1,0 +1,103 @@
+"""`dronefleet demo`: the whole platform with a simulated fleet, on one machine.
+
+Starts the stack (unless it runs), the projection sink, a stream worker, the API and the
+simulator with demand; requests one delivery itself and prints its live updates, so the
+terminal shows a delivery tracked end to end. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+
+import httpx
+import websockets
+
+from devstack import stack
+from devstack.services import PlatformConfig, RunningService, start_service, wait_until_ready
+from devstack.settings import StackSettings
+
+
+def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
+    """Run until Ctrl-C; return the exit code."""
+    print("starting the local stack (Kafka, PostgreSQL)...", flush=True)
+    started = stack.up(settings)
+    config = PlatformConfig(stack=settings, database=settings.postgres_db)
+    logs = settings.home / "logs"
+    services: list[RunningService] = []
+    try:
+        services.append(start_service("projections", ["projections", "sink"], config, logs))
+        services.append(start_service("streams", ["streams", "worker"], config, logs))
+        services.append(start_service("api", ["api", "serve"], config, logs))
+        wait_until_ready(config.api_url, services)
+        services.append(
+            start_service(
+                "simulator",
+                ["simulator", "run", "--drones", str(drones), "--demand-per-minute", str(per_minute)],
+                config,
+                logs,
+            )
+        )
+        _print_banner(config, logs)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_follow_one_delivery(config))
+            _wait_forever(services)
+    finally:
+        print("\nstopping the services...", flush=True)
+        for service in reversed(services):
+            service.stop()
+        if started.started_kafka or started.started_postgres:
+            print("stopping the local stack...", flush=True)
+            stack.down(settings)
+    return 0
+
+
+def _print_banner(config: PlatformConfig, logs: object) -> None:
+    print(
+        f"""
+dronefleet is running.
+  REST API        {config.api_url}/docs   (OpenAPI: {config.api_url}/openapi.json)
+  request         curl -X POST {config.api_url}/v1/deliveries -H 'X-API-Key: {config.business_key}' \\
+                    -H 'Content-Type: application/json' \\
+                    -d '{{"pickup":{{"lat":47.372,"lon":8.538}},"dropoff":{{"lat":47.385,"lon":8.548}}}}'
+  live tracking   the websocket_url of the answer, with subprotocols ["dronefleet.v1", "bearer.<tracking_token>"]
+  logs            {logs}/*.log
+Following one delivery below; Ctrl-C stops everything.
+""",
+        flush=True,
+    )
+
+
+async def _follow_one_delivery(config: PlatformConfig) -> None:
+    async with httpx.AsyncClient(base_url=config.api_url) as client:
+        response = await client.post(
+            "/v1/deliveries",
+            headers={"X-API-Key": config.business_key},
+            json={"pickup": {"lat": 47.372, "lon": 8.538}, "dropoff": {"lat": 47.385, "lon": 8.548}},
+        )
+        response.raise_for_status()
+        accepted = response.json()
+    print(f"delivery {accepted['delivery_id']} requested", flush=True)
+    async with websockets.connect(
+        accepted["websocket_url"], subprotocols=accepted["websocket_subprotocols"]
+    ) as socket:
+        async for frame in socket:
+            update = json.loads(frame)
+            print(
+                f"  {update['observed_at'][11:19]}  {update['status']:<20} "
+                f"{update['remaining_m']:8.0f} m to go   ETA {(update['eta'] or '-')[11:19]}",
+                flush=True,
+            )
+    print("delivered. The fleet keeps flying; Ctrl-C to stop.", flush=True)
+
+
+def _wait_forever(services: list[RunningService]) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    while all(service.alive() for service in services):
+        time.sleep(1)
+    dead = [s.name for s in services if not s.alive()]
+    print(f"a service stopped: {', '.join(dead)}; see its log", file=sys.stderr)

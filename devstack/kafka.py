@@ -1,0 +1,272 @@
+"""A single-node Apache Kafka (KRaft, combined broker and controller) from Maven jars.
+
+The jars come from Maven Central through `mvn dependency:copy-dependencies` on the
+small pom next to this file, cached under `.cache/kafka/<version>/libs`; the broker runs
+as `java -cp 'libs/*' kafka.Kafka server.properties` once its storage is formatted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from contracts import TopicSpec
+from devstack.errors import MissingToolError, ServiceStartError
+from devstack.processes import port_open, read_pid, start_background, stop_pid, tail
+from devstack.settings import StackSettings
+
+POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
+
+SERVER_PROPERTIES = """\
+# Written by `dronefleet stack up`; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@localhost:{controller_port}
+listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{controller_port}
+advertised.listeners=PLAINTEXT://localhost:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={data_dir}
+num.partitions=4
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.check.interval.ms=60000
+"""
+
+LOG4J2 = """\
+rootLogger.level=INFO
+rootLogger.appenderRef.file.ref=FILE
+appender.file.type=File
+appender.file.name=FILE
+appender.file.fileName={log_file}
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+logger.kafka.name=kafka
+logger.kafka.level=INFO
+logger.state.name=state.change.logger
+logger.state.level=WARN
+"""
+
+
+class KafkaNode:
+    """The local broker: fetch, configure, start, check and stop it."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.home = settings.home / "kafka"
+        self.libs = settings.cache / "kafka" / settings.kafka_version / "libs"
+        self.data_dir = self.home / "data"
+        self.config_file = self.home / "server.properties"
+        self.log4j_file = self.home / "log4j2.properties"
+        self.server_log = self.home / "server.log"
+        self.stdout_log = self.home / "stdout.log"
+        self.pid_file = self.home / "kafka.pid"
+
+    @property
+    def classpath(self) -> str:
+        """The JVM classpath of the broker and its tools."""
+        return f"{self.libs}/*"
+
+    def fetch(self) -> None:
+        """Download the broker's jars with Maven unless they are cached."""
+        if any(self.libs.glob("kafka_2.13-*.jar")):
+            return
+        require_java()
+        if shutil.which("mvn") is None:
+            raise MissingToolError("Maven", "apt-get install -y maven")
+        self.libs.mkdir(parents=True, exist_ok=True)
+        print(f"fetching Apache Kafka {self.settings.kafka_version} jars from Maven Central...")
+        result = subprocess.run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
+                f"-Dkafka.version={self.settings.kafka_version}",
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.libs}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            shutil.rmtree(self.libs, ignore_errors=True)
+            raise ServiceStartError(
+                "mvn could not fetch the Kafka jars:\n"
+                + result.stdout[-3000:]
+                + result.stderr[-3000:]
+            )
+
+    def configure(self) -> None:
+        """Write server.properties and log4j2.properties; format storage once."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(
+            SERVER_PROPERTIES.format(
+                port=self.settings.kafka_port,
+                controller_port=self.settings.kafka_controller_port,
+                data_dir=self.data_dir,
+            )
+        )
+        self.log4j_file.write_text(LOG4J2.format(log_file=self.server_log))
+        if (self.data_dir / "meta.properties").exists():
+            return
+        cluster_id = _kafka_cluster_id()
+        result = subprocess.run(
+            [
+                *self._java(),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(self.config_file),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServiceStartError("formatting KRaft storage failed:\n" + result.stderr[-3000:])
+
+    def start(self) -> bool:
+        """Start the broker unless it runs; True when this call started it."""
+        if self.pid() is not None:
+            return False
+        if port_open(self.settings.kafka_port):
+            raise ServiceStartError(
+                f"port {self.settings.kafka_port} is taken by another program; "
+                "set DRONEFLEET_STACK_KAFKA_PORT to a free port"
+            )
+        require_java()
+        self.fetch()
+        self.configure()
+        start_background(
+            [
+                *self._java(f"-Xmx{self.settings.kafka_heap}", "-Xms256m", "-XX:+UseG1GC"),
+                "kafka.Kafka",
+                str(self.config_file),
+            ],
+            self.stdout_log,
+            self.pid_file,
+        )
+        return True
+
+    def pid(self) -> int | None:
+        """The broker's pid when it runs."""
+        return read_pid(self.pid_file)
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        """Block until the broker answers a metadata request, or raise."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.pid() is None:
+                raise ServiceStartError(
+                    f"Kafka exited during start-up; last lines of {self.server_log}:\n"
+                    + tail(self.server_log)
+                    + "\n"
+                    + tail(self.stdout_log)
+                )
+            if self.healthy():
+                return
+            time.sleep(0.5)
+        raise ServiceStartError(
+            f"Kafka did not become healthy in {timeout_s:.0f}s; see {self.server_log}:\n"
+            + tail(self.server_log)
+        )
+
+    def healthy(self) -> bool:
+        """True when the broker answers a metadata request."""
+        if not port_open(self.settings.kafka_port):
+            return False
+        try:
+            asyncio.run(self._list_topics())
+        except (KafkaError, OSError, TimeoutError):
+            return False
+        return True
+
+    def create_topics(self, specs: tuple[TopicSpec, ...]) -> list[str]:
+        """Create the topics that do not exist yet; return the names created."""
+        return asyncio.run(self._create_topics(specs))
+
+    def stop(self) -> bool:
+        """Stop the broker if it runs (controlled shutdown); True when it was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        stop_pid(pid, grace_s=45.0)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _java(self, *jvm_options: str) -> list[str]:
+        return [
+            "java",
+            *jvm_options,
+            f"-Dlog4j2.configurationFile={self.log4j_file}",
+            "-cp",
+            self.classpath,
+        ]
+
+    async def _list_topics(self) -> set[str]:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=3000
+        )
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    async def _create_topics(self, specs: tuple[TopicSpec, ...]) -> list[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [spec for spec in specs if spec.name not in existing]
+            if not missing:
+                return []
+            try:
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            spec.name,
+                            num_partitions=spec.partitions,
+                            replication_factor=1,
+                            topic_configs=spec.config(),
+                        )
+                        for spec in missing
+                    ]
+                )
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by another process: that is the goal
+            return [spec.name for spec in missing]
+        finally:
+            await admin.close()
+
+
+def require_java() -> None:
+    """Raise a MissingToolError naming the Debian package when Java is absent."""
+    if shutil.which("java") is None:
+        raise MissingToolError("Java 17+", "apt-get install -y openjdk-17-jre-headless")
+
+
+def _kafka_cluster_id() -> str:
+    """A random KRaft cluster id (22 characters of URL-safe base64, like Kafka's own)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

@@ -1,0 +1,124 @@
+"""The platform's processes, as the demo and the end-to-end tests start them.
+
+Each service runs as its own process with its own environment (`DRONEFLEET_<SERVICE>_*`
+settings), exactly as `compose.yaml` runs one container per service.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from devstack.errors import ServiceStartError
+from devstack.processes import tail
+from devstack.settings import StackSettings
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformConfig:
+    """What the services share: where the stack is, the topic prefix, secrets, ports."""
+
+    stack: StackSettings
+    database: str
+    topic_prefix: str = ""
+    api_port: int = 8000
+    token_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    business_id: str = "demo-business"
+    business_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    @property
+    def api_url(self) -> str:
+        """The API's base URL."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables configuring every service for this platform."""
+        database_url = self.stack.dsn_for(self.database)
+        bootstrap = self.stack.kafka_bootstrap
+        return {
+            "DRONEFLEET_STREAMS_KAFKA_BOOTSTRAP": bootstrap,
+            "DRONEFLEET_STREAMS_TOPIC_PREFIX": self.topic_prefix,
+            "DRONEFLEET_STREAMS_DATA_DIR": str(self.stack.home / f"streams-{self.topic_prefix or 'main'}"),
+            "DRONEFLEET_PROJECTIONS_KAFKA_BOOTSTRAP": bootstrap,
+            "DRONEFLEET_PROJECTIONS_TOPIC_PREFIX": self.topic_prefix,
+            "DRONEFLEET_PROJECTIONS_DATABASE_URL": database_url,
+            "DRONEFLEET_API_KAFKA_BOOTSTRAP": bootstrap,
+            "DRONEFLEET_API_TOPIC_PREFIX": self.topic_prefix,
+            "DRONEFLEET_API_DATABASE_URL": database_url,
+            "DRONEFLEET_API_TOKEN_SECRET": self.token_secret,
+            "DRONEFLEET_API_BUSINESS_KEYS": f'{{"{self.business_id}": "{self.business_key}"}}',
+            "DRONEFLEET_API_PORT": str(self.api_port),
+            "DRONEFLEET_API_PUBLIC_URL": self.api_url,
+            "DRONEFLEET_API_ALLOWED_ORIGINS": (
+                f'["{self.api_url}", "http://localhost:{self.api_port}"]'
+            ),
+            "DRONEFLEET_SIMULATOR_KAFKA_BOOTSTRAP": bootstrap,
+            "DRONEFLEET_SIMULATOR_TOPIC_PREFIX": self.topic_prefix,
+            "DRONEFLEET_SIMULATOR_API_URL": self.api_url,
+            "DRONEFLEET_SIMULATOR_API_KEY": self.business_key,
+        }
+
+
+@dataclass
+class RunningService:
+    """A started service process and its log."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_file: Path
+
+    def alive(self) -> bool:
+        """True while the process runs."""
+        return self.process.poll() is None
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after the grace period."""
+        if not self.alive():
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_service(
+    name: str, argv: list[str], config: PlatformConfig, logs: Path, extra_env: dict[str, str] | None = None
+) -> RunningService:
+    """Start `python -m <argv>` with the platform's environment, output to logs/<name>.log."""
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / f"{name}.log"
+    env = {**os.environ, **config.environment(), **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *argv], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    return RunningService(name, process, log_file)
+
+
+def wait_until_ready(api_url: str, services: list[RunningService], timeout_s: float = 90.0) -> None:
+    """Poll the API's readiness endpoint; fail fast when a service dies meanwhile."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for service in services:
+            if not service.alive():
+                raise ServiceStartError(
+                    f"{service.name} exited with {service.process.returncode}; "
+                    f"last lines of {service.log_file}:\n{tail(service.log_file)}"
+                )
+        try:
+            if httpx.get(f"{api_url}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise ServiceStartError(f"the API at {api_url} was not ready within {timeout_s:.0f}s")

@@ -1,0 +1,5 @@
+"""`python -m projections migrate | sink`."""
+
+from projections.cli import main
+
+main()

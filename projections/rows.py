@@ -1,0 +1,144 @@
+"""Events to rows: which table an event lands in and with which values. Pure.
+
+Column lists here are the single definition of each table's COPY layout; `sink` uses
+them for the binary COPY's types and for the staging-to-table insert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from contracts import (
+    Delivered,
+    DeliveryRequested,
+    DroneAssigned,
+    Event,
+    PickedUp,
+    TelemetryReported,
+    TrackingUpdated,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TableLayout:
+    """A projected table: its columns and their PostgreSQL types, in COPY order."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        """Column names in COPY order."""
+        return tuple(name for name, _ in self.columns)
+
+    @property
+    def column_types(self) -> list[str]:
+        """PostgreSQL type names in COPY order (binary COPY needs them)."""
+        return [kind for _, kind in self.columns]
+
+
+TELEMETRY = TableLayout(
+    "telemetry",
+    (
+        ("drone_id", "text"),
+        ("sequence", "int8"),
+        ("observed_at", "timestamptz"),
+        ("recorded_at", "timestamptz"),
+        ("event_id", "text"),
+        ("delivery_id", "text"),
+        ("lat", "float8"),
+        ("lon", "float8"),
+        ("altitude_m", "float8"),
+        ("ground_speed_mps", "float8"),
+        ("heading_deg", "float8"),
+        ("battery_pct", "float8"),
+        ("phase", "text"),
+    ),
+)
+TRACKING = TableLayout(
+    "tracking",
+    (
+        ("delivery_id", "text"),
+        ("sequence", "int8"),
+        ("observed_at", "timestamptz"),
+        ("event_id", "text"),
+        ("source_event_id", "text"),
+        ("drone_id", "text"),
+        ("lat", "float8"),
+        ("lon", "float8"),
+        ("altitude_m", "float8"),
+        ("ground_speed_mps", "float8"),
+        ("status", "text"),
+        ("remaining_m", "float8"),
+        ("eta", "timestamptz"),
+    ),
+)
+DELIVERY_EVENTS = TableLayout(
+    "delivery_events",
+    (
+        ("delivery_id", "text"),
+        ("sequence", "int8"),
+        ("event_id", "text"),
+        ("event_type", "text"),
+        ("occurred_at", "timestamptz"),
+        ("recorded_at", "timestamptz"),
+        ("drone_id", "text"),
+        ("payload", "jsonb"),
+    ),
+)
+LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS)
+
+Row = tuple[Any, ...]
+
+
+def to_row(event: Event) -> tuple[TableLayout, Row] | None:
+    """The table and row for an event, or None for events no table keeps."""
+    match event:
+        case TelemetryReported():
+            return TELEMETRY, (
+                event.drone_id,
+                event.sequence,
+                event.occurred_at,
+                event.recorded_at,
+                event.event_id,
+                event.delivery_id,
+                event.lat,
+                event.lon,
+                event.altitude_m,
+                event.ground_speed_mps,
+                event.heading_deg,
+                event.battery_pct,
+                event.phase,
+            )
+        case TrackingUpdated():
+            return TRACKING, (
+                event.delivery_id,
+                event.sequence,
+                event.occurred_at,
+                event.event_id,
+                event.source_event_id,
+                event.drone_id,
+                event.lat,
+                event.lon,
+                event.altitude_m,
+                event.ground_speed_mps,
+                event.status,
+                event.remaining_m,
+                event.eta,
+            )
+        case DeliveryRequested() | DroneAssigned() | PickedUp() | Delivered():
+            drone_id = getattr(event, "drone_id", None)
+            return DELIVERY_EVENTS, (
+                event.delivery_id,
+                event.sequence,
+                event.event_id,
+                event.event_type,
+                event.occurred_at,
+                event.recorded_at,
+                drone_id,
+                msgspec.json.encode(event).decode(),
+            )
+    return None

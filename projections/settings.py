@@ -1,0 +1,19 @@
+"""Settings of the projection sink (env prefix DRONEFLEET_PROJECTIONS_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProjectionsSettings(BaseSettings):
+    """One sink process's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="DRONEFLEET_PROJECTIONS_")
+
+    kafka_bootstrap: str = "localhost:29092"
+    topic_prefix: str = ""
+    database_url: str = "postgresql://dronefleet@127.0.0.1:25432/dronefleet"
+    projection: str = "core"
+    batch_max_rows: int = 5000
+    flush_interval_ms: int = 250
+    reconnect_max_delay_s: float = 5.0

@@ -1,0 +1,243 @@
+"""The sink: Kafka records -> rows, written with binary COPY and an offset checkpoint.
+
+Each batch (up to `batch_max_rows`, or what arrived within `flush_interval_ms`) is
+written in one transaction: COPY into session-local staging tables, insert into the
+projected tables with ON CONFLICT DO NOTHING, and upsert the next offset of every
+partition into `projection_checkpoints`. On (re)assignment the consumer seeks to those
+checkpoints, so a crash between write and commit, a redelivery or a replay adds no row
+twice and skips none. When PostgreSQL goes away the sink keeps the batch, reconnects with
+backoff and writes it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from psycopg import sql
+
+from contracts import DecodeError, Topics, decode_event
+from projections.rows import LAYOUTS, Row, TableLayout, to_row
+from projections.settings import ProjectionsSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SinkStats:
+    """Counters a caller (CLI progress, tests, benchmarks) can read."""
+
+    records: int = 0
+    rows_written: int = 0
+    undecodable: int = 0
+    batches: int = 0
+    reconnects: int = 0
+    by_table: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def build_rows(
+    records: Iterable[ConsumerRecord[bytes, bytes]], stats: SinkStats
+) -> dict[TableLayout, list[Row]]:
+    """Decode records into rows per table; undecodable ones are counted and skipped.
+
+    Telemetry that does not decode is the stream processors' to dead-letter (they read
+    the same topic); the sink never stops on it.
+    """
+    rows: dict[TableLayout, list[Row]] = defaultdict(list)
+    for record in records:
+        stats.records += 1
+        if record.value is None:
+            continue
+        try:
+            event = decode_event(record.value)
+        except DecodeError:
+            stats.undecodable += 1
+            continue
+        placed = to_row(event)
+        if placed is not None:
+            rows[placed[0]].append(placed[1])
+    return rows
+
+
+class PostgresWriter:
+    """Writes batches and checkpoints in one transaction; reconnects when needed."""
+
+    def __init__(self, settings: ProjectionsSettings, stats: SinkStats) -> None:
+        self.settings = settings
+        self.stats = stats
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+
+    async def connection(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        """An open connection with the staging tables, reconnecting with backoff."""
+        delay = 0.2
+        while self._conn is None or self._conn.closed:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.settings.database_url)
+                for layout in LAYOUTS:
+                    await conn.execute(
+                        sql.SQL(
+                            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+                        ).format(_staging(layout), sql.Identifier(layout.name))
+                    )
+                await conn.commit()
+                self._conn = conn
+            except psycopg.OperationalError as error:
+                log.warning("database unavailable (%s); retrying in %.1fs", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.reconnect_max_delay_s)
+        return self._conn
+
+    async def checkpoints(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The stored next offset of each partition that has one."""
+        wanted = list(partitions)
+        while True:
+            conn = await self.connection()
+            try:
+                cursor = await conn.execute(
+                    "SELECT topic, partition, next_offset FROM projection_checkpoints"
+                    " WHERE projection = %s",
+                    (self.settings.projection,),
+                )
+                stored = {TopicPartition(t, p): o for t, p, o in await cursor.fetchall()}
+                await conn.commit()
+                return {tp: stored[tp] for tp in wanted if tp in stored}
+            except psycopg.OperationalError:
+                await self._drop_connection()
+
+    async def write(
+        self, rows: dict[TableLayout, list[Row]], offsets: dict[TopicPartition, int]
+    ) -> None:
+        """Write rows and the next offsets atomically; retry until the database takes them."""
+        while True:
+            conn = await self.connection()
+            try:
+                await self._write_once(conn, rows, offsets)
+                self.stats.batches += 1
+                return
+            except psycopg.OperationalError as error:
+                log.warning("write failed (%s); reconnecting and writing the batch again", error)
+                await self._drop_connection()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._drop_connection()
+
+    async def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.close()
+            except psycopg.Error:
+                pass
+        self._conn = None
+        self.stats.reconnects += 1
+
+    async def _write_once(
+        self,
+        conn: psycopg.AsyncConnection[tuple[object, ...]],
+        rows: dict[TableLayout, list[Row]],
+        offsets: dict[TopicPartition, int],
+    ) -> None:
+        async with conn.transaction():
+            cursor = conn.cursor()
+            for layout, table_rows in rows.items():
+                if not table_rows:
+                    continue
+                columns = sql.SQL(", ").join(map(sql.Identifier, layout.column_names))
+                async with cursor.copy(
+                    sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                        _staging(layout), columns
+                    )
+                ) as copy:
+                    copy.set_types(layout.column_types)
+                    for row in table_rows:
+                        await copy.write_row(row)
+                await cursor.execute(
+                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
+                        sql.Identifier(layout.name), columns, columns, _staging(layout)
+                    )
+                )
+                self.stats.rows_written += max(cursor.rowcount, 0)
+                self.stats.by_table[layout.name] += max(cursor.rowcount, 0)
+                await cursor.execute(sql.SQL("TRUNCATE {}").format(_staging(layout)))
+            await cursor.executemany(
+                "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (projection, topic, partition)"
+                " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
+                [
+                    (self.settings.projection, tp.topic, tp.partition, o)
+                    for tp, o in offsets.items()
+                ],
+            )
+
+
+def _staging(layout: TableLayout) -> sql.Identifier:
+    return sql.Identifier(f"staging_{layout.name}")
+
+
+class _SeekToCheckpoints(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment, continue every partition from the database's checkpoint."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, writer: PostgresWriter) -> None:
+        self.consumer = consumer
+        self.writer = writer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Nothing to flush: every written batch already carries its offsets."""
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Seek to the stored checkpoints; partitions without one start at the beginning."""
+        stored = await self.writer.checkpoints(assigned)
+        for tp in assigned:
+            if tp in stored:
+                self.consumer.seek(tp, stored[tp])
+            else:
+                await self.consumer.seek_to_beginning(tp)
+
+
+class Sink:
+    """Consumes the projected topics and writes them until `stop()` is called."""
+
+    def __init__(self, settings: ProjectionsSettings) -> None:
+        self.settings = settings
+        self.stats = SinkStats()
+        self.writer = PostgresWriter(settings, self.stats)
+        self._stopping = asyncio.Event()
+        topics = Topics.with_prefix(settings.topic_prefix)
+        self.topic_names = [topics.telemetry.name, topics.tracking.name, topics.deliveries.name]
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """The consume-transform-write loop."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=f"{self.settings.topic_prefix}projections-{self.settings.projection}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        consumer.subscribe(self.topic_names, listener=_SeekToCheckpoints(consumer, self.writer))
+        await consumer.start()
+        try:
+            while not self._stopping.is_set():
+                batch = await consumer.getmany(
+                    timeout_ms=self.settings.flush_interval_ms,
+                    max_records=self.settings.batch_max_rows,
+                )
+                if not batch:
+                    continue
+                records = [r for partition_records in batch.values() for r in partition_records]
+                offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
+                await self.writer.write(build_rows(records, self.stats), offsets)
+                await consumer.commit(offsets)  # for lag tools only; the DB is the truth
+        finally:
+            await consumer.stop()
+            await self.writer.close()

@@ -1,0 +1,5 @@
+"""`python -m simulator run ...`."""
+
+from simulator.cli import main
+
+main()

@@ -1,0 +1,122 @@
+"""`dronefleet-simulator run`: fly a simulated fleet against the platform.
+
+Flags override the DRONEFLEET_SIMULATOR_* settings. A progress line every few seconds
+shows telemetry sent per second against the asked rate; the run exits non-zero when
+sends failed or the asked rate was not reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+
+from simulator.demand import PoissonDemand
+from simulator.engine import FleetEngine, FlightSpec
+from simulator.runner import SimulatorRunner
+from simulator.scenario import ZURICH
+from simulator.settings import SimulatorSettings
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse flags, run the fleet, print the summary, exit with its verdict."""
+    defaults = SimulatorSettings()
+    parser = argparse.ArgumentParser(prog="dronefleet-simulator", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="fly the fleet")
+    run.add_argument("--drones", type=int, default=defaults.drones)
+    run.add_argument("--telemetry-hz", type=float, default=defaults.telemetry_hz)
+    run.add_argument(
+        "--duration", type=float, default=defaults.duration_s, help="seconds; 0 = until Ctrl-C"
+    )
+    run.add_argument("--seed", type=int, default=defaults.seed)
+    run.add_argument("--cruise-speed", type=float, default=defaults.cruise_speed_mps)
+    run.add_argument("--demand-per-minute", type=float, default=defaults.demand_per_minute)
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    settings = defaults.model_copy(
+        update={
+            "drones": args.drones,
+            "telemetry_hz": args.telemetry_hz,
+            "duration_s": args.duration,
+            "seed": args.seed,
+            "cruise_speed_mps": args.cruise_speed,
+            "demand_per_minute": args.demand_per_minute,
+        }
+    )
+    sys.exit(asyncio.run(_run(settings, as_json=args.json)))
+
+
+async def _run(settings: SimulatorSettings, *, as_json: bool) -> int:
+    spec = FlightSpec(
+        cruise_speed_mps=settings.cruise_speed_mps,
+        pickup_dwell_s=settings.dwell_s,
+        dropoff_dwell_s=settings.dwell_s,
+    )
+    engine = FleetEngine.at_depots(
+        settings.drones, ZURICH.depots, spec, settings.seed, settings.drone_id_prefix
+    )
+    demand = (
+        PoissonDemand(ZURICH, settings.demand_per_minute, settings.demand_radius_m, settings.seed)
+        if settings.demand_per_minute > 0
+        else None
+    )
+    runner = SimulatorRunner(settings, engine, demand)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, runner.stop)
+    started = time.monotonic()
+    progress = asyncio.create_task(_progress(runner, started))
+    try:
+        stats = await runner.run()
+    finally:
+        progress.cancel()
+    elapsed = max(time.monotonic() - started, 1e-9)
+    asked = settings.drones * settings.telemetry_hz
+    achieved = stats.telemetry_sent / elapsed
+    summary = {
+        "drones": settings.drones,
+        "seconds": round(elapsed, 1),
+        "telemetry_sent": stats.telemetry_sent,
+        "telemetry_per_s": round(achieved, 1),
+        "asked_per_s": asked,
+        "milestones_sent": stats.milestones_sent,
+        "assignments": stats.assignments,
+        "requests_posted": stats.requests_posted,
+        "request_errors": stats.request_errors,
+        "send_errors": stats.send_errors,
+        "late_ticks": stats.late_ticks,
+    }
+    print(
+        json.dumps(summary)
+        if as_json
+        else "summary: " + ", ".join(f"{k}={v}" for k, v in summary.items())
+    )
+    rate_ok = achieved >= 0.95 * asked * (stats.ticks / max(stats.ticks, 1)) or elapsed < 5
+    return 0 if stats.send_errors == 0 and rate_ok else 1
+
+
+async def _progress(runner: SimulatorRunner, started: float) -> None:
+    last_sent, last_at = 0, started
+    while True:
+        await asyncio.sleep(5)
+        now = time.monotonic()
+        stats = runner.stats
+        rate = (stats.telemetry_sent - last_sent) / (now - last_at)
+        last_sent, last_at = stats.telemetry_sent, now
+        print(
+            f"[{now - started:6.0f}s] telemetry {rate:8.1f}/s  in flight {runner.engine.in_flight():4d}"
+            f"  assignments {stats.assignments}  requests {stats.requests_posted}"
+            f"  errors {stats.send_errors + stats.request_errors}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Settings of the simulator (env prefix DRONEFLEET_SIMULATOR_); CLI flags override them."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SimulatorSettings(BaseSettings):
+    """One simulator process's configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="DRONEFLEET_SIMULATOR_")
+
+    kafka_bootstrap: str = "localhost:29092"
+    topic_prefix: str = ""
+    drones: int = 8
+    drone_id_prefix: str = "drone-"
+    telemetry_hz: float = 1.0
+    duration_s: float = 0.0
+    seed: int = 42
+    cruise_speed_mps: float = 15.0
+    dwell_s: float = 10.0
+    demand_per_minute: float = 0.0
+    demand_radius_m: float = 2000.0
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: str = ""

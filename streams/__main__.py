@@ -1,0 +1,5 @@
+"""`python -m streams worker`."""
+
+from streams.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""Settings of the stream processors (env prefix DRONEFLEET_STREAMS_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StreamsSettings(BaseSettings):
+    """One worker's configuration; passed to `bootstrap`, never imported globally."""
+
+    model_config = SettingsConfigDict(env_prefix="DRONEFLEET_STREAMS_")
+
+    kafka_bootstrap: str = "localhost:29092"
+    topic_prefix: str = ""
+    partitions: int = 4
+    app_id: str = "dronefleet-streams"
+    data_dir: Path = Path(".stack/streams")
+    web_enabled: bool = False
+    web_port: int = 6066
+    tracking_min_interval_s: float = 1.0
+    max_future_skew_s: float = 5.0
+    cruise_speed_mps: float = 15.0
+    dispatch_interval_s: float = 1.0
+    log_level: str = "info"
