@@ -139,6 +139,6 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 event.occurred_at,
                 event.recorded_at,
                 drone_id,
-                msgspec.json.encode(event).decode(),
+                msgspec.to_builtins(event),
             )
     return None

@@ -1,0 +1,162 @@
+"""End to end, every part real: request over REST, follow over the websocket, check the DB.
+
+The platform runs as in the demo: the projection sink, a Faust worker, the API and the
+simulator, each its own process, on the real broker and the real PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from websockets.exceptions import InvalidStatus
+
+from contracts import Topics
+from devstack.services import PlatformConfig, RunningService, start_service, wait_until_ready
+from devstack.settings import StackSettings
+from tests.conftest import count
+from tests.kafka_helpers import wait_for
+
+PICKUP = {"lat": 47.3800, "lon": 8.5420}  # a few hundred metres from the first depot
+DROPOFF = {"lat": 47.3840, "lon": 8.5460}
+ORDER = ["en_route_to_pickup", "en_route_to_dropoff", "delivered"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def platform(running_stack: StackSettings, topics: Topics, fresh_database: Callable[[], str]
+             ) -> Iterator[tuple[PlatformConfig, str]]:
+    dsn = fresh_database()
+    config = PlatformConfig(
+        stack=running_stack,
+        database=dsn.rsplit("/", 1)[1],
+        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        api_port=free_port(),
+    )
+    logs = running_stack.home / "test-logs" / config.topic_prefix
+    services: list[RunningService] = []
+    try:
+        services.append(start_service("projections", ["projections", "sink"], config, logs))
+        services.append(start_service("streams", ["streams", "worker"], config, logs))
+        services.append(start_service("api", ["api", "serve"], config, logs))
+        wait_until_ready(config.api_url, services)
+        services.append(start_service(
+            "simulator",
+            ["simulator", "run", "--drones", "3", "--telemetry-hz", "2", "--cruise-speed", "40"],
+            config, logs, extra_env={"DRONEFLEET_SIMULATOR_DWELL_S": "2"},
+        ))
+        yield config, dsn
+    finally:
+        for service in reversed(services):
+            service.stop()
+
+
+def request_delivery(config: PlatformConfig) -> dict[str, Any]:
+    response = httpx.post(
+        f"{config.api_url}/v1/deliveries",
+        headers={"X-API-Key": config.business_key},
+        json={"pickup": PICKUP, "dropoff": DROPOFF},
+    )
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def follow(accepted: dict[str, Any], timeout_s: float = 150.0) -> tuple[list[dict[str, Any]], int | None]:
+    messages: list[dict[str, Any]] = []
+    async with websockets.connect(
+        accepted["websocket_url"], subprotocols=accepted["websocket_subprotocols"]
+    ) as connection:
+        assert connection.subprotocol == "dronefleet.v1"
+
+        async def read_all() -> None:
+            async for frame in connection:
+                messages.append(json.loads(frame))
+
+        await asyncio.wait_for(read_all(), timeout=timeout_s)
+        return messages, connection.close_code
+
+
+def seconds_left(message: dict[str, Any]) -> float:
+    return (datetime.fromisoformat(message["eta"]) - datetime.fromisoformat(message["observed_at"])).total_seconds()
+
+
+def test_a_customer_follows_a_delivery_until_it_is_delivered(platform: tuple[PlatformConfig, str]) -> None:
+    config, dsn = platform
+    accepted = request_delivery(config)
+    delivery_id = accepted["delivery_id"]
+    messages, close_code = asyncio.run(follow(accepted))
+
+    assert close_code == 1000, "the server closes cleanly when the delivery ends"
+    assert {m["delivery_id"] for m in messages} == {delivery_id}
+    statuses = [m["status"] for m in messages]
+    assert statuses[-1] == "delivered"
+    assert [ORDER.index(s) for s in statuses] == sorted(ORDER.index(s) for s in statuses)
+    assert len(messages) >= 5, "live updates while flying, not just the final state"
+    assert seconds_left(messages[-1]) == 0 and messages[-1]["remaining_m"] == 0
+    assert seconds_left(messages[0]) > seconds_left(messages[len(messages) // 2]) > 0
+    sequences = [m["sequence"] for m in messages]
+    assert sequences == sorted(set(sequences)), "updates only move forward"
+
+    asyncio.run(wait_for(
+        lambda: count(dsn, "SELECT count(*) FROM delivery_status_view WHERE delivery_id = %s"
+                      " AND status = 'delivered'", delivery_id) == 1,
+        timeout_s=30, what="the read model to show the delivery delivered",
+    ))
+    fixes = count(dsn, "SELECT count(*) FROM telemetry WHERE delivery_id = %s", delivery_id)
+    distinct = count(dsn, "SELECT count(DISTINCT (drone_id, sequence)) FROM telemetry WHERE delivery_id = %s",
+                     delivery_id)
+    assert fixes > 0 and fixes == distinct, "the delivery's telemetry is stored once"
+    assert count(dsn, "SELECT count(*) FROM tracking WHERE delivery_id = %s", delivery_id) >= len(messages)
+
+    status = httpx.get(f"{config.api_url}/v1/deliveries/{delivery_id}",
+                       headers={"Authorization": f"Bearer {accepted['tracking_token']}"})
+    assert status.status_code == 200 and status.json()["status"] == "delivered"
+
+
+def test_tokens_and_origins_are_checked_before_accept(platform: tuple[PlatformConfig, str]) -> None:
+    config, _ = platform
+    mine, theirs = request_delivery(config), request_delivery(config)
+
+    async def refused(url: str, subprotocols: list[str], origin: str | None = None) -> int:
+        with pytest.raises(InvalidStatus) as caught:
+            async with websockets.connect(url, subprotocols=subprotocols, origin=origin):  # type: ignore[arg-type]
+                pass
+        return caught.value.response.status_code
+
+    url = mine["websocket_url"]
+    assert asyncio.run(refused(url, ["dronefleet.v1"])) == 403
+    assert asyncio.run(refused(url, ["dronefleet.v1", f"bearer.{theirs['tracking_token']}"])) == 403
+    assert asyncio.run(refused(url, mine["websocket_subprotocols"], origin="https://evil.example")) == 403
+
+    status_url = f"{config.api_url}/v1/deliveries/{mine['delivery_id']}"
+    assert httpx.get(status_url).status_code == 401
+    foreign = httpx.get(status_url, headers={"Authorization": f"Bearer {theirs['tracking_token']}"})
+    assert foreign.status_code == 403
+    assert foreign.headers["content-type"] == "application/problem+json"
+
+
+def test_bad_requests_get_a_problem_document(platform: tuple[PlatformConfig, str]) -> None:
+    config, _ = platform
+    no_key = httpx.post(f"{config.api_url}/v1/deliveries", json={"pickup": PICKUP, "dropoff": DROPOFF})
+    assert no_key.status_code == 401
+    invalid = httpx.post(
+        f"{config.api_url}/v1/deliveries",
+        headers={"X-API-Key": config.business_key},
+        json={"pickup": {"lat": 123, "lon": 0}, "dropoff": DROPOFF},
+    )
+    assert invalid.status_code == 422
+    assert invalid.headers["content-type"] == "application/problem+json"
+    assert "pickup.lat" in invalid.json()["detail"]

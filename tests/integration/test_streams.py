@@ -1,0 +1,106 @@
+"""A real Faust worker on the real broker: dispatch, tracking and the dead-letter topic."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+
+from contracts import (
+    DroneAssigned,
+    GeoPoint,
+    Topics,
+    TrackingUpdated,
+    decode_dead_letter,
+    decode_event,
+    utc_now,
+)
+from devstack.services import PlatformConfig, RunningService, start_service
+from devstack.settings import StackSettings
+from tests.factories import PICKUP, fix, picked_up, requested
+from tests.kafka_helpers import collect, produce
+
+Records = list[ConsumerRecord[bytes, bytes]]
+
+
+@pytest.fixture(scope="module")
+def worker(running_stack: StackSettings, topics: Topics) -> Iterator[RunningService]:
+    prefix = topics.deliveries.name.removesuffix("deliveries")
+    config = PlatformConfig(stack=running_stack, database="unused", topic_prefix=prefix)
+    service = start_service("streams", ["streams", "worker"], config, running_stack.home / "test-logs" / prefix)
+    yield service
+    service.stop()
+    assert service.process.returncode in (0, -15), "the worker did not stop cleanly"
+
+
+def events_of(records: Records, kind: type) -> list:  # type: ignore[type-arg]
+    return [e for e in (decode_event(r.value) for r in records if r.value) if isinstance(e, kind)]
+
+
+def test_request_is_dispatched_and_tracked(running_stack: StackSettings, topics: Topics,
+                                           worker: RunningService) -> None:
+    bootstrap = running_stack.kafka_bootstrap
+    start = utc_now()
+    idle = [fix("drone-x", seq, start + timedelta(milliseconds=200 * seq), PICKUP) for seq in range(1, 6)]
+    asyncio.run(produce(bootstrap, topics.telemetry.name, idle))
+    asyncio.run(produce(bootstrap, topics.deliveries.name, [requested("job-1", at=start)]))
+
+    def has_assignment(records: Records) -> bool:
+        return any(e.delivery_id == "job-1" for e in events_of(records, DroneAssigned))
+
+    records = asyncio.run(collect(bootstrap, topics.deliveries.name, has_assignment, timeout_s=90))
+    (assignment,) = [e for e in events_of(records, DroneAssigned) if e.delivery_id == "job-1"]
+    assert assignment.drone_id == "drone-x" and assignment.sequence == 2
+
+    flying_from = utc_now()
+    on_mission = [
+        fix("drone-x", seq, flying_from + timedelta(seconds=seq - 5),
+            GeoPoint(PICKUP.lat + 0.0001 * (seq - 5), PICKUP.lon), delivery_id="job-1",
+            phase="to_pickup", speed=12.0)
+        for seq in range(6, 10)
+    ]
+    asyncio.run(produce(bootstrap, topics.telemetry.name, on_mission))
+    asyncio.run(produce(bootstrap, topics.deliveries.name, [picked_up("job-1", "drone-x")]))
+
+    def tracked_after_pickup(records: Records) -> bool:
+        return any(u.status == "en_route_to_dropoff" for u in events_of(records, TrackingUpdated))
+
+    tracking = events_of(
+        asyncio.run(collect(bootstrap, topics.tracking.name, tracked_after_pickup, timeout_s=60)),
+        TrackingUpdated,
+    )
+    assert {u.delivery_id for u in tracking} == {"job-1"}
+    assert tracking[0].status == "en_route_to_pickup"
+    assert all(u.eta is not None and u.eta > u.occurred_at for u in tracking)
+    assert [u.sequence for u in tracking] == list(range(1, len(tracking) + 1))
+
+
+def test_invalid_telemetry_lands_in_the_dead_letter_topic(running_stack: StackSettings, topics: Topics,
+                                                          worker: RunningService) -> None:
+    bootstrap = running_stack.kafka_bootstrap
+    now = utc_now()
+    first = fix("drone-z", 1, now, PICKUP)
+    poison: list[object] = [
+        (b"drone-z", b"\x00\x01 not json"),
+        fix("drone-z", 1, now, GeoPoint(0.0, 0.0)),
+        fix("drone-z", 1, now + timedelta(minutes=10), PICKUP),
+        first,
+        first,  # the same fix again: a duplicate sequence
+        fix("drone-z", 2, now + timedelta(seconds=1), GeoPoint(PICKUP.lat + 0.05, PICKUP.lon)),
+    ]
+    asyncio.run(produce(bootstrap, topics.telemetry.name, poison))  # type: ignore[arg-type]
+    expected = {"undecodable", "null_island", "future_timestamp", "duplicate_sequence", "impossible_speed"}
+
+    def all_reasons(records: Records) -> bool:
+        return expected <= {decode_dead_letter(r.value).reason for r in records if r.value}
+
+    letters = [decode_dead_letter(r.value) for r in asyncio.run(
+        collect(bootstrap, topics.deadletter.name, all_reasons, timeout_s=60)) if r.value]
+    assert {letter.reason for letter in letters} == expected
+    garbage = next(letter for letter in letters if letter.reason == "undecodable")
+    assert garbage.original_value() == b"\x00\x01 not json"
+    assert garbage.source_topic == topics.telemetry.name
+    assert worker.alive(), "poison must not kill the worker"

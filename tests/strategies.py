@@ -1,0 +1,86 @@
+"""Hypothesis strategies for every event of the contracts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import strategies as st
+
+from contracts import (
+    Delivered,
+    DeliveryRequested,
+    DroneAssigned,
+    GeoPoint,
+    PickedUp,
+    TelemetryReported,
+    TrackingUpdated,
+)
+
+ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=64)
+sequences = st.integers(min_value=1, max_value=2**53)
+utc_datetimes = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+latitudes = st.floats(min_value=-90, max_value=90, allow_nan=False)
+longitudes = st.floats(min_value=-180, max_value=180, allow_nan=False)
+points = st.builds(GeoPoint, lat=latitudes, lon=longitudes)
+finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6)
+non_negative = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+
+
+def _common() -> dict[str, st.SearchStrategy[object]]:
+    return {
+        "event_id": ids,
+        "sequence": sequences,
+        "occurred_at": utc_datetimes,
+        "recorded_at": utc_datetimes,
+    }
+
+
+delivery_requested = st.builds(
+    DeliveryRequested, delivery_id=ids, business_id=ids, pickup=points, dropoff=points, **_common()
+)
+drone_assigned = st.builds(
+    DroneAssigned, delivery_id=ids, drone_id=ids, pickup=points, dropoff=points, **_common()
+)
+picked_up = st.builds(PickedUp, delivery_id=ids, drone_id=ids, **_common())
+delivered = st.builds(Delivered, delivery_id=ids, drone_id=ids, **_common())
+telemetry = st.builds(
+    TelemetryReported,
+    drone_id=ids,
+    delivery_id=st.none() | ids,
+    lat=latitudes,
+    lon=longitudes,
+    altitude_m=finite,
+    ground_speed_mps=non_negative,
+    heading_deg=st.floats(min_value=0, max_value=359.999, allow_nan=False),
+    battery_pct=st.floats(min_value=0, max_value=100, allow_nan=False),
+    phase=st.sampled_from(["idle", "to_pickup", "at_pickup", "to_dropoff", "at_dropoff", "returning"]),
+    **_common(),
+)
+tracking = st.builds(
+    TrackingUpdated,
+    delivery_id=ids,
+    drone_id=ids,
+    source_event_id=ids,
+    lat=latitudes,
+    lon=longitudes,
+    altitude_m=finite,
+    ground_speed_mps=non_negative,
+    status=st.sampled_from(
+        ["requested", "assigned", "en_route_to_pickup", "picked_up", "en_route_to_dropoff", "delivered"]
+    ),
+    remaining_m=non_negative,
+    eta=st.none() | utc_datetimes.map(lambda d: d + timedelta(seconds=1)),
+    **_common(),
+)
+
+EVENT_STRATEGIES = {
+    "DeliveryRequested": delivery_requested,
+    "DroneAssigned": drone_assigned,
+    "PickedUp": picked_up,
+    "Delivered": delivered,
+    "TelemetryReported": telemetry,
+    "TrackingUpdated": tracking,
+}
+any_event = st.one_of(*EVENT_STRATEGIES.values())
