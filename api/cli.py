@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] != ["serve"]:
         print("usage: dronefleet-api serve", file=sys.stderr)
         raise SystemExit(2)
-    settings = ApiSettings()  # type: ignore[call-arg]  # secrets come from the environment
+    settings = ApiSettings()  # secrets come from the environment
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -29,7 +29,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 E = TypeVar("E", bound=Event)
 
 _encoder = msgspec.json.Encoder()
-_decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)  # type: ignore[arg-type]
+_decoder: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
 _generic_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 
 
@@ -90,6 +90,6 @@ def _decode_with_upcasting(data: bytes, fast_error: msgspec.DecodeError) -> AnyE
         version += 1
         payload["schema_version"] = version
     try:
-        return msgspec.convert(payload, AnyEvent)  # type: ignore[arg-type,no-any-return]
+        return msgspec.convert(payload, AnyEvent)  # type: ignore[no-any-return]
     except msgspec.ValidationError as error:
         raise DecodeError("invalid_event", str(error)) from error

@@ -55,13 +55,15 @@ def _stack(action: str, settings: StackSettings) -> int:
         print(f"postgres  {'stopped' if postgres_was else 'was not running'}")
         return 0
     current = stack.status(settings)
-    print(
-        f"kafka     {'healthy' if current.kafka_healthy else 'running, not answering' if current.kafka_running else 'down'}"
-    )
-    print(
-        f"postgres  {'healthy' if current.postgres_healthy else 'running, not answering' if current.postgres_running else 'down'}"
-    )
+    print(f"kafka     {_describe(current.kafka_running, current.kafka_healthy)}")
+    print(f"postgres  {_describe(current.postgres_running, current.postgres_healthy)}")
     return 0 if current.healthy else 1
+
+
+def _describe(running: bool, healthy: bool) -> str:
+    if healthy:
+        return "healthy"
+    return "running, not answering" if running else "down"
 
 
 if __name__ == "__main__":

@@ -37,7 +37,14 @@ def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
         services.append(
             start_service(
                 "simulator",
-                ["simulator", "run", "--drones", str(drones), "--demand-per-minute", str(per_minute)],
+                [
+                    "simulator",
+                    "run",
+                    "--drones",
+                    str(drones),
+                    "--demand-per-minute",
+                    str(per_minute),
+                ],
                 config,
                 logs,
             )
@@ -61,10 +68,12 @@ def _print_banner(config: PlatformConfig, logs: object) -> None:
         f"""
 dronefleet is running.
   REST API        {config.api_url}/docs   (OpenAPI: {config.api_url}/openapi.json)
-  request         curl -X POST {config.api_url}/v1/deliveries -H 'X-API-Key: {config.business_key}' \\
-                    -H 'Content-Type: application/json' \\
-                    -d '{{"pickup":{{"lat":47.372,"lon":8.538}},"dropoff":{{"lat":47.385,"lon":8.548}}}}'
-  live tracking   the websocket_url of the answer, with subprotocols ["dronefleet.v1", "bearer.<tracking_token>"]
+  request         curl -X POST {config.api_url}/v1/deliveries \\
+                    -H 'X-API-Key: {config.business_key}' -H 'Content-Type: application/json' \\
+                    -d '{{"pickup":{{"lat":47.372,"lon":8.538}},
+                         "dropoff":{{"lat":47.385,"lon":8.548}}}}'
+  live tracking   connect to the answer's websocket_url with the subprotocols
+                  ["dronefleet.v1", "bearer.<tracking_token>"]
   logs            {logs}/*.log
 Following one delivery below; Ctrl-C stops everything.
 """,
@@ -77,7 +86,10 @@ async def _follow_one_delivery(config: PlatformConfig) -> None:
         response = await client.post(
             "/v1/deliveries",
             headers={"X-API-Key": config.business_key},
-            json={"pickup": {"lat": 47.372, "lon": 8.538}, "dropoff": {"lat": 47.385, "lon": 8.548}},
+            json={
+                "pickup": {"lat": 47.372, "lon": 8.538},
+                "dropoff": {"lat": 47.385, "lon": 8.548},
+            },
         )
         response.raise_for_status()
         accepted = response.json()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import shutil
 import subprocess
 import time
@@ -242,7 +243,8 @@ class KafkaNode:
             missing = [spec for spec in specs if spec.name not in existing]
             if not missing:
                 return []
-            try:
+            # Another process may create them concurrently: that reaches the goal too.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [
                         NewTopic(
@@ -254,8 +256,6 @@ class KafkaNode:
                         for spec in missing
                     ]
                 )
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by another process: that is the goal
             return [spec.name for spec in missing]
         finally:
             await admin.close()

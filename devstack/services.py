@@ -46,7 +46,9 @@ class PlatformConfig:
         return {
             "DRONEFLEET_STREAMS_KAFKA_BOOTSTRAP": bootstrap,
             "DRONEFLEET_STREAMS_TOPIC_PREFIX": self.topic_prefix,
-            "DRONEFLEET_STREAMS_DATA_DIR": str(self.stack.home / f"streams-{self.topic_prefix or 'main'}"),
+            "DRONEFLEET_STREAMS_DATA_DIR": str(
+                self.stack.home / f"streams-{self.topic_prefix or 'main'}"
+            ),
             "DRONEFLEET_PROJECTIONS_KAFKA_BOOTSTRAP": bootstrap,
             "DRONEFLEET_PROJECTIONS_TOPIC_PREFIX": self.topic_prefix,
             "DRONEFLEET_PROJECTIONS_DATABASE_URL": database_url,
@@ -92,7 +94,11 @@ class RunningService:
 
 
 def start_service(
-    name: str, argv: list[str], config: PlatformConfig, logs: Path, extra_env: dict[str, str] | None = None
+    name: str,
+    argv: list[str],
+    config: PlatformConfig,
+    logs: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> RunningService:
     """Start `python -m <argv>` with the platform's environment, output to logs/<name>.log."""
     logs.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ backoff and writes it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -104,7 +105,10 @@ class PostgresWriter:
                     " WHERE projection = %s",
                     (self.settings.projection,),
                 )
-                stored = {TopicPartition(t, p): o for t, p, o in await cursor.fetchall()}
+                stored: dict[TopicPartition, int] = {
+                    TopicPartition(str(t), int(p)): int(o)  # type: ignore[call-overload]
+                    for t, p, o in await cursor.fetchall()
+                }
                 await conn.commit()
                 return {tp: stored[tp] for tp in wanted if tp in stored}
             except psycopg.OperationalError:
@@ -130,10 +134,8 @@ class PostgresWriter:
 
     async def _drop_connection(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 await self._conn.close()
-            except psycopg.Error:
-                pass
         self._conn = None
         self.stats.reconnects += 1
 

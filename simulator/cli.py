@@ -110,7 +110,8 @@ async def _progress(runner: SimulatorRunner, started: float) -> None:
         rate = (stats.telemetry_sent - last_sent) / (now - last_at)
         last_sent, last_at = stats.telemetry_sent, now
         print(
-            f"[{now - started:6.0f}s] telemetry {rate:8.1f}/s  in flight {runner.engine.in_flight():4d}"
+            f"[{now - started:6.0f}s] telemetry {rate:8.1f}/s"
+            f"  in flight {runner.engine.in_flight():4d}"
             f"  assignments {stats.assignments}  requests {stats.requests_posted}"
             f"  errors {stats.send_errors + stats.request_errors}",
             file=sys.stderr,

@@ -8,6 +8,7 @@ process flies only what is assigned while it runs) and handed to the engine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -109,10 +110,8 @@ class SimulatorRunner:
             if delay < 0:
                 self.stats.late_ticks += 1
                 next_tick = time.monotonic()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0))
-            except TimeoutError:
-                pass
 
     async def _send(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
         futures = []

@@ -125,7 +125,7 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
     async def fold_deliveries(stream: Any) -> None:
         await run(stream, "deliveries", deliveries.process)
 
-    @app.timer(interval=settings.dispatch_interval_s)
+    @app.timer(interval=settings.dispatch_interval_s)  # type: ignore[untyped-decorator]
     async def dispatch() -> None:
         try:
             records = dispatcher.tick(utc_now())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from pyproj import Geod
 
 from contracts import GeoPoint
@@ -17,4 +19,4 @@ def distance_m(a: GeoPoint, b: GeoPoint) -> float:
 
 def path_length_m(points: list[GeoPoint]) -> float:
     """Length in metres of the geodesic polyline through `points`."""
-    return sum(distance_m(a, b) for a, b in zip(points, points[1:], strict=False))
+    return sum(distance_m(a, b) for a, b in itertools.pairwise(points))

@@ -303,8 +303,8 @@ class Dispatcher:
             d: at for d, at in self.reserved.items() if now - at < self.reservation_ttl
         }
         busy = {d for d, snap in self.gate.fleet.items() if not snap.idle}
-        for drone_id in busy & set(self.reserved):
-            del self.reserved[drone_id]  # its telemetry shows the mission: no longer needed
+        for busy_drone in busy & set(self.reserved):
+            del self.reserved[busy_drone]  # its telemetry shows the mission: no longer needed
         out: list[Outgoing] = []
         for delivery_id, state in sorted(
             self.deliveries.pending.items(), key=lambda kv: kv[1].requested_at

@@ -57,7 +57,9 @@ def running_stack(stack_settings: StackSettings) -> Iterator[StackSettings]:
     """Kafka and PostgreSQL up and healthy; stopped at the end if this run started them."""
     result = stack.up(stack_settings)
     yield stack_settings
-    if (result.started_kafka or result.started_postgres) and not os.environ.get("DRONEFLEET_KEEP_STACK"):
+    if (result.started_kafka or result.started_postgres) and not os.environ.get(
+        "DRONEFLEET_KEEP_STACK"
+    ):
         stack.down(stack_settings)
 
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from contracts import (
     Delivered,
     DeliveryRequested,
-    DronePhase,
     DroneAssigned,
+    DronePhase,
     GeoPoint,
     PickedUp,
     TelemetryReported,
@@ -23,31 +23,51 @@ DEPOT = GeoPoint(47.3700, 8.5300)
 
 def requested(delivery_id: str = "d1", at: datetime = T0) -> DeliveryRequested:
     return DeliveryRequested(
-        event_id=new_event_id(), sequence=1, occurred_at=at, recorded_at=at,
-        delivery_id=delivery_id, business_id="b1", pickup=PICKUP, dropoff=DROPOFF,
+        event_id=new_event_id(),
+        sequence=1,
+        occurred_at=at,
+        recorded_at=at,
+        delivery_id=delivery_id,
+        business_id="b1",
+        pickup=PICKUP,
+        dropoff=DROPOFF,
     )
 
 
 def assigned(delivery_id: str = "d1", drone_id: str = "drone-1", seq: int = 2) -> DroneAssigned:
     return DroneAssigned(
-        event_id=new_event_id(), sequence=seq, occurred_at=T0, recorded_at=T0,
-        delivery_id=delivery_id, drone_id=drone_id, pickup=PICKUP, dropoff=DROPOFF,
+        event_id=new_event_id(),
+        sequence=seq,
+        occurred_at=T0,
+        recorded_at=T0,
+        delivery_id=delivery_id,
+        drone_id=drone_id,
+        pickup=PICKUP,
+        dropoff=DROPOFF,
     )
 
 
 def picked_up(delivery_id: str = "d1", drone_id: str = "drone-1", seq: int = 3) -> PickedUp:
     at = T0 + timedelta(minutes=2)
     return PickedUp(
-        event_id=new_event_id(), sequence=seq, occurred_at=at, recorded_at=at,
-        delivery_id=delivery_id, drone_id=drone_id,
+        event_id=new_event_id(),
+        sequence=seq,
+        occurred_at=at,
+        recorded_at=at,
+        delivery_id=delivery_id,
+        drone_id=drone_id,
     )
 
 
 def delivered(delivery_id: str = "d1", drone_id: str = "drone-1", seq: int = 4) -> Delivered:
     at = T0 + timedelta(minutes=4)
     return Delivered(
-        event_id=new_event_id(), sequence=seq, occurred_at=at, recorded_at=at,
-        delivery_id=delivery_id, drone_id=drone_id,
+        event_id=new_event_id(),
+        sequence=seq,
+        occurred_at=at,
+        recorded_at=at,
+        delivery_id=delivery_id,
+        drone_id=drone_id,
     )
 
 
@@ -63,8 +83,17 @@ def fix(
     battery: float = 90.0,
 ) -> TelemetryReported:
     return TelemetryReported(
-        event_id=new_event_id(), sequence=seq, occurred_at=at, recorded_at=at,
-        drone_id=drone_id, delivery_id=delivery_id, lat=position.lat, lon=position.lon,
-        altitude_m=0.0 if phase == "idle" else 60.0, ground_speed_mps=speed, heading_deg=0.0,
-        battery_pct=battery, phase=phase,
+        event_id=new_event_id(),
+        sequence=seq,
+        occurred_at=at,
+        recorded_at=at,
+        drone_id=drone_id,
+        delivery_id=delivery_id,
+        lat=position.lat,
+        lon=position.lon,
+        altitude_m=0.0 if phase == "idle" else 60.0,
+        ground_speed_mps=speed,
+        heading_deg=0.0,
+        battery_pct=battery,
+        phase=phase,
     )

@@ -12,7 +12,9 @@ from aiokafka.structs import ConsumerRecord
 from contracts import Event, encode_event
 
 
-async def produce(bootstrap: str, topic: str, records: Sequence[Event | tuple[bytes, bytes]]) -> None:
+async def produce(
+    bootstrap: str, topic: str, records: Sequence[Event | tuple[bytes, bytes]]
+) -> None:
     """Send events (keyed by aggregate id) or raw (key, value) pairs, and wait for acks."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
@@ -43,7 +45,9 @@ async def collect(
     try:
         while not done(records):
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout_s}s on {topic}; got {len(records)} records")
+                raise AssertionError(
+                    f"timed out after {timeout_s}s on {topic}; got {len(records)} records"
+                )
             batch = await consumer.getmany(timeout_ms=500)
             for partition_records in batch.values():
                 records.extend(partition_records)

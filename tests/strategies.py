@@ -55,7 +55,9 @@ telemetry = st.builds(
     ground_speed_mps=non_negative,
     heading_deg=st.floats(min_value=0, max_value=359.999, allow_nan=False),
     battery_pct=st.floats(min_value=0, max_value=100, allow_nan=False),
-    phase=st.sampled_from(["idle", "to_pickup", "at_pickup", "to_dropoff", "at_dropoff", "returning"]),
+    phase=st.sampled_from(
+        ["idle", "to_pickup", "at_pickup", "to_dropoff", "at_dropoff", "returning"]
+    ),
     **_common(),
 )
 tracking = st.builds(
@@ -68,7 +70,14 @@ tracking = st.builds(
     altitude_m=finite,
     ground_speed_mps=non_negative,
     status=st.sampled_from(
-        ["requested", "assigned", "en_route_to_pickup", "picked_up", "en_route_to_dropoff", "delivered"]
+        [
+            "requested",
+            "assigned",
+            "en_route_to_pickup",
+            "picked_up",
+            "en_route_to_dropoff",
+            "delivered",
+        ]
     ),
     remaining_m=non_negative,
     eta=st.none() | utc_datetimes.map(lambda d: d + timedelta(seconds=1)),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
@@ -26,10 +27,10 @@ router = APIRouter(tags=["tracking"])
 FINAL_STATUSES = frozenset({"delivered"})
 
 
-def message(kind: str, update: TrackingUpdated) -> str:
+def message(kind: Literal["snapshot", "update"], update: TrackingUpdated) -> str:
     """The JSON text frame for an update."""
     return TrackingMessagePublic(
-        type=kind,  # type: ignore[arg-type]
+        type=kind,
         delivery_id=update.delivery_id,
         sequence=update.sequence,
         status=update.status,

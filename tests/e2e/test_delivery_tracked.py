@@ -36,8 +36,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def platform(running_stack: StackSettings, topics: Topics, fresh_database: Callable[[], str]
-             ) -> Iterator[tuple[PlatformConfig, str]]:
+def platform(
+    running_stack: StackSettings, topics: Topics, fresh_database: Callable[[], str]
+) -> Iterator[tuple[PlatformConfig, str]]:
     dsn = fresh_database()
     config = PlatformConfig(
         stack=running_stack,
@@ -52,11 +53,24 @@ def platform(running_stack: StackSettings, topics: Topics, fresh_database: Calla
         services.append(start_service("streams", ["streams", "worker"], config, logs))
         services.append(start_service("api", ["api", "serve"], config, logs))
         wait_until_ready(config.api_url, services)
-        services.append(start_service(
-            "simulator",
-            ["simulator", "run", "--drones", "3", "--telemetry-hz", "2", "--cruise-speed", "40"],
-            config, logs, extra_env={"DRONEFLEET_SIMULATOR_DWELL_S": "2"},
-        ))
+        services.append(
+            start_service(
+                "simulator",
+                [
+                    "simulator",
+                    "run",
+                    "--drones",
+                    "3",
+                    "--telemetry-hz",
+                    "2",
+                    "--cruise-speed",
+                    "40",
+                ],
+                config,
+                logs,
+                extra_env={"DRONEFLEET_SIMULATOR_DWELL_S": "2"},
+            )
+        )
         yield config, dsn
     finally:
         for service in reversed(services):
@@ -74,7 +88,9 @@ def request_delivery(config: PlatformConfig) -> dict[str, Any]:
     return body
 
 
-async def follow(accepted: dict[str, Any], timeout_s: float = 150.0) -> tuple[list[dict[str, Any]], int | None]:
+async def follow(
+    accepted: dict[str, Any], timeout_s: float = 150.0
+) -> tuple[list[dict[str, Any]], int | None]:
     messages: list[dict[str, Any]] = []
     async with websockets.connect(
         accepted["websocket_url"], subprotocols=accepted["websocket_subprotocols"]
@@ -90,10 +106,14 @@ async def follow(accepted: dict[str, Any], timeout_s: float = 150.0) -> tuple[li
 
 
 def seconds_left(message: dict[str, Any]) -> float:
-    return (datetime.fromisoformat(message["eta"]) - datetime.fromisoformat(message["observed_at"])).total_seconds()
+    return (
+        datetime.fromisoformat(message["eta"]) - datetime.fromisoformat(message["observed_at"])
+    ).total_seconds()
 
 
-def test_a_customer_follows_a_delivery_until_it_is_delivered(platform: tuple[PlatformConfig, str]) -> None:
+def test_a_customer_follows_a_delivery_until_it_is_delivered(
+    platform: tuple[PlatformConfig, str],
+) -> None:
     config, dsn = platform
     accepted = request_delivery(config)
     delivery_id = accepted["delivery_id"]
@@ -110,19 +130,36 @@ def test_a_customer_follows_a_delivery_until_it_is_delivered(platform: tuple[Pla
     sequences = [m["sequence"] for m in messages]
     assert sequences == sorted(set(sequences)), "updates only move forward"
 
-    asyncio.run(wait_for(
-        lambda: count(dsn, "SELECT count(*) FROM delivery_status_view WHERE delivery_id = %s"
-                      " AND status = 'delivered'", delivery_id) == 1,
-        timeout_s=30, what="the read model to show the delivery delivered",
-    ))
+    asyncio.run(
+        wait_for(
+            lambda: (
+                count(
+                    dsn,
+                    "SELECT count(*) FROM delivery_status_view WHERE delivery_id = %s"
+                    " AND status = 'delivered'",
+                    delivery_id,
+                )
+                == 1
+            ),
+            timeout_s=30,
+            what="the read model to show the delivery delivered",
+        )
+    )
     fixes = count(dsn, "SELECT count(*) FROM telemetry WHERE delivery_id = %s", delivery_id)
-    distinct = count(dsn, "SELECT count(DISTINCT (drone_id, sequence)) FROM telemetry WHERE delivery_id = %s",
-                     delivery_id)
+    distinct = count(
+        dsn,
+        "SELECT count(DISTINCT (drone_id, sequence)) FROM telemetry WHERE delivery_id = %s",
+        delivery_id,
+    )
     assert fixes > 0 and fixes == distinct, "the delivery's telemetry is stored once"
-    assert count(dsn, "SELECT count(*) FROM tracking WHERE delivery_id = %s", delivery_id) >= len(messages)
+    assert count(dsn, "SELECT count(*) FROM tracking WHERE delivery_id = %s", delivery_id) >= len(
+        messages
+    )
 
-    status = httpx.get(f"{config.api_url}/v1/deliveries/{delivery_id}",
-                       headers={"Authorization": f"Bearer {accepted['tracking_token']}"})
+    status = httpx.get(
+        f"{config.api_url}/v1/deliveries/{delivery_id}",
+        headers={"Authorization": f"Bearer {accepted['tracking_token']}"},
+    )
     assert status.status_code == 200 and status.json()["status"] == "delivered"
 
 
@@ -139,7 +176,10 @@ def test_tokens_and_origins_are_checked_before_accept(platform: tuple[PlatformCo
     url = mine["websocket_url"]
     assert asyncio.run(refused(url, ["dronefleet.v1"])) == 403
     assert asyncio.run(refused(url, ["dronefleet.v1", f"bearer.{theirs['tracking_token']}"])) == 403
-    assert asyncio.run(refused(url, mine["websocket_subprotocols"], origin="https://evil.example")) == 403
+    assert (
+        asyncio.run(refused(url, mine["websocket_subprotocols"], origin="https://evil.example"))
+        == 403
+    )
 
     status_url = f"{config.api_url}/v1/deliveries/{mine['delivery_id']}"
     assert httpx.get(status_url).status_code == 401
@@ -150,7 +190,9 @@ def test_tokens_and_origins_are_checked_before_accept(platform: tuple[PlatformCo
 
 def test_bad_requests_get_a_problem_document(platform: tuple[PlatformConfig, str]) -> None:
     config, _ = platform
-    no_key = httpx.post(f"{config.api_url}/v1/deliveries", json={"pickup": PICKUP, "dropoff": DROPOFF})
+    no_key = httpx.post(
+        f"{config.api_url}/v1/deliveries", json={"pickup": PICKUP, "dropoff": DROPOFF}
+    )
     assert no_key.status_code == 401
     invalid = httpx.post(
         f"{config.api_url}/v1/deliveries",

@@ -22,7 +22,9 @@ FIXES_PER_DRONE = 100
 
 def telemetry_events() -> list[Event]:
     return [
-        fix(drone, seq, T0 + timedelta(seconds=seq), phase="to_pickup", delivery_id="d1", speed=10.0)
+        fix(
+            drone, seq, T0 + timedelta(seconds=seq), phase="to_pickup", delivery_id="d1", speed=10.0
+        )
         for drone in ("drone-a", "drone-b")
         for seq in range(1, FIXES_PER_DRONE + 1)
     ]
@@ -33,14 +35,18 @@ def loaded(running_stack: StackSettings, topics: Topics) -> list[Event]:
     """The module's topics with telemetry (one duplicate, one garbage record) and a delivery."""
     fixes = telemetry_events()
     bootstrap = running_stack.kafka_bootstrap
-    asyncio.run(produce(bootstrap, topics.telemetry.name, [*fixes, fixes[10], (b"x", b"\x00garbage")]))
+    asyncio.run(
+        produce(bootstrap, topics.telemetry.name, [*fixes, fixes[10], (b"x", b"\x00garbage")])
+    )
     asyncio.run(produce(bootstrap, topics.deliveries.name, [requested(), assigned(), picked_up()]))
     return fixes
 
 
 def settings_for(stack: StackSettings, topics: Topics, dsn: str) -> ProjectionsSettings:
     prefix = topics.deliveries.name.removesuffix("deliveries")
-    return ProjectionsSettings(kafka_bootstrap=stack.kafka_bootstrap, topic_prefix=prefix, database_url=dsn)
+    return ProjectionsSettings(
+        kafka_bootstrap=stack.kafka_bootstrap, topic_prefix=prefix, database_url=dsn
+    )
 
 
 async def run_sink_until(settings: ProjectionsSettings, dsn: str, telemetry_rows: int) -> Sink:
@@ -48,13 +54,18 @@ async def run_sink_until(settings: ProjectionsSettings, dsn: str, telemetry_rows
     task = asyncio.create_task(sink.run())
     try:
         await wait_for(
-            lambda: count(dsn, "SELECT count(*) FROM telemetry") >= telemetry_rows
-            and count(dsn, "SELECT count(*) FROM delivery_events") >= 3,
+            lambda: (
+                count(dsn, "SELECT count(*) FROM telemetry") >= telemetry_rows
+                and count(dsn, "SELECT count(*) FROM delivery_events") >= 3
+            ),
             timeout_s=60,
             what="the sink to write every row",
         )
-        await wait_for(lambda: sink.stats.undecodable >= 1 or sink.stats.records > telemetry_rows + 3,
-                       timeout_s=30, what="the whole topic to be consumed")
+        await wait_for(
+            lambda: sink.stats.undecodable >= 1 or sink.stats.records > telemetry_rows + 3,
+            timeout_s=30,
+            what="the whole topic to be consumed",
+        )
     finally:
         sink.stop()
         await asyncio.wait_for(task, timeout=30)
@@ -65,8 +76,9 @@ def test_migrations_run_twice_apply_nothing(database: str) -> None:
     assert migrate(database) == []
 
 
-def test_sink_writes_every_row_once(running_stack: StackSettings, topics: Topics, database: str,
-                                    loaded: list[Event]) -> None:
+def test_sink_writes_every_row_once(
+    running_stack: StackSettings, topics: Topics, database: str, loaded: list[Event]
+) -> None:
     settings = settings_for(running_stack, topics, database)
     sink = asyncio.run(run_sink_until(settings, database, len(loaded)))
     assert count(database, "SELECT count(*) FROM telemetry") == len(loaded)
@@ -74,13 +86,18 @@ def test_sink_writes_every_row_once(running_stack: StackSettings, topics: Topics
     assert count(database, "SELECT count(*) FROM delivery_events") == 3
     assert sink.stats.undecodable == 1
     checkpointed = count(
-        database, "SELECT sum(next_offset) FROM projection_checkpoints WHERE topic = %s", topics.telemetry.name
+        database,
+        "SELECT sum(next_offset) FROM projection_checkpoints WHERE topic = %s",
+        topics.telemetry.name,
     )
-    assert checkpointed == len(loaded) + 2  # every record consumed: fixes, the duplicate, the garbage
+    assert (
+        checkpointed == len(loaded) + 2
+    )  # every record consumed: fixes, the duplicate, the garbage
 
 
-def test_replay_from_offset_zero_adds_nothing(running_stack: StackSettings, topics: Topics, database: str,
-                                              loaded: list[Event]) -> None:
+def test_replay_from_offset_zero_adds_nothing(
+    running_stack: StackSettings, topics: Topics, database: str, loaded: list[Event]
+) -> None:
     before = count(database, "SELECT count(*) FROM telemetry")
     with psycopg.connect(database) as conn:
         conn.execute("DELETE FROM projection_checkpoints")
@@ -94,6 +111,7 @@ def test_replay_from_offset_zero_adds_nothing(running_stack: StackSettings, topi
 def test_status_view_folds_the_events(database: str, loaded: list[Event]) -> None:
     with psycopg.connect(database) as conn:
         row = conn.execute(
-            "SELECT status, drone_id, business_id FROM delivery_status_view WHERE delivery_id = 'd1'"
+            "SELECT status, drone_id, business_id FROM delivery_status_view"
+            " WHERE delivery_id = 'd1'"
         ).fetchone()
     assert row == ("picked_up", "drone-1", "b1")

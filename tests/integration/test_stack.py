@@ -23,7 +23,9 @@ def test_second_up_is_harmless(running_stack: StackSettings, topics: Topics) -> 
     assert again.created_topics == []
 
 
-def test_topics_have_their_partitions_and_retention(running_stack: StackSettings, topics: Topics) -> None:
+def test_topics_have_their_partitions_and_retention(
+    running_stack: StackSettings, topics: Topics
+) -> None:
     async def describe() -> tuple[dict[str, int], dict[str, str]]:
         admin = AIOKafkaAdminClient(bootstrap_servers=running_stack.kafka_bootstrap)
         await admin.start()

@@ -30,7 +30,9 @@ Records = list[ConsumerRecord[bytes, bytes]]
 def worker(running_stack: StackSettings, topics: Topics) -> Iterator[RunningService]:
     prefix = topics.deliveries.name.removesuffix("deliveries")
     config = PlatformConfig(stack=running_stack, database="unused", topic_prefix=prefix)
-    service = start_service("streams", ["streams", "worker"], config, running_stack.home / "test-logs" / prefix)
+    service = start_service(
+        "streams", ["streams", "worker"], config, running_stack.home / "test-logs" / prefix
+    )
     yield service
     service.stop()
     assert service.process.returncode in (0, -15), "the worker did not stop cleanly"
@@ -40,11 +42,15 @@ def events_of(records: Records, kind: type) -> list:  # type: ignore[type-arg]
     return [e for e in (decode_event(r.value) for r in records if r.value) if isinstance(e, kind)]
 
 
-def test_request_is_dispatched_and_tracked(running_stack: StackSettings, topics: Topics,
-                                           worker: RunningService) -> None:
+def test_request_is_dispatched_and_tracked(
+    running_stack: StackSettings, topics: Topics, worker: RunningService
+) -> None:
     bootstrap = running_stack.kafka_bootstrap
     start = utc_now()
-    idle = [fix("drone-x", seq, start + timedelta(milliseconds=200 * seq), PICKUP) for seq in range(1, 6)]
+    idle = [
+        fix("drone-x", seq, start + timedelta(milliseconds=200 * seq), PICKUP)
+        for seq in range(1, 6)
+    ]
     asyncio.run(produce(bootstrap, topics.telemetry.name, idle))
     asyncio.run(produce(bootstrap, topics.deliveries.name, [requested("job-1", at=start)]))
 
@@ -57,9 +63,15 @@ def test_request_is_dispatched_and_tracked(running_stack: StackSettings, topics:
 
     flying_from = utc_now()
     on_mission = [
-        fix("drone-x", seq, flying_from + timedelta(seconds=seq - 5),
-            GeoPoint(PICKUP.lat + 0.0001 * (seq - 5), PICKUP.lon), delivery_id="job-1",
-            phase="to_pickup", speed=12.0)
+        fix(
+            "drone-x",
+            seq,
+            flying_from + timedelta(seconds=seq - 5),
+            GeoPoint(PICKUP.lat + 0.0001 * (seq - 5), PICKUP.lon),
+            delivery_id="job-1",
+            phase="to_pickup",
+            speed=12.0,
+        )
         for seq in range(6, 10)
     ]
     asyncio.run(produce(bootstrap, topics.telemetry.name, on_mission))
@@ -78,8 +90,9 @@ def test_request_is_dispatched_and_tracked(running_stack: StackSettings, topics:
     assert [u.sequence for u in tracking] == list(range(1, len(tracking) + 1))
 
 
-def test_invalid_telemetry_lands_in_the_dead_letter_topic(running_stack: StackSettings, topics: Topics,
-                                                          worker: RunningService) -> None:
+def test_invalid_telemetry_lands_in_the_dead_letter_topic(
+    running_stack: StackSettings, topics: Topics, worker: RunningService
+) -> None:
     bootstrap = running_stack.kafka_bootstrap
     now = utc_now()
     first = fix("drone-z", 1, now, PICKUP)
@@ -92,13 +105,22 @@ def test_invalid_telemetry_lands_in_the_dead_letter_topic(running_stack: StackSe
         fix("drone-z", 2, now + timedelta(seconds=1), GeoPoint(PICKUP.lat + 0.05, PICKUP.lon)),
     ]
     asyncio.run(produce(bootstrap, topics.telemetry.name, poison))  # type: ignore[arg-type]
-    expected = {"undecodable", "null_island", "future_timestamp", "duplicate_sequence", "impossible_speed"}
+    expected = {
+        "undecodable",
+        "null_island",
+        "future_timestamp",
+        "duplicate_sequence",
+        "impossible_speed",
+    }
 
     def all_reasons(records: Records) -> bool:
         return expected <= {decode_dead_letter(r.value).reason for r in records if r.value}
 
-    letters = [decode_dead_letter(r.value) for r in asyncio.run(
-        collect(bootstrap, topics.deadletter.name, all_reasons, timeout_s=60)) if r.value]
+    letters = [
+        decode_dead_letter(r.value)
+        for r in asyncio.run(collect(bootstrap, topics.deadletter.name, all_reasons, timeout_s=60))
+        if r.value
+    ]
     assert {letter.reason for letter in letters} == expected
     garbage = next(letter for letter in letters if letter.reason == "undecodable")
     assert garbage.original_value() == b"\x00\x01 not json"

@@ -38,9 +38,20 @@ def test_token_checks() -> None:
 
 def update(delivery_id: str, sequence: int, status: str = "en_route_to_dropoff") -> TrackingUpdated:
     return TrackingUpdated(
-        event_id=f"e{sequence}", sequence=sequence, occurred_at=T0, recorded_at=T0,
-        delivery_id=delivery_id, drone_id="drone-1", source_event_id="s", lat=47.0, lon=8.0,
-        altitude_m=60.0, ground_speed_mps=15.0, status=status, remaining_m=100.0, eta=T0,  # type: ignore[arg-type]
+        event_id=f"e{sequence}",
+        sequence=sequence,
+        occurred_at=T0,
+        recorded_at=T0,
+        delivery_id=delivery_id,
+        drone_id="drone-1",
+        source_event_id="s",
+        lat=47.0,
+        lon=8.0,
+        altitude_m=60.0,
+        ground_speed_mps=15.0,
+        status=status,
+        remaining_m=100.0,
+        eta=T0,  # type: ignore[arg-type]
     )
 
 

@@ -65,9 +65,16 @@ def test_bad_bytes_give_a_reason(data: bytes, reason: str) -> None:
 def _requested_payload(**overrides: object) -> dict[str, object]:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     payload: dict[str, object] = {
-        "event_type": "DeliveryRequested", "event_id": "e1", "schema_version": 1, "sequence": 1,
-        "occurred_at": now.isoformat(), "recorded_at": now.isoformat(), "delivery_id": "d1",
-        "business_id": "b1", "pickup": {"lat": 1.0, "lon": 2.0}, "dropoff": {"lat": 3.0, "lon": 4.0},
+        "event_type": "DeliveryRequested",
+        "event_id": "e1",
+        "schema_version": 1,
+        "sequence": 1,
+        "occurred_at": now.isoformat(),
+        "recorded_at": now.isoformat(),
+        "delivery_id": "d1",
+        "business_id": "b1",
+        "pickup": {"lat": 1.0, "lon": 2.0},
+        "dropoff": {"lat": 3.0, "lon": 4.0},
     }
     payload.update(overrides)
     return payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import ClassVar
 
 import msgspec
 import pytest
@@ -71,8 +72,13 @@ def test_decide_assigns_only_a_requested_delivery() -> None:
 class DeliveryMachine(RuleBasedStateMachine):
     """Random event sequences against a simple model: a list of allowed next steps."""
 
-    NEXT = {None: "DeliveryRequested", "requested": "DroneAssigned", "assigned": "PickedUp",
-            "picked_up": "Delivered", "delivered": None}
+    NEXT: ClassVar[dict[str | None, str | None]] = {
+        None: "DeliveryRequested",
+        "requested": "DroneAssigned",
+        "assigned": "PickedUp",
+        "picked_up": "Delivered",
+        "delivered": None,
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,8 +103,12 @@ class DeliveryMachine(RuleBasedStateMachine):
         if legal:
             self.state = evolve(self.state, event)
             self.sequence = event.sequence
-            self.model_status = {"DeliveryRequested": "requested", "DroneAssigned": "assigned",
-                                 "PickedUp": "picked_up", "Delivered": "delivered"}[kind]
+            self.model_status = {
+                "DeliveryRequested": "requested",
+                "DroneAssigned": "assigned",
+                "PickedUp": "picked_up",
+                "Delivered": "delivered",
+            }[kind]
         else:
             with pytest.raises(IllegalTransitionError):
                 evolve(self.state, event)

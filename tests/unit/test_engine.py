@@ -7,11 +7,10 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import Delivered, Event, PickedUp, TelemetryReported, encode_event
+from contracts import Delivered, Event, GeoPoint, PickedUp, TelemetryReported, encode_event
 from simulator.engine import FleetEngine, FlightSpec
 from simulator.scenario import ZURICH
 from streams.geodesy import distance_m
-from contracts import GeoPoint
 from tests.factories import T0, assigned
 
 SPEC = FlightSpec(cruise_speed_mps=20.0, pickup_dwell_s=3.0, dropoff_dwell_s=3.0)

@@ -60,7 +60,9 @@ def test_before_pickup_counts_both_legs_and_both_dwells() -> None:
 
 def test_hovering_drone_does_not_explode_the_eta() -> None:
     eta = estimate("en_route_to_dropoff", PICKUP, PICKUP, DROPOFF, 0.0, T0, MODEL)
-    assert eta.seconds <= distance_m(PICKUP, DROPOFF) / (15.0 * MODEL.min_speed_fraction) + 10.0 + 1e-6
+    assert (
+        eta.seconds <= distance_m(PICKUP, DROPOFF) / (15.0 * MODEL.min_speed_fraction) + 10.0 + 1e-6
+    )
 
 
 def test_smoothing_moves_towards_observations() -> None:

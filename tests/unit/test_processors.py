@@ -73,7 +73,8 @@ def test_fixes_become_tracking_updates_at_most_once_per_interval() -> None:
     processor.process(record(requested(), "deliveries"), T0)
     processor.process(record(assigned(), "deliveries"), T0)
     first = processor.process(
-        record(fix(seq=1, position=PICKUP, delivery_id="d1", phase="to_pickup", speed=15.0), "dt"), T0
+        record(fix(seq=1, position=PICKUP, delivery_id="d1", phase="to_pickup", speed=15.0), "dt"),
+        T0,
     )
     assert len(first) == 1
     update = decode_event(first[0].value)
@@ -81,8 +82,18 @@ def test_fixes_become_tracking_updates_at_most_once_per_interval() -> None:
     assert update.status == "en_route_to_pickup"
     assert update.eta is not None and update.eta > T0
     too_soon = processor.process(
-        record(fix(seq=2, at=T0 + timedelta(milliseconds=500), position=PICKUP, delivery_id="d1",
-                   phase="to_pickup", speed=15.0), "dt"), T0,
+        record(
+            fix(
+                seq=2,
+                at=T0 + timedelta(milliseconds=500),
+                position=PICKUP,
+                delivery_id="d1",
+                phase="to_pickup",
+                speed=15.0,
+            ),
+            "dt",
+        ),
+        T0,
     )
     assert too_soon == []
 
@@ -91,7 +102,9 @@ def test_delivered_emits_a_final_update_at_the_dropoff() -> None:
     processor = new_processor()
     for event in (requested(), assigned()):
         processor.process(record(event, "deliveries"), T0)
-    processor.process(record(fix(seq=1, position=PICKUP, delivery_id="d1", phase="to_pickup"), "dt"), T0)
+    processor.process(
+        record(fix(seq=1, position=PICKUP, delivery_id="d1", phase="to_pickup"), "dt"), T0
+    )
     processor.process(record(picked_up(), "deliveries"), T0)
     (out,) = processor.process(record(delivered(), "deliveries"), T0)
     final = decode_event(out.value)

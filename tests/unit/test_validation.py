@@ -10,7 +10,9 @@ from contracts import GeoPoint
 from streams.validation import ValidationPolicy, check_fix, remember
 from tests.factories import DEPOT, T0, fix
 
-POLICY = ValidationPolicy(max_future_skew=timedelta(seconds=5), max_age=timedelta(hours=1), max_speed_mps=60)
+POLICY = ValidationPolicy(
+    max_future_skew=timedelta(seconds=5), max_age=timedelta(hours=1), max_speed_mps=60
+)
 
 
 def test_a_plain_fix_is_valid() -> None:
@@ -20,7 +22,10 @@ def test_a_plain_fix_is_valid() -> None:
 def test_the_next_fix_is_valid() -> None:
     last = remember(fix(seq=1))
     moved = GeoPoint(DEPOT.lat + 0.0001, DEPOT.lon)  # ~11 m in 1 s
-    assert check_fix(fix(seq=2, at=T0 + timedelta(seconds=1), position=moved), last, T0, POLICY) is None
+    assert (
+        check_fix(fix(seq=2, at=T0 + timedelta(seconds=1), position=moved), last, T0, POLICY)
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,4 +54,7 @@ def test_older_fix_never_moves_the_drone_back() -> None:
 def test_impossible_speed() -> None:
     last = remember(fix(seq=1))
     far = GeoPoint(DEPOT.lat + 0.01, DEPOT.lon)  # ~1.1 km in 1 s
-    assert check_fix(fix(seq=2, at=T0 + timedelta(seconds=1), position=far), last, T0, POLICY) == "impossible_speed"
+    assert (
+        check_fix(fix(seq=2, at=T0 + timedelta(seconds=1), position=far), last, T0, POLICY)
+        == "impossible_speed"
+    )
