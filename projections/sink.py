@@ -73,6 +73,10 @@ class PostgresWriter:
         self.settings = settings
         self.stats = stats
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        # The rebalance listener runs on aiokafka's coordinator task, possibly while a
+        # batch is being written: it must read the checkpoints after that transaction,
+        # never inside it.
+        self._lock = asyncio.Lock()
 
     async def connection(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
         """An open connection with the staging tables, reconnecting with backoff."""
@@ -97,6 +101,10 @@ class PostgresWriter:
     async def checkpoints(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         """The stored next offset of each partition that has one."""
         wanted = list(partitions)
+        async with self._lock:
+            return await self._read_checkpoints(wanted)
+
+    async def _read_checkpoints(self, wanted: list[TopicPartition]) -> dict[TopicPartition, int]:
         while True:
             conn = await self.connection()
             try:
@@ -118,6 +126,12 @@ class PostgresWriter:
         self, rows: dict[TableLayout, list[Row]], offsets: dict[TopicPartition, int]
     ) -> None:
         """Write rows and the next offsets atomically; retry until the database takes them."""
+        async with self._lock:
+            await self._write_until_done(rows, offsets)
+
+    async def _write_until_done(
+        self, rows: dict[TableLayout, list[Row]], offsets: dict[TopicPartition, int]
+    ) -> None:
         while True:
             conn = await self.connection()
             try:

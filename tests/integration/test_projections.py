@@ -49,22 +49,17 @@ def settings_for(stack: StackSettings, topics: Topics, dsn: str) -> ProjectionsS
     )
 
 
-async def run_sink_until(settings: ProjectionsSettings, dsn: str, telemetry_rows: int) -> Sink:
+async def run_sink_until(settings: ProjectionsSettings, dsn: str, fixes: int) -> Sink:
+    """Run a sink until its checkpoints cover every record of the module's topics."""
+    every_record = fixes + 2 + 3  # the fixes, the duplicate, the garbage, three delivery events
     sink = Sink(settings)
     task = asyncio.create_task(sink.run())
     try:
         await wait_for(
-            lambda: (
-                count(dsn, "SELECT count(*) FROM telemetry") >= telemetry_rows
-                and count(dsn, "SELECT count(*) FROM delivery_events") >= 3
-            ),
+            lambda: count(dsn, "SELECT coalesce(sum(next_offset), 0) FROM projection_checkpoints")
+            == every_record,
             timeout_s=60,
-            what="the sink to write every row",
-        )
-        await wait_for(
-            lambda: sink.stats.undecodable >= 1 or sink.stats.records > telemetry_rows + 3,
-            timeout_s=30,
-            what="the whole topic to be consumed",
+            what="the sink's checkpoints to reach the end of every partition",
         )
     finally:
         sink.stop()
@@ -84,15 +79,8 @@ def test_sink_writes_every_row_once(
     assert count(database, "SELECT count(*) FROM telemetry") == len(loaded)
     assert count(database, "SELECT count(DISTINCT event_id) FROM telemetry") == len(loaded)
     assert count(database, "SELECT count(*) FROM delivery_events") == 3
-    assert sink.stats.undecodable == 1
-    checkpointed = count(
-        database,
-        "SELECT sum(next_offset) FROM projection_checkpoints WHERE topic = %s",
-        topics.telemetry.name,
-    )
-    assert (
-        checkpointed == len(loaded) + 2
-    )  # every record consumed: fixes, the duplicate, the garbage
+    # At-least-once: a rebalance may hand the sink a record twice; the rows stay unique.
+    assert sink.stats.undecodable >= 1
 
 
 def test_replay_from_offset_zero_adds_nothing(
