@@ -18,7 +18,7 @@ import httpx
 import websockets
 
 from devstack import stack
-from devstack.services import PlatformConfig, RunningService, start_service, wait_until_ready
+from devstack.services import PlatformConfig, RunningService, start_platform, stop_all
 from devstack.settings import StackSettings
 
 
@@ -30,24 +30,10 @@ def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
     logs = settings.home / "logs"
     services: list[RunningService] = []
     try:
-        services.append(start_service("projections", ["projections", "sink"], config, logs))
-        services.append(start_service("streams", ["streams", "worker"], config, logs))
-        services.append(start_service("api", ["api", "serve"], config, logs))
-        wait_until_ready(config.api_url, services)
-        services.append(
-            start_service(
-                "simulator",
-                [
-                    "simulator",
-                    "run",
-                    "--drones",
-                    str(drones),
-                    "--demand-per-minute",
-                    str(per_minute),
-                ],
-                config,
-                logs,
-            )
+        services = start_platform(
+            config,
+            logs,
+            ["--drones", str(drones), "--demand-per-minute", str(per_minute)],
         )
         _print_banner(config, logs)
         with contextlib.suppress(KeyboardInterrupt):
@@ -55,8 +41,7 @@ def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
             _wait_forever(services)
     finally:
         print("\nstopping the services...", flush=True)
-        for service in reversed(services):
-            service.stop()
+        stop_all(services)
         if started.started_kafka or started.started_postgres:
             print("stopping the local stack...", flush=True)
             stack.down(settings)

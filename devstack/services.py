@@ -128,3 +128,39 @@ def wait_until_ready(api_url: str, services: list[RunningService], timeout_s: fl
             pass
         time.sleep(0.5)
     raise ServiceStartError(f"the API at {api_url} was not ready within {timeout_s:.0f}s")
+
+
+def start_platform(
+    config: PlatformConfig,
+    logs: Path,
+    simulator_args: list[str],
+    extra_env: dict[str, str] | None = None,
+) -> list[RunningService]:
+    """Start the sink, a stream worker and the API, wait for readiness, then the fleet.
+
+    On any failure the processes already started are stopped before the error propagates.
+    """
+    services: list[RunningService] = []
+    try:
+        for name, argv in (
+            ("projections", ["projections", "sink"]),
+            ("streams", ["streams", "worker"]),
+            ("api", ["api", "serve"]),
+        ):
+            services.append(start_service(name, argv, config, logs, extra_env))
+        wait_until_ready(config.api_url, services)
+        services.append(
+            start_service(
+                "simulator", ["simulator", "run", *simulator_args], config, logs, extra_env
+            )
+        )
+    except BaseException:
+        stop_all(services)
+        raise
+    return services
+
+
+def stop_all(services: list[RunningService]) -> None:
+    """Stop services in the reverse order of their start."""
+    for service in reversed(services):
+        service.stop()

@@ -85,7 +85,11 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
     deliveries = DeliveryProcessor(
         states=raw_table("delivery-state"),
         tracking=raw_table("delivery-tracking"),
-        eta_model=EtaModel(cruise_speed_mps=settings.cruise_speed_mps),
+        eta_model=EtaModel(
+            cruise_speed_mps=settings.cruise_speed_mps,
+            pickup_dwell_s=settings.dwell_s,
+            dropoff_dwell_s=settings.dwell_s,
+        ),
         min_interval=timedelta(seconds=settings.tracking_min_interval_s),
     )
     dispatcher = Dispatcher(gate=gate, deliveries=deliveries)

@@ -50,16 +50,21 @@ def estimate(
     smoothed_speed_mps: float,
     observed_at: datetime,
     model: EtaModel,
+    dwell_elapsed_s: float = 0.0,
 ) -> Eta:
-    """ETA at the drop-off for a drone at `position`, from the fix time `observed_at`."""
+    """ETA at the drop-off for a drone at `position`, from the fix time `observed_at`.
+
+    `dwell_elapsed_s` is how long the drone has already hovered at the stop it is at
+    (pickup before the pickup, drop-off after it): that part of the dwell is behind it.
+    """
     if status == "delivered":
         return Eta(remaining_m=0.0, seconds=0.0, at=observed_at)
     speed = max(smoothed_speed_mps, model.cruise_speed_mps * model.min_speed_fraction)
     if status in ("picked_up", "en_route_to_dropoff"):
         remaining = distance_m(position, dropoff)
-        dwell = model.dropoff_dwell_s
+        dwell = max(model.dropoff_dwell_s - dwell_elapsed_s, 0.0)
     else:
         remaining = distance_m(position, pickup) + distance_m(pickup, dropoff)
-        dwell = model.pickup_dwell_s + model.dropoff_dwell_s
+        dwell = max(model.pickup_dwell_s - dwell_elapsed_s, 0.0) + model.dropoff_dwell_s
     seconds = remaining / speed + dwell
     return Eta(remaining_m=remaining, seconds=seconds, at=observed_at + timedelta(seconds=seconds))

@@ -83,6 +83,8 @@ class TrackingState(msgspec.Struct, frozen=True, kw_only=True):
     last_status: DeliveryStatus | None = None
     last_position: GeoPoint | None = None
     drone_id: str | None = None
+    hovering_since: datetime | None = None
+    """When the drone began its current dwell (at the pickup or the drop-off), if any."""
 
 
 _state_decoder = msgspec.json.Decoder(DeliveryState)
@@ -188,7 +190,9 @@ class DeliveryProcessor:
     def _emit_for_milestone(
         self, state: DeliveryState, event: PickedUp | Delivered
     ) -> list[Outgoing]:
-        tracked = self._tracking_state(state.delivery_id)
+        tracked = msgspec.structs.replace(
+            self._tracking_state(state.delivery_id), hovering_since=None
+        )  # the dwell at the stop just left is over
         if tracked.last_position is None:
             return []
         position = state.dropoff if isinstance(event, Delivered) else tracked.last_position
@@ -203,7 +207,9 @@ class DeliveryProcessor:
             return []
         tracked = self._tracking_state(fix.delivery_id)
         speed = smooth_speed(tracked.smoothed_speed_mps, fix.ground_speed_mps, self.eta_model)
-        tracked = msgspec.structs.replace(tracked, smoothed_speed_mps=speed)
+        hovering = fix.phase in ("at_pickup", "at_dropoff")
+        since = (tracked.hovering_since or fix.occurred_at) if hovering else None
+        tracked = msgspec.structs.replace(tracked, smoothed_speed_mps=speed, hovering_since=since)
         return self._emit(
             state,
             tracked,
@@ -229,6 +235,11 @@ class DeliveryProcessor:
     ) -> list[Outgoing]:
         """Record the fix; return a TrackingUpdated unless one was sent too recently."""
         status = display_status(state.status)
+        hovered = (
+            (observed_at - tracked.hovering_since).total_seconds()
+            if tracked.hovering_since
+            else 0.0
+        )
         eta = estimate(
             status,
             position,
@@ -237,6 +248,7 @@ class DeliveryProcessor:
             tracked.smoothed_speed_mps or 0.0,
             observed_at,
             self.eta_model,
+            dwell_elapsed_s=hovered,
         )
         due = (
             force

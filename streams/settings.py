@@ -22,5 +22,7 @@ class StreamsSettings(BaseSettings):
     tracking_min_interval_s: float = 1.0
     max_future_skew_s: float = 5.0
     cruise_speed_mps: float = 15.0
+    dwell_s: float = 10.0
+    """How long a drone hovers at the pickup and at the drop-off (the fleet's spec)."""
     dispatch_interval_s: float = 1.0
     log_level: str = "info"

@@ -19,7 +19,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from contracts import Topics
-from devstack.services import PlatformConfig, RunningService, start_service, wait_until_ready
+from devstack.services import PlatformConfig, start_platform, stop_all
 from devstack.settings import StackSettings
 from tests.conftest import count
 from tests.kafka_helpers import wait_for
@@ -47,34 +47,14 @@ def platform(
         api_port=free_port(),
     )
     logs = running_stack.home / "test-logs" / config.topic_prefix
-    services: list[RunningService] = []
-    try:
-        services.append(start_service("projections", ["projections", "sink"], config, logs))
-        services.append(start_service("streams", ["streams", "worker"], config, logs))
-        services.append(start_service("api", ["api", "serve"], config, logs))
-        wait_until_ready(config.api_url, services)
-        services.append(
-            start_service(
-                "simulator",
-                [
-                    "simulator",
-                    "run",
-                    "--drones",
-                    "3",
-                    "--telemetry-hz",
-                    "2",
-                    "--cruise-speed",
-                    "40",
-                ],
-                config,
-                logs,
-                extra_env={"DRONEFLEET_SIMULATOR_DWELL_S": "2"},
-            )
-        )
-        yield config, dsn
-    finally:
-        for service in reversed(services):
-            service.stop()
+    services = start_platform(
+        config,
+        logs,
+        ["--drones", "3", "--telemetry-hz", "2", "--cruise-speed", "40"],
+        {"DRONEFLEET_SIMULATOR_DWELL_S": "2", "DRONEFLEET_STREAMS_DWELL_S": "2"},
+    )
+    yield config, dsn
+    stop_all(services)
 
 
 def request_delivery(config: PlatformConfig) -> dict[str, Any]:

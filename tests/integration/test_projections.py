@@ -56,8 +56,10 @@ async def run_sink_until(settings: ProjectionsSettings, dsn: str, fixes: int) ->
     task = asyncio.create_task(sink.run())
     try:
         await wait_for(
-            lambda: count(dsn, "SELECT coalesce(sum(next_offset), 0) FROM projection_checkpoints")
-            == every_record,
+            lambda: (
+                count(dsn, "SELECT coalesce(sum(next_offset), 0) FROM projection_checkpoints")
+                == every_record
+            ),
             timeout_s=60,
             what="the sink's checkpoints to reach the end of every partition",
         )

@@ -139,3 +139,24 @@ def test_dispatcher_keeps_waiting_without_a_capable_drone() -> None:
     processor.process(record(requested(), "deliveries"), T0)
     assert Dispatcher(gate=gate, deliveries=processor).tick(T0) == []
     assert "d1" in processor.pending
+
+
+def test_the_eta_counts_the_dwell_down_while_hovering_at_the_dropoff() -> None:
+    processor = new_processor()
+    for event in (requested(), assigned(), picked_up()):
+        processor.process(record(event, "deliveries"), T0)
+    etas = []
+    for second in range(3):
+        at = T0 + timedelta(seconds=3 + 2 * second)
+        (out,) = processor.process(
+            record(
+                fix(seq=second + 1, at=at, position=DROPOFF, delivery_id="d1", phase="at_dropoff"),
+                "dt",
+            ),
+            T0,
+        )
+        update = decode_event(out.value)
+        assert isinstance(update, TrackingUpdated) and update.eta is not None
+        etas.append(update.eta)
+    assert etas[0] == etas[1] == etas[2], "hovering does not push the arrival back"
+    assert etas[0] == T0 + timedelta(seconds=3 + processor.eta_model.dropoff_dwell_s)
