@@ -23,7 +23,8 @@ from devstack.settings import StackSettings
 
 
 def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
-    """Run until Ctrl-C; return the exit code."""
+    """Run until Ctrl-C (or SIGTERM); return the exit code."""
+    _stop_on_signals()
     print("starting the local stack (Kafka, PostgreSQL)...", flush=True)
     started = stack.up(settings)
     config = PlatformConfig(stack=settings, database=settings.postgres_db)
@@ -79,21 +80,38 @@ async def _follow_one_delivery(config: PlatformConfig) -> None:
         response.raise_for_status()
         accepted = response.json()
     print(f"delivery {accepted['delivery_id']} requested", flush=True)
-    async with websockets.connect(
-        accepted["websocket_url"], subprotocols=accepted["websocket_subprotocols"]
-    ) as socket:
-        async for frame in socket:
-            update = json.loads(frame)
-            print(
-                f"  {update['observed_at'][11:19]}  {update['status']:<20} "
-                f"{update['remaining_m']:8.0f} m to go   ETA {(update['eta'] or '-')[11:19]}",
-                flush=True,
-            )
+    try:
+        async with websockets.connect(
+            accepted["websocket_url"], subprotocols=accepted["websocket_subprotocols"]
+        ) as socket:
+            async for frame in socket:
+                update = json.loads(frame)
+                print(
+                    f"  {update['observed_at'][11:19]}  {update['status']:<20} "
+                    f"{update['remaining_m']:8.0f} m to go   ETA {(update['eta'] or '-')[11:19]}",
+                    flush=True,
+                )
+    except websockets.ConnectionClosedError as closed:
+        print(f"the tracking connection closed: {closed}", flush=True)
+        return
     print("delivered. The fleet keeps flying; Ctrl-C to stop.", flush=True)
 
 
+def _stop_on_signals() -> None:
+    """Make Ctrl-C and SIGTERM raise KeyboardInterrupt, even if SIGINT was ignored.
+
+    A shell without job control starts background commands with SIGINT ignored, and
+    Python keeps it ignored; the demo must stop on it all the same.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _wait_forever(services: list[RunningService]) -> None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     while all(service.alive() for service in services):
         time.sleep(1)
     dead = [s.name for s in services if not s.alive()]

@@ -105,8 +105,14 @@ def start_service(
     log_file = logs / f"{name}.log"
     env = {**os.environ, **config.environment(), **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
     with log_file.open("ab") as log:
+        # A session of its own: a Ctrl-C in the terminal reaches the launcher only,
+        # which then stops every service in order instead of all dying at once.
         process = subprocess.Popen(
-            [sys.executable, "-m", *argv], stdout=log, stderr=subprocess.STDOUT, env=env
+            [sys.executable, "-m", *argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
     return RunningService(name, process, log_file)
 
