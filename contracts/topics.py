@@ -4,6 +4,7 @@ Keys: telemetry by drone id, deliveries and tracking by delivery id, so the orde
 each aggregate's events holds. Partition counts are the unit of scale-out.
 `delivery-telemetry` is telemetry re-keyed by delivery id; it must have exactly as many
 partitions as `deliveries` so that a Faust agent can read both co-partitioned.
+`dispatch` has one partition on purpose: one owner assigns drones (see streams.dispatcher).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Topics:
     telemetry: TopicSpec
     delivery_telemetry: TopicSpec
     tracking: TopicSpec
+    dispatch: TopicSpec
     deadletter: TopicSpec
 
     @classmethod
@@ -71,6 +73,13 @@ class Topics:
                 "delivery_id",
                 "TrackingUpdated: position, state and ETA per delivery, for customers.",
             ),
+            dispatch=TopicSpec(
+                f"{prefix}dispatch",
+                1,
+                7 * DAY_MS,
+                "constant",
+                "New requests and drones' availability, for the single dispatch owner.",
+            ),
             deadletter=TopicSpec(
                 f"{prefix}deadletter",
                 1,
@@ -87,5 +96,6 @@ class Topics:
             self.telemetry,
             self.delivery_telemetry,
             self.tracking,
+            self.dispatch,
             self.deadletter,
         )

@@ -8,12 +8,14 @@ Processing is at-least-once (Faust's exactly-once is experimental); the aggregat
 fold ignores sequences it has already applied, so a redelivered record changes nothing.
 
 Topology:
-    telemetry (by drone) --validate--> delivery-telemetry (by delivery) | deadletter
+    telemetry (by drone) --gate--> delivery-telemetry (by delivery) | dispatch | deadletter
     deliveries + delivery-telemetry (co-partitioned by delivery) --fold, ETA--> tracking
-    dispatch timer: waiting deliveries x fleet view --DroneAssigned--> deliveries
+                                                     new requests --> dispatch
+    dispatch (one partition: one owner) --DroneAssigned--> deliveries
 
-The fleet view that dispatch uses is built from the telemetry this worker validates; with
-one worker that is the whole fleet. Scaling dispatch out is the subject of issue 4.
+Every table is changelogged, so a worker that takes over a partition (rebalance, crash)
+resumes with the same state. Only the gate's memory (last fix per drone) is per process:
+after a restart the first fix of each drone is checked without history.
 """
 
 from __future__ import annotations
@@ -26,16 +28,12 @@ from typing import Any
 import faust
 
 from contracts import Topics, utc_now
+from streams.dispatcher import DispatchProcessor
 from streams.eta import EtaModel
-from streams.processors import (
-    DeliveryProcessor,
-    Dispatcher,
-    Outgoing,
-    SourceRecord,
-    TelemetryGate,
-    dead_letter,
-)
+from streams.gate import TelemetryGate
+from streams.records import Outgoing, OutTopic, SourceRecord, dead_letter
 from streams.settings import StreamsSettings
+from streams.tracking import DeliveryProcessor
 
 log = logging.getLogger(__name__)
 
@@ -65,26 +63,28 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
 
     telemetry_topic = raw_topic(topics.telemetry.name)
     delivery_inputs = raw_topic(topics.deliveries.name, topics.delivery_telemetry.name)
-    outputs = {
+    dispatch_topic = raw_topic(topics.dispatch.name)
+    outputs: dict[OutTopic, Any] = {
         "deliveries": raw_topic(topics.deliveries.name),
         "delivery_telemetry": raw_topic(topics.delivery_telemetry.name),
         "tracking": raw_topic(topics.tracking.name),
+        "dispatch": dispatch_topic,
         "deadletter": raw_topic(topics.deadletter.name),
     }
 
-    def raw_table(name: str) -> Any:
+    def raw_table(name: str, partitions: int) -> Any:
         return app.Table(
             name,
             default=None,
             key_type=bytes,  # bytes keys and values: Faust uses its raw codec
             value_type=bytes,
-            partitions=settings.partitions,
+            partitions=partitions,
         )
 
     gate = TelemetryGate()
     deliveries = DeliveryProcessor(
-        states=raw_table("delivery-state"),
-        tracking=raw_table("delivery-tracking"),
+        states=raw_table("delivery-state", settings.partitions),
+        tracking=raw_table("delivery-tracking", settings.partitions),
         eta_model=EtaModel(
             cruise_speed_mps=settings.cruise_speed_mps,
             pickup_dwell_s=settings.dwell_s,
@@ -92,7 +92,10 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
         ),
         min_interval=timedelta(seconds=settings.tracking_min_interval_s),
     )
-    dispatcher = Dispatcher(gate=gate, deliveries=deliveries)
+    dispatcher = DispatchProcessor(
+        fleet=raw_table("dispatch-fleet", topics.dispatch.partitions),
+        queue=raw_table("dispatch-queue", topics.dispatch.partitions),
+    )
 
     async def send_all(records: list[Outgoing]) -> None:
         for record in records:
@@ -129,13 +132,8 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
     async def fold_deliveries(stream: Any) -> None:
         await run(stream, "deliveries", deliveries.process)
 
-    @app.timer(interval=settings.dispatch_interval_s)  # type: ignore[untyped-decorator]
-    async def dispatch() -> None:
-        try:
-            records = dispatcher.tick(utc_now())
-        except Exception:
-            log.exception("dispatch tick failed")
-            return
-        await send_all(records)
+    @app.agent(dispatch_topic, name="dispatch")
+    async def dispatch(stream: Any) -> None:
+        await run(stream, "dispatch", dispatcher.process)
 
     return app

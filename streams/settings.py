@@ -24,5 +24,4 @@ class StreamsSettings(BaseSettings):
     cruise_speed_mps: float = 15.0
     dwell_s: float = 10.0
     """How long a drone hovers at the pickup and at the drop-off (the fleet's spec)."""
-    dispatch_interval_s: float = 1.0
     log_level: str = "info"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -66,7 +66,7 @@ def test_request_is_dispatched_and_tracked(
         fix(
             "drone-x",
             seq,
-            flying_from + timedelta(seconds=seq - 5),
+            flying_from + timedelta(seconds=(seq - 5) / 2),
             GeoPoint(PICKUP.lat + 0.0001 * (seq - 5), PICKUP.lon),
             delivery_id="job-1",
             phase="to_pickup",
@@ -75,13 +75,24 @@ def test_request_is_dispatched_and_tracked(
         for seq in range(6, 10)
     ]
     asyncio.run(produce(bootstrap, topics.telemetry.name, on_mission))
+
+    def tracked(status: str) -> Callable[[Records], bool]:
+        return lambda records: any(u.status == status for u in events_of(records, TrackingUpdated))
+
+    asyncio.run(collect(bootstrap, topics.tracking.name, tracked("en_route_to_pickup"), 60))
     asyncio.run(produce(bootstrap, topics.deliveries.name, [picked_up("job-1", "drone-x")]))
-
-    def tracked_after_pickup(records: Records) -> bool:
-        return any(u.status == "en_route_to_dropoff" for u in events_of(records, TrackingUpdated))
-
+    after_pickup = fix(
+        "drone-x",
+        10,
+        flying_from + timedelta(seconds=2.5),
+        GeoPoint(PICKUP.lat + 0.0006, PICKUP.lon),
+        delivery_id="job-1",
+        phase="to_dropoff",
+        speed=12.0,
+    )
+    asyncio.run(produce(bootstrap, topics.telemetry.name, [after_pickup]))
     tracking = events_of(
-        asyncio.run(collect(bootstrap, topics.tracking.name, tracked_after_pickup, timeout_s=60)),
+        asyncio.run(collect(bootstrap, topics.tracking.name, tracked("en_route_to_dropoff"), 60)),
         TrackingUpdated,
     )
     assert {u.delivery_id for u in tracking} == {"job-1"}
@@ -121,7 +132,9 @@ def test_invalid_telemetry_lands_in_the_dead_letter_topic(
         for r in asyncio.run(collect(bootstrap, topics.deadletter.name, all_reasons, timeout_s=60))
         if r.value
     ]
-    assert {letter.reason for letter in letters} == expected
+    assert {letter.reason for letter in letters} == expected, [
+        (letter.reason, letter.detail, letter.processor) for letter in letters
+    ]
     garbage = next(letter for letter in letters if letter.reason == "undecodable")
     assert garbage.original_value() == b"\x00\x01 not json"
     assert garbage.source_topic == topics.telemetry.name

@@ -12,7 +12,10 @@ from contracts import (
     encode_event,
 )
 from contracts.events import Event
-from streams.processors import DeliveryProcessor, Dispatcher, SourceRecord, TelemetryGate
+from streams.dispatcher import DispatchProcessor
+from streams.gate import FLEET_KEY, TelemetryGate
+from streams.records import Outgoing, SourceRecord
+from streams.tracking import DeliveryProcessor
 from tests.factories import DROPOFF, PICKUP, T0, assigned, delivered, fix, picked_up, requested
 
 
@@ -31,14 +34,19 @@ def test_gate_dead_letters_garbage_with_reason_and_original_bytes() -> None:
     assert gate.counts == {"undecodable": 1}
 
 
-def test_gate_routes_on_mission_fixes_by_delivery() -> None:
-    gate = TelemetryGate()
-    assert gate.process(record(fix(seq=1)), T0) == []
-    (out,) = gate.process(
-        record(fix(seq=2, at=T0 + timedelta(seconds=1), delivery_id="d1", phase="to_pickup")), T0
-    )
-    assert (out.topic, out.key) == ("delivery_telemetry", b"d1")
-    assert not gate.fleet["drone-1"].idle
+def test_gate_routes_on_mission_fixes_by_delivery_and_tells_dispatch_of_changes() -> None:
+    gate = TelemetryGate(fleet_refresh=timedelta(seconds=30))
+    (first,) = gate.process(record(fix(seq=1)), T0)
+    assert (first.topic, first.key) == ("dispatch", FLEET_KEY)  # a drone dispatch never saw
+    assert gate.process(record(fix(seq=2, at=T0 + timedelta(seconds=1))), T0) == []  # no news
+    on_mission = fix(seq=3, at=T0 + timedelta(seconds=2), delivery_id="d1", phase="to_pickup")
+    outs = gate.process(record(on_mission), T0)
+    assert [(o.topic, o.key) for o in outs] == [
+        ("delivery_telemetry", b"d1"),
+        ("dispatch", FLEET_KEY),
+    ]
+    later = fix(seq=4, at=T0 + timedelta(seconds=40))
+    assert [o.topic for o in gate.process(record(later), later.occurred_at)] == ["dispatch"]
 
 
 def test_gate_refuses_a_duplicate() -> None:
@@ -52,14 +60,14 @@ def new_processor() -> DeliveryProcessor:
     return DeliveryProcessor(states={}, tracking={}, min_interval=timedelta(seconds=1))
 
 
-def test_processor_folds_events_and_queues_the_request() -> None:
+def test_processor_folds_events_and_forwards_new_requests_to_dispatch() -> None:
     processor = new_processor()
-    assert processor.process(record(requested(), "deliveries"), T0) == []
-    assert "d1" in processor.pending
+    (forwarded,) = processor.process(record(requested(), "deliveries"), T0)
+    assert forwarded.topic == "dispatch"
+    assert processor.process(record(requested(), "deliveries"), T0) == []  # a replay: nothing new
     processor.process(record(assigned(), "deliveries"), T0)
     state = processor.state("d1")
     assert state is not None and state.status == "assigned"
-    assert "d1" not in processor.pending
 
 
 def test_processor_dead_letters_an_illegal_transition() -> None:
@@ -114,31 +122,64 @@ def test_delivered_emits_a_final_update_at_the_dropoff() -> None:
     assert final.remaining_m == 0 and final.eta == delivered().occurred_at
 
 
-def test_dispatcher_assigns_the_nearest_idle_drone_once() -> None:
-    gate = TelemetryGate()
-    gate.process(record(fix("far", position=DROPOFF)), T0)
-    gate.process(record(fix("near", position=PICKUP)), T0)
-    processor = new_processor()
-    processor.process(record(requested("d1"), "deliveries"), T0)
-    processor.process(record(requested("d2"), "deliveries"), T0)
-    dispatcher = Dispatcher(gate=gate, deliveries=processor)
-    outputs = dispatcher.tick(T0)
-    assigned_drones = {}
+def new_dispatcher() -> DispatchProcessor:
+    return DispatchProcessor(fleet={}, queue={}, reservation_ttl=timedelta(seconds=60))
+
+
+def assignments(outputs: list[Outgoing]) -> dict[str, str]:
+    found = {}
     for out in outputs:
         event = decode_event(out.value)
-        assert isinstance(event, DroneAssigned)
-        assigned_drones[event.delivery_id] = event.drone_id
-    assert assigned_drones == {"d1": "near", "d2": "far"}
-    assert dispatcher.tick(T0) == []  # nothing left, no drone double-booked
+        assert isinstance(event, DroneAssigned) and out.topic == "deliveries"
+        found[event.delivery_id] = event.drone_id
+    return found
+
+
+def test_dispatcher_assigns_the_nearest_idle_drone_once() -> None:
+    dispatcher = new_dispatcher()
+    assert dispatcher.process(record(fix("far", position=DROPOFF), "dispatch"), T0) == []
+    assert dispatcher.process(record(fix("near", position=PICKUP), "dispatch"), T0) == []
+    first = dispatcher.process(record(requested("d1"), "dispatch"), T0)
+    second = dispatcher.process(record(requested("d2"), "dispatch"), T0)
+    assert assignments(first) == {"d1": "near"}
+    assert assignments(second) == {"d2": "far"}
+    assert dispatcher.process(record(requested("d3"), "dispatch"), T0) == []  # no drone left
+    assert [s.delivery_id for s in dispatcher.waiting()] == ["d3"]
+    assert dispatcher.process(record(requested("d1"), "dispatch"), T0) == []  # redelivery
+
+
+def test_a_stale_idle_fix_does_not_free_a_reserved_drone() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(record(fix("x", seq=1, position=PICKUP), "dispatch"), T0)
+    dispatcher.process(record(requested("d1"), "dispatch"), T0)
+    later = T0 + timedelta(seconds=1)
+    idle_again = fix("x", seq=2, at=later, position=PICKUP)
+    assert dispatcher.process(record(idle_again, "dispatch"), later) == []
+    assert dispatcher.process(record(requested("d2"), "dispatch"), later) == []
+    flying = fix("x", seq=3, at=T0 + timedelta(seconds=2), delivery_id="d1", phase="to_pickup")
+    dispatcher.process(record(flying, "dispatch"), later)
+    back = T0 + timedelta(minutes=5)
+    freed = dispatcher.process(record(fix("x", seq=4, at=back, position=PICKUP), "dispatch"), back)
+    assert assignments(freed) == {"d2": "x"}  # back home: the waiting delivery gets it
+
+
+def test_an_unserved_reservation_expires() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(record(fix("x", seq=1, position=PICKUP), "dispatch"), T0)
+    dispatcher.process(record(requested("d1"), "dispatch"), T0)
+    dispatcher.process(record(requested("d2"), "dispatch"), T0)
+    much_later = T0 + timedelta(seconds=61)
+    out = dispatcher.process(
+        record(fix("x", seq=2, at=much_later, position=PICKUP), "dispatch"), much_later
+    )
+    assert assignments(out) == {"d2": "x"}
 
 
 def test_dispatcher_keeps_waiting_without_a_capable_drone() -> None:
-    gate = TelemetryGate()
-    gate.process(record(fix("weak", position=PICKUP, battery=15.0)), T0)
-    processor = new_processor()
-    processor.process(record(requested(), "deliveries"), T0)
-    assert Dispatcher(gate=gate, deliveries=processor).tick(T0) == []
-    assert "d1" in processor.pending
+    dispatcher = new_dispatcher()
+    dispatcher.process(record(fix("weak", position=PICKUP, battery=15.0), "dispatch"), T0)
+    assert dispatcher.process(record(requested(), "dispatch"), T0) == []
+    assert [s.delivery_id for s in dispatcher.waiting()] == ["d1"]
 
 
 def test_the_eta_counts_the_dwell_down_while_hovering_at_the_dropoff() -> None:

@@ -1,7 +1,9 @@
-"""What the agents do with each record, without Kafka: input bytes in, output records out.
+"""The delivery side: fold delivery events into state, turn fixes into ETAs and updates.
 
-The Faust agents in `streams.app` only read records, call these methods and send what
-they return; everything here runs in unit tests with plain dicts in place of tables.
+Reads `deliveries` and `delivery-telemetry`, both keyed by delivery id and
+co-partitioned, so one worker owns everything about a delivery: its state (the fold of
+its events) and its tracking memory (smoothed speed, last update), both in tables.
+New requests are forwarded to the dispatch topic.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from datetime import datetime, timedelta
 import msgspec
 
 from contracts import (
-    DeadLetter,
     DecodeError,
     Delivered,
     DeliveryEvent,
@@ -25,53 +26,14 @@ from contracts import (
     TelemetryReported,
     TrackingUpdated,
     decode_event,
-    encode_dead_letter,
     encode_event,
     new_event_id,
 )
-from streams.delivery import AssignDrone, DeliveryState, decide, evolve
-from streams.dispatch import DispatchPolicy, DroneSnapshot, choose_drone
+from streams.delivery import DeliveryState, evolve
 from streams.errors import IllegalTransitionError
 from streams.eta import EtaModel, estimate, smooth_speed
-from streams.validation import LastFix, ValidationPolicy, check_fix, remember
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRecord:
-    """A consumed record and where it came from (for dead-letter envelopes)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A record to send: which logical topic, its key and value."""
-
-    topic: str  # "deliveries" | "delivery_telemetry" | "tracking" | "deadletter"
-    key: bytes
-    value: bytes
-
-
-def dead_letter(
-    record: SourceRecord, processor: str, reason: str, detail: str, now: datetime
-) -> Outgoing:
-    """The outgoing dead-letter record for a refused input."""
-    envelope = DeadLetter.wrap(
-        source_topic=record.topic,
-        source_partition=record.partition,
-        source_offset=record.offset,
-        processor=processor,
-        reason=reason,
-        detail=detail,
-        key=record.key,
-        value=record.value,
-        refused_at=now,
-    )
-    return Outgoing("deadletter", record.topic.encode(), encode_dead_letter(envelope))
+from streams.gate import FLEET_KEY
+from streams.records import Outgoing, SourceRecord, dead_letter
 
 
 class TrackingState(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,61 +55,16 @@ _encoder = msgspec.json.Encoder()
 
 
 @dataclass
-class TelemetryGate:
-    """Validates raw telemetry and keeps the fleet view that dispatch chooses from.
-
-    Telemetry is keyed by drone, so one worker sees every fix of the drones of its
-    partitions; the last accepted fix per drone is all the validator needs.
-    """
-
-    policy: ValidationPolicy = field(default_factory=ValidationPolicy)
-    last_fixes: dict[str, LastFix] = field(default_factory=dict)
-    fleet: dict[str, DroneSnapshot] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
-        """Dead-letter an invalid fix; route a valid on-mission fix to its delivery."""
-        try:
-            event = decode_event(record.value)
-        except DecodeError as error:
-            return self._refuse(record, error.reason, error.detail, now)
-        if not isinstance(event, TelemetryReported):
-            return self._refuse(record, "unexpected_type", event.event_type, now)
-        reason = check_fix(event, self.last_fixes.get(event.drone_id), now, self.policy)
-        if reason is not None:
-            return self._refuse(record, reason, f"drone {event.drone_id} seq {event.sequence}", now)
-        self.last_fixes[event.drone_id] = remember(event)
-        self.fleet[event.drone_id] = DroneSnapshot(
-            drone_id=event.drone_id,
-            position=GeoPoint(event.lat, event.lon),
-            battery_pct=event.battery_pct,
-            idle=event.phase == "idle" and event.delivery_id is None,
-        )
-        self.counts["valid"] = self.counts.get("valid", 0) + 1
-        if event.delivery_id is None:
-            return []
-        return [Outgoing("delivery_telemetry", event.delivery_id.encode(), record.value)]
-
-    def _refuse(
-        self, record: SourceRecord, reason: str, detail: str, now: datetime
-    ) -> list[Outgoing]:
-        self.counts[reason] = self.counts.get(reason, 0) + 1
-        return [dead_letter(record, "validate-telemetry", reason, detail, now)]
-
-
-@dataclass
 class DeliveryProcessor:
     """Folds delivery events into state, computes the ETA from fixes, emits tracking.
 
-    `states` and `tracking` are the worker's tables (delivery id bytes -> JSON bytes);
-    `pending` holds requested deliveries waiting for a drone, for the dispatch timer.
+    `states` and `tracking` are the worker's tables (delivery id bytes -> JSON bytes).
     """
 
     states: MutableMapping[bytes, bytes]
     tracking: MutableMapping[bytes, bytes]
     eta_model: EtaModel = field(default_factory=EtaModel)
     min_interval: timedelta = timedelta(seconds=1)
-    pending: dict[str, DeliveryState] = field(default_factory=dict)
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
         """Handle one record of the deliveries or delivery-telemetry topic."""
@@ -179,10 +96,8 @@ class DeliveryProcessor:
         if after is before:
             return []  # a replayed event: already applied
         self.states[event.delivery_id.encode()] = _encoder.encode(after)
-        if after.status == "requested":
-            self.pending[after.delivery_id] = after
-        else:
-            self.pending.pop(after.delivery_id, None)
+        if isinstance(event, DeliveryRequested):
+            return [Outgoing("dispatch", FLEET_KEY, encode_event(event))]
         if isinstance(event, PickedUp | Delivered):
             return self._emit_for_milestone(after, event)
         return []
@@ -297,41 +212,3 @@ def display_status(status: DeliveryStatus) -> DeliveryStatus:
     if status == "picked_up":
         return "en_route_to_dropoff"
     return status
-
-
-@dataclass
-class Dispatcher:
-    """Assigns waiting deliveries to drones from the gate's fleet view."""
-
-    gate: TelemetryGate
-    deliveries: DeliveryProcessor
-    policy: DispatchPolicy = field(default_factory=DispatchPolicy)
-    reserved: dict[str, datetime] = field(default_factory=dict)
-    reservation_ttl: timedelta = timedelta(seconds=30)
-
-    def tick(self, now: datetime) -> list[Outgoing]:
-        """Try to assign every waiting delivery; return the DroneAssigned records."""
-        self.reserved = {
-            d: at for d, at in self.reserved.items() if now - at < self.reservation_ttl
-        }
-        busy = {d for d, snap in self.gate.fleet.items() if not snap.idle}
-        for busy_drone in busy & set(self.reserved):
-            del self.reserved[busy_drone]  # its telemetry shows the mission: no longer needed
-        out: list[Outgoing] = []
-        for delivery_id, state in sorted(
-            self.deliveries.pending.items(), key=lambda kv: kv[1].requested_at
-        ):
-            drone_id = choose_drone(
-                self.gate.fleet.values(),
-                state.pickup,
-                state.dropoff,
-                set(self.reserved),
-                self.policy,
-            )
-            if drone_id is None:
-                break  # no drone can take the oldest request: keep the queue's order
-            for event in decide(state, AssignDrone(drone_id=drone_id, at=now)):
-                out.append(Outgoing("deliveries", delivery_id.encode(), encode_event(event)))
-            self.reserved[drone_id] = now
-            del self.deliveries.pending[delivery_id]
-        return out

@@ -1,0 +1,144 @@
+"""Dispatch: the one place that assigns drones, fed by a single-partition topic.
+
+Why a single partition: assigning needs a view of the whole fleet, and two workers
+deciding at once could give one drone two deliveries. The `dispatch` topic has one
+partition, so exactly one worker of the group owns it (Kafka moves it on rebalance) and
+sees, in order, every new request and every change of a drone's availability. Its two
+tables (the fleet, the waiting queue) are changelogged like any Faust table, so the new
+owner after a rebalance or a crash resumes with the same view. The traffic is small: a
+request per delivery, and a fix per drone when its availability changes or every
+`fleet_refresh` (see `streams.gate`).
+
+A drone given a mission is reserved until its own telemetry shows it on that mission;
+fixes older than the reservation cannot free it again. A reservation that its drone never
+takes up expires after `reservation_ttl`, so a lost drone does not block the fleet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+
+from contracts import (
+    DecodeError,
+    DeliveryRequested,
+    GeoPoint,
+    TelemetryReported,
+    decode_event,
+    encode_event,
+)
+from streams.delivery import AssignDrone, DeliveryState, decide, evolve
+from streams.dispatch import DispatchPolicy, DroneSnapshot, choose_drone
+from streams.records import Outgoing, SourceRecord, dead_letter
+
+
+class FleetEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """Dispatch's view of one drone."""
+
+    drone_id: str
+    lat: float
+    lon: float
+    battery_pct: float
+    idle: bool
+    observed_at: datetime
+    reserved_for: str | None = None
+    reserved_at: datetime | None = None
+
+    def available(self) -> bool:
+        """Idle, and not promised to a delivery."""
+        return self.idle and self.reserved_for is None
+
+
+_fleet_decoder = msgspec.json.Decoder(FleetEntry)
+_state_decoder = msgspec.json.Decoder(DeliveryState)
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass
+class DispatchProcessor:
+    """Keeps the fleet and the waiting queue; emits DroneAssigned when it can."""
+
+    fleet: MutableMapping[bytes, bytes]
+    queue: MutableMapping[bytes, bytes]
+    policy: DispatchPolicy = field(default_factory=DispatchPolicy)
+    reservation_ttl: timedelta = timedelta(seconds=60)
+
+    def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
+        """Handle one record of the dispatch topic."""
+        try:
+            event = decode_event(record.value)
+        except DecodeError as error:
+            return [dead_letter(record, "dispatch", error.reason, error.detail, now)]
+        if isinstance(event, TelemetryReported):
+            if not self._on_fix(event, now):
+                return []
+        elif isinstance(event, DeliveryRequested):
+            if self.queue.get(event.delivery_id.encode()) is not None:
+                return []  # a redelivered request: already waiting
+            self.queue[event.delivery_id.encode()] = _encoder.encode(evolve(None, event))
+        else:
+            return [dead_letter(record, "dispatch", "unexpected_type", event.event_type, now)]
+        return self._assign_waiting(now)
+
+    def waiting(self) -> list[DeliveryState]:
+        """The deliveries waiting for a drone, oldest first."""
+        states = [_state_decoder.decode(raw) for raw in self.queue.values() if raw]
+        return sorted(states, key=lambda state: (state.requested_at, state.delivery_id))
+
+    def _on_fix(self, fix: TelemetryReported, now: datetime) -> bool:
+        """Update the drone's entry; True when it may now take a delivery."""
+        key = fix.drone_id.encode()
+        raw = self.fleet.get(key)
+        entry = _fleet_decoder.decode(raw) if raw else None
+        if entry is not None and fix.occurred_at <= entry.observed_at:
+            return False  # an older fix never overrides a newer one
+        reserved_for, reserved_at = (
+            (entry.reserved_for, entry.reserved_at) if entry else (None, None)
+        )
+        if reserved_for is not None and reserved_at is not None:
+            took_it = fix.delivery_id == reserved_for
+            expired = now - reserved_at > self.reservation_ttl
+            if took_it or expired:
+                reserved_for, reserved_at = None, None
+        updated = FleetEntry(
+            drone_id=fix.drone_id,
+            lat=fix.lat,
+            lon=fix.lon,
+            battery_pct=fix.battery_pct,
+            idle=fix.phase == "idle" and fix.delivery_id is None,
+            observed_at=fix.occurred_at,
+            reserved_for=reserved_for,
+            reserved_at=reserved_at,
+        )
+        self.fleet[key] = _encoder.encode(updated)
+        return updated.available() and (entry is None or not entry.available())
+
+    def _assign_waiting(self, now: datetime) -> list[Outgoing]:
+        waiting = self.waiting()
+        if not waiting:
+            return []
+        available = {
+            entry.drone_id: entry
+            for entry in (_fleet_decoder.decode(raw) for raw in self.fleet.values() if raw)
+            if entry.available()
+        }
+        out: list[Outgoing] = []
+        for state in waiting:
+            snapshots = (
+                DroneSnapshot(e.drone_id, GeoPoint(e.lat, e.lon), e.battery_pct, idle=True)
+                for e in available.values()
+            )
+            drone_id = choose_drone(snapshots, state.pickup, state.dropoff, set(), self.policy)
+            if drone_id is None:
+                continue  # none can take this one now; it must not block the others
+            for event in decide(state, AssignDrone(drone_id=drone_id, at=now)):
+                out.append(Outgoing("deliveries", state.delivery_id.encode(), encode_event(event)))
+            reserved = msgspec.structs.replace(
+                available.pop(drone_id), reserved_for=state.delivery_id, reserved_at=now
+            )
+            self.fleet[drone_id.encode()] = _encoder.encode(reserved)
+            del self.queue[state.delivery_id.encode()]
+        return out
