@@ -1,25 +1,30 @@
-"""`dronefleet-streams worker`: run one stream-processing worker."""
+"""`dronefleet-streams worker | eta-report [--json]`: a worker, or the ETA error report."""
 
 from __future__ import annotations
 
 import sys
 
-from streams.app import bootstrap
 from streams.settings import StreamsSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Start a Faust worker for the app built from the environment's settings."""
+    """Start a Faust worker, or print the ETA accuracy report."""
     args = sys.argv[1:] if argv is None else argv
-    if args[:1] != ["worker"]:
-        print("usage: dronefleet-streams worker", file=sys.stderr)
-        raise SystemExit(2)
     settings = StreamsSettings()
-    app = bootstrap(settings)
-    from faust.worker import Worker
+    if args[:1] == ["worker"]:
+        from faust.worker import Worker
 
-    worker = Worker(app, loglevel=settings.log_level)
-    worker.execute_from_commandline()
+        from streams.app import bootstrap
+
+        Worker(bootstrap(settings), loglevel=settings.log_level).execute_from_commandline()
+        return
+    if args[:1] == ["eta-report"]:
+        from streams.report import run_report
+
+        print(run_report(settings, as_json="--json" in args))
+        return
+    print("usage: dronefleet-streams worker | eta-report [--json]", file=sys.stderr)
+    raise SystemExit(2)
 
 
 if __name__ == "__main__":
