@@ -30,6 +30,7 @@ import faust
 from contracts import Topics, utc_now
 from streams.dispatcher import DispatchProcessor
 from streams.eta import EtaModel
+from streams.faust_app import DronefleetApp
 from streams.gate import TelemetryGate
 from streams.records import Outgoing, OutTopic, SourceRecord, dead_letter
 from streams.settings import StreamsSettings
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 def bootstrap(settings: StreamsSettings) -> faust.App:
     """Build the worker's app: the composition root of the stream processors."""
     topics = Topics.with_prefix(settings.topic_prefix, settings.partitions)
-    app = faust.App(
+    app = DronefleetApp(
         f"{settings.topic_prefix}{settings.app_id}",
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",

@@ -1,0 +1,24 @@
+"""The worker's producers are idempotent with acks=all, outside transactions too."""
+
+from __future__ import annotations
+
+import asyncio
+
+from streams.app import bootstrap
+from streams.settings import StreamsSettings
+
+
+def test_worker_producer_is_idempotent_with_acks_all() -> None:
+    async def inspect() -> tuple[object, object]:
+        app = bootstrap(StreamsSettings(kafka_bootstrap="localhost:1"))
+        producer = app.producer._new_producer()  # built, never started: no broker needed
+        try:
+            # aiokafka keeps idempotence state in a transaction manager without an id.
+            manager = producer._txn_manager
+            return manager, manager.transactional_id if manager else "none"
+        finally:
+            await producer.stop()
+
+    manager, transactional_id = asyncio.run(inspect())
+    assert manager is not None, "enable_idempotence is off"
+    assert transactional_id is None, "idempotent, not transactional (no exactly-once mode)"
