@@ -7,6 +7,7 @@ simulator, each its own process, on the real broker and the real PostgreSQL serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import Callable, Iterator
@@ -182,3 +183,41 @@ def test_bad_requests_get_a_problem_document(platform: tuple[PlatformConfig, str
     assert invalid.status_code == 422
     assert invalid.headers["content-type"] == "application/problem+json"
     assert "pickup.lat" in invalid.json()["detail"]
+
+
+def test_an_oversized_frame_closes_the_connection(platform: tuple[PlatformConfig, str]) -> None:
+    config, _ = platform
+    accepted = request_delivery(config)
+
+    async def send_too_much() -> int | None:
+        async with websockets.connect(
+            accepted["websocket_url"], subprotocols=accepted["websocket_subprotocols"]
+        ) as connection:
+            await connection.send("x" * 70_000)
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await asyncio.wait_for(connection.recv(), timeout=10)
+                await asyncio.wait_for(connection.recv(), timeout=10)
+            return connection.close_code
+
+    assert asyncio.run(send_too_much()) == 1009
+
+
+def test_tokens_never_reach_the_server_logs(platform: tuple[PlatformConfig, str]) -> None:
+    config, _ = platform
+    accepted = request_delivery(config)
+    token = accepted["tracking_token"]
+    httpx.get(
+        f"{config.api_url}/v1/deliveries/{accepted['delivery_id']}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+    async def connect_once() -> None:
+        async with websockets.connect(
+            accepted["websocket_url"], subprotocols=accepted["websocket_subprotocols"]
+        ):
+            pass
+
+    asyncio.run(connect_once())
+    log = (config.stack.home / "test-logs" / config.topic_prefix / "api.log").read_text()
+    assert accepted["delivery_id"] in log, "the log is the API's (it shows the request path)"
+    assert token not in log
