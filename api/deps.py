@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.errors import NotAuthenticatedError
 from api.hub import TrackingHub
+from api.metrics import ApiMetrics
 from api.settings import ApiSettings
 from contracts import Topics
 
@@ -24,6 +25,7 @@ class Services:
     producer: AIOKafkaProducer
     pool: AsyncConnectionPool
     hub: TrackingHub
+    metrics: ApiMetrics
 
 
 def get_services(request: Request) -> Services:

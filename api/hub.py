@@ -48,6 +48,7 @@ class TrackingHub:
         self._subscriptions: dict[str, set[Subscription]] = defaultdict(set)
         self._latest: OrderedDict[str, TrackingUpdated] = OrderedDict()
         self.consumed = 0
+        self.coalesced = 0
         self.undecodable = 0
         self.running = False
 
@@ -58,7 +59,8 @@ class TrackingHub:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        """Stop following."""
+        """Stop following (its coalesced count goes to the hub's total)."""
+        self.coalesced += subscription.coalesced
         subscribers = self._subscriptions.get(subscription.delivery_id)
         if subscribers is not None:
             subscribers.discard(subscription)

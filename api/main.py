@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from api.deps import Services
 from api.errors import ApiError
 from api.hub import TrackingHub
+from api.metrics import ApiMetrics
 from api.routes import deliveries, health, tracking
 from api.settings import ApiSettings
 from contracts import Topics
@@ -59,7 +60,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         await pool.open()
         consumer = asyncio.create_task(hub.consume(settings.kafka_bootstrap, topics.tracking.name))
         consumer.add_done_callback(_log_consumer_exit)
-        app.state.services = Services(settings, topics, producer, pool, hub)
+        metrics = ApiMetrics()
+        metrics.watch(hub)
+        app.state.services = Services(settings, topics, producer, pool, hub, metrics)
         try:
             yield
         finally:

@@ -42,6 +42,7 @@ async def request_delivery(
         )
     except KafkaError as error:
         raise UnavailableError("the delivery could not be recorded; try again") from error
+    services.metrics.deliveries_requested.inc()
     token = tokens.issue(
         services.settings.token_secret.get_secret_value(),
         delivery_id,

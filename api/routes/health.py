@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import queries
 from api.deps import ServicesDep
@@ -27,3 +28,10 @@ async def readyz(services: ServicesDep) -> dict[str, str]:
     if not services.hub.running:
         raise UnavailableError("the tracking consumer is not running yet")
     return {"status": "ready"}
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus metrics of this process (websockets, requests, the tracking consumer)."""
+    body = generate_latest(services.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

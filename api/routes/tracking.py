@@ -56,6 +56,7 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
     services = get_services(websocket)  # type: ignore[arg-type]
     origin = websocket.headers.get("origin")
     if origin is not None and origin not in services.settings.allowed_origins:
+        services.metrics.ws_refused.labels("origin").inc()
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="origin not allowed")
         return
     token = _token_from_subprotocols(websocket.scope.get("subprotocols", []))
@@ -64,14 +65,17 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
             raise NotAuthenticatedError("no bearer.<token> subprotocol")
         tokens.verify(services.settings.token_secret.get_secret_value(), token, delivery_id)
     except ApiError:
+        services.metrics.ws_refused.labels("token").inc()
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorized")
         return
     subscription = services.hub.subscribe(delivery_id)
+    services.metrics.ws_connections.inc()
     try:
         await websocket.accept(subprotocol=SUBPROTOCOL)
         snapshot = services.hub.latest(delivery_id)
         if snapshot is not None:
             await websocket.send_text(message("snapshot", snapshot))
+            services.metrics.ws_messages.inc()
             if snapshot.status in FINAL_STATUSES:
                 await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
                 return
@@ -87,6 +91,7 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
                     return  # the client went away
                 update = getter.result()
                 await websocket.send_text(message("update", update))
+                services.metrics.ws_messages.inc()
                 if update.status in FINAL_STATUSES:
                     await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
                     return
@@ -98,6 +103,7 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
         return
     finally:
         services.hub.unsubscribe(subscription)
+        services.metrics.ws_connections.dec()
 
 
 async def _drain_incoming(websocket: WebSocket) -> None:

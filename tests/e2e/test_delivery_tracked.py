@@ -168,6 +168,15 @@ def test_tokens_and_origins_are_checked_before_accept(platform: tuple[PlatformCo
     assert foreign.status_code == 403
     assert foreign.headers["content-type"] == "application/problem+json"
 
+    metrics = httpx.get(f"{config.api_url}/metrics").text
+    refused = {
+        line.split('"')[1]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("dronefleet_ws_refused_total{")
+    }
+    assert refused["token"] >= 2 and refused["origin"] >= 1
+    assert "dronefleet_tracking_consumed_total" in metrics
+
 
 def test_bad_requests_get_a_problem_document(platform: tuple[PlatformConfig, str]) -> None:
     config, _ = platform
