@@ -58,6 +58,7 @@ stack-status: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/codec_bench.py
+	$(PY) benchmarks/sink_bench.py
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis

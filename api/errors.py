@@ -33,6 +33,13 @@ class NotFoundError(ApiError):
     title = "Not found"
 
 
+class ConflictError(ApiError):
+    """The resource's state does not allow the request (e.g. cancel after pickup)."""
+
+    status = 409
+    title = "Conflict"
+
+
 class UnavailableError(ApiError):
     """A dependency (Kafka, the database) is not reachable."""
 

@@ -26,6 +26,21 @@ class DeliveryRequestIn(BaseModel):
     dropoff: PointIn
 
 
+class CancelRequestIn(BaseModel):
+    """Why the delivery is cancelled (optional, kept with the event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=500)
+
+
+class CancellationAcceptedPublic(BaseModel):
+    """202 body: the cancellation is asked for; the live tracking shows the outcome."""
+
+    delivery_id: str
+    status: Literal["cancellation_requested"]
+
+
 class DeliveryAcceptedPublic(BaseModel):
     """202 body: the delivery id and what the customer needs to follow it."""
 

@@ -35,8 +35,12 @@ DeliveryStatus = Literal[
     "picked_up",
     "en_route_to_dropoff",
     "delivered",
+    "cancelled",
 ]
-"""The states of a delivery a customer can see (issue 4 adds cancelled, failed...)."""
+"""The states of a delivery a customer can see."""
+
+FINAL_STATUSES: frozenset[str] = frozenset({"delivered", "cancelled"})
+"""After these, no event may follow and live tracking ends."""
 
 DronePhase = Literal[
     "idle",
@@ -130,6 +134,17 @@ class Delivered(Event, frozen=True, kw_only=True, tag=True):
     drone_id: Identifier
 
 
+class DeliveryCancelled(Event, frozen=True, kw_only=True, tag=True):
+    """The delivery was cancelled before pickup; `drone_id` is the drone released, if any."""
+
+    AGGREGATE: ClassVar[str] = "delivery_id"
+
+    delivery_id: Identifier
+    requested_by: Identifier
+    reason: Annotated[str, msgspec.Meta(max_length=500)]
+    drone_id: Identifier | None = None
+
+
 class TelemetryReported(Event, frozen=True, kw_only=True, tag=True):
     """One position fix from a drone. `occurred_at` is the fix time.
 
@@ -154,13 +169,14 @@ class TrackingUpdated(Event, frozen=True, kw_only=True, tag=True):
     """What a customer sees: where the drone is, the state and the ETA.
 
     `source_event_id` and `occurred_at` are those of the telemetry fix it was computed
-    from, so end-to-end latency can be measured from the fix to the customer.
+    from, so end-to-end latency can be measured from the fix to the customer. `drone_id`
+    is None only for a delivery cancelled before any drone was assigned.
     """
 
     AGGREGATE: ClassVar[str] = "delivery_id"
 
     delivery_id: Identifier
-    drone_id: Identifier
+    drone_id: Identifier | None
     source_event_id: Identifier
     lat: Latitude
     lon: Longitude
@@ -171,11 +187,17 @@ class TrackingUpdated(Event, frozen=True, kw_only=True, tag=True):
     eta: UtcDatetime | None
 
 
-DeliveryEvent = DeliveryRequested | DroneAssigned | PickedUp | Delivered
+DeliveryEvent = DeliveryRequested | DroneAssigned | PickedUp | Delivered | DeliveryCancelled
 """Events of the delivery aggregate, on the deliveries topic keyed by delivery id."""
 
 AnyEvent = (
-    DeliveryRequested | DroneAssigned | PickedUp | Delivered | TelemetryReported | TrackingUpdated
+    DeliveryRequested
+    | DroneAssigned
+    | PickedUp
+    | Delivered
+    | DeliveryCancelled
+    | TelemetryReported
+    | TrackingUpdated
 )
 """Every event type the codec knows."""
 
@@ -186,6 +208,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DroneAssigned,
         PickedUp,
         Delivered,
+        DeliveryCancelled,
         TelemetryReported,
         TrackingUpdated,
     )

@@ -4,6 +4,7 @@ Keys: telemetry by drone id, deliveries and tracking by delivery id, so the orde
 each aggregate's events holds. Partition counts are the unit of scale-out.
 `delivery-telemetry` is telemetry re-keyed by delivery id; it must have exactly as many
 partitions as `deliveries` so that a Faust agent can read both co-partitioned.
+`delivery-commands` is co-partitioned with `deliveries` too: the aggregate reads all three.
 `dispatch` has one partition on purpose: one owner assigns drones (see streams.dispatcher).
 """
 
@@ -37,6 +38,7 @@ class Topics:
     deliveries: TopicSpec
     telemetry: TopicSpec
     delivery_telemetry: TopicSpec
+    delivery_commands: TopicSpec
     tracking: TopicSpec
     dispatch: TopicSpec
     deadletter: TopicSpec
@@ -65,6 +67,13 @@ class Topics:
                 DAY_MS,
                 "delivery_id",
                 "Valid fixes of drones on a mission, re-keyed by delivery id.",
+            ),
+            delivery_commands=TopicSpec(
+                f"{prefix}delivery-commands",
+                partitions,
+                7 * DAY_MS,
+                "delivery_id",
+                "Requests to the delivery aggregate (assign, cancel, pickup, drop-off).",
             ),
             tracking=TopicSpec(
                 f"{prefix}tracking",
@@ -95,6 +104,7 @@ class Topics:
             self.deliveries,
             self.telemetry,
             self.delivery_telemetry,
+            self.delivery_commands,
             self.tracking,
             self.dispatch,
             self.deadletter,

@@ -1,4 +1,4 @@
-"""`dronefleet-projections migrate | sink`: the schema and the sink process."""
+"""`dronefleet-projections migrate | sink | refresh`: the schema, the sink, the roll-ups."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import signal
 import sys
 
 from projections.migrate import migrate
+from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
 from projections.sink import Sink
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run `migrate` (apply the schema) or `sink` (migrate, then sink until SIGTERM)."""
+    """Run `migrate`, `sink` or `refresh`.
+
+    `migrate` applies the schema; `sink` migrates, then sinks until SIGTERM; `refresh`
+    refreshes the materialized roll-ups now (after a bulk load, say).
+    """
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = ProjectionsSettings()
@@ -25,7 +30,11 @@ def main(argv: list[str] | None = None) -> None:
         migrate(settings.database_url)
         asyncio.run(_run_sink(settings))
         return
-    print("usage: dronefleet-projections migrate | sink", file=sys.stderr)
+    if args[:1] == ["refresh"]:
+        refreshed = refresh_rollups(settings.database_url)
+        print(f"refreshed: {', '.join(refreshed) or 'nothing (continuous aggregates only)'}")
+        return
+    print("usage: dronefleet-projections migrate | sink | refresh", file=sys.stderr)
     raise SystemExit(2)
 
 

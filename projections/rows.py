@@ -6,13 +6,16 @@ them for the binary COPY's types and for the staging-to-table insert.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from contracts import (
+    DeadLetter,
     Delivered,
+    DeliveryCancelled,
     DeliveryRequested,
     DroneAssigned,
     Event,
@@ -89,7 +92,21 @@ DELIVERY_EVENTS = TableLayout(
         ("payload", "jsonb"),
     ),
 )
-LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS)
+DEAD_LETTERS = TableLayout(
+    "dead_letters",
+    (
+        ("source_topic", "text"),
+        ("source_partition", "int4"),
+        ("source_offset", "int8"),
+        ("processor", "text"),
+        ("reason", "text"),
+        ("detail", "text"),
+        ("key", "bytea"),
+        ("value", "bytea"),
+        ("refused_at", "timestamptz"),
+    ),
+)
+LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS, DEAD_LETTERS)
 
 Row = tuple[Any, ...]
 
@@ -129,7 +146,7 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 event.remaining_m,
                 event.eta,
             )
-        case DeliveryRequested() | DroneAssigned() | PickedUp() | Delivered():
+        case DeliveryRequested() | DroneAssigned() | PickedUp() | Delivered() | DeliveryCancelled():
             drone_id = getattr(event, "drone_id", None)
             return DELIVERY_EVENTS, (
                 event.delivery_id,
@@ -142,3 +159,22 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 msgspec.to_builtins(event),
             )
     return None
+
+
+def dead_letter_row(letter: DeadLetter) -> Row:
+    """The `dead_letters` row of a dead-letter envelope, with the original bytes decoded.
+
+    Bytes rather than base64 text: operators read them with `convert_from(value, 'UTF8')`
+    and a replay tool can send them back as they were.
+    """
+    return (
+        letter.source_topic,
+        letter.source_partition,
+        letter.source_offset,
+        letter.processor,
+        letter.reason,
+        letter.detail,
+        base64.b64decode(letter.key_b64) if letter.key_b64 is not None else None,
+        letter.original_value(),
+        letter.refused_at,
+    )

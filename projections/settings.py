@@ -17,3 +17,6 @@ class ProjectionsSettings(BaseSettings):
     batch_max_rows: int = 5000
     flush_interval_ms: int = 250
     reconnect_max_delay_s: float = 5.0
+    # Materialized roll-ups (plain PostgreSQL) are refreshed at most this often; each
+    # refresh re-aggregates its whole input, so this bounds the load it adds.
+    rollup_refresh_interval_s: float = 30.0

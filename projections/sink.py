@@ -7,6 +7,10 @@ partition into `projection_checkpoints`. On (re)assignment the consumer seeks to
 checkpoints, so a crash between write and commit, a redelivery or a replay adds no row
 twice and skips none. When PostgreSQL goes away the sink keeps the batch, reconnects with
 backoff and writes it again.
+
+The dead-letter topic is sunk too (into `dead_letters`), and after batches that changed
+the roll-ups' inputs the materialized roll-ups are refreshed, at most every
+`rollup_refresh_interval_s` (see `projections.rollups`).
 """
 
 from __future__ import annotations
@@ -14,17 +18,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import msgspec
 import psycopg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from psycopg import sql
 
-from contracts import DecodeError, Topics, decode_event
-from projections.rows import LAYOUTS, Row, TableLayout, to_row
+from contracts import DecodeError, Topics, decode_dead_letter, decode_event
+from projections.rollups import refresh_rollups
+from projections.rows import (
+    DEAD_LETTERS,
+    DELIVERY_EVENTS,
+    LAYOUTS,
+    TELEMETRY,
+    Row,
+    TableLayout,
+    dead_letter_row,
+    to_row,
+)
 from projections.settings import ProjectionsSettings
 
 log = logging.getLogger(__name__)
@@ -39,21 +55,31 @@ class SinkStats:
     undecodable: int = 0
     batches: int = 0
     reconnects: int = 0
+    refreshes: int = 0
     by_table: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 def build_rows(
-    records: Iterable[ConsumerRecord[bytes, bytes]], stats: SinkStats
+    records: Iterable[ConsumerRecord[bytes, bytes]],
+    stats: SinkStats,
+    dead_letter_topic: str | None = None,
 ) -> dict[TableLayout, list[Row]]:
     """Decode records into rows per table; undecodable ones are counted and skipped.
 
     Telemetry that does not decode is the stream processors' to dead-letter (they read
-    the same topic); the sink never stops on it.
+    the same topic); the sink never stops on it. Records of `dead_letter_topic` are
+    dead-letter envelopes, not events.
     """
     rows: dict[TableLayout, list[Row]] = defaultdict(list)
     for record in records:
         stats.records += 1
         if record.value is None:
+            continue
+        if record.topic == dead_letter_topic:
+            try:
+                rows[DEAD_LETTERS].append(dead_letter_row(decode_dead_letter(record.value)))
+            except (msgspec.DecodeError, ValueError):  # bad JSON, bad base64
+                stats.undecodable += 1
             continue
         try:
             event = decode_event(record.value)
@@ -192,6 +218,64 @@ class PostgresWriter:
             )
 
 
+class RollupRefresher:
+    """Refreshes the materialized roll-ups when their inputs changed, at most every N s.
+
+    Runs the refresh in a worker thread with its own connection, one at a time, so a
+    slow REFRESH delays neither the consume loop nor the batch writes. A failed refresh
+    (database away) is logged and retried at the next opportunity.
+    """
+
+    INPUTS = frozenset({TELEMETRY.name, DELIVERY_EVENTS.name})
+
+    def __init__(self, settings: ProjectionsSettings, stats: SinkStats) -> None:
+        self.settings = settings
+        self.stats = stats
+        self._dirty = False
+        self._last = float("-inf")
+        self._task: asyncio.Task[list[str]] | None = None
+
+    def note_written(self, tables: Iterable[str]) -> None:
+        """Remember that a batch changed a roll-up's input tables."""
+        if self.INPUTS.intersection(tables):
+            self._dirty = True
+
+    def maybe_start(self) -> None:
+        """Start a refresh if one is due and none is running."""
+        if self._task is not None and self._task.done():
+            self._finish(self._task)
+            self._task = None
+        due = time.monotonic() - self._last >= self.settings.rollup_refresh_interval_s
+        if self._dirty and due and self._task is None:
+            self._dirty = False
+            self._last = time.monotonic()
+            self._task = asyncio.create_task(
+                asyncio.to_thread(refresh_rollups, self.settings.database_url)
+            )
+
+    async def flush(self) -> None:
+        """Wait for a running refresh, then refresh once more if rows came since."""
+        if self._task is not None:
+            await asyncio.wait({self._task})
+            self._finish(self._task)
+            self._task = None
+        if self._dirty:
+            self._dirty = False
+            try:
+                await asyncio.to_thread(refresh_rollups, self.settings.database_url)
+                self.stats.refreshes += 1
+            except psycopg.Error as error:
+                log.warning("final roll-up refresh failed (%s)", error)
+
+    def _finish(self, task: asyncio.Task[list[str]]) -> None:
+        error = task.exception()
+        if error is None:
+            self.stats.refreshes += 1
+        else:
+            log.warning("roll-up refresh failed (%s); retrying later", error)
+            self._dirty = True
+
+
 def _staging(layout: TableLayout) -> sql.Identifier:
     return sql.Identifier(f"staging_{layout.name}")
 
@@ -223,9 +307,16 @@ class Sink:
         self.settings = settings
         self.stats = SinkStats()
         self.writer = PostgresWriter(settings, self.stats)
+        self.refresher = RollupRefresher(settings, self.stats)
         self._stopping = asyncio.Event()
         topics = Topics.with_prefix(settings.topic_prefix)
-        self.topic_names = [topics.telemetry.name, topics.tracking.name, topics.deliveries.name]
+        self.dead_letter_topic = topics.deadletter.name
+        self.topic_names = [
+            topics.telemetry.name,
+            topics.tracking.name,
+            topics.deliveries.name,
+            topics.deadletter.name,
+        ]
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""
@@ -248,12 +339,15 @@ class Sink:
                     timeout_ms=self.settings.flush_interval_ms,
                     max_records=self.settings.batch_max_rows,
                 )
-                if not batch:
-                    continue
-                records = [r for partition_records in batch.values() for r in partition_records]
-                offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
-                await self.writer.write(build_rows(records, self.stats), offsets)
-                await consumer.commit(offsets)  # for lag tools only; the DB is the truth
+                if batch:
+                    records = [r for recs in batch.values() for r in recs]
+                    offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
+                    rows = build_rows(records, self.stats, self.dead_letter_topic)
+                    await self.writer.write(rows, offsets)
+                    self.refresher.note_written(layout.name for layout, r in rows.items() if r)
+                    await consumer.commit(offsets)  # for lag tools only; the DB is the truth
+                self.refresher.maybe_start()
         finally:
             await consumer.stop()
+            await self.refresher.flush()
             await self.writer.close()

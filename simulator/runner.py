@@ -1,8 +1,10 @@
 """The Kafka adapter: assignments in, telemetry and milestones out, on the wall clock.
 
-The engine is stepped every 1/telemetry_hz seconds with the current UTC time. Drone
-assignments are read from the deliveries topic (every partition, from the end: this
-process flies only what is assigned while it runs) and handed to the engine.
+The engine is stepped every 1/telemetry_hz seconds with the current UTC time. Telemetry
+goes to the telemetry topic; pickups and drop-offs go as reports (commands) to the
+delivery aggregate. Drone assignments are read from the deliveries topic (every
+partition, from the end: this process flies only what is assigned while it runs) and
+handed to the engine.
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import (
     DecodeError,
+    Delivered,
     DroneAssigned,
     Event,
+    PickedUp,
+    ReportDropoff,
+    ReportPickup,
     TelemetryReported,
     Topics,
     decode_event,
+    encode_command,
     encode_event,
     utc_now,
 )
@@ -116,14 +123,8 @@ class SimulatorRunner:
     async def _send(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
         futures = []
         for event in events:
-            topic = (
-                self.topics.telemetry.name
-                if isinstance(event, TelemetryReported)
-                else self.topics.deliveries.name
-            )
-            futures.append(
-                await producer.send(topic, encode_event(event), key=event.aggregate_id.encode())
-            )
+            topic, value = self._wire(event)
+            futures.append(await producer.send(topic, value, key=event.aggregate_id.encode()))
         for event, future in zip(events, futures, strict=True):
             try:
                 await future
@@ -135,6 +136,24 @@ class SimulatorRunner:
                 self.stats.telemetry_sent += 1
             else:
                 self.stats.milestones_sent += 1
+
+    def _wire(self, event: Event) -> tuple[str, bytes]:
+        """Telemetry is an event; a milestone is a report the delivery aggregate decides on.
+
+        The drone does not write the delivery's events itself: only the aggregate does,
+        so their sequence numbers never collide with a cancellation or a reassignment.
+        """
+        if isinstance(event, PickedUp | Delivered):
+            kind = ReportPickup if isinstance(event, PickedUp) else ReportDropoff
+            report = kind(
+                command_id=event.event_id,
+                delivery_id=event.delivery_id,
+                issued_at=event.recorded_at,
+                drone_id=event.drone_id,
+                observed_at=event.occurred_at,
+            )
+            return self.topics.delivery_commands.name, encode_command(report)
+        return self.topics.telemetry.name, encode_event(event)
 
     async def _consume_assignments(self, consumer: AIOKafkaConsumer) -> None:
         async for record in consumer:

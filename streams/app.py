@@ -9,9 +9,12 @@ fold ignores sequences it has already applied, so a redelivered record changes n
 
 Topology:
     telemetry (by drone) --gate--> delivery-telemetry (by delivery) | dispatch | deadletter
-    deliveries + delivery-telemetry (co-partitioned by delivery) --fold, ETA--> tracking
-                                                     new requests --> dispatch
-    dispatch (one partition: one owner) --DroneAssigned--> deliveries
+    deliveries + delivery-commands + delivery-telemetry (co-partitioned by delivery)
+        --decide, fold, ETA--> deliveries (the aggregate's events) | tracking | dispatch
+    dispatch (one partition: one owner) --AssignDrone--> delivery-commands
+
+The deliveries agent is the only writer of a delivery's events after its request, so
+their sequence numbers never collide; everyone else sends commands.
 
 Every table is changelogged, so a worker that takes over a partition (rebalance, crash)
 resumes with the same state. Only the gate's memory (last fix per drone) is per process:
@@ -63,10 +66,13 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
         )
 
     telemetry_topic = raw_topic(topics.telemetry.name)
-    delivery_inputs = raw_topic(topics.deliveries.name, topics.delivery_telemetry.name)
+    delivery_inputs = raw_topic(
+        topics.deliveries.name, topics.delivery_commands.name, topics.delivery_telemetry.name
+    )
     dispatch_topic = raw_topic(topics.dispatch.name)
     outputs: dict[OutTopic, Any] = {
         "deliveries": raw_topic(topics.deliveries.name),
+        "delivery_commands": raw_topic(topics.delivery_commands.name),
         "delivery_telemetry": raw_topic(topics.delivery_telemetry.name),
         "tracking": raw_topic(topics.tracking.name),
         "dispatch": dispatch_topic,
@@ -86,6 +92,7 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
     deliveries = DeliveryProcessor(
         states=raw_table("delivery-state", settings.partitions),
         tracking=raw_table("delivery-tracking", settings.partitions),
+        commands_topic=topics.delivery_commands.name,
         eta_model=EtaModel(
             cruise_speed_mps=settings.cruise_speed_mps,
             pickup_dwell_s=settings.dwell_s,

@@ -1,7 +1,7 @@
 """The delivery aggregate: decide(state, command) -> events, evolve(state, event) -> state.
 
-Both are pure. The state of a delivery is always the fold of its events with `evolve`;
-`decide` is how a command becomes events, refusing illegal ones with
+Both are pure (but for fresh event ids). The state of a delivery is always the fold of
+its events with `evolve`; `decide` is how a command becomes events, refusing illegal ones with
 `IllegalTransitionError`. Events arrive at-least-once, so `evolve` ignores an event whose
 sequence it has already applied (idempotent fold).
 """
@@ -9,17 +9,25 @@ sequence it has already applied (idempotent fold).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 import msgspec
 
 from contracts import (
+    FINAL_STATUSES,
+    AnyCommand,
+    AssignDrone,
+    CancelDelivery,
     Delivered,
+    DeliveryCancelled,
     DeliveryEvent,
     DeliveryRequested,
     DeliveryStatus,
     DroneAssigned,
     GeoPoint,
     PickedUp,
+    ReportDropoff,
+    ReportPickup,
     new_event_id,
 )
 from streams.errors import IllegalTransitionError
@@ -41,17 +49,11 @@ class DeliveryState(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def is_final(self) -> bool:
         """No event may follow."""
-        return self.status == "delivered"
+        return self.status in FINAL_STATUSES
 
 
-class AssignDrone(msgspec.Struct, frozen=True, kw_only=True):
-    """Command: give the delivery to this drone."""
-
-    drone_id: str
-    at: datetime
-
-
-Command = AssignDrone
+CANCELLABLE: tuple[DeliveryStatus, ...] = ("requested", "assigned")
+"""A delivery may be cancelled until its parcel is picked up."""
 
 
 def evolve(state: DeliveryState | None, event: DeliveryEvent) -> DeliveryState:
@@ -84,26 +86,84 @@ def evolve(state: DeliveryState | None, event: DeliveryEvent) -> DeliveryState:
             return msgspec.structs.replace(
                 current, status="delivered", version=event.sequence, delivered_at=event.occurred_at
             )
+        case DeliveryCancelled():
+            current = _require(state, event, allowed=CANCELLABLE)
+            return msgspec.structs.replace(current, status="cancelled", version=event.sequence)
 
 
-def decide(state: DeliveryState | None, command: Command) -> list[DeliveryEvent]:
-    """Turn a command into the events it causes, or refuse it."""
+class _Envelope(TypedDict):
+    """The fields every event decided here shares."""
+
+    event_id: str
+    sequence: int
+    recorded_at: datetime
+    delivery_id: str
+
+
+def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> list[DeliveryEvent]:
+    """Turn a command into the events it causes: [] if already done, or refuse it.
+
+    A command repeated after it took effect (at-least-once delivery) yields no event;
+    a command the state forbids raises `IllegalTransitionError`.
+    """
     if state is None:
-        raise IllegalTransitionError("?", None, type(command).__name__)
-    if state.status != "requested":
-        raise IllegalTransitionError(state.delivery_id, state.status, "AssignDrone")
-    return [
-        DroneAssigned(
-            event_id=new_event_id(),
-            sequence=state.version + 1,
-            occurred_at=command.at,
-            recorded_at=command.at,
-            delivery_id=state.delivery_id,
-            drone_id=command.drone_id,
-            pickup=state.pickup,
-            dropoff=state.dropoff,
+        raise IllegalTransitionError(command.delivery_id, None, command.command_type)
+    common = _Envelope(
+        event_id=new_event_id(),
+        sequence=state.version + 1,
+        recorded_at=now,
+        delivery_id=state.delivery_id,
+    )
+    match command:
+        case AssignDrone():
+            if state.status != "requested":
+                if state.drone_id == command.drone_id and not state.is_final:
+                    return []  # the same proposal, redelivered
+                raise IllegalTransitionError(state.delivery_id, state.status, "AssignDrone")
+            return [
+                DroneAssigned(
+                    **common,
+                    occurred_at=command.issued_at,
+                    drone_id=command.drone_id,
+                    pickup=state.pickup,
+                    dropoff=state.dropoff,
+                )
+            ]
+        case CancelDelivery():
+            if state.status == "cancelled":
+                return []
+            if state.status not in CANCELLABLE:
+                raise IllegalTransitionError(state.delivery_id, state.status, "CancelDelivery")
+            return [
+                DeliveryCancelled(
+                    **common,
+                    occurred_at=command.issued_at,
+                    requested_by=command.requested_by,
+                    reason=command.reason,
+                    drone_id=state.drone_id,
+                )
+            ]
+        case ReportPickup():
+            _require_drone(state, command.drone_id, command.command_type)
+            if state.status in ("picked_up", "delivered"):
+                return []
+            if state.status != "assigned":
+                raise IllegalTransitionError(state.delivery_id, state.status, "ReportPickup")
+            return [PickedUp(**common, occurred_at=command.observed_at, drone_id=command.drone_id)]
+        case ReportDropoff():
+            _require_drone(state, command.drone_id, command.command_type)
+            if state.status == "delivered":
+                return []
+            if state.status != "picked_up":
+                raise IllegalTransitionError(state.delivery_id, state.status, "ReportDropoff")
+            return [Delivered(**common, occurred_at=command.observed_at, drone_id=command.drone_id)]
+
+
+def _require_drone(state: DeliveryState, drone_id: str, attempted: str) -> None:
+    if state.drone_id != drone_id:
+        raise IllegalTransitionError(
+            state.delivery_id, state.status, f"{attempted} by {drone_id}, not the assigned drone"
         )
-    ]
 
 
 def fold(events: list[DeliveryEvent]) -> DeliveryState | None:

@@ -1,4 +1,4 @@
-"""Dispatch: the one place that assigns drones, fed by a single-partition topic.
+"""Dispatch: the one place that chooses drones, fed by a single-partition topic.
 
 Why a single partition: assigning needs a view of the whole fleet, and two workers
 deciding at once could give one drone two deliveries. The `dispatch` topic has one
@@ -9,9 +9,11 @@ owner after a rebalance or a crash resumes with the same view. The traffic is sm
 request per delivery, and a fix per drone when its availability changes or every
 `fleet_refresh` (see `streams.gate`).
 
-A drone given a mission is reserved until its own telemetry shows it on that mission;
-fixes older than the reservation cannot free it again. A reservation that its drone never
-takes up expires after `reservation_ttl`, so a lost drone does not block the fleet.
+Dispatch proposes (an `AssignDrone` command); the delivery aggregate accepts it, or
+refuses it if the delivery was cancelled meanwhile. A proposed drone is reserved until
+its own telemetry shows it on that mission; fixes older than the reservation cannot free
+it again. A reservation that its drone never takes up expires after `reservation_ttl`,
+and a cancellation frees it at once, so no drone stays blocked.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from datetime import datetime, timedelta
 import msgspec
 
 from contracts import (
+    AssignDrone,
     DecodeError,
+    DeliveryCancelled,
     DeliveryRequested,
     GeoPoint,
     TelemetryReported,
     decode_event,
-    encode_event,
+    encode_command,
+    new_event_id,
 )
-from streams.delivery import AssignDrone, DeliveryState, decide, evolve
+from streams.delivery import DeliveryState, evolve
 from streams.dispatch import DispatchPolicy, DroneSnapshot, choose_drone
 from streams.records import Outgoing, SourceRecord, dead_letter
 
@@ -59,7 +64,7 @@ _encoder = msgspec.json.Encoder()
 
 @dataclass
 class DispatchProcessor:
-    """Keeps the fleet and the waiting queue; emits DroneAssigned when it can."""
+    """Keeps the fleet and the waiting queue; proposes a drone when it can."""
 
     fleet: MutableMapping[bytes, bytes]
     queue: MutableMapping[bytes, bytes]
@@ -79,6 +84,8 @@ class DispatchProcessor:
             if self.queue.get(event.delivery_id.encode()) is not None:
                 return []  # a redelivered request: already waiting
             self.queue[event.delivery_id.encode()] = _encoder.encode(evolve(None, event))
+        elif isinstance(event, DeliveryCancelled):
+            self._forget(event.delivery_id)
         else:
             return [dead_letter(record, "dispatch", "unexpected_type", event.event_type, now)]
         return self._assign_waiting(now)
@@ -87,6 +94,15 @@ class DispatchProcessor:
         """The deliveries waiting for a drone, oldest first."""
         states = [_state_decoder.decode(raw) for raw in self.queue.values() if raw]
         return sorted(states, key=lambda state: (state.requested_at, state.delivery_id))
+
+    def _forget(self, delivery_id: str) -> None:
+        """A cancelled delivery leaves the queue and frees the drone promised to it."""
+        self.queue.pop(delivery_id.encode(), None)
+        for key, raw in list(self.fleet.items()):
+            entry = _fleet_decoder.decode(raw) if raw else None
+            if entry is not None and entry.reserved_for == delivery_id:
+                freed = msgspec.structs.replace(entry, reserved_for=None, reserved_at=None)
+                self.fleet[key] = _encoder.encode(freed)
 
     def _on_fix(self, fix: TelemetryReported, now: datetime) -> bool:
         """Update the drone's entry; True when it may now take a delivery."""
@@ -134,8 +150,15 @@ class DispatchProcessor:
             drone_id = choose_drone(snapshots, state.pickup, state.dropoff, set(), self.policy)
             if drone_id is None:
                 continue  # none can take this one now; it must not block the others
-            for event in decide(state, AssignDrone(drone_id=drone_id, at=now)):
-                out.append(Outgoing("deliveries", state.delivery_id.encode(), encode_event(event)))
+            proposal = AssignDrone(
+                command_id=new_event_id(),
+                delivery_id=state.delivery_id,
+                issued_at=now,
+                drone_id=drone_id,
+            )
+            out.append(
+                Outgoing("delivery_commands", state.delivery_id.encode(), encode_command(proposal))
+            )
             reserved = msgspec.structs.replace(
                 available.pop(drone_id), reserved_for=state.delivery_id, reserved_at=now
             )

@@ -57,7 +57,7 @@ def estimate(
     `dwell_elapsed_s` is how long the drone has already hovered at the stop it is at
     (pickup before the pickup, drop-off after it): that part of the dwell is behind it.
     """
-    if status == "delivered":
+    if status in ("delivered", "cancelled"):
         return Eta(remaining_m=0.0, seconds=0.0, at=observed_at)
     speed = max(smoothed_speed_mps, model.cruise_speed_mps * model.min_speed_fraction)
     if status in ("picked_up", "en_route_to_dropoff"):

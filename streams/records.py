@@ -12,7 +12,9 @@ from typing import Literal
 
 from contracts import DeadLetter, encode_dead_letter
 
-OutTopic = Literal["deliveries", "delivery_telemetry", "tracking", "dispatch", "deadletter"]
+OutTopic = Literal[
+    "deliveries", "delivery_commands", "delivery_telemetry", "tracking", "dispatch", "deadletter"
+]
 """The logical topics a processor may send to (the app maps them to real topics)."""
 
 

@@ -17,6 +17,7 @@ import msgspec
 from contracts import (
     DecodeError,
     Delivered,
+    DeliveryCancelled,
     DeliveryEvent,
     DeliveryRequested,
     DeliveryStatus,
@@ -25,11 +26,12 @@ from contracts import (
     PickedUp,
     TelemetryReported,
     TrackingUpdated,
+    decode_command,
     decode_event,
     encode_event,
     new_event_id,
 )
-from streams.delivery import DeliveryState, evolve
+from streams.delivery import DeliveryState, decide, evolve
 from streams.errors import IllegalTransitionError
 from streams.eta import EtaModel, estimate, smooth_speed
 from streams.gate import FLEET_KEY
@@ -59,27 +61,49 @@ class DeliveryProcessor:
     """Folds delivery events into state, computes the ETA from fixes, emits tracking.
 
     `states` and `tracking` are the worker's tables (delivery id bytes -> JSON bytes).
+    Records of `commands_topic` are commands: decided against the state, their events are
+    applied at once (so the next command sees them) and appended to the deliveries topic,
+    where their return is recognised by sequence and ignored.
     """
 
     states: MutableMapping[bytes, bytes]
     tracking: MutableMapping[bytes, bytes]
+    commands_topic: str = "delivery-commands"
     eta_model: EtaModel = field(default_factory=EtaModel)
     min_interval: timedelta = timedelta(seconds=1)
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
-        """Handle one record of the deliveries or delivery-telemetry topic."""
+        """Handle one record of the deliveries, delivery-commands or delivery-telemetry topic."""
+        if record.topic == self.commands_topic:
+            return self._on_command(record, now)
         try:
             event = decode_event(record.value)
         except DecodeError as error:
             return [dead_letter(record, "deliveries", error.reason, error.detail, now)]
         if isinstance(event, TelemetryReported):
             return self._on_fix(event)
-        if isinstance(event, DeliveryRequested | DroneAssigned | PickedUp | Delivered):
+        if isinstance(
+            event, DeliveryRequested | DroneAssigned | PickedUp | Delivered | DeliveryCancelled
+        ):
             try:
                 return self._on_delivery_event(event)
             except IllegalTransitionError as error:
                 return [dead_letter(record, "deliveries", "illegal_transition", str(error), now)]
         return [dead_letter(record, "deliveries", "unexpected_type", event.event_type, now)]
+
+    def _on_command(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
+        try:
+            command = decode_command(record.value)
+            events = decide(self.state(command.delivery_id), command, now)
+        except DecodeError as error:
+            return [dead_letter(record, "deliveries", error.reason, error.detail, now)]
+        except IllegalTransitionError as error:
+            return [dead_letter(record, "deliveries", "command_refused", str(error), now)]
+        out: list[Outgoing] = []
+        for event in events:
+            out.append(Outgoing("deliveries", event.delivery_id.encode(), encode_event(event)))
+            out.extend(self._on_delivery_event(event))
+        return out
 
     def state(self, delivery_id: str) -> DeliveryState | None:
         """The current state of a delivery, from the table."""
@@ -100,17 +124,27 @@ class DeliveryProcessor:
             return [Outgoing("dispatch", FLEET_KEY, encode_event(event))]
         if isinstance(event, PickedUp | Delivered):
             return self._emit_for_milestone(after, event)
+        if isinstance(event, DeliveryCancelled):
+            return [
+                Outgoing("dispatch", FLEET_KEY, encode_event(event)),
+                *self._emit_for_milestone(after, event),
+            ]
         return []
 
     def _emit_for_milestone(
-        self, state: DeliveryState, event: PickedUp | Delivered
+        self, state: DeliveryState, event: PickedUp | Delivered | DeliveryCancelled
     ) -> list[Outgoing]:
         tracked = msgspec.structs.replace(
             self._tracking_state(state.delivery_id), hovering_since=None
         )  # the dwell at the stop just left is over
-        if tracked.last_position is None:
+        if isinstance(event, Delivered):
+            position: GeoPoint | None = state.dropoff
+        elif isinstance(event, DeliveryCancelled):
+            position = tracked.last_position or state.pickup  # the customer learns it ended
+        else:
+            position = tracked.last_position
+        if position is None:
             return []
-        position = state.dropoff if isinstance(event, Delivered) else tracked.last_position
         return self._emit(
             state, tracked, position, 0.0, event.occurred_at, event.event_id, 0.0, force=True
         )
@@ -182,7 +216,7 @@ class DeliveryProcessor:
             occurred_at=observed_at,
             recorded_at=observed_at,
             delivery_id=state.delivery_id,
-            drone_id=state.drone_id or "",
+            drone_id=state.drone_id,
             source_event_id=source_event_id,
             lat=position.lat,
             lon=position.lon,
@@ -190,7 +224,7 @@ class DeliveryProcessor:
             ground_speed_mps=ground_speed,
             status=status,
             remaining_m=eta.remaining_m,
-            eta=eta.at,
+            eta=None if status == "cancelled" else eta.at,
         )
         self.tracking[state.delivery_id.encode()] = _encoder.encode(
             msgspec.structs.replace(

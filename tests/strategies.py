@@ -7,11 +7,16 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import strategies as st
 
 from contracts import (
+    AssignDrone,
+    CancelDelivery,
     Delivered,
+    DeliveryCancelled,
     DeliveryRequested,
     DroneAssigned,
     GeoPoint,
     PickedUp,
+    ReportDropoff,
+    ReportPickup,
     TelemetryReported,
     TrackingUpdated,
 )
@@ -45,6 +50,14 @@ drone_assigned = st.builds(
 )
 picked_up = st.builds(PickedUp, delivery_id=ids, drone_id=ids, **_common())
 delivered = st.builds(Delivered, delivery_id=ids, drone_id=ids, **_common())
+cancelled = st.builds(
+    DeliveryCancelled,
+    delivery_id=ids,
+    requested_by=ids,
+    reason=st.text(max_size=500),
+    drone_id=st.none() | ids,
+    **_common(),
+)
 telemetry = st.builds(
     TelemetryReported,
     drone_id=ids,
@@ -63,7 +76,7 @@ telemetry = st.builds(
 tracking = st.builds(
     TrackingUpdated,
     delivery_id=ids,
-    drone_id=ids,
+    drone_id=st.none() | ids,
     source_event_id=ids,
     lat=latitudes,
     lon=longitudes,
@@ -77,6 +90,7 @@ tracking = st.builds(
             "picked_up",
             "en_route_to_dropoff",
             "delivered",
+            "cancelled",
         ]
     ),
     remaining_m=non_negative,
@@ -89,7 +103,26 @@ EVENT_STRATEGIES = {
     "DroneAssigned": drone_assigned,
     "PickedUp": picked_up,
     "Delivered": delivered,
+    "DeliveryCancelled": cancelled,
     "TelemetryReported": telemetry,
     "TrackingUpdated": tracking,
 }
 any_event = st.one_of(*EVENT_STRATEGIES.values())
+
+
+def _command_fields() -> dict[str, st.SearchStrategy[object]]:
+    return {"command_id": ids, "delivery_id": ids, "issued_at": utc_datetimes}
+
+
+COMMAND_STRATEGIES = {
+    "AssignDrone": st.builds(AssignDrone, drone_id=ids, **_command_fields()),
+    "CancelDelivery": st.builds(
+        CancelDelivery, requested_by=ids, reason=st.text(max_size=500), **_command_fields()
+    ),
+    "ReportPickup": st.builds(
+        ReportPickup, drone_id=ids, observed_at=utc_datetimes, **_command_fields()
+    ),
+    "ReportDropoff": st.builds(
+        ReportDropoff, drone_id=ids, observed_at=utc_datetimes, **_command_fields()
+    ),
+}

@@ -10,9 +10,25 @@ from fastapi import APIRouter, status
 
 from api import queries, tokens
 from api.deps import BearerDep, BusinessDep, ServicesDep
-from api.errors import NotFoundError, UnavailableError
-from api.schemas import DeliveryAcceptedPublic, DeliveryRequestIn, DeliveryStatusPublic, PointIn
-from contracts import DeliveryRequested, GeoPoint, encode_event, new_event_id, utc_now
+from api.errors import ConflictError, NotFoundError, UnavailableError
+from api.schemas import (
+    CancellationAcceptedPublic,
+    CancelRequestIn,
+    DeliveryAcceptedPublic,
+    DeliveryRequestIn,
+    DeliveryStatusPublic,
+    PointIn,
+    ProblemPublic,
+)
+from contracts import (
+    CancelDelivery,
+    DeliveryRequested,
+    GeoPoint,
+    encode_command,
+    encode_event,
+    new_event_id,
+    utc_now,
+)
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
@@ -83,3 +99,47 @@ async def delivery_status(
         position=PointIn(lat=row["latest_lat"], lon=row["latest_lon"]) if has_position else None,
         remaining_m=row["remaining_m"],
     )
+
+
+CANCELLABLE = frozenset({"requested", "assigned"})
+
+
+@router.post(
+    "/{delivery_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CancellationAcceptedPublic,
+    responses={404: {"model": ProblemPublic}, 409: {"model": ProblemPublic}},
+)
+async def cancel_delivery(
+    delivery_id: str,
+    business: BusinessDep,
+    services: ServicesDep,
+    body: CancelRequestIn | None = None,
+) -> CancellationAcceptedPublic:
+    """Ask to cancel a delivery before pickup; the delivery's own log has the last word.
+
+    The read model answers quickly for the common cases (unknown delivery, another
+    business's delivery, already picked up); the aggregate then decides against the
+    authoritative state and the customer's live tracking ends with status `cancelled`.
+    """
+    row = await queries.delivery_status(services.pool, delivery_id)
+    if row is None or row["business_id"] != business:
+        raise NotFoundError("no such delivery for this business")
+    if row["status"] not in CANCELLABLE:
+        raise ConflictError(f"a delivery that is {row['status']} can no longer be cancelled")
+    command = CancelDelivery(
+        command_id=new_event_id(),
+        delivery_id=delivery_id,
+        issued_at=utc_now(),
+        requested_by=business,
+        reason=body.reason if body else "",
+    )
+    try:
+        await services.producer.send_and_wait(
+            services.topics.delivery_commands.name,
+            encode_command(command),
+            key=delivery_id.encode(),
+        )
+    except KafkaError as error:
+        raise UnavailableError("the cancellation could not be recorded; try again") from error
+    return CancellationAcceptedPublic(delivery_id=delivery_id, status="cancellation_requested")

@@ -20,11 +20,9 @@ from api.deps import get_services
 from api.errors import ApiError, NotAuthenticatedError
 from api.routes.deliveries import SUBPROTOCOL
 from api.schemas import TrackingMessagePublic
-from contracts import TrackingUpdated
+from contracts import FINAL_STATUSES, TrackingUpdated
 
 router = APIRouter(tags=["tracking"])
-
-FINAL_STATUSES = frozenset({"delivered"})
 
 
 def message(kind: Literal["snapshot", "update"], update: TrackingUpdated) -> str:

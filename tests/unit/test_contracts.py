@@ -9,10 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import DecodeError, DeliveryRequested, Event, decode_event, encode_event
+from contracts import (
+    DecodeError,
+    DeliveryRequested,
+    Event,
+    decode_command,
+    decode_event,
+    encode_command,
+    encode_event,
+)
 from contracts.codec import UPCASTERS, register_upcaster
 from contracts.events import EVENT_TYPES
-from tests.strategies import EVENT_STRATEGIES, any_event
+from tests.strategies import COMMAND_STRATEGIES, EVENT_STRATEGIES, any_event
 
 
 def test_every_event_type_has_a_strategy() -> None:
@@ -122,3 +130,25 @@ def test_missing_upcaster_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(DecodeError) as caught:
         decode_event(msgspec.json.encode(old))
     assert caught.value.reason == "no_upcaster"
+
+
+def test_every_command_type_has_a_strategy() -> None:
+    from contracts.commands import AnyCommand
+
+    assert set(COMMAND_STRATEGIES) == {cls.__name__ for cls in AnyCommand.__args__}
+
+
+@pytest.mark.parametrize("command_type", sorted(COMMAND_STRATEGIES))
+@settings(max_examples=100)
+@given(data=st.data())
+def test_command_round_trip(command_type: str, data: st.DataObject) -> None:
+    command = data.draw(COMMAND_STRATEGIES[command_type])
+    decoded = decode_command(encode_command(command))
+    assert decoded == command
+    assert decoded.command_type == command_type
+
+
+def test_bad_commands_are_refused_with_a_reason() -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode_command(b'{"command_type": "LaunchMissiles", "delivery_id": "d1"}')
+    assert caught.value.reason == "invalid_command"

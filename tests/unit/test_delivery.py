@@ -10,8 +10,17 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from contracts import DeliveryEvent
-from streams.delivery import AssignDrone, DeliveryState, decide, evolve, fold
+from contracts import (
+    AssignDrone,
+    CancelDelivery,
+    DeliveryCancelled,
+    DeliveryEvent,
+    DroneAssigned,
+    PickedUp,
+    ReportDropoff,
+    ReportPickup,
+)
+from streams.delivery import DeliveryState, decide, evolve, fold
 from streams.errors import IllegalTransitionError
 from tests.factories import T0, assigned, delivered, picked_up, requested
 
@@ -57,16 +66,79 @@ def test_a_second_request_for_the_same_delivery_is_refused() -> None:
         evolve(state, msgspec.structs.replace(requested(), sequence=2))
 
 
+def assign(drone_id: str) -> AssignDrone:
+    return AssignDrone(command_id="c1", delivery_id="d1", issued_at=T0, drone_id=drone_id)
+
+
+def cancel() -> CancelDelivery:
+    return CancelDelivery(command_id="c2", delivery_id="d1", issued_at=T0, requested_by="b1")
+
+
 def test_decide_assigns_only_a_requested_delivery() -> None:
     state = fold([requested()])
     assert state is not None
-    (event,) = decide(state, AssignDrone(drone_id="drone-7", at=T0 + timedelta(seconds=1)))
-    assert event.sequence == 2
-    assert evolve(state, event).status == "assigned"
+    (event,) = decide(state, assign("drone-7"), T0 + timedelta(seconds=1))
+    assert isinstance(event, DroneAssigned) and event.sequence == 2
+    assigned_state = evolve(state, event)
+    assert assigned_state.status == "assigned"
+    assert decide(assigned_state, assign("drone-7"), T0) == []  # the same proposal again
     with pytest.raises(IllegalTransitionError):
-        decide(evolve(state, event), AssignDrone(drone_id="drone-8", at=T0))
+        decide(assigned_state, assign("drone-8"), T0)
     with pytest.raises(IllegalTransitionError):
-        decide(None, AssignDrone(drone_id="drone-8", at=T0))
+        decide(None, assign("drone-8"), T0)
+
+
+@pytest.mark.parametrize("history", [[requested()], [requested(), assigned()]])
+def test_cancel_before_pickup(history: list[DeliveryEvent]) -> None:
+    state = fold(history)
+    (event,) = decide(state, cancel(), T0)
+    assert isinstance(event, DeliveryCancelled)
+    assert event.drone_id == (state.drone_id if state else None)
+    cancelled = evolve(state, event)
+    assert cancelled.status == "cancelled" and cancelled.is_final
+    assert decide(cancelled, cancel(), T0) == []  # cancelling twice changes nothing
+    with pytest.raises(IllegalTransitionError):
+        decide(cancelled, assign("drone-1"), T0)
+
+
+def test_no_cancel_after_pickup() -> None:
+    state = fold([requested(), assigned(), picked_up()])
+    with pytest.raises(IllegalTransitionError):
+        decide(state, cancel(), T0)
+
+
+def test_drone_reports_become_milestones_once() -> None:
+    state = fold([requested(), assigned()])
+    assert state is not None
+    pickup = ReportPickup(
+        command_id="c3",
+        delivery_id="d1",
+        issued_at=T0,
+        drone_id="drone-1",
+        observed_at=T0 + timedelta(minutes=1),
+    )
+    (event,) = decide(state, pickup, T0)
+    assert isinstance(event, PickedUp) and event.occurred_at == pickup.observed_at
+    state = evolve(state, event)
+    assert decide(state, pickup, T0) == []  # redelivered report
+    dropoff = ReportDropoff(
+        command_id="c4",
+        delivery_id="d1",
+        issued_at=T0,
+        drone_id="drone-1",
+        observed_at=T0 + timedelta(minutes=3),
+    )
+    (done,) = decide(state, dropoff, T0)
+    assert evolve(state, done).status == "delivered"
+
+
+def test_a_report_from_another_drone_is_refused() -> None:
+    state = fold([requested(), assigned()])
+    intruder = ReportPickup(
+        command_id="c5", delivery_id="d1", issued_at=T0, drone_id="drone-9", observed_at=T0
+    )
+    with pytest.raises(IllegalTransitionError):
+        decide(state, intruder, T0)
 
 
 class DeliveryMachine(RuleBasedStateMachine):

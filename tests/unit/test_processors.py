@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from contracts import (
+    AssignDrone,
+    CancelDelivery,
+    DeliveryCancelled,
     DroneAssigned,
+    ReportPickup,
     TrackingUpdated,
+    decode_command,
     decode_dead_letter,
     decode_event,
+    encode_command,
     encode_event,
 )
 from contracts.events import Event
@@ -129,9 +135,9 @@ def new_dispatcher() -> DispatchProcessor:
 def assignments(outputs: list[Outgoing]) -> dict[str, str]:
     found = {}
     for out in outputs:
-        event = decode_event(out.value)
-        assert isinstance(event, DroneAssigned) and out.topic == "deliveries"
-        found[event.delivery_id] = event.drone_id
+        command = decode_command(out.value)
+        assert isinstance(command, AssignDrone) and out.topic == "delivery_commands"
+        found[command.delivery_id] = command.drone_id
     return found
 
 
@@ -201,3 +207,59 @@ def test_the_eta_counts_the_dwell_down_while_hovering_at_the_dropoff() -> None:
         etas.append(update.eta)
     assert etas[0] == etas[1] == etas[2], "hovering does not push the arrival back"
     assert etas[0] == T0 + timedelta(seconds=3 + processor.eta_model.dropoff_dwell_s)
+
+
+def command_record(command: AssignDrone | CancelDelivery | ReportPickup) -> SourceRecord:
+    return SourceRecord("delivery-commands", 0, 0, b"d1", encode_command(command))
+
+
+def test_an_accepted_command_is_applied_at_once_and_appended() -> None:
+    processor = new_processor()
+    processor.process(record(requested(), "deliveries"), T0)
+    proposal = AssignDrone(command_id="c1", delivery_id="d1", issued_at=T0, drone_id="drone-1")
+    (appended,) = processor.process(command_record(proposal), T0)
+    assert appended.topic == "deliveries"
+    event = decode_event(appended.value)
+    assert isinstance(event, DroneAssigned) and event.sequence == 2
+    assert processor.state("d1").status == "assigned"  # type: ignore[union-attr]
+    assert processor.process(record(event, "deliveries"), T0) == []  # its return is ignored
+
+
+def test_a_cancellation_ends_tracking_and_tells_dispatch() -> None:
+    processor = new_processor()
+    processor.process(record(requested(), "deliveries"), T0)
+    cancel = CancelDelivery(command_id="c2", delivery_id="d1", issued_at=T0, requested_by="b1")
+    outs = processor.process(command_record(cancel), T0)
+    assert [o.topic for o in outs] == ["deliveries", "dispatch", "tracking"]
+    assert isinstance(decode_event(outs[0].value), DeliveryCancelled)
+    final = decode_event(outs[2].value)
+    assert isinstance(final, TrackingUpdated)
+    assert final.status == "cancelled" and final.eta is None
+
+
+def test_a_refused_command_is_dead_lettered_with_its_reason() -> None:
+    processor = new_processor()
+    for event in (requested(), assigned(), picked_up()):
+        processor.process(record(event, "deliveries"), T0)
+    cancel = CancelDelivery(command_id="c2", delivery_id="d1", issued_at=T0, requested_by="b1")
+    (out,) = processor.process(command_record(cancel), T0)
+    letter = decode_dead_letter(out.value)
+    assert letter.reason == "command_refused" and "picked_up" in letter.detail
+
+
+def test_dispatch_frees_the_drone_of_a_cancelled_delivery() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(record(fix("x", position=PICKUP), "dispatch"), T0)
+    assert assignments(dispatcher.process(record(requested("d1"), "dispatch"), T0)) == {"d1": "x"}
+    cancelled = DeliveryCancelled(
+        event_id="e",
+        sequence=2,
+        occurred_at=T0,
+        recorded_at=T0,
+        delivery_id="d1",
+        requested_by="b1",
+        reason="",
+        drone_id=None,
+    )
+    dispatcher.process(record(cancelled, "dispatch"), T0)
+    assert assignments(dispatcher.process(record(requested("d2"), "dispatch"), T0)) == {"d2": "x"}

@@ -1,0 +1,78 @@
+"""Commands to the delivery aggregate: requests that it may accept or refuse.
+
+Only the aggregate (the stream worker owning the delivery's partition) writes the
+delivery's events, so their sequence numbers never collide. Everyone else asks: dispatch
+proposes a drone, the API asks to cancel, a drone reports what it did. Commands travel
+on `delivery-commands`, keyed by delivery id and co-partitioned with `deliveries`; the
+aggregate decides against the current state and appends the resulting events, or refuses
+with a reason (dead-lettered, never silent).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from contracts.errors import DecodeError
+from contracts.events import Identifier, UtcDatetime
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="command_type", tag=True):
+    """Fields every command has."""
+
+    command_id: Identifier
+    delivery_id: Identifier
+    issued_at: UtcDatetime
+
+    @property
+    def command_type(self) -> str:
+        """The tag written on the wire: the class name."""
+        return type(self).__name__
+
+
+class AssignDrone(Command, frozen=True, kw_only=True, tag=True):
+    """Dispatch proposes this drone for the delivery."""
+
+    drone_id: Identifier
+
+
+class CancelDelivery(Command, frozen=True, kw_only=True, tag=True):
+    """The business (or its customer) asks to cancel; allowed only before pickup."""
+
+    requested_by: Identifier
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class ReportPickup(Command, frozen=True, kw_only=True, tag=True):
+    """A drone reports it has the parcel on board (at `observed_at`)."""
+
+    drone_id: Identifier
+    observed_at: UtcDatetime
+
+
+class ReportDropoff(Command, frozen=True, kw_only=True, tag=True):
+    """A drone reports the parcel is at the drop-off (at `observed_at`)."""
+
+    drone_id: Identifier
+    observed_at: UtcDatetime
+
+
+AnyCommand = AssignDrone | CancelDelivery | ReportPickup | ReportDropoff
+"""Every command the aggregate knows."""
+
+_encoder = msgspec.json.Encoder()
+_decoder: msgspec.json.Decoder[AnyCommand] = msgspec.json.Decoder(AnyCommand)
+
+
+def encode_command(command: Command) -> bytes:
+    """Serialize a command to its wire form (UTF-8 JSON, with `command_type`)."""
+    return _encoder.encode(command)
+
+
+def decode_command(data: bytes) -> AnyCommand:
+    """Decode a command, or raise `DecodeError` with reason `invalid_command`."""
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError as error:
+        raise DecodeError("invalid_command", str(error)) from error

@@ -1,0 +1,254 @@
+"""A small, hand-made data set for the read contract, with answers known in advance.
+
+The same rows feed the view tests (exact numbers) and the TimescaleDB conformance test,
+which renders them as INSERT statements (`as_sql`) so that PostgreSQL and PGlite load
+byte-identical data. Ids and times are fixed; timestamps are whole seconds because
+PGlite hands JavaScript millisecond dates.
+
+What it holds (UTC, on 2026-11-27):
+- drone-a: 12:00:00, :20, :40 at 10, 12, 14 m/s, battery 90, 89.5, 89 (on delivery d1);
+  12:01:00 and 12:01:30 at 8 and 0 m/s, battery 88 and 87.5.
+- drone-b: one idle fix at 12:00:30 (0 m/s, battery 100) and one at 13:05:00 (5 m/s, 70).
+- deliveries: d1 requested 12:00, assigned, picked up 12:02, delivered 12:10 (10 min);
+  d2 requested 12:30, assigned, delivered 12:50 (20 min); d3 requested 12:45, never
+  assigned; d4 requested 13:15, assigned, delivered 13:20 (5 min).
+- tracking: three updates of d1 (12:00:20, 12:00:40, 12:10:00).
+- dead letters: two `out_of_range` and one `undecodable` telemetry records refused by
+  validate-telemetry, one `illegal_transition` refused by the deliveries processor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from contracts import (
+    DeadLetter,
+    Delivered,
+    DeliveryRequested,
+    DroneAssigned,
+    DronePhase,
+    Event,
+    GeoPoint,
+    PickedUp,
+    TelemetryReported,
+    TrackingUpdated,
+)
+from projections.rows import DEAD_LETTERS, Row, TableLayout, dead_letter_row, to_row
+
+NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+PICKUP = GeoPoint(47.3780, 8.5400)
+DROPOFF = GeoPoint(47.3850, 8.5480)
+TELEMETRY_TOPIC = "telemetry"
+DELIVERIES_TOPIC = "deliveries"
+
+
+def at(minutes: float) -> datetime:
+    """NOON plus some minutes."""
+    return NOON + timedelta(minutes=minutes)
+
+
+def _fix(
+    drone: str,
+    seq: int,
+    when: datetime,
+    speed: float,
+    battery: float,
+    phase: DronePhase = "to_dropoff",
+    delivery_id: str | None = "d1",
+) -> TelemetryReported:
+    return TelemetryReported(
+        event_id=f"tel-{drone}-{seq}",
+        sequence=seq,
+        occurred_at=when,
+        recorded_at=when,
+        drone_id=drone,
+        delivery_id=delivery_id,
+        lat=PICKUP.lat + seq / 1000,
+        lon=PICKUP.lon,
+        altitude_m=60.0,
+        ground_speed_mps=speed,
+        heading_deg=45.0,
+        battery_pct=battery,
+        phase=phase,
+    )
+
+
+def telemetry() -> list[TelemetryReported]:
+    """The fixes described in the module docstring."""
+    return [
+        _fix("drone-a", 1, at(0), 10.0, 90.0),
+        _fix("drone-a", 2, at(1 / 3), 12.0, 89.5),
+        _fix("drone-a", 3, at(2 / 3), 14.0, 89.0),
+        _fix("drone-a", 4, at(1), 8.0, 88.0),
+        _fix("drone-a", 5, at(1.5), 0.0, 87.5),
+        _fix("drone-b", 1, at(0.5), 0.0, 100.0, phase="idle", delivery_id=None),
+        _fix("drone-b", 2, at(65), 5.0, 70.0, phase="to_pickup", delivery_id=None),
+    ]
+
+
+def _delivery(
+    delivery_id: str, requested: float, drone: str | None, done: float | None
+) -> list[Event]:
+    """A delivery's events: requested, then assigned (if a drone), then delivered."""
+    events: list[Event] = [
+        DeliveryRequested(
+            event_id=f"{delivery_id}-1",
+            sequence=1,
+            occurred_at=at(requested),
+            recorded_at=at(requested),
+            delivery_id=delivery_id,
+            business_id="b1",
+            pickup=PICKUP,
+            dropoff=DROPOFF,
+        )
+    ]
+    if drone is None:
+        return events
+    events.append(
+        DroneAssigned(
+            event_id=f"{delivery_id}-2",
+            sequence=2,
+            occurred_at=at(requested),
+            recorded_at=at(requested),
+            delivery_id=delivery_id,
+            drone_id=drone,
+            pickup=PICKUP,
+            dropoff=DROPOFF,
+        )
+    )
+    if done is None:
+        return events
+    events.append(
+        PickedUp(
+            event_id=f"{delivery_id}-3",
+            sequence=3,
+            occurred_at=at(requested + 2),
+            recorded_at=at(requested + 2),
+            delivery_id=delivery_id,
+            drone_id=drone,
+        )
+    )
+    events.append(
+        Delivered(
+            event_id=f"{delivery_id}-4",
+            sequence=4,
+            occurred_at=at(done),
+            recorded_at=at(done),
+            delivery_id=delivery_id,
+            drone_id=drone,
+        )
+    )
+    return events
+
+
+def deliveries() -> list[Event]:
+    """d1..d4 as described in the module docstring."""
+    return [
+        *_delivery("d1", 0, "drone-a", 10),
+        *_delivery("d2", 30, "drone-c", 50),
+        *_delivery("d3", 45, None, None),
+        *_delivery("d4", 75, "drone-b", 80),
+    ]
+
+
+def tracking() -> list[TrackingUpdated]:
+    """Three tracking updates of d1."""
+    return [
+        TrackingUpdated(
+            event_id=f"trk-d1-{seq}",
+            sequence=seq,
+            occurred_at=when,
+            recorded_at=when,
+            delivery_id="d1",
+            source_event_id=f"tel-drone-a-{seq}",
+            drone_id="drone-a",
+            lat=PICKUP.lat,
+            lon=PICKUP.lon,
+            altitude_m=60.0,
+            ground_speed_mps=speed,
+            status=status,
+            remaining_m=remaining,
+            eta=eta,
+        )
+        for seq, when, speed, status, remaining, eta in (
+            (1, at(1 / 3), 12.0, "picked_up", 600.0, at(10)),
+            (2, at(2 / 3), 14.0, "picked_up", 400.0, at(9.5)),
+            (3, at(10), 0.0, "delivered", 0.0, None),
+        )
+    ]
+
+
+def dead_letters() -> list[DeadLetter]:
+    """Four refused records: three telemetry (two reasons), one delivery event."""
+
+    def letter(topic: str, offset: int, processor: str, reason: str, minute: float) -> DeadLetter:
+        return DeadLetter.wrap(
+            source_topic=topic,
+            source_partition=0,
+            source_offset=offset,
+            processor=processor,
+            reason=reason,
+            detail=f"{reason} at offset {offset}",
+            key=b"k",
+            value=b'{"bad": true}',
+            refused_at=at(minute),
+        )
+
+    return [
+        letter(TELEMETRY_TOPIC, 10, "validate-telemetry", "out_of_range", 1),
+        letter(TELEMETRY_TOPIC, 11, "validate-telemetry", "out_of_range", 2),
+        letter(TELEMETRY_TOPIC, 12, "validate-telemetry", "undecodable", 3),
+        letter(DELIVERIES_TOPIC, 5, "deliveries", "illegal_transition", 4),
+    ]
+
+
+def rows() -> list[tuple[TableLayout, Row]]:
+    """Every row of the data set, in load order."""
+    placed: list[tuple[TableLayout, Row]] = []
+    for event in [*telemetry(), *deliveries(), *tracking()]:
+        row = to_row(event)
+        assert row is not None, event
+        placed.append(row)
+    placed.extend((DEAD_LETTERS, dead_letter_row(letter)) for letter in dead_letters())
+    return placed
+
+
+def as_sql(placed: Iterable[tuple[TableLayout, Row]]) -> str:
+    """INSERT ... ON CONFLICT DO NOTHING statements, the way the sink inserts the rows."""
+    statements = []
+    for layout, row in placed:
+        columns = ", ".join(layout.column_names)
+        values = ", ".join(
+            f"CAST({_literal(value)} AS {kind})"
+            for value, kind in zip(row, layout.column_types, strict=True)
+        )
+        statements.append(
+            f"INSERT INTO {layout.name} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING;"
+        )
+    return "\n".join(statements) + "\n"
+
+
+def _literal(value: Any) -> str:
+    """A PostgreSQL literal for a row value (standard_conforming_strings on)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return _quote(value.isoformat())
+    if isinstance(value, bytes):
+        return _quote("\\x" + value.hex())
+    if isinstance(value, str):
+        return _quote(value)
+    return _quote(json.dumps(msgspec.to_builtins(value), sort_keys=True))
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
