@@ -14,11 +14,13 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 
 from simulator.demand import PoissonDemand
 from simulator.engine import FleetEngine, FlightSpec
+from simulator.errors import ScenarioError
 from simulator.runner import SimulatorRunner
-from simulator.scenario import ZURICH
+from simulator.scenario import Scenario, default_scenario, load_scenario
 from simulator.settings import SimulatorSettings
 
 
@@ -36,6 +38,12 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--seed", type=int, default=defaults.seed)
     run.add_argument("--cruise-speed", type=float, default=defaults.cruise_speed_mps)
     run.add_argument("--demand-per-minute", type=float, default=defaults.demand_per_minute)
+    run.add_argument(
+        "--scenario",
+        type=Path,
+        default=defaults.scenario_path,
+        help="scenario TOML file (default: the bundled Zurich scenario)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -47,22 +55,36 @@ def main(argv: list[str] | None = None) -> None:
             "seed": args.seed,
             "cruise_speed_mps": args.cruise_speed,
             "demand_per_minute": args.demand_per_minute,
+            "scenario_path": args.scenario,
         }
     )
-    sys.exit(asyncio.run(_run(settings, as_json=args.json)))
+    try:
+        scenario = (
+            load_scenario(settings.scenario_path) if settings.scenario_path else default_scenario()
+        )
+    except ScenarioError as error:
+        parser.exit(2, f"dronefleet-simulator: {error}\n")
+    sys.exit(asyncio.run(_run(settings, scenario, as_json=args.json)))
 
 
-async def _run(settings: SimulatorSettings, *, as_json: bool) -> int:
+async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool) -> int:
     spec = FlightSpec(
         cruise_speed_mps=settings.cruise_speed_mps,
         pickup_dwell_s=settings.dwell_s,
         dropoff_dwell_s=settings.dwell_s,
     )
     engine = FleetEngine.at_depots(
-        settings.drones, ZURICH.depots, spec, settings.seed, settings.drone_id_prefix
+        settings.drones,
+        scenario.depots,
+        spec,
+        settings.seed,
+        settings.drone_id_prefix,
+        airspace=scenario.airspace,
+        wind=scenario.wind,
     )
+    demand_radius_m = settings.demand_radius_m or scenario.demand_radius_m or scenario.radius_m
     demand = (
-        PoissonDemand(ZURICH, settings.demand_per_minute, settings.demand_radius_m, settings.seed)
+        PoissonDemand(scenario, settings.demand_per_minute, demand_radius_m, settings.seed)
         if settings.demand_per_minute > 0
         else None
     )

@@ -1,76 +1,113 @@
-"""The flight engine: drones flying missions in steps of simulated time. Sans-I/O.
+"""The flight engine: a whole fleet stepped in time as numpy arrays. Sans-I/O.
 
 `FleetEngine.step(now, dt)` advances every drone by `dt` seconds and returns the events
-of that step: one `TelemetryReported` per drone and the milestones reached (`PickedUp`,
-`Delivered`). `assign` gives a drone a mission. Event ids come from a seeded generator,
-so the same seed, fleet and inputs always give the same events.
+of that step: the milestones reached (`PickedUp`, `Delivered`), then one
+`TelemetryReported` per drone. `assign` gives an idle drone a mission, or returns False
+when the drone is not ours, busy, cannot reach a point (no-fly zone) or would land
+with less than its battery reserve. The engine has no clock (it is given `now` and
+`dt`), no I/O and no randomness but one seeded numpy generator, so the same seed,
+fleet and inputs always give the same events.
 
-This first engine flies straight geodesic legs at cruise speed (depot -> pickup ->
-drop-off -> depot) with a dwell at the pickup and at the drop-off; issue 3 adds
-kinematics, wind, battery physics and no-fly zones.
+Why arrays: the first engine moved one Python object per drone with a pyproj call
+each; a load test of thousands of drones spent its time there. Here every quantity is
+one array over the fleet and a step is a few dozen numpy operations whatever the size.
+
+A mission is three legs (depot -> pickup -> drop-off -> nearest depot). Each leg:
+vertical take-off to cruise altitude, cruise along the planned route (around the
+no-fly zones) with acceleration and braking limits and the wind changing the ground
+speed, a stop over the point, a vertical landing. At the pickup and the drop-off the
+drone then dwells on the ground; the milestone is emitted when the dwell ends, with
+the assignment's sequence + 1 (PickedUp) and + 2 (Delivered).
 """
 
 from __future__ import annotations
 
-import random
-import uuid
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import dataclass
 from datetime import datetime
 
-from pyproj import Geod
+import numpy as np
+import numpy.typing as npt
 
-from contracts import (
-    Delivered,
-    DroneAssigned,
-    DronePhase,
-    Event,
-    GeoPoint,
-    PickedUp,
-    TelemetryReported,
-)
+from contracts import Delivered, DroneAssigned, Event, GeoPoint, PickedUp
+from simulator.airspace import Airspace
+from simulator.battery import Segment, drain_per_s, mission_cost_pct
+from simulator.events import PHASES, EventIds, telemetry
+from simulator.geo import FloatArray, LocalFrame, distance_m, local_offsets
+from simulator.kinematics import brake_speed, cruise_ground_speed
+from simulator.routing import RoutePlanner
+from simulator.spec import FlightSpec
+from simulator.wind import WindField, WindSpec
 
-WGS84 = Geod(ellps="WGS84")
+__all__ = ["PHASES", "FleetEngine", "FlightSpec"]
+
+IDLE, TO_PICKUP, AT_PICKUP, TO_DROPOFF, AT_DROPOFF, RETURNING = range(6)
+GROUND, CLIMB, CRUISE, DESCEND = range(4)
+"""Stages of a leg; `phase` says which leg (or stop) the drone is on."""
+
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
-class FlightSpec:
-    """The drone model's performance."""
+class Mission:
+    """An accepted assignment and the three routes planned for it."""
 
-    cruise_speed_mps: float = 15.0
-    cruise_altitude_m: float = 60.0
-    pickup_dwell_s: float = 10.0
-    dropoff_dwell_s: float = 10.0
-    battery_pct_per_km: float = 2.0
-    charge_pct_per_s: float = 0.5
+    assignment: DroneAssigned
+    legs: tuple[list[GeoPoint], list[GeoPoint], list[GeoPoint]]
 
 
-@dataclass
-class Drone:
-    """One drone's mutable flight state (private to the engine)."""
-
-    drone_id: str
-    depot: GeoPoint
-    position: GeoPoint
-    phase: DronePhase = "idle"
-    battery_pct: float = 100.0
-    heading_deg: float = 0.0
-    speed_mps: float = 0.0
-    mission: DroneAssigned | None = None
-    dwell_left_s: float = 0.0
-    telemetry_sequence: int = 0
-    delivery_sequence: int = 0
-
-
-@dataclass
 class FleetEngine:
-    """A fleet of drones stepped in time."""
+    """A fleet of drones stepped in time (construct with `at_depots`)."""
 
-    drones: dict[str, Drone]
-    spec: FlightSpec = field(default_factory=FlightSpec)
-    seed: int = 0
+    def __init__(
+        self,
+        drone_ids: list[str],
+        positions: list[GeoPoint],
+        depots: tuple[GeoPoint, ...],
+        spec: FlightSpec,
+        seed: int,
+        airspace: Airspace | None = None,
+        wind: WindSpec | None = None,
+    ) -> None:
+        if len(set(drone_ids)) != len(drone_ids):
+            raise ValueError("drone ids must be unique")
+        self.spec = spec
+        self.seed = seed
+        self.depots = depots
+        self.drone_ids = tuple(drone_ids)
+        self._index = {drone_id: i for i, drone_id in enumerate(drone_ids)}
+        frame = airspace.frame if airspace is not None else LocalFrame(depots[0])
+        self.airspace = airspace if airspace is not None else Airspace(frame)
+        self.planner = RoutePlanner(self.airspace)
+        for depot in depots:
+            if not self.planner.reachable(depot):
+                raise ValueError(f"depot {depot} is inside or too close to a no-fly zone")
+        wind_rng, id_rng = np.random.default_rng(seed).spawn(2)
+        self.wind_spec = wind or WindSpec()
+        self.wind = WindField(self.wind_spec, wind_rng)
+        self._ids = EventIds(id_rng)
+        self._elapsed_s = 0.0
 
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
+        count = len(drone_ids)
+        self.lat = np.array([p.lat for p in positions], dtype=np.float64)
+        self.lon = np.array([p.lon for p in positions], dtype=np.float64)
+        self.altitude_m = np.zeros(count)
+        self.speed_mps = np.zeros(count)
+        self.heading_deg = np.zeros(count)
+        self.battery_pct = np.full(count, 100.0)
+        self.phase = np.zeros(count, dtype=np.int8)
+        self.stage = np.zeros(count, dtype=np.int8)
+        self.dwell_left_s = np.zeros(count)
+        self.carrying = np.zeros(count, dtype=bool)
+        self.telemetry_sequence = np.zeros(count, dtype=np.int64)
+        # The current leg's waypoints, padded to the longest route so far.
+        self._wp_lat = np.zeros((count, 1))
+        self._wp_lon = np.zeros((count, 1))
+        self._wp_rest_m = np.zeros((count, 1))  # route length after each waypoint
+        self._wp_index: IntArray = np.zeros(count, dtype=np.int64)
+        self._wp_last: IntArray = np.zeros(count, dtype=np.int64)
+        self._missions: dict[int, Mission] = {}
+        self._delivery_ids: list[str | None] = [None] * count
 
     @classmethod
     def at_depots(
@@ -80,126 +117,289 @@ class FleetEngine:
         spec: FlightSpec,
         seed: int,
         id_prefix: str = "drone-",
+        *,
+        airspace: Airspace | None = None,
+        wind: WindSpec | None = None,
     ) -> FleetEngine:
-        """`count` idle drones spread round-robin over the depots."""
-        drones = {}
-        for index in range(count):
-            depot = depots[index % len(depots)]
-            drone_id = f"{id_prefix}{index:05d}"
-            drones[drone_id] = Drone(drone_id=drone_id, depot=depot, position=depot)
-        return cls(drones=drones, spec=spec, seed=seed)
+        """`count` idle drones spread round-robin over the depots, fully charged."""
+        if not depots:
+            raise ValueError("at least one depot is needed")
+        ids = [f"{id_prefix}{index:05d}" for index in range(count)]
+        positions = [depots[index % len(depots)] for index in range(count)]
+        return cls(ids, positions, depots, spec, seed, airspace=airspace, wind=wind)
 
-    def assign(self, assignment: DroneAssigned) -> bool:
-        """Take the mission if the drone is ours and idle; False otherwise."""
-        drone = self.drones.get(assignment.drone_id)
-        if drone is None or drone.phase != "idle" or drone.mission is not None:
-            return False
-        drone.mission = assignment
-        drone.delivery_sequence = assignment.sequence
-        drone.phase = "to_pickup"
-        return True
-
-    def step(self, now: datetime, dt: float) -> list[Event]:
-        """Advance every drone by `dt` seconds; return milestones, then telemetry."""
-        events: list[Event] = []
-        for drone in self.drones.values():
-            events.extend(self._advance(drone, now, dt))
-        for drone in self.drones.values():
-            events.append(self._telemetry(drone, now))
-        return events
-
-    def _advance(self, drone: Drone, now: datetime, dt: float) -> list[Event]:
-        mission = drone.mission
-        if drone.phase == "idle" or mission is None:
-            drone.speed_mps = 0.0
-            drone.battery_pct = min(100.0, drone.battery_pct + self.spec.charge_pct_per_s * dt)
-            return []
-        if drone.phase in ("at_pickup", "at_dropoff"):
-            drone.speed_mps = 0.0
-            drone.dwell_left_s -= dt
-            if drone.dwell_left_s > 0:
-                return []
-            if drone.phase == "at_pickup":
-                drone.phase = "to_dropoff"
-                return [self._milestone(PickedUp, drone, mission, now)]
-            drone.phase = "returning"
-            delivered = self._milestone(Delivered, drone, mission, now)
-            return [delivered]
-        target = {
-            "to_pickup": mission.pickup,
-            "to_dropoff": mission.dropoff,
-            "returning": drone.depot,
-        }[drone.phase]
-        arrived = self._fly(drone, target, dt)
-        if not arrived:
-            return []
-        if drone.phase == "to_pickup":
-            drone.phase, drone.dwell_left_s = "at_pickup", self.spec.pickup_dwell_s
-        elif drone.phase == "to_dropoff":
-            drone.phase, drone.dwell_left_s = "at_dropoff", self.spec.dropoff_dwell_s
-        else:
-            drone.phase, drone.mission = "idle", None
-        return []
-
-    def _fly(self, drone: Drone, target: GeoPoint, dt: float) -> bool:
-        """Move towards `target` at cruise speed; True when it is reached."""
-        azimuth, _, distance = WGS84.inv(
-            drone.position.lon, drone.position.lat, target.lon, target.lat
+    @property
+    def max_ground_speed_mps(self) -> float:
+        """The fastest any drone can go over the ground: cruise plus the strongest tailwind."""
+        return min(
+            self.spec.cruise_speed_mps + self.wind_spec.max_speed_mps,
+            self.spec.max_ground_speed_mps,
         )
-        step = self.spec.cruise_speed_mps * dt
-        drone.battery_pct = max(
-            0.0, drone.battery_pct - min(step, distance) / 1000 * self.spec.battery_pct_per_km
-        )
-        if distance <= step:
-            drone.position = target
-            drone.speed_mps = distance / dt if dt > 0 else 0.0
-            return True
-        lon, lat, _ = WGS84.fwd(drone.position.lon, drone.position.lat, azimuth, step)
-        drone.position = GeoPoint(float(lat), float(lon))
-        drone.heading_deg = float(azimuth) % 360.0
-        drone.speed_mps = self.spec.cruise_speed_mps
-        return False
-
-    def _milestone(
-        self,
-        kind: type[PickedUp] | type[Delivered],
-        drone: Drone,
-        mission: DroneAssigned,
-        now: datetime,
-    ) -> PickedUp | Delivered:
-        drone.delivery_sequence += 1
-        return kind(
-            event_id=self._event_id(),
-            sequence=drone.delivery_sequence,
-            occurred_at=now,
-            recorded_at=now,
-            delivery_id=mission.delivery_id,
-            drone_id=drone.drone_id,
-        )
-
-    def _telemetry(self, drone: Drone, now: datetime) -> TelemetryReported:
-        drone.telemetry_sequence += 1
-        flying = drone.phase not in ("idle",)
-        on_mission = drone.mission is not None and drone.phase not in ("returning", "idle")
-        return TelemetryReported(
-            event_id=self._event_id(),
-            sequence=drone.telemetry_sequence,
-            occurred_at=now,
-            recorded_at=now,
-            drone_id=drone.drone_id,
-            delivery_id=drone.mission.delivery_id if on_mission and drone.mission else None,
-            lat=drone.position.lat,
-            lon=drone.position.lon,
-            altitude_m=self.spec.cruise_altitude_m if flying else 0.0,
-            ground_speed_mps=drone.speed_mps,
-            heading_deg=drone.heading_deg % 360.0,
-            battery_pct=round(drone.battery_pct, 3),
-            phase=drone.phase,
-        )
-
-    def _event_id(self) -> str:
-        return uuid.UUID(int=self._rng.getrandbits(128), version=4).hex
 
     def in_flight(self) -> int:
         """How many drones are on a mission."""
-        return sum(1 for d in self.drones.values() if d.mission is not None)
+        return len(self._missions)
+
+    # -- missions ------------------------------------------------------------------------
+
+    def assign(self, assignment: DroneAssigned) -> bool:
+        """Take the mission if the drone is ours, idle, and can fly it with its reserve."""
+        i = self._index.get(assignment.drone_id)
+        if i is None or self.phase[i] != IDLE or i in self._missions:
+            return False
+        here = GeoPoint(float(self.lat[i]), float(self.lon[i]))
+        home = min(self.depots, key=lambda depot: distance_m(assignment.dropoff, depot))
+        legs = (
+            self.planner.route(here, assignment.pickup),
+            self.planner.route(assignment.pickup, assignment.dropoff),
+            self.planner.route(assignment.dropoff, home),
+        )
+        if legs[0] is None or legs[1] is None or legs[2] is None:
+            return False
+        segments = (_segments(legs[0]), _segments(legs[1]), _segments(legs[2]))
+        cost = mission_cost_pct(self.spec, segments, self.wind_spec)
+        if self.battery_pct[i] - cost < self.spec.reserve_pct:
+            return False
+        self._missions[i] = Mission(assignment, (legs[0], legs[1], legs[2]))
+        self._delivery_ids[i] = assignment.delivery_id
+        self._start_leg(i, TO_PICKUP, legs[0])
+        return True
+
+    def _start_leg(self, i: int, phase: int, route: list[GeoPoint]) -> None:
+        """Put drone `i` on the ground at the start of `route`, about to take off."""
+        waypoints = route[1:]
+        if len(waypoints) > self._wp_lat.shape[1]:
+            pad = len(waypoints) - self._wp_lat.shape[1]
+            self._wp_lat = np.pad(self._wp_lat, ((0, 0), (0, pad)))
+            self._wp_lon = np.pad(self._wp_lon, ((0, 0), (0, pad)))
+            self._wp_rest_m = np.pad(self._wp_rest_m, ((0, 0), (0, pad)))
+        hops = [distance_m(a, b) for a, b in itertools.pairwise(waypoints)]
+        rest = np.cumsum([0.0, *hops[::-1]])[::-1]
+        count = len(waypoints)
+        self._wp_lat[i, :count] = [p.lat for p in waypoints]
+        self._wp_lon[i, :count] = [p.lon for p in waypoints]
+        self._wp_rest_m[i, :count] = rest
+        self._wp_index[i] = 0
+        self._wp_last[i] = count - 1
+        self.phase[i] = phase
+        self.stage[i] = CLIMB
+        self.speed_mps[i] = 0.0
+
+    # -- stepping ------------------------------------------------------------------------
+
+    def step(self, now: datetime, dt: float) -> list[Event]:
+        """Advance every drone by `dt` seconds; return milestones, then telemetry."""
+        dwelling = self._physics(dt)
+        events: list[Event] = self._dwell(dwelling, dt, now)
+        self.telemetry_sequence += 1
+        events.extend(
+            telemetry(
+                now,
+                self._ids.take(len(self.drone_ids)),
+                list(self.drone_ids),
+                self._delivery_ids,
+                self.telemetry_sequence,
+                self.lat,
+                self.lon,
+                self.altitude_m,
+                self.speed_mps,
+                self.heading_deg,
+                self.battery_pct,
+                self.phase,
+            )
+        )
+        return events
+
+    def advance(self, dt: float) -> list[int]:
+        """Step the physics only, building no events: for benchmarks and bulk runs.
+
+        Returns the indices of the drones whose dwell ended (a pickup or a delivery), so
+        a caller still sees the milestones. Do not mix with `step` on one engine if the
+        event sequence numbers matter: `advance` skips the telemetry sequence.
+        """
+        return self._finish_dwells(self._physics(dt), dt)
+
+    def _physics(self, dt: float) -> npt.NDArray[np.bool_]:
+        """Move, climb, land and drain every drone; return who is dwelling at a stop.
+
+        The stage masks are taken before anything moves, so each drone does one thing
+        per step: a drone that reaches cruise altitude starts cruising next step, one
+        that stops over its point starts descending next step.
+        """
+        if not dt > 0:
+            raise ValueError(f"dt must be > 0, got {dt}")
+        t = self._elapsed_s
+        self._elapsed_s += dt
+        stage, phase = self.stage, self.phase
+        climbing = stage == CLIMB
+        cruising = stage == CRUISE
+        descending = stage == DESCEND
+        on_ground = stage == GROUND
+        dwelling: npt.NDArray[np.bool_] = on_ground & ((phase == AT_PICKUP) | (phase == AT_DROPOFF))
+        charging = on_ground & (phase == IDLE)
+        wind_east, wind_north = self._wind(t)
+        self._drain(dt, climbing, cruising, descending, dwelling, charging, wind_east, wind_north)
+        if cruising.any():
+            self._cruise(np.flatnonzero(cruising), dt, wind_east, wind_north)
+        if climbing.any():
+            self._climb(climbing, dt)
+        if descending.any():
+            self._descend(descending, dt)
+        return dwelling
+
+    def _wind(self, t: float) -> tuple[FloatArray, FloatArray]:
+        x, y = self.airspace.frame.to_xy(self.lat, self.lon)
+        return self.wind.sample(x, y, t)
+
+    def _drain(
+        self,
+        dt: float,
+        climbing: npt.NDArray[np.bool_],
+        cruising: npt.NDArray[np.bool_],
+        descending: npt.NDArray[np.bool_],
+        landed_away: npt.NDArray[np.bool_],
+        charging: npt.NDArray[np.bool_],
+        wind_east: FloatArray,
+        wind_north: FloatArray,
+    ) -> None:
+        rate = drain_per_s(
+            self.spec,
+            climbing=climbing,
+            cruising=cruising,
+            descending=descending,
+            landed_away=landed_away,
+            charging=charging,
+            carrying=self.carrying,
+            wind_mps=np.hypot(wind_east, wind_north),
+        )
+        np.clip(self.battery_pct - rate * dt, 0.0, 100.0, out=self.battery_pct)
+
+    def _climb(self, climbing: npt.NDArray[np.bool_], dt: float) -> None:
+        """Vertical take-off; at cruise altitude the drone starts cruising."""
+        top = self.spec.cruise_altitude_m
+        self.altitude_m[climbing] = np.minimum(
+            self.altitude_m[climbing] + self.spec.climb_rate_mps * dt, top
+        )
+        self.stage[climbing & (self.altitude_m >= top)] = CRUISE
+
+    def _descend(self, descending: npt.NDArray[np.bool_], dt: float) -> None:
+        """Vertical landing over the leg's end; on the ground the next phase begins."""
+        self.speed_mps[descending] = 0.0
+        self.altitude_m[descending] = np.maximum(
+            self.altitude_m[descending] - self.spec.descent_rate_mps * dt, 0.0
+        )
+        landed = descending & (self.altitude_m <= 0.0)
+        if not landed.any():
+            return
+        self.stage[landed] = GROUND
+        phase = self.phase
+        at_pickup = landed & (phase == TO_PICKUP)
+        at_dropoff = landed & (phase == TO_DROPOFF)
+        home = landed & (phase == RETURNING)
+        phase[at_pickup] = AT_PICKUP
+        self.dwell_left_s[at_pickup] = self.spec.pickup_dwell_s
+        phase[at_dropoff] = AT_DROPOFF
+        self.dwell_left_s[at_dropoff] = self.spec.dropoff_dwell_s
+        phase[home] = IDLE
+        for i in np.flatnonzero(home).tolist():
+            del self._missions[i]
+
+    def _finish_dwells(self, dwelling: npt.NDArray[np.bool_], dt: float) -> list[int]:
+        """Count the dwell down; start the next leg of those done. Returns their indices."""
+        self.dwell_left_s[dwelling] -= dt
+        done: list[int] = np.flatnonzero(dwelling & (self.dwell_left_s <= 0.0)).tolist()
+        for i in done:
+            mission = self._missions[i]
+            if self.phase[i] == AT_PICKUP:
+                self.carrying[i] = True
+                self._start_leg(i, TO_DROPOFF, mission.legs[1])
+            else:
+                self.carrying[i] = False
+                self._delivery_ids[i] = None
+                self._start_leg(i, RETURNING, mission.legs[2])
+        return done
+
+    def _dwell(self, dwelling: npt.NDArray[np.bool_], dt: float, now: datetime) -> list[Event]:
+        """Finish the dwells that are over and return their milestones, in drone order."""
+        events: list[Event] = []
+        for i in self._finish_dwells(dwelling, dt):
+            mission = self._missions[i].assignment
+            kind = PickedUp if self.phase[i] == TO_DROPOFF else Delivered
+            events.append(
+                kind(
+                    event_id=self._ids.one(),
+                    sequence=mission.sequence + (1 if kind is PickedUp else 2),
+                    occurred_at=now,
+                    recorded_at=now,
+                    delivery_id=mission.delivery_id,
+                    drone_id=mission.drone_id,
+                )
+            )
+        return events
+
+    def _cruise(
+        self, idx: IntArray, dt: float, wind_east: FloatArray, wind_north: FloatArray
+    ) -> None:
+        """Fly the cruising drones `idx` along their routes for `dt` seconds."""
+        spec = self.spec
+        lat, lon = self.lat[idx], self.lon[idx]
+        k = self._wp_index[idx]
+        last = self._wp_last[idx]
+        to_lat, to_lon = self._wp_lat[idx, k], self._wp_lon[idx, k]
+        east, north = local_offsets(lat, lon, to_lat, to_lon)
+        gap = np.hypot(east, north)
+        remaining = gap + self._wp_rest_m[idx, k]
+
+        heading = np.radians(self.heading_deg[idx])
+        safe_gap = np.where(gap > 0.0, gap, 1.0)
+        ux = np.where(gap > 0.0, east / safe_gap, np.sin(heading))
+        uy = np.where(gap > 0.0, north / safe_gap, np.cos(heading))
+        wanted = np.minimum(
+            cruise_ground_speed(spec, ux, uy, wind_east[idx], wind_north[idx]),
+            brake_speed(remaining, spec.deceleration_mps2, dt),
+        )
+        before = self.speed_mps[idx]
+        speed = np.clip(
+            wanted,
+            before - spec.deceleration_mps2 * dt,
+            before + spec.acceleration_mps2 * dt,
+        )
+        speed = np.clip(speed, 0.0, self.max_ground_speed_mps)
+        travel = speed * dt
+
+        # Pass the intermediate waypoints this step reaches (rarely more than one).
+        while True:
+            passing = (travel >= gap) & (k < last)
+            if not passing.any():
+                break
+            travel = np.where(passing, travel - gap, travel)
+            lat = np.where(passing, to_lat, lat)
+            lon = np.where(passing, to_lon, lon)
+            k = np.where(passing, k + 1, k)
+            to_lat, to_lon = self._wp_lat[idx, k], self._wp_lon[idx, k]
+            east, north = local_offsets(lat, lon, to_lat, to_lon)
+            gap = np.hypot(east, north)
+
+        arrived = travel >= gap
+        fraction = np.where(arrived, 1.0, travel / np.where(gap > 0.0, gap, 1.0))
+        self.lat[idx] = np.where(arrived, to_lat, lat + (to_lat - lat) * fraction)
+        self.lon[idx] = np.where(arrived, to_lon, lon + (to_lon - lon) * fraction)
+        moving = gap > 0.0
+        self.heading_deg[idx] = np.where(
+            moving, np.degrees(np.arctan2(east, north)) % 360.0, self.heading_deg[idx]
+        )
+        self.speed_mps[idx] = speed
+        self._wp_index[idx] = k
+        self.stage[idx[arrived]] = DESCEND
+
+
+def _segments(route: list[GeoPoint]) -> list[Segment]:
+    """The route's straight pieces with their local directions (for the battery estimate)."""
+    pieces = []
+    for a, b in itertools.pairwise(route):
+        east, north = local_offsets(
+            np.array([a.lat]), np.array([a.lon]), np.array([b.lat]), np.array([b.lon])
+        )
+        norm = float(np.hypot(east[0], north[0])) or 1.0
+        pieces.append(Segment(distance_m(a, b), float(east[0]) / norm, float(north[0]) / norm))
+    return pieces

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +22,9 @@ class SimulatorSettings(BaseSettings):
     cruise_speed_mps: float = 15.0
     dwell_s: float = 10.0
     demand_per_minute: float = 0.0
-    demand_radius_m: float = 2000.0
+    demand_radius_m: float | None = None
+    """Radius of the demand disc; None: the scenario's `demand_radius_m`."""
+    scenario_path: Path | None = None
+    """A scenario TOML file; None: the bundled Zurich scenario."""
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""

@@ -92,6 +92,7 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
     deliveries = DeliveryProcessor(
         states=raw_table("delivery-state", settings.partitions),
         tracking=raw_table("delivery-tracking", settings.partitions),
+        parked=raw_table("delivery-parked-commands", settings.partitions),
         commands_topic=topics.delivery_commands.name,
         eta_model=EtaModel(
             cruise_speed_mps=settings.cruise_speed_mps,

@@ -53,7 +53,11 @@ class TrackingState(msgspec.Struct, frozen=True, kw_only=True):
 
 _state_decoder = msgspec.json.Decoder(DeliveryState)
 _tracking_decoder = msgspec.json.Decoder(TrackingState)
+_parked_decoder = msgspec.json.Decoder(list[str])
 _encoder = msgspec.json.Encoder()
+
+MAX_PARKED = 16
+"""Commands kept per unknown delivery; more is abuse or a bug, and is dead-lettered."""
 
 
 @dataclass
@@ -63,11 +67,15 @@ class DeliveryProcessor:
     `states` and `tracking` are the worker's tables (delivery id bytes -> JSON bytes).
     Records of `commands_topic` are commands: decided against the state, their events are
     applied at once (so the next command sees them) and appended to the deliveries topic,
-    where their return is recognised by sequence and ignored.
+    where their return is recognised by sequence and ignored. Kafka orders records within
+    a partition of one topic, not across topics: a command read before its delivery's
+    request is parked, and decided as soon as the request is applied.
     """
 
     states: MutableMapping[bytes, bytes]
     tracking: MutableMapping[bytes, bytes]
+    parked: MutableMapping[bytes, bytes] = field(default_factory=dict)
+    """Commands that arrived before their delivery's request (JSON list of raw commands)."""
     commands_topic: str = "delivery-commands"
     eta_model: EtaModel = field(default_factory=EtaModel)
     min_interval: timedelta = timedelta(seconds=1)
@@ -94,9 +102,18 @@ class DeliveryProcessor:
     def _on_command(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
         try:
             command = decode_command(record.value)
-            events = decide(self.state(command.delivery_id), command, now)
         except DecodeError as error:
             return [dead_letter(record, "deliveries", error.reason, error.detail, now)]
+        state = self.state(command.delivery_id)
+        if state is None:
+            key = command.delivery_id.encode()
+            waiting = _parked_decoder.decode(self.parked[key]) if self.parked.get(key) else []
+            if len(waiting) >= MAX_PARKED:
+                return [dead_letter(record, "deliveries", "too_many_parked", key.decode(), now)]
+            self.parked[key] = _encoder.encode([*waiting, record.value.decode()])
+            return []
+        try:
+            events = decide(state, command, now)
         except IllegalTransitionError as error:
             return [dead_letter(record, "deliveries", "command_refused", str(error), now)]
         out: list[Outgoing] = []
@@ -121,7 +138,7 @@ class DeliveryProcessor:
             return []  # a replayed event: already applied
         self.states[event.delivery_id.encode()] = _encoder.encode(after)
         if isinstance(event, DeliveryRequested):
-            return [Outgoing("dispatch", FLEET_KEY, encode_event(event))]
+            return [Outgoing("dispatch", FLEET_KEY, encode_event(event)), *self._unpark(event)]
         if isinstance(event, PickedUp | Delivered):
             return self._emit_for_milestone(after, event)
         if isinstance(event, DeliveryCancelled):
@@ -130,6 +147,19 @@ class DeliveryProcessor:
                 *self._emit_for_milestone(after, event),
             ]
         return []
+
+    def _unpark(self, request: DeliveryRequested) -> list[Outgoing]:
+        """Decide the commands that were waiting for this request, in arrival order."""
+        key = request.delivery_id.encode()
+        raw = self.parked.get(key)
+        if not raw:
+            return []
+        del self.parked[key]
+        out: list[Outgoing] = []
+        for offset, value in enumerate(_parked_decoder.decode(raw)):
+            parked = SourceRecord(self.commands_topic, -1, offset, key, value.encode())
+            out.extend(self._on_command(parked, request.recorded_at))
+        return out
 
     def _emit_for_milestone(
         self, state: DeliveryState, event: PickedUp | Delivered | DeliveryCancelled

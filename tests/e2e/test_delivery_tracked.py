@@ -230,3 +230,49 @@ def test_tokens_never_reach_the_server_logs(platform: tuple[PlatformConfig, str]
     log = (config.stack.home / "test-logs" / config.topic_prefix / "api.log").read_text()
     assert accepted["delivery_id"] in log, "the log is the API's (it shows the request path)"
     assert token not in log
+
+
+def test_a_business_cancels_before_pickup_and_the_customer_sees_it(
+    platform: tuple[PlatformConfig, str],
+) -> None:
+    config, _ = platform
+    accepted = request_delivery(config)
+    delivery_id = accepted["delivery_id"]
+    status_url = f"{config.api_url}/v1/deliveries/{delivery_id}"
+    bearer = {"Authorization": f"Bearer {accepted['tracking_token']}"}
+    asyncio.run(
+        wait_for(
+            lambda: httpx.get(status_url, headers=bearer).status_code == 200,
+            timeout_s=30,
+            what="the delivery to reach the read model",
+        )
+    )
+    cancel_url = f"{status_url}/cancel"
+    foreign = httpx.post(cancel_url, headers={"X-API-Key": "not-a-key"})
+    assert foreign.status_code == 401
+
+    async def cancel_while_watching() -> tuple[list[dict[str, Any]], int | None]:
+        watcher = asyncio.create_task(follow(accepted, timeout_s=60))
+        await asyncio.sleep(1)
+        response = await asyncio.to_thread(
+            httpx.post,
+            cancel_url,
+            headers={"X-API-Key": config.business_key},
+            json={"reason": "customer changed their mind"},
+        )
+        assert response.status_code == 202, response.text
+        return await watcher
+
+    messages, close_code = asyncio.run(cancel_while_watching())
+    assert messages[-1]["status"] == "cancelled" and messages[-1]["eta"] is None
+    assert close_code == 1000
+    asyncio.run(
+        wait_for(
+            lambda: httpx.get(status_url, headers=bearer).json()["status"] == "cancelled",
+            timeout_s=30,
+            what="the read model to show the cancellation",
+        )
+    )
+    again = httpx.post(cancel_url, headers={"X-API-Key": config.business_key})
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"

@@ -263,3 +263,13 @@ def test_dispatch_frees_the_drone_of_a_cancelled_delivery() -> None:
     )
     dispatcher.process(record(cancelled, "dispatch"), T0)
     assert assignments(dispatcher.process(record(requested("d2"), "dispatch"), T0)) == {"d2": "x"}
+
+
+def test_a_command_read_before_its_request_waits_for_it() -> None:
+    processor = new_processor()
+    cancel = CancelDelivery(command_id="c9", delivery_id="d1", issued_at=T0, requested_by="b1")
+    assert processor.process(command_record(cancel), T0) == []  # no such delivery yet: parked
+    outs = processor.process(record(requested(), "deliveries"), T0)
+    assert [o.topic for o in outs] == ["dispatch", "deliveries", "dispatch", "tracking"]
+    assert processor.state("d1").status == "cancelled"  # type: ignore[union-attr]
+    assert processor.parked == {}
