@@ -96,6 +96,9 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
         commands_topic=topics.delivery_commands.name,
         eta_model=EtaModel(
             cruise_speed_mps=settings.cruise_speed_mps,
+            cruise_altitude_m=settings.cruise_altitude_m,
+            climb_rate_mps=settings.climb_rate_mps,
+            descent_rate_mps=settings.descent_rate_mps,
             pickup_dwell_s=settings.dwell_s,
             dropoff_dwell_s=settings.dwell_s,
         ),

@@ -22,6 +22,9 @@ class StreamsSettings(BaseSettings):
     tracking_min_interval_s: float = 1.0
     max_future_skew_s: float = 5.0
     cruise_speed_mps: float = 15.0
+    cruise_altitude_m: float = 60.0
+    climb_rate_mps: float = 5.0
+    descent_rate_mps: float = 4.0
     dwell_s: float = 10.0
     """How long a drone hovers at the pickup and at the drop-off (the fleet's spec)."""
     log_level: str = "info"

@@ -222,11 +222,13 @@ class DeliveryProcessor:
         eta = estimate(
             status,
             position,
+            altitude_m,
             state.pickup,
             state.dropoff,
             tracked.smoothed_speed_mps or 0.0,
             observed_at,
             self.eta_model,
+            at_stop=tracked.hovering_since is not None,
             dwell_elapsed_s=hovered,
         )
         due = (

@@ -52,7 +52,11 @@ def platform(
         config,
         logs,
         ["--drones", "3", "--telemetry-hz", "2", "--cruise-speed", "40"],
-        {"DRONEFLEET_SIMULATOR_DWELL_S": "2", "DRONEFLEET_STREAMS_DWELL_S": "2"},
+        {
+            "DRONEFLEET_SIMULATOR_DWELL_S": "2",
+            "DRONEFLEET_STREAMS_DWELL_S": "2",
+            "DRONEFLEET_STREAMS_CRUISE_SPEED_MPS": "40",
+        },
     )
     yield config, dsn
     stop_all(services)
