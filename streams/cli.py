@@ -1,4 +1,8 @@
-"""`dronefleet-streams worker | eta-report [--json]`: a worker, or the ETA error report."""
+"""`dronefleet-streams worker | eta-report [--json] | lag [...]`.
+
+A stream worker, the ETA error report, or a consumer group's lag (and a stuck-partition
+watchdog).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,11 @@ def main(argv: list[str] | None = None) -> None:
 
         print(run_report(settings, as_json="--json" in args))
         return
-    print("usage: dronefleet-streams worker | eta-report [--json]", file=sys.stderr)
+    if args[:1] == ["lag"]:
+        from streams import lag_report
+
+        raise SystemExit(lag_report.main(args[1:], settings))
+    print("usage: dronefleet-streams worker | eta-report [--json] | lag", file=sys.stderr)
     raise SystemExit(2)
 
 

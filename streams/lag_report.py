@@ -1,0 +1,83 @@
+"""`dronefleet-streams lag`: a consumer group's lag per partition, once or as a watchdog.
+
+    dronefleet-streams lag [--group GROUP] [--watch SECONDS] [--stuck-after SECONDS]
+
+The default group is the stream workers' (their Faust app id). With `--watch`, it prints
+the total lag at each interval and a line per stuck partition (exit code 3 on the first
+stuck partition with `--fail-on-stuck`, for scripts and CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import timedelta
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from contracts import utc_now
+from streams.lag import PartitionLag, Watchdog, snapshot
+from streams.settings import StreamsSettings
+
+
+async def group_lag(bootstrap: str, group: str) -> list[PartitionLag]:
+    """Committed and end offsets of every partition the group has committed on."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    committed = {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+    if not committed:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(t, p) for t, p in committed])
+    finally:
+        await consumer.stop()
+    return snapshot(committed, {(tp.topic, tp.partition): end for tp, end in ends.items()})
+
+
+def render(partitions: list[PartitionLag]) -> str:
+    """One line per partition, then the total."""
+    lines = [
+        f"{p.topic}[{p.partition}]  committed {p.committed}  end {p.end}  lag {p.lag}"
+        for p in partitions
+    ]
+    lines.append(f"total lag {sum(p.lag for p in partitions)}")
+    return "\n".join(lines)
+
+
+async def watch(bootstrap: str, group: str, every_s: float, watchdog: Watchdog, fail: bool) -> int:
+    """Report lag every `every_s` and the partitions the watchdog finds stuck."""
+    while True:
+        partitions = await group_lag(bootstrap, group)
+        stuck = watchdog.observe(partitions, utc_now())
+        print(f"{utc_now():%H:%M:%S} total lag {sum(p.lag for p in partitions)}", flush=True)
+        for p in stuck:
+            print(f"STUCK {p.topic}[{p.partition}] at {p.committed}, lag {p.lag}", flush=True)
+        if stuck and fail:
+            return 3
+        await asyncio.sleep(every_s)
+
+
+def main(args: list[str], settings: StreamsSettings) -> int:
+    """Parse the lag command's flags and run it."""
+    parser = argparse.ArgumentParser(prog="dronefleet-streams lag", description=__doc__)
+    parser.add_argument("--group", default=f"{settings.topic_prefix}{settings.app_id}")
+    parser.add_argument("--watch", type=float, default=0.0, help="seconds between checks")
+    parser.add_argument("--stuck-after", type=float, default=60.0)
+    parser.add_argument("--fail-on-stuck", action="store_true")
+    options = parser.parse_args(args)
+    if options.watch <= 0:
+        print(render(asyncio.run(group_lag(settings.kafka_bootstrap, options.group))))
+        return 0
+    watchdog = Watchdog(stuck_after=timedelta(seconds=options.stuck_after))
+    return asyncio.run(
+        watch(
+            settings.kafka_bootstrap, options.group, options.watch, watchdog, options.fail_on_stuck
+        )
+    )
