@@ -59,6 +59,9 @@ stack-status: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/codec_bench.py
 	$(PY) benchmarks/sink_bench.py
+	$(PY) benchmarks/replay_bench.py
+	$(PY) benchmarks/engine_bench.py
+	$(PY) benchmarks/produce_bench.py
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,23 +1,26 @@
-"""`dronefleet-projections migrate | sink | refresh`: the schema, the sink, the roll-ups."""
+"""`dronefleet-projections migrate | sink | refresh | rebuild`: schema, sink, roll-ups, replay."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 import sys
 
 from projections.migrate import migrate
+from projections.rebuild import Progress, RebuildError, rebuild
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
 from projections.sink import Sink
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run `migrate`, `sink` or `refresh`.
+    """Run `migrate`, `sink`, `refresh` or `rebuild [--projection NAME]`.
 
     `migrate` applies the schema; `sink` migrates, then sinks until SIGTERM; `refresh`
-    refreshes the materialized roll-ups now (after a bulk load, say).
+    refreshes the materialized roll-ups now (after a bulk load, say); `rebuild` replays
+    the topics from offset 0 into fresh tables and swaps them in (`projections.rebuild`).
     """
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -34,8 +37,40 @@ def main(argv: list[str] | None = None) -> None:
         refreshed = refresh_rollups(settings.database_url)
         print(f"refreshed: {', '.join(refreshed) or 'nothing (continuous aggregates only)'}")
         return
-    print("usage: dronefleet-projections migrate | sink | refresh", file=sys.stderr)
+    if args[:1] == ["rebuild"]:
+        _rebuild(settings, args[1:])
+        return
+    print(
+        "usage: dronefleet-projections migrate | sink | refresh | rebuild [--projection NAME]",
+        file=sys.stderr,
+    )
     raise SystemExit(2)
+
+
+def _rebuild(settings: ProjectionsSettings, argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="dronefleet-projections rebuild")
+    parser.add_argument(
+        "--projection",
+        default=settings.projection,
+        help="the checkpoint set to rebuild (default: DRONEFLEET_PROJECTIONS_PROJECTION)",
+    )
+    options = parser.parse_args(argv)
+    settings = settings.model_copy(update={"projection": options.projection})
+    migrate(settings.database_url)
+
+    def show(progress: Progress) -> None:
+        print(progress.line(), flush=True)
+
+    try:
+        result = asyncio.run(rebuild(settings, on_progress=show))
+    except RebuildError as error:
+        print(f"rebuild failed, live tables unchanged: {error}", file=sys.stderr)
+        raise SystemExit(1) from error
+    print(
+        f"rebuilt {settings.projection}: {result.events:,} events in {result.replay_s:.1f}s"
+        f" ({result.events_per_s:,.0f} events/s), {result.caught_up:,} caught up under lock;"
+        f" swapped in: {', '.join(result.relations)}"
+    )
 
 
 async def _run_sink(settings: ProjectionsSettings) -> None:

@@ -45,6 +45,13 @@ from projections.settings import ProjectionsSettings
 
 log = logging.getLogger(__name__)
 
+# Every batch transaction takes this advisory lock in shared mode, keyed by the schema it
+# writes (`hashtext(current_schema())`), before touching any table. A rebuild takes it in
+# exclusive mode for the live schema while it catches up and swaps the rebuilt tables in
+# (`projections.rebuild`): live batches wait for the swap instead of landing in the tables
+# being retired, and because they take it first there is no lock-order deadlock.
+WRITE_LOCK = 0x0D50_F1EF
+
 
 @dataclass
 class SinkStats:
@@ -187,6 +194,10 @@ class PostgresWriter:
     ) -> None:
         async with conn.transaction():
             cursor = conn.cursor()
+            await cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, hashtext(current_schema()))",
+                (WRITE_LOCK,),
+            )
             for layout, table_rows in rows.items():
                 if not table_rows:
                     continue
@@ -300,6 +311,13 @@ class _SeekToCheckpoints(ConsumerRebalanceListener):  # type: ignore[misc]
                 await self.consumer.seek_to_beginning(tp)
 
 
+def projected_topics(prefix: str) -> tuple[list[str], str]:
+    """The topics a projection consumes, and which of them is the dead-letter topic."""
+    topics = Topics.with_prefix(prefix)
+    names = [topics.telemetry.name, topics.tracking.name, topics.deliveries.name]
+    return [*names, topics.deadletter.name], topics.deadletter.name
+
+
 class Sink:
     """Consumes the projected topics and writes them until `stop()` is called."""
 
@@ -309,14 +327,7 @@ class Sink:
         self.writer = PostgresWriter(settings, self.stats)
         self.refresher = RollupRefresher(settings, self.stats)
         self._stopping = asyncio.Event()
-        topics = Topics.with_prefix(settings.topic_prefix)
-        self.dead_letter_topic = topics.deadletter.name
-        self.topic_names = [
-            topics.telemetry.name,
-            topics.tracking.name,
-            topics.deliveries.name,
-            topics.deadletter.name,
-        ]
+        self.topic_names, self.dead_letter_topic = projected_topics(settings.topic_prefix)
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from simulator.chaos import ChaosSpec
 from simulator.demand import PoissonDemand
 from simulator.engine import FleetEngine, FlightSpec
 from simulator.errors import ScenarioError
@@ -44,6 +45,11 @@ def main(argv: list[str] | None = None) -> None:
         default=defaults.scenario_path,
         help="scenario TOML file (default: the bundled Zurich scenario)",
     )
+    run.add_argument(
+        "--chaos",
+        default=defaults.chaos,
+        help="perturb telemetry, percent per kind: drop=1,duplicate=2,reorder=1,corrupt=0.5,skew=1",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -56,8 +62,13 @@ def main(argv: list[str] | None = None) -> None:
             "cruise_speed_mps": args.cruise_speed,
             "demand_per_minute": args.demand_per_minute,
             "scenario_path": args.scenario,
+            "chaos": args.chaos,
         }
     )
+    try:
+        ChaosSpec.parse(settings.chaos)
+    except ValueError as error:
+        parser.exit(2, f"dronefleet-simulator: {error}\n")
     try:
         scenario = (
             load_scenario(settings.scenario_path) if settings.scenario_path else default_scenario()
@@ -100,19 +111,25 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         progress.cancel()
     elapsed = max(time.monotonic() - started, 1e-9)
     asked = settings.drones * settings.telemetry_hz
-    achieved = stats.telemetry_sent / elapsed
+    chaos = runner.chaos.counts if runner.chaos is not None else None
+    # The rate is judged on the fixes the engine built: chaos drops and duplicates on purpose.
+    built = stats.telemetry_sent + (chaos.dropped - chaos.duplicated if chaos else 0)
+    achieved = built / elapsed
+    sent_per_s = stats.telemetry_sent / elapsed
     summary = {
         "drones": settings.drones,
         "seconds": round(elapsed, 1),
         "telemetry_sent": stats.telemetry_sent,
-        "telemetry_per_s": round(achieved, 1),
+        "telemetry_per_s": round(sent_per_s, 1),
         "asked_per_s": asked,
         "milestones_sent": stats.milestones_sent,
         "assignments": stats.assignments,
+        "cancellations": stats.cancellations,
         "requests_posted": stats.requests_posted,
         "request_errors": stats.request_errors,
         "send_errors": stats.send_errors,
         "late_ticks": stats.late_ticks,
+        **(chaos.as_dict() if chaos else {}),
     }
     print(
         json.dumps(summary)

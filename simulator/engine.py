@@ -18,6 +18,10 @@ no-fly zones) with acceleration and braking limits and the wind changing the gro
 speed, a stop over the point, a vertical landing. At the pickup and the drop-off the
 drone then dwells on the ground; the milestone is emitted when the dwell ends, with
 the assignment's sequence + 1 (PickedUp) and + 2 (Delivered).
+
+`cancel(delivery_id)` makes a drone still on its way to the pickup (or waiting there)
+abandon the mission and retrace its route to the depot it took off from. After its
+pickup milestone the engine ignores a cancel: the delivery aggregate refuses those.
 """
 
 from __future__ import annotations
@@ -165,9 +169,53 @@ class FleetEngine:
         self._start_leg(i, TO_PICKUP, legs[0])
         return True
 
+    def cancel(self, delivery_id: str) -> bool:
+        """Abandon the delivery if its drone has not picked it up; True if one turned back.
+
+        The drone flies home along the way it came: the part of a shortest route already
+        flown is itself a shortest, zone-free route, so no new planning is needed and
+        the battery check made at assignment still covers the way back. A drone not yet
+        off the ground stays idle where it is; one descending over the pickup climbs
+        back to cruise first. A cancel that comes after the pickup milestone, for
+        another drone's delivery, or twice, changes nothing and returns False.
+        """
+        for i, mission in self._missions.items():
+            if mission.assignment.delivery_id == delivery_id and self.phase[i] in (
+                TO_PICKUP,
+                AT_PICKUP,
+            ):
+                self._turn_back(i, mission.legs[0])
+                return True
+        return False
+
+    def _turn_back(self, i: int, outbound: list[GeoPoint]) -> None:
+        """Send drone `i`, on its way to (or at) the pickup, back to its depot by `outbound`."""
+        self._delivery_ids[i] = None
+        stage = self.stage[i]
+        if self.phase[i] == AT_PICKUP:
+            self._start_leg(i, RETURNING, outbound[::-1])
+        elif stage == CLIMB and self._wp_index[i] == 0 and self.altitude_m[i] == 0.0:
+            del self._missions[i]  # still on the depot's pad: nothing to undo
+            self.phase[i], self.stage[i] = IDLE, GROUND
+        elif stage == CLIMB and self._wp_index[i] == 0:
+            self.phase[i], self.stage[i] = RETURNING, DESCEND  # straight down again
+        else:
+            # Cruising towards waypoint k (or over the pickup): the points already
+            # passed, in reverse, end at the depot.
+            self._load_waypoints(i, outbound[int(self._wp_index[i]) :: -1])
+            self.phase[i] = RETURNING
+            if stage == DESCEND:
+                self.stage[i] = CLIMB
+
     def _start_leg(self, i: int, phase: int, route: list[GeoPoint]) -> None:
         """Put drone `i` on the ground at the start of `route`, about to take off."""
-        waypoints = route[1:]
+        self._load_waypoints(i, route[1:])
+        self.phase[i] = phase
+        self.stage[i] = CLIMB
+        self.speed_mps[i] = 0.0
+
+    def _load_waypoints(self, i: int, waypoints: list[GeoPoint]) -> None:
+        """Make `waypoints` drone `i`'s route from where it is, starting with the first."""
         if len(waypoints) > self._wp_lat.shape[1]:
             pad = len(waypoints) - self._wp_lat.shape[1]
             self._wp_lat = np.pad(self._wp_lat, ((0, 0), (0, pad)))
@@ -181,9 +229,6 @@ class FleetEngine:
         self._wp_rest_m[i, :count] = rest
         self._wp_index[i] = 0
         self._wp_last[i] = count - 1
-        self.phase[i] = phase
-        self.stage[i] = CLIMB
-        self.speed_mps[i] = 0.0
 
     # -- stepping ------------------------------------------------------------------------
 

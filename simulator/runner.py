@@ -2,9 +2,11 @@
 
 The engine is stepped every 1/telemetry_hz seconds with the current UTC time. Telemetry
 goes to the telemetry topic; pickups and drop-offs go as reports (commands) to the
-delivery aggregate. Drone assignments are read from the deliveries topic (every
-partition, from the end: this process flies only what is assigned while it runs) and
-handed to the engine.
+delivery aggregate (`simulator.wire`). With `--chaos`, the telemetry passes through
+`simulator.chaos` on its way to the producer. Drone assignments are read from the
+deliveries topic (every partition, from the end: this process flies only what is
+assigned while it runs) and handed to the engine, as are cancellations
+(`DeliveryCancelled`), which turn a drone still on its way to the pickup back home.
 """
 
 from __future__ import annotations
@@ -20,22 +22,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from contracts import (
     DecodeError,
-    Delivered,
+    DeliveryCancelled,
     DroneAssigned,
     Event,
-    PickedUp,
-    ReportDropoff,
-    ReportPickup,
-    TelemetryReported,
     Topics,
     decode_event,
-    encode_command,
-    encode_event,
     utc_now,
 )
+from simulator.chaos import Chaos, ChaosSpec
 from simulator.demand import PoissonDemand, post_order
 from simulator.engine import FleetEngine
+from simulator.sender import BatchSender
 from simulator.settings import SimulatorSettings
+from simulator.wire import WireRecord, to_wire
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +46,7 @@ class RunStats:
     telemetry_sent: int = 0
     milestones_sent: int = 0
     assignments: int = 0
+    cancellations: int = 0
     requests_posted: int = 0
     request_errors: int = 0
     send_errors: int = 0
@@ -65,6 +65,14 @@ class SimulatorRunner:
         self.demand = demand
         self.topics = Topics.with_prefix(settings.topic_prefix)
         self.stats = RunStats()
+        chaos = ChaosSpec.parse(settings.chaos)
+        self.chaos = (
+            Chaos(chaos, self.topics.telemetry.name, settings.seed) if chaos.active else None
+        )
+        """Perturbs telemetry on its way to the producer (`--chaos`); None: sent as built."""
+        self._sender: BatchSender | None = None
+        self.ready = asyncio.Event()
+        """Set once the deliveries consumer knows its offsets: later events are seen."""
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -90,10 +98,14 @@ class SimulatorRunner:
         await consumer.start()
         tasks: list[asyncio.Task[None]] = []
         try:
-            tasks.append(asyncio.create_task(self._consume_assignments(consumer)))
+            await _resolve_positions(consumer)
+            self.ready.set()
+            tasks.append(asyncio.create_task(self._consume_deliveries(consumer)))
             if self.demand is not None:
                 tasks.append(asyncio.create_task(self._create_demand(self.demand)))
             await self._fly(producer)
+            if self.chaos is not None:
+                await self._produce(producer, self.chaos.flush())
         finally:
             for task in tasks:
                 task.cancel()
@@ -121,41 +133,25 @@ class SimulatorRunner:
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0))
 
     async def _send(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
-        futures = []
-        for event in events:
-            topic, value = self._wire(event)
-            futures.append(await producer.send(topic, value, key=event.aggregate_id.encode()))
-        for event, future in zip(events, futures, strict=True):
-            try:
-                await future
-            except Exception as error:
-                self.stats.send_errors += 1
-                log.warning("send failed for %s: %s", event.event_type, error)
-                continue
-            if isinstance(event, TelemetryReported):
-                self.stats.telemetry_sent += 1
+        records = [to_wire(event, self.topics) for event in events]
+        if self.chaos is not None:
+            records = self.chaos.apply(records)
+        await self._produce(producer, records)
+
+    async def _produce(self, producer: AIOKafkaProducer, records: list[WireRecord]) -> None:
+        """Send the records, wait for every acknowledgement and count them."""
+        if self._sender is None:
+            self._sender = BatchSender(producer)
+        acks = await self._sender.send(records)
+        telemetry_topic = self.topics.telemetry.name
+        self.stats.send_errors += acks.failed.total()
+        for topic, count in acks.acked.items():
+            if topic == telemetry_topic:
+                self.stats.telemetry_sent += count
             else:
-                self.stats.milestones_sent += 1
+                self.stats.milestones_sent += count
 
-    def _wire(self, event: Event) -> tuple[str, bytes]:
-        """Telemetry is an event; a milestone is a report the delivery aggregate decides on.
-
-        The drone does not write the delivery's events itself: only the aggregate does,
-        so their sequence numbers never collide with a cancellation or a reassignment.
-        """
-        if isinstance(event, PickedUp | Delivered):
-            kind = ReportPickup if isinstance(event, PickedUp) else ReportDropoff
-            report = kind(
-                command_id=event.event_id,
-                delivery_id=event.delivery_id,
-                issued_at=event.recorded_at,
-                drone_id=event.drone_id,
-                observed_at=event.occurred_at,
-            )
-            return self.topics.delivery_commands.name, encode_command(report)
-        return self.topics.telemetry.name, encode_event(event)
-
-    async def _consume_assignments(self, consumer: AIOKafkaConsumer) -> None:
+    async def _consume_deliveries(self, consumer: AIOKafkaConsumer) -> None:
         async for record in consumer:
             if record.value is None:
                 continue
@@ -165,6 +161,8 @@ class SimulatorRunner:
                 continue  # the stream processors dead-letter what they cannot read
             if isinstance(event, DroneAssigned) and self.engine.assign(event):
                 self.stats.assignments += 1
+            elif isinstance(event, DeliveryCancelled) and self.engine.cancel(event.delivery_id):
+                self.stats.cancellations += 1
 
     async def _create_demand(self, demand: PoissonDemand) -> None:
         async with httpx.AsyncClient(base_url=self.settings.api_url, timeout=10.0) as client:
@@ -176,3 +174,18 @@ class SimulatorRunner:
                 except httpx.HTTPError as error:
                     self.stats.request_errors += 1
                     log.warning("delivery request failed: %s", error)
+
+
+async def _resolve_positions(consumer: AIOKafkaConsumer, timeout_s: float = 30.0) -> None:
+    """Wait until every partition of the deliveries topic has its "latest" position.
+
+    aiokafka resolves `auto_offset_reset` lazily; an assignment produced between the
+    start and that resolution would be skipped, and the drone would never fly it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not consumer.assignment():
+        if time.monotonic() > deadline:
+            raise TimeoutError("no partition of the deliveries topic was assigned")
+        await asyncio.sleep(0.05)
+    for partition in consumer.assignment():
+        await consumer.position(partition)

@@ -26,5 +26,7 @@ class SimulatorSettings(BaseSettings):
     """Radius of the demand disc; None: the scenario's `demand_radius_m`."""
     scenario_path: Path | None = None
     """A scenario TOML file; None: the bundled Zurich scenario."""
+    chaos: str = ""
+    """Telemetry perturbations, e.g. `drop=1,duplicate=2,reorder=1,corrupt=0.5,skew=1`."""
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""

@@ -75,6 +75,43 @@ def fly_until_idle(engine: FleetEngine, dt: float, limit_s: float = 7_200) -> li
     return events
 
 
+def check_fixes(
+    engine: FleetEngine, events: list[Event], dt: float, on_mission: set[str]
+) -> dict[str, TelemetryReported]:
+    """Every fix keeps the physical invariants (drones in `on_mission` keep their reserve).
+
+    Returns the last fix of each drone.
+    """
+    spec, vmax = engine.spec, engine.max_ground_speed_mps
+    fixes = [e for e in events if isinstance(e, TelemetryReported)]
+
+    lat = np.array([f.lat for f in fixes])
+    lon = np.array([f.lon for f in fixes])
+    assert not ZURICH.airspace.contains(lat, lon).any(), "no fix inside a no-fly zone"
+
+    previous: dict[str, TelemetryReported] = {}
+    for fix in fixes:
+        assert 0.0 <= fix.battery_pct <= 100.0
+        if fix.drone_id in on_mission:
+            assert fix.battery_pct >= spec.reserve_pct, "an accepted mission keeps its reserve"
+        assert 0.0 <= fix.ground_speed_mps <= vmax + 1e-9
+        assert 0.0 <= fix.altitude_m <= spec.cruise_altitude_m
+        before = previous.get(fix.drone_id)
+        if before is not None:
+            moved = distance_m(GeoPoint(before.lat, before.lon), GeoPoint(fix.lat, fix.lon))
+            assert moved <= vmax * dt + 0.01, "no teleport"
+            change = fix.ground_speed_mps - before.ground_speed_mps
+            assert -spec.deceleration_mps2 * dt - 1e-6 <= change
+            assert change <= spec.acceleration_mps2 * dt + 1e-6
+            climb = fix.altitude_m - before.altitude_m
+            assert -spec.descent_rate_mps * dt - 1e-6 <= climb <= spec.climb_rate_mps * dt + 1e-6
+            if fix.ground_speed_mps > 0 or moved > 0:
+                assert fix.altitude_m == spec.cruise_altitude_m, "horizontal only at cruise"
+            assert fix.sequence == before.sequence + 1
+        previous[fix.drone_id] = fix
+    return previous
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -97,33 +134,7 @@ def test_flights_keep_every_invariant(
         if took:
             accepted[drone_id] = assignment
     events = fly_until_idle(engine, dt)
-    spec, vmax = engine.spec, engine.max_ground_speed_mps
-    fixes = [e for e in events if isinstance(e, TelemetryReported)]
-
-    lat = np.array([f.lat for f in fixes])
-    lon = np.array([f.lon for f in fixes])
-    assert not ZURICH.airspace.contains(lat, lon).any(), "no fix inside a no-fly zone"
-
-    previous: dict[str, TelemetryReported] = {}
-    for fix in fixes:
-        assert 0.0 <= fix.battery_pct <= 100.0
-        if fix.drone_id in accepted:
-            assert fix.battery_pct >= spec.reserve_pct, "an accepted mission keeps its reserve"
-        assert 0.0 <= fix.ground_speed_mps <= vmax + 1e-9
-        assert 0.0 <= fix.altitude_m <= spec.cruise_altitude_m
-        before = previous.get(fix.drone_id)
-        if before is not None:
-            moved = distance_m(GeoPoint(before.lat, before.lon), GeoPoint(fix.lat, fix.lon))
-            assert moved <= vmax * dt + 0.01, "no teleport"
-            change = fix.ground_speed_mps - before.ground_speed_mps
-            assert -spec.deceleration_mps2 * dt - 1e-6 <= change
-            assert change <= spec.acceleration_mps2 * dt + 1e-6
-            climb = fix.altitude_m - before.altitude_m
-            assert -spec.descent_rate_mps * dt - 1e-6 <= climb <= spec.climb_rate_mps * dt + 1e-6
-            if fix.ground_speed_mps > 0 or moved > 0:
-                assert fix.altitude_m == spec.cruise_altitude_m, "horizontal only at cruise"
-            assert fix.sequence == before.sequence + 1
-        previous[fix.drone_id] = fix
+    previous = check_fixes(engine, events, dt, set(accepted))
 
     for drone_id, assignment in accepted.items():
         mine = [e for e in events if isinstance(e, PickedUp | Delivered) and e.drone_id == drone_id]

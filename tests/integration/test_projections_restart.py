@@ -1,0 +1,126 @@
+"""The sink survives a PostgreSQL restart in the middle of a stream, losing and doubling nothing.
+
+Telemetry is produced while the real sink runs; once the sink has committed batches, the
+shared PostgreSQL server is stopped (fast shutdown: every connection is cut, a COPY or a
+commit in flight fails), kept down for a few seconds while records keep arriving, and
+started again. At the end every fix is in `telemetry` exactly once and the checkpoints
+equal the topic's end offsets. The outage is one short window inside this one test;
+other modules use their own databases and their fixtures connect afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import psycopg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from contracts import Topics, encode_event
+from devstack.postgres import PostgresNode
+from devstack.settings import StackSettings
+from projections.settings import ProjectionsSettings
+from projections.sink import Sink
+from tests.conftest import count
+from tests.factories import T0, fix
+from tests.kafka_helpers import wait_for
+
+DRONES = 50
+ROUNDS = 40  # one fix per drone per round: 2,000 fixes
+OUTAGE_S = 3.0
+
+
+async def produce_rounds(bootstrap: str, topic: str, pause_s: float) -> None:
+    """ROUNDS rounds of one fix per drone, a pause between rounds, every send acked."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for seq in range(1, ROUNDS + 1):
+            sent = [
+                await producer.send(
+                    topic,
+                    encode_event(fix(f"drone-{d}", seq, T0 + timedelta(seconds=seq))),
+                    key=f"drone-{d}".encode(),
+                )
+                for d in range(DRONES)
+            ]
+            await asyncio.gather(*sent)
+            await asyncio.sleep(pause_s)
+    finally:
+        await producer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[tuple[str, int], int]:
+    """The topic's end offsets, for the partitions that hold records."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    wanted = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(wanted)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(wanted)
+    finally:
+        await consumer.stop()
+    return {(tp.topic, tp.partition): offset for tp, offset in ends.items() if offset > 0}
+
+
+def checkpoints(dsn: str) -> dict[tuple[str, int], int]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT topic, partition, next_offset FROM projection_checkpoints"
+        ).fetchall()
+    return {(str(t), int(p)): int(o) for t, p, o in rows}
+
+
+def test_sink_rides_out_a_postgresql_restart(
+    running_stack: StackSettings, topics: Topics, database: str
+) -> None:
+    settings = ProjectionsSettings(
+        kafka_bootstrap=running_stack.kafka_bootstrap,
+        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        database_url=database,
+        flush_interval_ms=50,
+        reconnect_max_delay_s=0.5,
+        rollup_refresh_interval_s=0.5,  # a refresh is in flight or due when the server stops
+    )
+    node = PostgresNode(running_stack)
+    total = DRONES * ROUNDS
+
+    async def scenario() -> Sink:
+        sink = Sink(settings)
+        sink_task = asyncio.create_task(sink.run())
+        producing = asyncio.create_task(
+            produce_rounds(running_stack.kafka_bootstrap, topics.telemetry.name, 0.15)
+        )
+        try:
+            await wait_for(
+                lambda: sink.stats.batches >= 3, timeout_s=60, what="the sink's first batches"
+            )
+            assert not producing.done(), "the restart must happen while records still arrive"
+            written_before = sink.stats.rows_written
+            await asyncio.to_thread(node.stop)
+            await asyncio.sleep(OUTAGE_S)
+            await asyncio.to_thread(node.start)
+            await asyncio.to_thread(node.wait_healthy, 30.0)
+            assert written_before < total
+            await producing
+            await wait_for(
+                lambda: sum(checkpoints(database).values()) == total,
+                timeout_s=90,
+                what="the checkpoints to cover every record after the restart",
+            )
+        finally:
+            sink.stop()
+            await asyncio.wait_for(sink_task, timeout=30)
+            if not producing.done():
+                producing.cancel()
+        return sink
+
+    sink = asyncio.run(scenario())
+    assert sink.stats.reconnects >= 1  # it really lost its connection
+    assert count(database, "SELECT count(*) FROM telemetry") == total
+    assert count(database, "SELECT count(DISTINCT (drone_id, sequence)) FROM telemetry") == total
+    assert checkpoints(database) == asyncio.run(
+        end_offsets(
+            running_stack.kafka_bootstrap, topics.telemetry.name, topics.telemetry.partitions
+        )
+    )

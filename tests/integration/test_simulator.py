@@ -1,0 +1,229 @@
+"""The simulator's Kafka adapter on the real broker, in-process.
+
+A `SimulatorRunner` flies a small fleet on this module's own topics. The test plays
+the delivery aggregate: it writes `DroneAssigned` (and `DeliveryCancelled`) to the
+deliveries topic and reads what the drones send back: telemetry keyed by drone id and
+the ReportPickup / ReportDropoff commands on delivery-commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from contracts import (
+    DeliveryCancelled,
+    DroneAssigned,
+    GeoPoint,
+    ReportDropoff,
+    ReportPickup,
+    TelemetryReported,
+    Topics,
+    decode_command,
+    new_event_id,
+    utc_now,
+)
+from contracts.codec import decode_as
+from devstack.settings import StackSettings
+from simulator.engine import FleetEngine, FlightSpec
+from simulator.runner import RunStats, SimulatorRunner
+from simulator.scenario import default_scenario
+from simulator.settings import SimulatorSettings
+from tests.kafka_helpers import collect, produce, wait_for
+
+ZURICH = default_scenario()
+DEPOT = ZURICH.depots[0]
+# Fast drones so a whole mission takes seconds of wall time.
+SPEC = FlightSpec(
+    cruise_speed_mps=40.0,
+    cruise_altitude_m=20.0,
+    climb_rate_mps=20.0,
+    descent_rate_mps=20.0,
+    acceleration_mps2=20.0,
+    deceleration_mps2=20.0,
+    pickup_dwell_s=0.5,
+    dropoff_dwell_s=0.5,
+)
+
+Records = list[ConsumerRecord[bytes, bytes]]
+
+
+def near(point: GeoPoint, north_m: float, east_m: float) -> GeoPoint:
+    return GeoPoint(point.lat + north_m / 111_320, point.lon + east_m / 75_000)
+
+
+def assignment(
+    delivery_id: str, drone_id: str, pickup: GeoPoint, dropoff: GeoPoint
+) -> DroneAssigned:
+    now = utc_now()
+    return DroneAssigned(
+        event_id=new_event_id(),
+        sequence=2,
+        occurred_at=now,
+        recorded_at=now,
+        delivery_id=delivery_id,
+        drone_id=drone_id,
+        pickup=pickup,
+        dropoff=dropoff,
+    )
+
+
+@contextlib.asynccontextmanager
+async def flying(
+    stack: StackSettings, topics: Topics, prefix: str
+) -> AsyncIterator[SimulatorRunner]:
+    """A runner of two drones at 10 Hz, ready to read the deliveries topic."""
+    settings = SimulatorSettings(
+        kafka_bootstrap=stack.kafka_bootstrap,
+        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        drones=2,
+        drone_id_prefix=prefix,
+        telemetry_hz=10.0,
+    )
+    engine = FleetEngine.at_depots(2, (DEPOT,), SPEC, seed=1, id_prefix=prefix)
+    runner = SimulatorRunner(settings, engine, demand=None)
+    task: asyncio.Task[RunStats] = asyncio.create_task(runner.run())
+    await asyncio.wait_for(runner.ready.wait(), timeout=30)
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, timeout=30)
+
+
+def fixes_of(records: Records, drone_id: str) -> list[TelemetryReported]:
+    return [
+        decode_as(r.value, TelemetryReported)
+        for r in records
+        if r.key is not None and r.key.decode() == drone_id
+    ]
+
+
+def seen(
+    drone_id: str, condition: Callable[[TelemetryReported], bool]
+) -> Callable[[Records], bool]:
+    return lambda records: any(condition(f) for f in fixes_of(records, drone_id))
+
+
+def back_home(drone_id: str) -> Callable[[Records], bool]:
+    """An idle fix after a returning one: the drone has landed at a depot."""
+
+    def done(records: Records) -> bool:
+        phases = [f.phase for f in fixes_of(records, drone_id)]
+        return "returning" in phases and "idle" in phases[phases.index("returning") :]
+
+    return done
+
+
+async def read_to_end(bootstrap: str, topic: str) -> Records:
+    """Everything the topic holds right now."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await wait_for(lambda: bool(consumer.assignment()), 10, "the partitions")
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        records: Records = []
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(batch)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def test_a_drone_flies_its_assignment_and_reports_pickup_then_dropoff(
+    running_stack: StackSettings, topics: Topics
+) -> None:
+    bootstrap = running_stack.kafka_bootstrap
+    pickup, dropoff = near(DEPOT, 150, 50), near(DEPOT, 250, 150)
+    async with flying(running_stack, topics, "fly-") as runner:
+        await produce(
+            bootstrap, topics.deliveries.name, [assignment("job-1", "fly-00000", pickup, dropoff)]
+        )
+
+        def both_reports(records: Records) -> bool:
+            return len([r for r in records if r.key == b"job-1"]) >= 2
+
+        commands = await collect(bootstrap, topics.delivery_commands.name, both_reports, 60)
+        await collect(
+            bootstrap,
+            topics.telemetry.name,
+            back_home("fly-00000"),
+            30,
+        )
+    assert runner.stats.assignments == 1 and runner.stats.send_errors == 0
+
+    reported_pickup, reported_dropoff = (
+        decode_command(r.value) for r in commands if r.key == b"job-1"
+    )
+    assert isinstance(reported_pickup, ReportPickup)
+    assert isinstance(reported_dropoff, ReportDropoff)
+    for report in (reported_pickup, reported_dropoff):
+        assert (report.delivery_id, report.drone_id) == ("job-1", "fly-00000")
+    assert reported_pickup.observed_at < reported_dropoff.observed_at
+
+    telemetry = await read_to_end(bootstrap, topics.telemetry.name)
+    fly = [r for r in telemetry if r.key is not None and r.key.startswith(b"fly-")]
+    assert {r.key for r in fly} == {b"fly-00000", b"fly-00001"}, "keyed by drone id"
+    for drone_id in ("fly-00000", "fly-00001"):
+        fixes = fixes_of(fly, drone_id)
+        assert all(f.drone_id == drone_id for f in fixes)
+        sequences = [f.sequence for f in fixes]
+        assert sequences == list(range(1, len(sequences) + 1)), "sequence increases by one"
+    phases = [f.phase for f in fixes_of(fly, "fly-00000")]
+    for phase in ("to_pickup", "at_pickup", "to_dropoff", "at_dropoff", "returning"):
+        assert phase in phases
+    on_job = {f.delivery_id for f in fixes_of(fly, "fly-00000") if f.phase == "to_dropoff"}
+    assert on_job == {"job-1"}
+
+
+async def test_a_cancel_before_pickup_sends_the_drone_home_without_a_report(
+    running_stack: StackSettings, topics: Topics
+) -> None:
+    bootstrap = running_stack.kafka_bootstrap
+    pickup, dropoff = near(DEPOT, 2_000, 1_000), near(DEPOT, 2_300, 1_200)
+    async with flying(running_stack, topics, "cxl-") as runner:
+        await produce(
+            bootstrap, topics.deliveries.name, [assignment("job-2", "cxl-00000", pickup, dropoff)]
+        )
+        await collect(
+            bootstrap,
+            topics.telemetry.name,
+            seen("cxl-00000", lambda f: f.phase == "to_pickup" and f.ground_speed_mps > 20),
+            30,
+        )
+        now = utc_now()
+        cancel = DeliveryCancelled(
+            event_id=new_event_id(),
+            sequence=3,
+            occurred_at=now,
+            recorded_at=now,
+            delivery_id="job-2",
+            requested_by="acme",
+            reason="changed their mind",
+            drone_id="cxl-00000",
+        )
+        await produce(bootstrap, topics.deliveries.name, [cancel])
+        await collect(
+            bootstrap,
+            topics.telemetry.name,
+            back_home("cxl-00000"),
+            30,
+        )
+        await asyncio.sleep(3)  # the time the drone would have needed to reach the pickup
+    assert runner.stats.cancellations == 1 and runner.stats.milestones_sent == 0
+
+    fixes = fixes_of(await read_to_end(bootstrap, topics.telemetry.name), "cxl-00000")
+    phases = [f.phase for f in fixes]
+    assert "returning" in phases and "at_pickup" not in phases
+    last = fixes[-1]
+    assert (last.phase, last.delivery_id, last.altitude_m) == ("idle", None, 0.0)
+    assert GeoPoint(last.lat, last.lon) == DEPOT, "back on its depot"
+    commands = await read_to_end(bootstrap, topics.delivery_commands.name)
+    assert not [r for r in commands if r.key == b"job-2"], "no ReportPickup after a cancel"
