@@ -80,12 +80,18 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
     }
 
     def raw_table(name: str, partitions: int) -> Any:
+        # Every table is keyed like its source records (delivery id, or the constant
+        # dispatch key), so the producer's partitioner puts each changelog record on the
+        # source record's partition. Faust's own per-record check of that reads a
+        # metadata snapshot that can hold 0 partitions for a changelog created moments
+        # before, and then refuses every update; use_partitioner skips that check.
         return app.Table(
             name,
             default=None,
             key_type=bytes,  # bytes keys and values: Faust uses its raw codec
             value_type=bytes,
             partitions=partitions,
+            use_partitioner=True,
         )
 
     gate = TelemetryGate()

@@ -6,6 +6,7 @@ watchdog).
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from streams.settings import StreamsSettings
@@ -19,8 +20,11 @@ def main(argv: list[str] | None = None) -> None:
         from faust.worker import Worker
 
         from streams.app import bootstrap
+        from streams.changelogs import declare_changelogs
 
-        Worker(bootstrap(settings), loglevel=settings.log_level).execute_from_commandline()
+        app = bootstrap(settings)
+        asyncio.run(declare_changelogs(app, settings.kafka_bootstrap))
+        Worker(app, loglevel=settings.log_level).execute_from_commandline()
         return
     if args[:1] == ["eta-report"]:
         from streams.report import run_report

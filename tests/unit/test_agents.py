@@ -2,7 +2,8 @@
 
 The processors are tested on their own; this checks that each agent hands records to the
 right processor, sends what it returns to the right topic, and survives poison records.
-Topic sends are captured instead of produced: there is no broker in a unit test.
+Topic sends are captured instead of produced, and the changelog partitioner is pinned:
+there is no broker in a unit test.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 import faust
 import pytest
 from faust.topics import Topic
+from faust.types import TP
 
 from contracts import decode_dead_letter, decode_event, encode_event, utc_now
 from streams.app import bootstrap
+from streams.faust_app import IdempotentProducer
 from streams.settings import StreamsSettings
 from tests.factories import fix, requested
 
@@ -30,6 +33,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Sent:
         captured.append((self.get_topic_name(), key, value))
 
     monkeypatch.setattr(Topic, "send", capture)
+    # Tables pick their changelog partition with the producer's partitioner, which needs a
+    # started producer (a broker); every table key here lands on partition 0.
+    monkeypatch.setattr(IdempotentProducer, "key_partition", lambda self, topic, key: TP(topic, 0))
     return captured
 
 

@@ -1,0 +1,51 @@
+"""Create the tables' changelog topics before the worker starts.
+
+Faust declares a table's changelog topic itself at start-up, but its consumer can take
+its cluster metadata before the new topic is visible, and then refuses every update of
+that table ("changelog topic has 0 partitions") until the metadata ages out. That bites
+exactly once, on the first start of a new table (a fresh machine, a new release), which
+is the worst time. Declaring the changelogs first, with the same names, partitions and
+compaction Faust would use, makes the first start like every other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+
+def changelog_specs(app: Any) -> dict[str, int]:
+    """Changelog topic name -> partitions, for every table of the app."""
+    return {
+        table.changelog_topic_name: table.partitions or app.conf.topic_partitions
+        for table in app.tables.values()
+    }
+
+
+async def declare_changelogs(app: Any, bootstrap: str) -> list[str]:
+    """Create the missing changelog topics (compacted); return the names created."""
+    specs = changelog_specs(app)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        missing = sorted(set(specs) - set(await admin.list_topics()))
+        if missing:
+            # Another worker starting at the same moment may create them first: fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            name,
+                            num_partitions=specs[name],
+                            replication_factor=1,
+                            topic_configs={"cleanup.policy": "compact"},
+                        )
+                        for name in missing
+                    ]
+                )
+        return missing
+    finally:
+        await admin.close()
