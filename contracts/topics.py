@@ -35,6 +35,7 @@ class TopicSpec:
 class Topics:
     """The platform's topics. `prefix` isolates test runs sharing one broker."""
 
+    prefix: str
     deliveries: TopicSpec
     telemetry: TopicSpec
     delivery_telemetry: TopicSpec
@@ -47,6 +48,7 @@ class Topics:
     def with_prefix(cls, prefix: str = "", partitions: int = 4) -> Topics:
         """The layout, with every name prefixed (empty prefix in production)."""
         return cls(
+            prefix=prefix,
             deliveries=TopicSpec(
                 f"{prefix}deliveries",
                 partitions,

@@ -44,7 +44,7 @@ def platform(
     config = PlatformConfig(
         stack=running_stack,
         database=dsn.rsplit("/", 1)[1],
-        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        topic_prefix=topics.prefix,
         api_port=free_port(),
     )
     logs = running_stack.home / "test-logs" / config.topic_prefix

@@ -12,12 +12,17 @@ from contracts import Event, Topics
 from devstack.settings import StackSettings
 from projections.migrate import migrate
 from projections.settings import ProjectionsSettings
-from projections.sink import Sink
 from tests.conftest import count
 from tests.factories import T0, assigned, fix, picked_up, requested
-from tests.kafka_helpers import produce, wait_for
+from tests.kafka_helpers import produce
+from tests.sink_helpers import run_sink_until_consumed
 
 FIXES_PER_DRONE = 100
+
+
+def every_record(fixes: list[Event]) -> int:
+    """The fixes, the duplicate, the garbage record and three delivery events."""
+    return len(fixes) + 2 + 3
 
 
 def telemetry_events() -> list[Event]:
@@ -43,30 +48,10 @@ def loaded(running_stack: StackSettings, topics: Topics) -> list[Event]:
 
 
 def settings_for(stack: StackSettings, topics: Topics, dsn: str) -> ProjectionsSettings:
-    prefix = topics.deliveries.name.removesuffix("deliveries")
+    prefix = topics.prefix
     return ProjectionsSettings(
         kafka_bootstrap=stack.kafka_bootstrap, topic_prefix=prefix, database_url=dsn
     )
-
-
-async def run_sink_until(settings: ProjectionsSettings, dsn: str, fixes: int) -> Sink:
-    """Run a sink until its checkpoints cover every record of the module's topics."""
-    every_record = fixes + 2 + 3  # the fixes, the duplicate, the garbage, three delivery events
-    sink = Sink(settings)
-    task = asyncio.create_task(sink.run())
-    try:
-        await wait_for(
-            lambda: (
-                count(dsn, "SELECT coalesce(sum(next_offset), 0) FROM projection_checkpoints")
-                == every_record
-            ),
-            timeout_s=60,
-            what="the sink's checkpoints to reach the end of every partition",
-        )
-    finally:
-        sink.stop()
-        await asyncio.wait_for(task, timeout=30)
-    return sink
 
 
 def test_migrations_run_twice_apply_nothing(database: str) -> None:
@@ -77,7 +62,7 @@ def test_sink_writes_every_row_once(
     running_stack: StackSettings, topics: Topics, database: str, loaded: list[Event]
 ) -> None:
     settings = settings_for(running_stack, topics, database)
-    sink = asyncio.run(run_sink_until(settings, database, len(loaded)))
+    sink = run_sink_until_consumed(settings, every_record(loaded))
     assert count(database, "SELECT count(*) FROM telemetry") == len(loaded)
     assert count(database, "SELECT count(DISTINCT event_id) FROM telemetry") == len(loaded)
     assert count(database, "SELECT count(*) FROM delivery_events") == 3
@@ -92,7 +77,7 @@ def test_replay_from_offset_zero_adds_nothing(
     with psycopg.connect(database) as conn:
         conn.execute("DELETE FROM projection_checkpoints")
     settings = settings_for(running_stack, topics, database)
-    sink = asyncio.run(run_sink_until(settings, database, len(loaded)))
+    sink = run_sink_until_consumed(settings, every_record(loaded))
     assert sink.stats.records >= len(loaded)  # it really read the log again
     assert count(database, "SELECT count(*) FROM telemetry") == before
     assert count(database, "SELECT count(*) FROM delivery_events") == 3

@@ -19,7 +19,8 @@ from projections.settings import ProjectionsSettings
 from projections.sink import Sink
 from tests import projection_dataset as ds
 from tests.conftest import count
-from tests.kafka_helpers import produce, wait_for
+from tests.kafka_helpers import produce
+from tests.sink_helpers import run_sink_until_consumed
 
 
 @pytest.fixture(scope="module")
@@ -50,29 +51,12 @@ def run_sink(stack: StackSettings, topics: Topics, dsn: str, records: int) -> Si
     """A sink (refreshing roll-ups every 0.2 s) until its checkpoints cover every record."""
     settings = ProjectionsSettings(
         kafka_bootstrap=stack.kafka_bootstrap,
-        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        topic_prefix=topics.prefix,
         database_url=dsn,
         rollup_refresh_interval_s=0.2,
     )
 
-    async def go() -> Sink:
-        sink = Sink(settings)
-        task = asyncio.create_task(sink.run())
-        try:
-            await wait_for(
-                lambda: (
-                    count(dsn, "SELECT coalesce(sum(next_offset), 0) FROM projection_checkpoints")
-                    == records
-                ),
-                timeout_s=60,
-                what="the sink's checkpoints to reach the end of every partition",
-            )
-        finally:
-            sink.stop()
-            await asyncio.wait_for(task, timeout=30)
-        return sink
-
-    return asyncio.run(go())
+    return run_sink_until_consumed(settings, records)
 
 
 def dead_letter_counts(dsn: str) -> list[tuple[Any, ...]]:

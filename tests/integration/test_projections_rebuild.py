@@ -24,11 +24,11 @@ from projections.rebuild import Progress, RebuildError, rebuild
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
 from projections.shadow import RETIRED_SCHEMA, SHADOW_SCHEMA
-from projections.sink import Sink
 from tests import projection_dataset as ds
 from tests.conftest import count
 from tests.factories import T0, fix
-from tests.kafka_helpers import produce, wait_for
+from tests.kafka_helpers import produce
+from tests.sink_helpers import run_sink_until_consumed
 
 # Columns that record when a row was written, not what the log says.
 WRITE_TIME_COLUMNS = {
@@ -88,7 +88,7 @@ def records_to_produce(topics: Topics) -> list[tuple[str, list[Any]]]:
 def settings_for(stack: StackSettings, topics: Topics, dsn: str) -> ProjectionsSettings:
     return ProjectionsSettings(
         kafka_bootstrap=stack.kafka_bootstrap,
-        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        topic_prefix=topics.prefix,
         database_url=dsn,
         batch_max_rows=100,  # many batches, so the replay's batching is exercised
         rollup_refresh_interval_s=3600.0,
@@ -96,26 +96,7 @@ def settings_for(stack: StackSettings, topics: Topics, dsn: str) -> ProjectionsS
 
 
 def run_sink(settings: ProjectionsSettings, records: int) -> None:
-    async def go() -> None:
-        sink = Sink(settings)
-        task = asyncio.create_task(sink.run())
-        try:
-            await wait_for(
-                lambda: (
-                    count(
-                        settings.database_url,
-                        "SELECT coalesce(sum(next_offset), 0) FROM projection_checkpoints",
-                    )
-                    == records
-                ),
-                timeout_s=60,
-                what="the sink's checkpoints to cover every record",
-            )
-        finally:
-            sink.stop()
-            await asyncio.wait_for(task, timeout=30)
-
-    asyncio.run(go())
+    run_sink_until_consumed(settings, records)
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,15 @@ from contracts import Topics
 from devstack.settings import StackSettings
 from projections.rebuild import RebuildResult, rebuild
 from projections.settings import ProjectionsSettings
-from projections.sink import Sink
 from tests.conftest import count
 from tests.integration.test_projections_restart import (
     DRONES,
     ROUNDS,
-    checkpoints,
     end_offsets,
     produce_rounds,
 )
 from tests.kafka_helpers import wait_for
+from tests.sink_helpers import checkpoints, running_sink, wait_for_checkpoints
 
 
 def test_rebuild_with_the_live_sink_running(
@@ -31,7 +30,7 @@ def test_rebuild_with_the_live_sink_running(
 ) -> None:
     settings = ProjectionsSettings(
         kafka_bootstrap=running_stack.kafka_bootstrap,
-        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        topic_prefix=topics.prefix,
         database_url=database,
         flush_interval_ms=50,
         rollup_refresh_interval_s=0.5,
@@ -39,25 +38,18 @@ def test_rebuild_with_the_live_sink_running(
     total = DRONES * ROUNDS
 
     async def scenario() -> RebuildResult:
-        sink = Sink(settings)
-        sink_task = asyncio.create_task(sink.run())
         producing = asyncio.create_task(
             produce_rounds(running_stack.kafka_bootstrap, topics.telemetry.name, 0.1)
         )
         try:
-            await wait_for(lambda: sink.stats.batches >= 3, timeout_s=60, what="live batches")
-            # One record per transaction: the replay takes a while, as over a long log,
-            # and the live sink moves past the end offsets the rebuild started from.
-            result = await rebuild(settings.model_copy(update={"batch_max_rows": 1}))
-            await producing
-            await wait_for(
-                lambda: sum(checkpoints(database).values()) == total,
-                timeout_s=60,
-                what="the live sink to cover every record after the swap",
-            )
+            async with running_sink(settings) as sink:
+                await wait_for(lambda: sink.stats.batches >= 3, timeout_s=60, what="live batches")
+                # One record per transaction: the replay takes a while, as over a long log,
+                # and the live sink moves past the end offsets the rebuild started from.
+                result = await rebuild(settings.model_copy(update={"batch_max_rows": 1}))
+                await producing
+                await wait_for_checkpoints(database, total)
         finally:
-            sink.stop()
-            await asyncio.wait_for(sink_task, timeout=30)
             if not producing.done():
                 producing.cancel()
         return result

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import psycopg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from contracts import Topics, encode_event
@@ -24,6 +23,7 @@ from projections.sink import Sink
 from tests.conftest import count
 from tests.factories import T0, fix
 from tests.kafka_helpers import wait_for
+from tests.sink_helpers import checkpoints, running_sink, wait_for_checkpoints
 
 DRONES = 50
 ROUNDS = 40  # one fix per drone per round: 2,000 fixes
@@ -63,20 +63,12 @@ async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[tuple
     return {(tp.topic, tp.partition): offset for tp, offset in ends.items() if offset > 0}
 
 
-def checkpoints(dsn: str) -> dict[tuple[str, int], int]:
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT topic, partition, next_offset FROM projection_checkpoints"
-        ).fetchall()
-    return {(str(t), int(p)): int(o) for t, p, o in rows}
-
-
 def test_sink_rides_out_a_postgresql_restart(
     running_stack: StackSettings, topics: Topics, database: str
 ) -> None:
     settings = ProjectionsSettings(
         kafka_bootstrap=running_stack.kafka_bootstrap,
-        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        topic_prefix=topics.prefix,
         database_url=database,
         flush_interval_ms=50,
         reconnect_max_delay_s=0.5,
@@ -86,31 +78,24 @@ def test_sink_rides_out_a_postgresql_restart(
     total = DRONES * ROUNDS
 
     async def scenario() -> Sink:
-        sink = Sink(settings)
-        sink_task = asyncio.create_task(sink.run())
         producing = asyncio.create_task(
             produce_rounds(running_stack.kafka_bootstrap, topics.telemetry.name, 0.15)
         )
         try:
-            await wait_for(
-                lambda: sink.stats.batches >= 3, timeout_s=60, what="the sink's first batches"
-            )
-            assert not producing.done(), "the restart must happen while records still arrive"
-            written_before = sink.stats.rows_written
-            await asyncio.to_thread(node.stop)
-            await asyncio.sleep(OUTAGE_S)
-            await asyncio.to_thread(node.start)
-            await asyncio.to_thread(node.wait_healthy, 30.0)
-            assert written_before < total
-            await producing
-            await wait_for(
-                lambda: sum(checkpoints(database).values()) == total,
-                timeout_s=90,
-                what="the checkpoints to cover every record after the restart",
-            )
+            async with running_sink(settings) as sink:
+                await wait_for(
+                    lambda: sink.stats.batches >= 3, timeout_s=60, what="the sink's first batches"
+                )
+                assert not producing.done(), "the restart must happen while records still arrive"
+                written_before = sink.stats.rows_written
+                await asyncio.to_thread(node.stop)
+                await asyncio.sleep(OUTAGE_S)
+                await asyncio.to_thread(node.start)
+                await asyncio.to_thread(node.wait_healthy, 30.0)
+                assert written_before < total
+                await producing
+                await wait_for_checkpoints(database, total, timeout_s=90)
         finally:
-            sink.stop()
-            await asyncio.wait_for(sink_task, timeout=30)
             if not producing.done():
                 producing.cancel()
         return sink

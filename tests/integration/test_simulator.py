@@ -79,7 +79,7 @@ async def flying(
     """A runner of two drones at 10 Hz, ready to read the deliveries topic."""
     settings = SimulatorSettings(
         kafka_bootstrap=stack.kafka_bootstrap,
-        topic_prefix=topics.deliveries.name.removesuffix("deliveries"),
+        topic_prefix=topics.prefix,
         drones=2,
         drone_id_prefix=prefix,
         telemetry_hz=10.0,

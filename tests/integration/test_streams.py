@@ -28,7 +28,7 @@ Records = list[ConsumerRecord[bytes, bytes]]
 
 @pytest.fixture(scope="module")
 def worker(running_stack: StackSettings, topics: Topics) -> Iterator[RunningService]:
-    prefix = topics.deliveries.name.removesuffix("deliveries")
+    prefix = topics.prefix
     config = PlatformConfig(stack=running_stack, database="unused", topic_prefix=prefix)
     service = start_service(
         "streams", ["streams", "worker"], config, running_stack.home / "test-logs" / prefix
