@@ -1,8 +1,8 @@
 """Dispatch: choose the drone for a delivery. Pure.
 
-This first version picks the nearest idle drone with enough battery for the round
-trip plus a reserve, by geodesic distance to the pickup. The fleet view it chooses from
-is the latest fix of every drone; see `streams.app` for how the worker keeps it.
+It picks, among the drones available (idle and not promised), the nearest one with
+enough battery for the round trip plus a reserve, by geodesic distance to the pickup.
+Which drones are available is `streams.dispatcher`'s business.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ class DroneSnapshot:
     drone_id: str
     position: GeoPoint
     battery_pct: float
-    idle: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +32,15 @@ class DispatchPolicy:
 
 
 def choose_drone(
-    fleet: Iterable[DroneSnapshot],
+    available: Iterable[DroneSnapshot],
     pickup: GeoPoint,
     dropoff: GeoPoint,
-    reserved: set[str],
     policy: DispatchPolicy,
 ) -> str | None:
-    """The nearest idle, unreserved drone that can fly the whole mission, or None."""
+    """The nearest available drone that can fly the whole mission, or None."""
     mission_m = distance_m(pickup, dropoff)
     best: tuple[float, str] | None = None
-    for drone in fleet:
-        if not drone.idle or drone.drone_id in reserved:
-            continue
+    for drone in available:
         to_pickup = distance_m(drone.position, pickup)
         back_home = distance_m(dropoff, drone.position)
         needed = (to_pickup + mission_m + back_home) / 1000 * policy.battery_pct_per_km

@@ -144,10 +144,10 @@ class DispatchProcessor:
         out: list[Outgoing] = []
         for state in waiting:
             snapshots = (
-                DroneSnapshot(e.drone_id, GeoPoint(e.lat, e.lon), e.battery_pct, idle=True)
+                DroneSnapshot(e.drone_id, GeoPoint(e.lat, e.lon), e.battery_pct)
                 for e in available.values()
             )
-            drone_id = choose_drone(snapshots, state.pickup, state.dropoff, set(), self.policy)
+            drone_id = choose_drone(snapshots, state.pickup, state.dropoff, self.policy)
             if drone_id is None:
                 continue  # none can take this one now; it must not block the others
             proposal = AssignDrone(
