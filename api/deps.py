@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -41,7 +42,8 @@ def business_id(services: ServicesDep, x_api_key: Annotated[str | None, Header()
     """The business that owns the presented API key."""
     if x_api_key:
         for business, key in services.settings.business_keys.items():
-            if key.get_secret_value() == x_api_key:
+            # Constant-time comparison: the response time must not reveal a key's prefix.
+            if hmac.compare_digest(key.get_secret_value().encode(), x_api_key.encode()):
                 return business
     raise NotAuthenticatedError("a valid X-API-Key header is required")
 
