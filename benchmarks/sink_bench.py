@@ -100,11 +100,12 @@ async def time_sink(settings: ProjectionsSettings, n: int) -> tuple[float, int]:
     task = asyncio.create_task(sink.run())
     try:
         deadline = time.monotonic() + 600
-        while (first := written(settings.database_url))[1] == 0:
+        # Polled from a thread: a blocking query on the sink's event loop would stall it.
+        while (first := await asyncio.to_thread(written, settings.database_url))[1] == 0:
             assert time.monotonic() < deadline, "the sink wrote nothing"
             await asyncio.sleep(0.02)
         started = time.perf_counter()
-        while written(settings.database_url)[1] < n:
+        while (await asyncio.to_thread(written, settings.database_url))[1] < n:
             assert time.monotonic() < deadline, "the sink did not finish"
             await asyncio.sleep(0.02)
         elapsed = time.perf_counter() - started
