@@ -1,16 +1,24 @@
-"""FastAPI dependencies, as `Annotated` aliases the routes declare."""
+"""FastAPI dependencies, as `Annotated` aliases the routes declare.
+
+Three credentials, each a security scheme of the OpenAPI document:
+- `X-API-Key`: a business's key (registered through `POST /v1/businesses`);
+- `Authorization: Bearer <tracking token>`: a customer's access to one delivery;
+- `X-Operator-Key`: the operators' key from the settings (registration, the fleet).
+"""
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
-from api.errors import NotAuthenticatedError
+from api import auth_keys, queries
+from api.errors import ForbiddenError, NotAuthenticatedError
 from api.hub import TrackingHub
 from api.metrics import ApiMetrics
 from api.settings import ApiSettings
@@ -27,6 +35,7 @@ class Services:
     pool: AsyncConnectionPool
     hub: TrackingHub
     metrics: ApiMetrics
+    keys: auth_keys.KeyCache = field(default_factory=auth_keys.KeyCache)
 
 
 def get_services(request: Request) -> Services:
@@ -37,25 +46,117 @@ def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
+business_key_header = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="BusinessKey",
+    description="A business's API key, as returned once by `POST /v1/businesses`.",
+    auto_error=False,
+)
+operator_key_header = APIKeyHeader(
+    name="X-Operator-Key",
+    scheme_name="OperatorKey",
+    description="The operators' key (`DRONEFLEET_API_OPERATOR_KEY`).",
+    auto_error=False,
+)
+tracking_bearer = HTTPBearer(
+    scheme_name="TrackingToken",
+    bearerFormat="JWT",
+    description="A delivery's tracking token, as returned by `POST /v1/deliveries`.",
+    auto_error=False,
+)
 
-def business_id(services: ServicesDep, x_api_key: Annotated[str | None, Header()] = None) -> str:
+
+async def authenticate_business(services: Services, key: str) -> str:
+    """The business owning `key`: one lookup by its public key id, a constant-time compare."""
+    key_id = auth_keys.key_id_of(key)
+    known = await _known_key(services, key_id) if key_id is not None else None
+    if known is None or not auth_keys.matches(key, known.sha256):
+        raise NotAuthenticatedError("a valid X-API-Key header is required")
+    return known.business_id
+
+
+async def _known_key(services: Services, key_id: str) -> auth_keys.KnownKey | None:
+    """The key id's row, from the cache or else `business_keys_view`."""
+    now = time.monotonic()
+    known = services.keys.get(key_id, now)
+    if known is None:
+        row = await queries.business_key(services.pool, key_id)
+        if row is None:
+            return None
+        known = auth_keys.KnownKey(row["business_id"], row["key_sha256"])
+        services.keys.put(key_id, known, now)
+    return known
+
+
+async def business_id(
+    services: ServicesDep, key: Annotated[str | None, Security(business_key_header)] = None
+) -> str:
     """The business that owns the presented API key."""
-    if x_api_key:
-        for business, key in services.settings.business_keys.items():
-            # Constant-time comparison: the response time must not reveal a key's prefix.
-            if hmac.compare_digest(key.get_secret_value().encode(), x_api_key.encode()):
-                return business
-    raise NotAuthenticatedError("a valid X-API-Key header is required")
+    if not key:
+        raise NotAuthenticatedError("a valid X-API-Key header is required")
+    return await authenticate_business(services, key)
 
 
 BusinessDep = Annotated[str, Depends(business_id)]
 
 
-def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+def check_operator_key(settings: ApiSettings, presented: str | None) -> None:
+    """Raise unless `presented` is the configured operators' key."""
+    configured = settings.operator_key
+    if configured is None:
+        raise ForbiddenError(
+            "operator endpoints are disabled: DRONEFLEET_API_OPERATOR_KEY is unset"
+        )
+    if not presented or not auth_keys.operator_key_matches(
+        presented, configured.get_secret_value()
+    ):
+        raise NotAuthenticatedError("a valid X-Operator-Key header is required")
+
+
+def operator(
+    services: ServicesDep, key: Annotated[str | None, Security(operator_key_header)] = None
+) -> None:
+    """Admit the holder of the operators' key only."""
+    check_operator_key(services.settings, key)
+
+
+OperatorDep = Depends(operator)
+"""For `dependencies=[OperatorDep]` on operator-only routes and routers."""
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(tracking_bearer)] = None,
+) -> str:
     """The token of an `Authorization: Bearer <token>` header."""
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    raise NotAuthenticatedError("an Authorization: Bearer <tracking token> header is required")
+    if credentials is None or not credentials.credentials:
+        raise NotAuthenticatedError("an Authorization: Bearer <tracking token> header is required")
+    return credentials.credentials
 
 
 BearerDep = Annotated[str, Depends(bearer_token)]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReader:
+    """Who reads a delivery: a customer with its tracking token, or a business."""
+
+    token: str | None = None
+    business_id: str | None = None
+
+
+async def delivery_reader(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(tracking_bearer)] = None,
+    key: Annotated[str | None, Security(business_key_header)] = None,
+) -> DeliveryReader:
+    """A tracking token if one is presented, else a business's API key; 401 without either."""
+    if credentials is not None and credentials.credentials:
+        return DeliveryReader(token=credentials.credentials)
+    if key:
+        return DeliveryReader(business_id=await authenticate_business(services, key))
+    raise NotAuthenticatedError(
+        "an Authorization: Bearer <tracking token> or an X-API-Key header is required"
+    )
+
+
+DeliveryReaderDep = Annotated[DeliveryReader, Depends(delivery_reader)]

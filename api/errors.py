@@ -12,6 +12,13 @@ class ApiError(Exception):
         self.detail = detail
 
 
+class InvalidRequestError(ApiError):
+    """A well-typed request whose value makes no sense (a forged page cursor, say)."""
+
+    status = 422
+    title = "Invalid request"
+
+
 class NotAuthenticatedError(ApiError):
     """No, or an invalid, credential."""
 

@@ -53,7 +53,7 @@ class _HubCollector(Collector):
         self.hub = hub
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        """The consumed and coalesced counts."""
+        """The consumed, coalesced and dropped counts."""
         yield CounterMetricFamily(
             "dronefleet_tracking_consumed",
             "Tracking records read from Kafka by this process.",
@@ -63,4 +63,9 @@ class _HubCollector(Collector):
             "dronefleet_ws_coalesced",
             "Updates replaced by newer ones in slow clients' queues.",
             value=self.hub.coalesced,
+        )
+        yield CounterMetricFamily(
+            "dronefleet_ws_dropped",
+            "Clients dropped after missing too many updates in a row (not reading).",
+            value=self.hub.dropped,
         )

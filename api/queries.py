@@ -2,23 +2,143 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from api.errors import UnavailableError
 
 
 async def delivery_status(pool: AsyncConnectionPool, delivery_id: str) -> dict[str, Any] | None:
     """The row of `delivery_status_view` for one delivery."""
-    async with pool.connection() as conn:
-        cursor = conn.cursor(row_factory=dict_row)
-        await cursor.execute(
-            "SELECT * FROM delivery_status_view WHERE delivery_id = %s", (delivery_id,)
-        )
-        return await cursor.fetchone()
+    return await _one(
+        pool, "SELECT * FROM delivery_status_view WHERE delivery_id = %s", (delivery_id,)
+    )
 
 
 async def ping(pool: AsyncConnectionPool) -> None:
     """Raise when the database does not answer."""
     async with pool.connection() as conn:
         await conn.execute("SELECT 1")
+
+
+async def _all(
+    pool: AsyncConnectionPool, query: str, params: tuple[Any, ...]
+) -> list[dict[str, Any]]:
+    """Rows of a query; a database that does not answer is a 503, not a 500."""
+    try:
+        async with pool.connection() as conn:
+            cursor = conn.cursor(row_factory=dict_row)
+            await cursor.execute(query, params)
+            return await cursor.fetchall()
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        raise UnavailableError("the read model does not answer; try again") from error
+
+
+async def _one(
+    pool: AsyncConnectionPool, query: str, params: tuple[Any, ...]
+) -> dict[str, Any] | None:
+    rows = await _all(pool, query, params)
+    return rows[0] if rows else None
+
+
+async def business_key(pool: AsyncConnectionPool, key_id: str) -> dict[str, Any] | None:
+    """The `business_keys_view` row of an API key id (business id and key hash)."""
+    return await _one(
+        pool, "SELECT business_id, key_sha256 FROM business_keys_view WHERE key_id = %s", (key_id,)
+    )
+
+
+async def business(pool: AsyncConnectionPool, business_id: str) -> dict[str, Any] | None:
+    """A business's `businesses_view` row."""
+    return await _one(pool, "SELECT * FROM businesses_view WHERE business_id = %s", (business_id,))
+
+
+_FIRST_DELIVERIES = (
+    "SELECT delivery_id FROM business_deliveries_view WHERE business_id = %s"
+    " ORDER BY requested_at DESC, delivery_id DESC LIMIT %s"
+)
+_NEXT_DELIVERIES = (
+    "SELECT delivery_id FROM business_deliveries_view WHERE business_id = %s"
+    " AND (requested_at, delivery_id) < (%s, %s)"
+    " ORDER BY requested_at DESC, delivery_id DESC LIMIT %s"
+)
+
+
+async def business_deliveries(
+    pool: AsyncConnectionPool,
+    business_id: str,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """One page of a business's deliveries, newest first, after the keyset `after`.
+
+    The page's keys come from `business_deliveries_view` (an index range scan); their
+    states from `delivery_status_view`, for those ids only.
+    """
+    if after is None:
+        page = await _all(pool, _FIRST_DELIVERIES, (business_id, limit))
+    else:
+        page = await _all(pool, _NEXT_DELIVERIES, (business_id, *after, limit))
+    ids = [row["delivery_id"] for row in page]
+    if not ids:
+        return []
+    rows = await _all(
+        pool, "SELECT * FROM delivery_status_view WHERE delivery_id = ANY(%s)", (ids,)
+    )
+    by_id = {row["delivery_id"]: row for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def delivery_history(pool: AsyncConnectionPool, delivery_id: str) -> list[dict[str, Any]]:
+    """A delivery's events in order, from `delivery_events_view`."""
+    return await _all(
+        pool,
+        "SELECT * FROM delivery_events_view WHERE delivery_id = %s ORDER BY sequence",
+        (delivery_id,),
+    )
+
+
+async def drones(pool: AsyncConnectionPool, after: str | None, limit: int) -> list[dict[str, Any]]:
+    """One page of `drone_latest_view`, by drone id."""
+    if after is None:
+        return await _all(
+            pool, "SELECT * FROM drone_latest_view ORDER BY drone_id LIMIT %s", (limit,)
+        )
+    return await _all(
+        pool,
+        "SELECT * FROM drone_latest_view WHERE drone_id > %s ORDER BY drone_id LIMIT %s",
+        (after, limit),
+    )
+
+
+async def drone(pool: AsyncConnectionPool, drone_id: str) -> dict[str, Any] | None:
+    """One drone's latest state from `drone_latest_view`."""
+    return await _one(pool, "SELECT * FROM drone_latest_view WHERE drone_id = %s", (drone_id,))
+
+
+async def fleet_summary(pool: AsyncConnectionPool, silent_after_s: float) -> dict[str, Any]:
+    """Counts over `drone_latest_view` (read once): drones, by phase, battery, silent ones."""
+    totals = await _one(
+        pool,
+        "WITH d AS MATERIALIZED (SELECT * FROM drone_latest_view)"
+        " SELECT count(*) AS drones,"
+        " count(*) FILTER (WHERE delivery_id IS NOT NULL) AS on_delivery,"
+        " count(*) FILTER (WHERE observed_at < now() - make_interval(secs => %s)) AS silent,"
+        " min(battery_pct) AS battery_min, avg(battery_pct) AS battery_avg,"
+        " max(battery_pct) AS battery_max,"
+        " count(*) FILTER (WHERE battery_pct < 20) AS battery_below_20,"
+        " count(*) FILTER (WHERE battery_pct >= 20 AND battery_pct < 50) AS battery_20_to_50,"
+        " count(*) FILTER (WHERE battery_pct >= 50 AND battery_pct < 80) AS battery_50_to_80,"
+        " count(*) FILTER (WHERE battery_pct >= 80) AS battery_80_up,"
+        " max(observed_at) AS latest_fix_at,"
+        " (SELECT coalesce(jsonb_object_agg(phase, n), '{}'::jsonb)"
+        "  FROM (SELECT phase, count(*) AS n FROM d GROUP BY phase) p) AS by_phase"
+        " FROM d",
+        (silent_after_s,),
+    )
+    assert totals is not None  # an aggregate without GROUP BY always has one row
+    return totals

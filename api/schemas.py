@@ -31,7 +31,7 @@ class CancelRequestIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(default="", max_length=500)
+    reason: str = Field(default="", max_length=500, pattern=r"^[^\x00]*$")
 
 
 class CancellationAcceptedPublic(BaseModel):
@@ -89,3 +89,131 @@ class ProblemPublic(BaseModel):
     title: str
     status: int
     detail: str
+
+
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+"""No control characters (PostgreSQL's text cannot hold NUL; names get displayed)."""
+
+
+class BusinessRegistrationIn(BaseModel):
+    """Who is signing up: a display name and how to reach them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, pattern=PRINTABLE)
+    contact: str = Field(min_length=1, max_length=320, pattern=PRINTABLE)
+
+
+class BusinessPublic(BaseModel):
+    """A registered business."""
+
+    business_id: str
+    name: str
+    contact: str
+    registered_at: datetime
+
+
+class BusinessRegisteredPublic(BusinessPublic):
+    """201/202 body of a registration: the API key, shown this once and never again.
+
+    `status` is `active` when the key already works (the read model has it) and
+    `pending` when the registration is recorded but not yet projected: the key starts
+    working within moments, without registering again.
+    """
+
+    key_id: str
+    api_key: str
+    status: Literal["active", "pending"]
+
+
+class DeliveryPagePublic(BaseModel):
+    """A page of a business's deliveries, newest first; `next_cursor` is None on the last."""
+
+    items: list[DeliveryStatusPublic]
+    next_cursor: str | None
+
+
+class DeliveryEventPublic(BaseModel):
+    """One event of a delivery's history."""
+
+    sequence: int
+    event_type: str
+    occurred_at: datetime
+    drone_id: str | None
+
+
+class DeliveryHistoryPublic(BaseModel):
+    """What happened to a delivery, in order."""
+
+    delivery_id: str
+    events: list[DeliveryEventPublic]
+
+
+class DronePublic(BaseModel):
+    """A drone's latest fix."""
+
+    drone_id: str
+    observed_at: datetime
+    lat: float
+    lon: float
+    altitude_m: float
+    ground_speed_mps: float
+    heading_deg: float
+    battery_pct: float
+    phase: str
+    delivery_id: str | None
+
+
+class DronePagePublic(BaseModel):
+    """A page of the fleet, by drone id; `next_cursor` is None on the last."""
+
+    items: list[DronePublic]
+    next_cursor: str | None
+
+
+class BatterySummaryPublic(BaseModel):
+    """The fleet's battery levels (percent), over each drone's latest fix."""
+
+    min_pct: float | None
+    avg_pct: float | None
+    max_pct: float | None
+    below_20: int
+    from_20_to_50: int
+    from_50_to_80: int
+    from_80: int
+
+
+class FleetSummaryPublic(BaseModel):
+    """The fleet at a glance."""
+
+    drones: int
+    on_delivery: int
+    silent: int
+    """Drones whose latest fix is older than `silent_after_s`."""
+    silent_after_s: float
+    by_phase: dict[str, int]
+    battery: BatterySummaryPublic
+    latest_fix_at: datetime | None
+
+
+class FleetSnapshotPublic(BaseModel):
+    """The fleet websocket's first message: every drone's latest fix."""
+
+    type: Literal["snapshot"]
+    drones: list[DronePublic]
+
+
+class FleetUpdatePublic(BaseModel):
+    """A fleet websocket message after the snapshot: one delivery's tracking update."""
+
+    type: Literal["update"]
+    delivery_id: str
+    drone_id: str | None
+    sequence: int
+    status: str
+    lat: float
+    lon: float
+    altitude_m: float
+    remaining_m: float
+    eta: datetime | None
+    observed_at: datetime

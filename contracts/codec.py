@@ -8,6 +8,14 @@ Decoding is a fast path and a slow path. The fast path decodes the current schem
 every event type. If that fails, the slow path decodes the bytes generically, applies
 the registered upcasters from the event's `schema_version` up to the current one, and
 converts the result; an event that still does not fit raises `DecodeError`.
+
+When a version is due: a change that every record already in the log still satisfies
+(a new event type in the tagged union, a new value of a `Literal` such as the statuses
+`rescheduled` and `failed` or the abort reasons, a new optional field) keeps the
+version; old bytes take the fast path. Renaming, removing or retyping a field, or making
+one required, bumps the class's `SCHEMA_VERSION` and registers an upcaster from the old
+version. Readers older than a new event type dead-letter it (`unknown_event_type`), so
+producers of a new type ship after its readers.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Only the aggregate (the stream worker owning the delivery's partition) writes the
 delivery's events, so their sequence numbers never collide. Everyone else asks: dispatch
-proposes a drone, the API asks to cancel, a drone reports what it did. Commands travel
+proposes a drone, the API asks to cancel, a drone reports what it did (picked up,
+dropped off, aborted) or refuses an assignment it cannot fly. Commands travel
 on `delivery-commands`, keyed by delivery id and co-partitioned with `deliveries`; the
 aggregate decides against the current state and appends the resulting events, or refuses
 with a reason (dead-lettered, never silent).
@@ -15,7 +16,7 @@ from typing import Annotated
 import msgspec
 
 from contracts.errors import DecodeError
-from contracts.events import Identifier, UtcDatetime
+from contracts.events import AbortReason, Identifier, RefusalReason, UtcDatetime
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="command_type", tag=True):
@@ -58,7 +59,29 @@ class ReportDropoff(Command, frozen=True, kw_only=True, tag=True):
     observed_at: UtcDatetime
 
 
-AnyCommand = AssignDrone | CancelDelivery | ReportPickup | ReportDropoff
+class ReportAbort(Command, frozen=True, kw_only=True, tag=True):
+    """A drone reports it gave its mission up in flight (at `observed_at`), and why.
+
+    Before the pickup the delivery is rescheduled (another drone will fly it); with the
+    parcel on board it fails with this reason.
+    """
+
+    drone_id: Identifier
+    reason: AbortReason
+    observed_at: UtcDatetime
+
+
+class RefuseAssignment(Command, frozen=True, kw_only=True, tag=True):
+    """A drone refuses the assignment it was given (it never took off for it)."""
+
+    drone_id: Identifier
+    reason: RefusalReason
+    observed_at: UtcDatetime
+
+
+AnyCommand = (
+    AssignDrone | CancelDelivery | ReportPickup | ReportDropoff | ReportAbort | RefuseAssignment
+)
 """Every command the aggregate knows."""
 
 _encoder = msgspec.json.Encoder()

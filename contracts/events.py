@@ -36,11 +36,37 @@ DeliveryStatus = Literal[
     "en_route_to_dropoff",
     "delivered",
     "cancelled",
+    "rescheduled",
+    "failed",
 ]
-"""The states of a delivery a customer can see."""
+"""The states of a delivery a customer can see.
 
-FINAL_STATUSES: frozenset[str] = frozenset({"delivered", "cancelled"})
+`rescheduled`: its drone refused or aborted before the pickup; it waits for another.
+`failed`: its drone aborted with the parcel on board (final; the reason says why).
+"""
+
+FINAL_STATUSES: frozenset[str] = frozenset({"delivered", "cancelled", "failed"})
 """After these, no event may follow and live tracking ends."""
+
+CANCELLABLE_STATUSES: tuple[DeliveryStatus, ...] = ("requested", "assigned", "rescheduled")
+"""A delivery may be cancelled until its parcel is picked up (the aggregate decides; the
+API uses the same list to answer 409 early)."""
+
+AbortReason = Literal["battery", "no_fly_zone", "fault"]
+"""Why a drone abandoned a mission in flight: its battery fell under the reserve, a
+no-fly zone closed its way, or an injected fault (the simulator's chaos for operators)."""
+
+RefusalReason = Literal["busy", "unreachable", "insufficient_battery"]
+"""Why a drone refused an assignment before taking off: already on a mission, a point it
+may not reach (inside a no-fly zone), or a mission it cannot finish with its reserve."""
+
+GiveUpReason = Literal[
+    "battery", "no_fly_zone", "fault", "busy", "unreachable", "insufficient_battery"
+]
+"""Why a drone gave a delivery up: an abort or a refusal reason."""
+
+MilestoneKind = Literal["battery_low", "aborted", "returned", "charged"]
+"""Fleet-level milestones of one drone (see `DroneMilestone`)."""
 
 DronePhase = Literal[
     "idle",
@@ -145,6 +171,43 @@ class DeliveryCancelled(Event, frozen=True, kw_only=True, tag=True):
     drone_id: Identifier | None = None
 
 
+class DeliveryRescheduled(Event, frozen=True, kw_only=True, tag=True):
+    """The drone gave the delivery up before the pickup: back to the dispatch queue.
+
+    Its drone refused the assignment or aborted on the way to the pickup; the customer
+    is told (tracking status `rescheduled`) and dispatch proposes another drone.
+
+    It carries what dispatch needs to queue it again without a lookup (like
+    `DroneAssigned` carries the points for the drone): the points, the original request
+    time (the delivery keeps its place in the queue) and every drone that has given
+    this delivery up so far, `drone_id` included, which dispatch will not propose again.
+    """
+
+    AGGREGATE: ClassVar[str] = "delivery_id"
+
+    delivery_id: Identifier
+    drone_id: Identifier
+    reason: GiveUpReason
+    pickup: GeoPoint
+    dropoff: GeoPoint
+    requested_at: UtcDatetime
+    declined_by: tuple[Identifier, ...]
+
+
+class DeliveryFailed(Event, frozen=True, kw_only=True, tag=True):
+    """The drone aborted with the parcel on board: the delivery ends, with the reason.
+
+    The drone flies the parcel back to a depot (see `simulator.engine`); flying it out
+    again is a new delivery request, not a continuation of this one.
+    """
+
+    AGGREGATE: ClassVar[str] = "delivery_id"
+
+    delivery_id: Identifier
+    drone_id: Identifier
+    reason: AbortReason
+
+
 class TelemetryReported(Event, frozen=True, kw_only=True, tag=True):
     """One position fix from a drone. `occurred_at` is the fix time.
 
@@ -187,7 +250,59 @@ class TrackingUpdated(Event, frozen=True, kw_only=True, tag=True):
     eta: UtcDatetime | None
 
 
-DeliveryEvent = DeliveryRequested | DroneAssigned | PickedUp | Delivered | DeliveryCancelled
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+"""No control characters: PostgreSQL's text cannot hold NUL, and names get displayed."""
+
+
+class BusinessRegistered(Event, frozen=True, kw_only=True, tag=True):
+    """A business signed up and was issued an API key (on the businesses topic).
+
+    Only the key's public id and the SHA-256 of the whole key are recorded, never the
+    key: it is shown to the business once. The key carries 256 random bits, so the
+    unsalted hash cannot be brute-forced, and the log (kept forever) can be replayed
+    into the read model without holding a credential.
+    """
+
+    AGGREGATE: ClassVar[str] = "business_id"
+
+    business_id: Identifier
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_PRINTABLE)]
+    contact: Annotated[str, msgspec.Meta(min_length=1, max_length=320, pattern=_PRINTABLE)]
+    key_id: Identifier
+    key_sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+
+
+class DroneMilestone(Event, frozen=True, kw_only=True, tag=True):
+    """A moment in a drone's day that dispatch must not learn late, with where and how full.
+
+    On the telemetry topic, keyed by drone id, so it stays in order with the drone's
+    fixes; its `sequence` counts the drone's milestones (fixes have their own). Kinds:
+    `battery_low` (crossed the low-battery mark), `aborted` (gave its mission up in
+    flight; `delivery_id` and `reason` say which and why), `returned` (landed at a
+    depot), `charged` (full again on the charger). Telemetry reaches dispatch only on a
+    change of availability or every refresh period; a milestone reaches it at once.
+    """
+
+    AGGREGATE: ClassVar[str] = "drone_id"
+
+    drone_id: Identifier
+    kind: MilestoneKind
+    lat: Latitude
+    lon: Longitude
+    battery_pct: Percent
+    delivery_id: Identifier | None = None
+    reason: AbortReason | None = None
+
+
+DeliveryEvent = (
+    DeliveryRequested
+    | DroneAssigned
+    | PickedUp
+    | Delivered
+    | DeliveryCancelled
+    | DeliveryRescheduled
+    | DeliveryFailed
+)
 """Events of the delivery aggregate, on the deliveries topic keyed by delivery id."""
 
 AnyEvent = (
@@ -196,8 +311,12 @@ AnyEvent = (
     | PickedUp
     | Delivered
     | DeliveryCancelled
+    | DeliveryRescheduled
+    | DeliveryFailed
     | TelemetryReported
+    | DroneMilestone
     | TrackingUpdated
+    | BusinessRegistered
 )
 """Every event type the codec knows."""
 
@@ -209,7 +328,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PickedUp,
         Delivered,
         DeliveryCancelled,
+        DeliveryRescheduled,
+        DeliveryFailed,
         TelemetryReported,
+        DroneMilestone,
         TrackingUpdated,
+        BusinessRegistered,
     )
 }

@@ -6,6 +6,7 @@ each aggregate's events holds. Partition counts are the unit of scale-out.
 partitions as `deliveries` so that a Faust agent can read both co-partitioned.
 `delivery-commands` is co-partitioned with `deliveries` too: the aggregate reads all three.
 `dispatch` has one partition on purpose: one owner assigns drones (see streams.dispatcher).
+`businesses` (registrations, kept forever) is tiny: one partition keeps them in order.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Topics:
     tracking: TopicSpec
     dispatch: TopicSpec
     deadletter: TopicSpec
+    businesses: TopicSpec
 
     @classmethod
     def with_prefix(cls, prefix: str = "", partitions: int = 4) -> Topics:
@@ -98,6 +100,13 @@ class Topics:
                 "source topic",
                 "Records refused by a processor, with the reason, never silently lost.",
             ),
+            businesses=TopicSpec(
+                f"{prefix}businesses",
+                1,
+                FOREVER,
+                "business_id",
+                "BusinessRegistered: who may request deliveries (a key's hash, never the key).",
+            ),
         )
 
     def all(self) -> tuple[TopicSpec, ...]:
@@ -110,4 +119,5 @@ class Topics:
             self.tracking,
             self.dispatch,
             self.deadletter,
+            self.businesses,
         )

@@ -18,7 +18,13 @@ import httpx
 import websockets
 
 from devstack import stack
-from devstack.services import PlatformConfig, RunningService, start_platform, stop_all
+from devstack.services import (
+    PlatformConfig,
+    RunningService,
+    register_business,
+    start_platform,
+    stop_all,
+)
 from devstack.settings import StackSettings
 
 
@@ -27,7 +33,7 @@ def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
     _stop_on_signals()
     print("starting the local stack (Kafka, PostgreSQL)...", flush=True)
     started = stack.up(settings)
-    config = PlatformConfig(stack=settings, database=settings.postgres_db)
+    config = PlatformConfig(stack=settings, database=settings.postgres_db, dashboard_port=8501)
     logs = settings.home / "logs"
     services: list[RunningService] = []
     try:
@@ -36,9 +42,10 @@ def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
             logs,
             ["--drones", str(drones), "--demand-per-minute", str(per_minute)],
         )
-        _print_banner(config, logs)
+        business_key = register_business(config, "demo shop", "shop@example.com")
+        _print_banner(config, business_key, logs)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_follow_one_delivery(config))
+            asyncio.run(_follow_one_delivery(config, business_key))
             _wait_forever(services)
     finally:
         print("\nstopping the services...", flush=True)
@@ -49,15 +56,19 @@ def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
     return 0
 
 
-def _print_banner(config: PlatformConfig, logs: object) -> None:
+def _print_banner(config: PlatformConfig, business_key: str, logs: object) -> None:
     print(
         f"""
 dronefleet is running.
   REST API        {config.api_url}/docs   (OpenAPI: {config.api_url}/openapi.json)
+  dashboard       {config.dashboard_url}   (operators: the fleet, live)
   request         curl -X POST {config.api_url}/v1/deliveries \\
-                    -H 'X-API-Key: {config.business_key}' -H 'Content-Type: application/json' \\
+                    -H 'X-API-Key: {business_key}' -H 'Content-Type: application/json' \\
                     -d '{{"pickup":{{"lat":47.372,"lon":8.538}},
                          "dropoff":{{"lat":47.385,"lon":8.548}}}}'
+  your deliveries curl {config.api_url}/v1/deliveries -H 'X-API-Key: {business_key}'
+  operators       curl {config.api_url}/v1/fleet/summary -H 'X-Operator-Key: {config.operator_key}'
+                  (POST /v1/businesses with that key registers another business)
   live tracking   connect to the answer's websocket_url with the subprotocols
                   ["dronefleet.v1", "bearer.<tracking_token>"]
   logs            {logs}/*.log
@@ -67,11 +78,11 @@ Following one delivery below; Ctrl-C stops everything.
     )
 
 
-async def _follow_one_delivery(config: PlatformConfig) -> None:
+async def _follow_one_delivery(config: PlatformConfig, business_key: str) -> None:
     async with httpx.AsyncClient(base_url=config.api_url) as client:
         response = await client.post(
             "/v1/deliveries",
-            headers={"X-API-Key": config.business_key},
+            headers={"X-API-Key": business_key},
             json={
                 "pickup": {"lat": 47.372, "lon": 8.538},
                 "dropoff": {"lat": 47.385, "lon": 8.548},

@@ -24,20 +24,30 @@ from devstack.settings import StackSettings
 
 @dataclass(frozen=True, slots=True)
 class PlatformConfig:
-    """What the services share: where the stack is, the topic prefix, secrets, ports."""
+    """What the services share: where the stack is, the topic prefix, secrets, ports.
+
+    Businesses are not configured: they register through the API with the operators'
+    key (`register_business`), as in production.
+    """
 
     stack: StackSettings
     database: str
     topic_prefix: str = ""
     api_port: int = 8000
     token_secret: str = field(default_factory=lambda: secrets.token_hex(32))
-    business_id: str = "demo-business"
-    business_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    operator_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    dashboard_port: int | None = None
+    """The operators' dashboard's port; None: no dashboard (tests that do not look at it)."""
 
     @property
     def api_url(self) -> str:
         """The API's base URL."""
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """The dashboard's URL, if it runs."""
+        return None if self.dashboard_port is None else f"http://127.0.0.1:{self.dashboard_port}"
 
     def environment(self) -> dict[str, str]:
         """Environment variables configuring every service for this platform."""
@@ -56,7 +66,7 @@ class PlatformConfig:
             "DRONEFLEET_API_TOPIC_PREFIX": self.topic_prefix,
             "DRONEFLEET_API_DATABASE_URL": database_url,
             "DRONEFLEET_API_TOKEN_SECRET": self.token_secret,
-            "DRONEFLEET_API_BUSINESS_KEYS": f'{{"{self.business_id}": "{self.business_key}"}}',
+            "DRONEFLEET_API_OPERATOR_KEY": self.operator_key,
             "DRONEFLEET_API_PORT": str(self.api_port),
             "DRONEFLEET_API_PUBLIC_URL": self.api_url,
             "DRONEFLEET_API_ALLOWED_ORIGINS": (
@@ -65,7 +75,10 @@ class PlatformConfig:
             "DRONEFLEET_SIMULATOR_KAFKA_BOOTSTRAP": bootstrap,
             "DRONEFLEET_SIMULATOR_TOPIC_PREFIX": self.topic_prefix,
             "DRONEFLEET_SIMULATOR_API_URL": self.api_url,
-            "DRONEFLEET_SIMULATOR_API_KEY": self.business_key,
+            "DRONEFLEET_DASHBOARD_DATABASE_URL": database_url,
+            "DRONEFLEET_DASHBOARD_KAFKA_BOOTSTRAP": bootstrap,
+            "DRONEFLEET_DASHBOARD_TOPIC_PREFIX": self.topic_prefix,
+            "DRONEFLEET_DASHBOARD_PORT": str(self.dashboard_port or 8501),
         }
 
 
@@ -136,6 +149,36 @@ def wait_until_ready(api_url: str, services: list[RunningService], timeout_s: fl
     raise ServiceStartError(f"the API at {api_url} was not ready within {timeout_s:.0f}s")
 
 
+def register_business(
+    config: PlatformConfig, name: str, contact: str = "ops@localhost", timeout_s: float = 60.0
+) -> str:
+    """Register a business through the API with the operators' key; return its API key.
+
+    Returns once the key works (a 202 `pending` registration is waited for), so the
+    caller can use it at once.
+    """
+    response = httpx.post(
+        f"{config.api_url}/v1/businesses",
+        headers={"X-Operator-Key": config.operator_key},
+        json={"name": name, "contact": contact},
+        timeout=30.0,
+    )
+    if response.status_code not in (201, 202):
+        raise ServiceStartError(
+            f"registering {name!r} failed: {response.status_code} {response.text}"
+        )
+    key: str = response.json()["api_key"]
+    deadline = time.monotonic() + timeout_s
+    while response.status_code != 201 and time.monotonic() < deadline:  # 202: pending
+        time.sleep(0.2)
+        me = httpx.get(f"{config.api_url}/v1/businesses/me", headers={"X-API-Key": key})
+        if me.status_code == 200:
+            return key
+    if response.status_code != 201:
+        raise ServiceStartError(f"the key of {name!r} did not start working in {timeout_s:.0f}s")
+    return key
+
+
 def start_platform(
     config: PlatformConfig,
     logs: Path,
@@ -143,6 +186,8 @@ def start_platform(
     extra_env: dict[str, str] | None = None,
 ) -> list[RunningService]:
     """Start the sink, a stream worker and the API, wait for readiness, then the fleet.
+
+    The simulator's demand places its orders as a business registered here.
 
     On any failure the processes already started are stopped before the error propagates.
     """
@@ -155,11 +200,15 @@ def start_platform(
         ):
             services.append(start_service(name, argv, config, logs, extra_env))
         wait_until_ready(config.api_url, services)
+        demand_key = register_business(config, "simulated demand")
+        simulator_env = {**(extra_env or {}), "DRONEFLEET_SIMULATOR_API_KEY": demand_key}
         services.append(
             start_service(
-                "simulator", ["simulator", "run", *simulator_args], config, logs, extra_env
+                "simulator", ["simulator", "run", *simulator_args], config, logs, simulator_env
             )
         )
+        if config.dashboard_port is not None:  # the operators' dashboard, last
+            services.append(start_service("dashboard", ["dashboard"], config, logs, extra_env))
     except BaseException:
         stop_all(services)
         raise

@@ -13,10 +13,13 @@ from typing import Any
 import msgspec
 
 from contracts import (
+    BusinessRegistered,
     DeadLetter,
     Delivered,
     DeliveryCancelled,
+    DeliveryFailed,
     DeliveryRequested,
+    DeliveryRescheduled,
     DroneAssigned,
     Event,
     PickedUp,
@@ -106,7 +109,19 @@ DEAD_LETTERS = TableLayout(
         ("refused_at", "timestamptz"),
     ),
 )
-LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS, DEAD_LETTERS)
+BUSINESSES = TableLayout(
+    "businesses",
+    (
+        ("business_id", "text"),
+        ("event_id", "text"),
+        ("name", "text"),
+        ("contact", "text"),
+        ("key_id", "text"),
+        ("key_sha256", "text"),
+        ("registered_at", "timestamptz"),
+    ),
+)
+LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS, DEAD_LETTERS, BUSINESSES)
 
 Row = tuple[Any, ...]
 
@@ -146,7 +161,15 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 event.remaining_m,
                 event.eta,
             )
-        case DeliveryRequested() | DroneAssigned() | PickedUp() | Delivered() | DeliveryCancelled():
+        case (
+            DeliveryRequested()
+            | DroneAssigned()
+            | PickedUp()
+            | Delivered()
+            | DeliveryCancelled()
+            | DeliveryRescheduled()
+            | DeliveryFailed()
+        ):
             drone_id = getattr(event, "drone_id", None)
             return DELIVERY_EVENTS, (
                 event.delivery_id,
@@ -157,6 +180,16 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 event.recorded_at,
                 drone_id,
                 msgspec.to_builtins(event),
+            )
+        case BusinessRegistered():
+            return BUSINESSES, (
+                event.business_id,
+                event.event_id,
+                event.name,
+                event.contact,
+                event.key_id,
+                event.key_sha256,
+                event.occurred_at,
             )
     return None
 

@@ -18,7 +18,10 @@ Each telemetry record independently, with its own percentage:
 
 Only records of the telemetry topic are touched; the drones' reports to the delivery
 aggregate pass through unchanged and in order (the platform does not claim to survive
-corrupt commands, and a load test must not fail for that).
+corrupt commands, and a load test must not fail for that). The drones' fleet milestones
+share the telemetry topic and its radio link, so they may be dropped, duplicated,
+corrupted or delayed too (dispatch still learns of the drone from its next fixes); only
+fixes carry a clock to skew.
 
 `Chaos` is sans-I/O and deterministic: one seeded generator, no clock, so the same seed
 and the same batches always give the same output and the same counts.
@@ -33,7 +36,7 @@ from datetime import timedelta
 
 import msgspec
 
-from contracts import TelemetryReported, encode_event
+from contracts import DecodeError, TelemetryReported, encode_event
 from contracts.codec import decode_as
 from simulator.wire import WireRecord
 
@@ -179,7 +182,10 @@ class Chaos:
 
     def _skew(self, value: bytes) -> bytes:
         """Move the fix time by 1 to max_skew_s seconds, either way (event id kept)."""
-        fix = decode_as(value, TelemetryReported)  # skew comes first: still intact here
+        try:
+            fix = decode_as(value, TelemetryReported)  # skew comes first: still intact here
+        except DecodeError:
+            return value  # a fleet milestone: only fixes carry a clock to skew
         seconds = self._rng.uniform(1.0, self.spec.max_skew_s) * self._rng.choice((-1, 1))
         shifted = fix.occurred_at + timedelta(seconds=seconds)
         return encode_event(msgspec.structs.replace(fix, occurred_at=shifted))

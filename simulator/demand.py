@@ -1,17 +1,23 @@
-"""Demand: delivery requests arriving as a Poisson process, sent through the REST API.
+"""Demand: delivery requests arriving as a Poisson process, through the API or to Kafka.
 
-The arrival times and the points are drawn from a seeded generator; posting goes through
-the platform's public API, exactly as a business would.
+The arrival times, the points and (for Kafka) the ids are drawn from one seeded
+generator, so a seed gives the same demand. Two ways in (`--demand-via`):
+- `api` posts each request to the platform's public REST API, exactly as a business
+  would: it loads the API, its key check and its producer too;
+- `kafka` writes `DeliveryRequested` straight to the deliveries topic, as the API does
+  after its checks: it loads the stream processors alone, without an API process or a
+  business key, and goes beyond what one API process accepts.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 
-from contracts import GeoPoint
+from contracts import DeliveryRequested, GeoPoint
 from simulator.scenario import Scenario
 
 
@@ -41,6 +47,20 @@ class PoissonDemand:
         return DeliveryOrder(
             pickup=self.scenario.random_point(self.rng, self.radius_m),
             dropoff=self.scenario.random_point(self.rng, self.radius_m),
+        )
+
+    def next_request(self, business_id: str, now: datetime) -> DeliveryRequested:
+        """The next order as the event the API would write, with ids from the generator."""
+        order = self.next_order()
+        return DeliveryRequested(
+            event_id=f"{self.rng.getrandbits(128):032x}",
+            sequence=1,
+            occurred_at=now,
+            recorded_at=now,
+            delivery_id=f"sim-{self.rng.getrandbits(64):016x}",
+            business_id=business_id,
+            pickup=order.pickup,
+            dropoff=order.dropoff,
         )
 
 

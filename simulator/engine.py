@@ -22,6 +22,20 @@ the assignment's sequence + 1 (PickedUp) and + 2 (Delivered).
 `cancel(delivery_id)` makes a drone still on its way to the pickup (or waiting there)
 abandon the mission and retrace its route to the depot it took off from. After its
 pickup milestone the engine ignores a cancel: the delivery aggregate refuses those.
+
+Refusals and aborts. `try_assign` says why a drone will not take a mission (busy, a
+point it may not reach, not enough battery to end with its reserve); the runner
+reports that to the aggregate, which reschedules the delivery. A drone on a mission
+aborts when its battery falls under the reserve before the drop-off (the estimate at
+assignment bounds the worst wind, so in practice only a fault does this) or when told
+to (`abort`, e.g. a no-fly zone closing on its way or an injected fault). Before the
+pickup it retraces its way out to its depot; with the parcel on board it flies the
+planned shortest way to the nearest depot (or, if none, retraces) and lands with it.
+
+Fleet milestones (`DroneMilestone`) come out of `step` after the delivery milestones:
+`aborted` (with the delivery and the reason), `battery_low` (crossing
+`spec.low_battery_pct`, once until the drone is charged again), `returned` (landed at
+a depot after a mission) and `charged` (full again on the charger).
 """
 
 from __future__ import annotations
@@ -29,14 +43,23 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from contracts import Delivered, DroneAssigned, Event, GeoPoint, PickedUp
+from contracts import (
+    AbortReason,
+    Delivered,
+    DroneAssigned,
+    Event,
+    GeoPoint,
+    MilestoneKind,
+    PickedUp,
+)
 from simulator.airspace import Airspace
 from simulator.battery import Segment, drain_per_s, mission_cost_pct
-from simulator.events import PHASES, EventIds, telemetry
+from simulator.events import PHASES, EventIds, drone_milestone, telemetry
 from simulator.geo import FloatArray, LocalFrame, distance_m, local_offsets
 from simulator.kinematics import brake_speed, cruise_ground_speed
 from simulator.routing import RoutePlanner
@@ -50,6 +73,23 @@ GROUND, CLIMB, CRUISE, DESCEND = range(4)
 """Stages of a leg; `phase` says which leg (or stop) the drone is on."""
 
 IntArray = npt.NDArray[np.int64]
+
+Refusal = Literal["unknown_drone", "already_flying", "busy", "unreachable", "insufficient_battery"]
+"""Why `try_assign` turned a mission down. The first two are not the drone's to report:
+another simulator flies that drone, or this is a redelivered assignment it is flying."""
+
+RECHARGED_MARGIN_PCT = 10.0
+"""A drone reports `battery_low` again only after charging this far above the mark."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A fleet milestone decided during physics, built into an event by `step`."""
+
+    index: int
+    kind: MilestoneKind
+    delivery_id: str | None = None
+    reason: AbortReason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +152,9 @@ class FleetEngine:
         self._wp_last: IntArray = np.zeros(count, dtype=np.int64)
         self._missions: dict[int, Mission] = {}
         self._delivery_ids: list[str | None] = [None] * count
+        self._battery_low = np.zeros(count, dtype=bool)
+        self._milestone_sequence = np.zeros(count, dtype=np.int64)
+        self._pending: list[_Pending] = []
 
     @classmethod
     def at_depots(
@@ -148,9 +191,18 @@ class FleetEngine:
 
     def assign(self, assignment: DroneAssigned) -> bool:
         """Take the mission if the drone is ours, idle, and can fly it with its reserve."""
+        return self.try_assign(assignment) is None
+
+    def try_assign(self, assignment: DroneAssigned) -> Refusal | None:
+        """Take the mission (None), or say why not."""
         i = self._index.get(assignment.drone_id)
-        if i is None or self.phase[i] != IDLE or i in self._missions:
-            return False
+        if i is None:
+            return "unknown_drone"
+        flying = self._missions.get(i)
+        if flying is not None and flying.assignment.delivery_id == assignment.delivery_id:
+            return "already_flying"
+        if self.phase[i] != IDLE or flying is not None:
+            return "busy"
         here = GeoPoint(float(self.lat[i]), float(self.lon[i]))
         home = min(self.depots, key=lambda depot: distance_m(assignment.dropoff, depot))
         legs = (
@@ -159,15 +211,52 @@ class FleetEngine:
             self.planner.route(assignment.dropoff, home),
         )
         if legs[0] is None or legs[1] is None or legs[2] is None:
-            return False
+            return "unreachable"
         segments = (_segments(legs[0]), _segments(legs[1]), _segments(legs[2]))
         cost = mission_cost_pct(self.spec, segments, self.wind_spec)
         if self.battery_pct[i] - cost < self.spec.reserve_pct:
-            return False
+            return "insufficient_battery"
         self._missions[i] = Mission(assignment, (legs[0], legs[1], legs[2]))
         self._delivery_ids[i] = assignment.delivery_id
         self._start_leg(i, TO_PICKUP, legs[0])
+        return None
+
+    def abort(self, drone_id: str, reason: AbortReason) -> bool:
+        """Give the drone's mission up and head home; False if it has none to give up.
+
+        A drone whose delivery is done (returning after the drop-off) or that has no
+        mission has nothing to abort. The `aborted` milestone comes out of the next step.
+        """
+        i = self._index.get(drone_id)
+        if i is None or i not in self._missions or self._delivery_ids[i] is None:
+            return False
+        self._abort(i, reason)
         return True
+
+    def _abort(self, i: int, reason: AbortReason) -> None:
+        mission = self._missions[i]
+        delivery_id = mission.assignment.delivery_id
+        if self.phase[i] in (TO_PICKUP, AT_PICKUP):
+            self._turn_back(i, mission.legs[0])
+        else:
+            self._delivery_ids[i] = None
+            self._head_home_loaded(i, mission)
+        self._pending.append(_Pending(i, "aborted", delivery_id, reason))
+
+    def _head_home_loaded(self, i: int, mission: Mission) -> None:
+        """With the parcel on board (to or at the drop-off): to the nearest depot."""
+        here = GeoPoint(float(self.lat[i]), float(self.lon[i]))
+        home = min(self.depots, key=lambda depot: distance_m(here, depot))
+        route = self.planner.route(here, home)
+        if route is None:  # retrace: back to the pickup, then the way out
+            leg = mission.legs[1]
+            route = [here, *leg[int(self._wp_index[i]) :: -1], *mission.legs[0][-2::-1]]
+        self._load_waypoints(i, route[1:])
+        if self.stage[i] in (GROUND, DESCEND):
+            self.stage[i] = CLIMB  # up to cruise altitude again, then home
+        if self.stage[i] == CLIMB and self.altitude_m[i] == 0.0:
+            self.speed_mps[i] = 0.0
+        self.phase[i] = RETURNING
 
     def cancel(self, delivery_id: str) -> bool:
         """Abandon the delivery if its drone has not picked it up; True if one turned back.
@@ -236,6 +325,7 @@ class FleetEngine:
         """Advance every drone by `dt` seconds; return milestones, then telemetry."""
         dwelling = self._physics(dt)
         events: list[Event] = self._dwell(dwelling, dt, now)
+        events.extend(self._fleet_milestones(now))
         self.telemetry_sequence += 1
         events.extend(
             telemetry(
@@ -259,10 +349,36 @@ class FleetEngine:
         """Step the physics only, building no events: for benchmarks and bulk runs.
 
         Returns the indices of the drones whose dwell ended (a pickup or a delivery), so
-        a caller still sees the milestones. Do not mix with `step` on one engine if the
-        event sequence numbers matter: `advance` skips the telemetry sequence.
+        a caller still sees the milestones; fleet milestones are dropped. Do not mix with
+        `step` on one engine if the event sequence numbers matter: `advance` skips the
+        telemetry sequence.
         """
-        return self._finish_dwells(self._physics(dt), dt)
+        done = self._finish_dwells(self._physics(dt), dt)
+        self._pending.clear()
+        return done
+
+    def _fleet_milestones(self, now: datetime) -> list[Event]:
+        """The fleet milestones noted since the last step, in the order they happened."""
+        pending, self._pending = self._pending, []
+        events: list[Event] = []
+        for item in pending:
+            i = item.index
+            self._milestone_sequence[i] += 1
+            events.append(
+                drone_milestone(
+                    now,
+                    self._ids.one(),
+                    int(self._milestone_sequence[i]),
+                    self.drone_ids[i],
+                    item.kind,
+                    float(self.lat[i]),
+                    float(self.lon[i]),
+                    float(self.battery_pct[i]),
+                    delivery_id=item.delivery_id,
+                    reason=item.reason,
+                )
+            )
+        return events
 
     def _physics(self, dt: float) -> npt.NDArray[np.bool_]:
         """Move, climb, land and drain every drone; return who is dwelling at a stop.
@@ -283,7 +399,9 @@ class FleetEngine:
         dwelling: npt.NDArray[np.bool_] = on_ground & ((phase == AT_PICKUP) | (phase == AT_DROPOFF))
         charging = on_ground & (phase == IDLE)
         wind_east, wind_north = self._wind(t)
+        before = self.battery_pct.copy()
         self._drain(dt, climbing, cruising, descending, dwelling, charging, wind_east, wind_north)
+        self._watch_battery(before, charging)
         if cruising.any():
             self._cruise(np.flatnonzero(cruising), dt, wind_east, wind_north)
         if climbing.any():
@@ -291,6 +409,22 @@ class FleetEngine:
         if descending.any():
             self._descend(descending, dt)
         return dwelling
+
+    def _watch_battery(self, before: FloatArray, charging: npt.NDArray[np.bool_]) -> None:
+        """Abort missions under the reserve; note battery-low and fully-charged drones."""
+        spec, battery, phase = self.spec, self.battery_pct, self.phase
+        exhausted = (phase >= TO_PICKUP) & (phase <= AT_DROPOFF) & (battery < spec.reserve_pct)
+        for i in np.flatnonzero(exhausted).tolist():
+            if self._delivery_ids[i] is not None:
+                self._abort(i, "battery")
+        newly_low = (battery < spec.low_battery_pct) & ~self._battery_low
+        for i in np.flatnonzero(newly_low).tolist():
+            self._pending.append(_Pending(i, "battery_low"))
+        self._battery_low |= newly_low
+        self._battery_low &= battery < spec.low_battery_pct + RECHARGED_MARGIN_PCT
+        full = charging & (battery >= 100.0) & (before < 100.0)
+        for i in np.flatnonzero(full).tolist():
+            self._pending.append(_Pending(i, "charged"))
 
     def _wind(self, t: float) -> tuple[FloatArray, FloatArray]:
         x, y = self.airspace.frame.to_xy(self.lat, self.lon)
@@ -346,11 +480,15 @@ class FleetEngine:
         phase[at_dropoff] = AT_DROPOFF
         self.dwell_left_s[at_dropoff] = self.spec.dropoff_dwell_s
         phase[home] = IDLE
+        self.carrying[home] = False  # an aborted mission brings its parcel back
         for i in np.flatnonzero(home).tolist():
             del self._missions[i]
+            self._pending.append(_Pending(i, "returned"))
 
     def _finish_dwells(self, dwelling: npt.NDArray[np.bool_], dt: float) -> list[int]:
         """Count the dwell down; start the next leg of those done. Returns their indices."""
+        # A drone that aborted during this step's physics is no longer at its stop.
+        dwelling = dwelling & ((self.phase == AT_PICKUP) | (self.phase == AT_DROPOFF))
         self.dwell_left_s[dwelling] -= dt
         done: list[int] = np.flatnonzero(dwelling & (self.dwell_left_s <= 0.0)).tolist()
         for i in done:

@@ -12,7 +12,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from contracts import DronePhase, TelemetryReported
+from contracts import AbortReason, DroneMilestone, DronePhase, MilestoneKind, TelemetryReported
 
 PHASES: tuple[DronePhase, ...] = (
     "idle",
@@ -94,3 +94,32 @@ def telemetry(
             strict=True,
         )
     ]
+
+
+def drone_milestone(
+    now: datetime,
+    event_id: str,
+    sequence: int,
+    drone_id: str,
+    kind: MilestoneKind,
+    lat: float,
+    lon: float,
+    battery_pct: float,
+    *,
+    delivery_id: str | None = None,
+    reason: AbortReason | None = None,
+) -> DroneMilestone:
+    """One fleet milestone of a drone, stamped `now`."""
+    return DroneMilestone(
+        event_id=event_id,
+        sequence=sequence,
+        occurred_at=now,
+        recorded_at=now,
+        drone_id=drone_id,
+        kind=kind,
+        lat=lat,
+        lon=lon,
+        battery_pct=round(min(max(battery_pct, 0.0), 100.0), 3),
+        delivery_id=delivery_id,
+        reason=reason,
+    )

@@ -1,12 +1,15 @@
 """The Kafka adapter: assignments in, telemetry and milestones out, on the wall clock.
 
 The engine is stepped every 1/telemetry_hz seconds with the current UTC time. Telemetry
-goes to the telemetry topic; pickups and drop-offs go as reports (commands) to the
-delivery aggregate (`simulator.wire`). With `--chaos`, the telemetry passes through
-`simulator.chaos` on its way to the producer. Drone assignments are read from the
-deliveries topic (every partition, from the end: this process flies only what is
-assigned while it runs) and handed to the engine, as are cancellations
-(`DeliveryCancelled`), which turn a drone still on its way to the pickup back home.
+goes to the telemetry topic with the drones' fleet milestones; pickups, drop-offs and
+aborts go as reports (commands) to the delivery aggregate (`simulator.wire`). With
+`--chaos`, the telemetry passes through `simulator.chaos` on its way to the producer.
+Drone assignments are read from the deliveries topic (every partition, from the end:
+this process flies only what is assigned while it runs) and handed to the engine; a
+drone of this fleet that cannot fly one refuses it (`RefuseAssignment`), so the
+delivery is rescheduled instead of waiting for it. Cancellations (`DeliveryCancelled`)
+turn a drone still on its way to the pickup back home. Demand (load mode) goes through
+the API or straight to Kafka (`simulator.demand`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from contracts import (
     DecodeError,
     DeliveryCancelled,
     DroneAssigned,
+    DroneMilestone,
     Event,
     Topics,
     decode_event,
+    encode_event,
     utc_now,
 )
 from simulator.chaos import Chaos, ChaosSpec
@@ -34,7 +39,7 @@ from simulator.demand import PoissonDemand, post_order
 from simulator.engine import FleetEngine
 from simulator.sender import BatchSender
 from simulator.settings import SimulatorSettings
-from simulator.wire import WireRecord, to_wire
+from simulator.wire import WireRecord, refusal, to_records
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +49,14 @@ class RunStats:
     """What the run achieved, for the progress line and the summary."""
 
     telemetry_sent: int = 0
+    """Records acknowledged on the telemetry topic: fixes and the fleet milestones."""
     milestones_sent: int = 0
+    """Reports to the delivery aggregate (pickup, drop-off, abort, refusal)."""
+    fleet_milestones: int = 0
+    """Fleet milestones built (battery low, aborted, returned, charged)."""
     assignments: int = 0
+    refusals: int = 0
+    aborts: int = 0
     cancellations: int = 0
     requests_posted: int = 0
     request_errors: int = 0
@@ -100,9 +111,9 @@ class SimulatorRunner:
         try:
             await _resolve_positions(consumer)
             self.ready.set()
-            tasks.append(asyncio.create_task(self._consume_deliveries(consumer)))
+            tasks.append(asyncio.create_task(self._consume_deliveries(consumer, producer)))
             if self.demand is not None:
-                tasks.append(asyncio.create_task(self._create_demand(self.demand)))
+                tasks.append(asyncio.create_task(self._create_demand(self.demand, producer)))
             await self._fly(producer)
             if self.chaos is not None:
                 await self._produce(producer, self.chaos.flush())
@@ -133,25 +144,29 @@ class SimulatorRunner:
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0))
 
     async def _send(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
-        records = [to_wire(event, self.topics) for event in events]
+        milestones = [e for e in events if isinstance(e, DroneMilestone)]
+        self.stats.fleet_milestones += len(milestones)
+        self.stats.aborts += sum(1 for m in milestones if m.kind == "aborted")
+        records = to_records(events, self.topics)
         if self.chaos is not None:
             records = self.chaos.apply(records)
         await self._produce(producer, records)
 
     async def _produce(self, producer: AIOKafkaProducer, records: list[WireRecord]) -> None:
         """Send the records, wait for every acknowledgement and count them."""
+        acks = await self._sender_for(producer).send(records)
+        self.stats.send_errors += acks.failed.total()
+        self.stats.telemetry_sent += acks.acked[self.topics.telemetry.name]
+        self.stats.milestones_sent += acks.acked[self.topics.delivery_commands.name]
+
+    def _sender_for(self, producer: AIOKafkaProducer) -> BatchSender:
         if self._sender is None:
             self._sender = BatchSender(producer)
-        acks = await self._sender.send(records)
-        telemetry_topic = self.topics.telemetry.name
-        self.stats.send_errors += acks.failed.total()
-        for topic, count in acks.acked.items():
-            if topic == telemetry_topic:
-                self.stats.telemetry_sent += count
-            else:
-                self.stats.milestones_sent += count
+        return self._sender
 
-    async def _consume_deliveries(self, consumer: AIOKafkaConsumer) -> None:
+    async def _consume_deliveries(
+        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer
+    ) -> None:
         async for record in consumer:
             if record.value is None:
                 continue
@@ -159,12 +174,41 @@ class SimulatorRunner:
                 event = decode_event(record.value)
             except DecodeError:
                 continue  # the stream processors dead-letter what they cannot read
-            if isinstance(event, DroneAssigned) and self.engine.assign(event):
-                self.stats.assignments += 1
+            if isinstance(event, DroneAssigned):
+                await self._on_assignment(event, producer)
             elif isinstance(event, DeliveryCancelled) and self.engine.cancel(event.delivery_id):
                 self.stats.cancellations += 1
 
-    async def _create_demand(self, demand: PoissonDemand) -> None:
+    async def _on_assignment(self, assignment: DroneAssigned, producer: AIOKafkaProducer) -> None:
+        """Fly it, or refuse it when it is one of ours that cannot."""
+        refused = self.engine.try_assign(assignment)
+        if refused is None:
+            self.stats.assignments += 1
+        elif refused in ("busy", "unreachable", "insufficient_battery"):
+            self.stats.refusals += 1
+            await self._produce(producer, [refusal(assignment, refused, utc_now(), self.topics)])
+        # unknown_drone: another simulator's; already_flying: a redelivered assignment.
+
+    async def _create_demand(self, demand: PoissonDemand, producer: AIOKafkaProducer) -> None:
+        if self.settings.demand_via == "kafka":
+            await self._demand_to_kafka(demand, producer)
+        else:
+            await self._demand_to_api(demand)
+
+    async def _demand_to_kafka(self, demand: PoissonDemand, producer: AIOKafkaProducer) -> None:
+        """Write each request to the deliveries topic, as the API would after its checks."""
+        topic = self.topics.deliveries.name
+        while True:
+            await asyncio.sleep(demand.next_gap_s())
+            request = demand.next_request(self.settings.demand_business_id, utc_now())
+            record = WireRecord(topic, request.delivery_id.encode(), encode_event(request))
+            acks = await self._sender_for(producer).send([record])
+            if acks.failed.total():
+                self.stats.request_errors += 1
+            else:
+                self.stats.requests_posted += 1
+
+    async def _demand_to_api(self, demand: PoissonDemand) -> None:
         async with httpx.AsyncClient(base_url=self.settings.api_url, timeout=10.0) as client:
             while True:
                 await asyncio.sleep(demand.next_gap_s())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -28,5 +29,9 @@ class SimulatorSettings(BaseSettings):
     """A scenario TOML file; None: the bundled Zurich scenario."""
     chaos: str = ""
     """Telemetry perturbations, e.g. `drop=1,duplicate=2,reorder=1,corrupt=0.5,skew=1`."""
+    demand_via: Literal["api", "kafka"] = "api"
+    """`api`: POST each request to the REST API; `kafka`: write DeliveryRequested directly."""
+    demand_business_id: str = "simulator"
+    """The business of the requests written to Kafka (the API takes it from the key)."""
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""

@@ -45,7 +45,10 @@ class FlightSpec:
     wind_drain_per_mps: float = 0.02
     """Extra airborne drain per m/s of wind: holding attitude in moving air costs power."""
     reserve_pct: float = 10.0
-    """A drone refuses a mission it would end with less than this left."""
+    """A drone refuses a mission it would end with less than this left, and aborts one
+    (before the drop-off) when its battery falls under it."""
+    low_battery_pct: float = 25.0
+    """Under this a drone reports `battery_low` (once, until it is charged again)."""
     estimate_margin: float = 1.1
     """The mission estimate's safety factor over its worst-case-wind figure."""
 

@@ -2,8 +2,25 @@
 
 Both are pure (but for fresh event ids). The state of a delivery is always the fold of
 its events with `evolve`; `decide` is how a command becomes events, refusing illegal ones with
-`IllegalTransitionError`. Events arrive at-least-once, so `evolve` ignores an event whose
-sequence it has already applied (idempotent fold).
+`IllegalTransitionError` (or a subclass naming the case). Events arrive at-least-once, so
+`evolve` ignores an event whose sequence it has already applied (idempotent fold).
+
+    requested   --AssignDrone-->                assigned
+    rescheduled --AssignDrone-->                assigned
+    assigned    --ReportPickup-->               picked_up
+    assigned    --RefuseAssignment/ReportAbort--> rescheduled
+    picked_up   --ReportDropoff-->              delivered   (final)
+    picked_up   --ReportAbort-->                failed      (final, with the reason)
+    requested / assigned / rescheduled --CancelDelivery--> cancelled (final)
+
+A drone that refuses its assignment, or aborts before the pickup, gives the delivery
+up: it is `rescheduled` (back in the dispatch queue; the customer is told) and its
+drone joins `declined_by`, which dispatch will not propose again. A drone that aborts
+with the parcel on board flies it back to its depot and the delivery `failed` with the
+abort's reason: flying it out again is a new request (a business decision, with the
+parcel at the depot instead of the pickup), not a continuation of this one. A cancel
+after the pickup report is refused with `TooLateToCancelError`; a report from a drone
+that gave the delivery up already is a redelivery and changes nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +31,7 @@ from typing import TypedDict
 import msgspec
 
 from contracts import (
+    CANCELLABLE_STATUSES,
     FINAL_STATUSES,
     AnyCommand,
     AssignDrone,
@@ -21,16 +39,20 @@ from contracts import (
     Delivered,
     DeliveryCancelled,
     DeliveryEvent,
+    DeliveryFailed,
     DeliveryRequested,
+    DeliveryRescheduled,
     DeliveryStatus,
     DroneAssigned,
     GeoPoint,
     PickedUp,
+    RefuseAssignment,
+    ReportAbort,
     ReportDropoff,
     ReportPickup,
     new_event_id,
 )
-from streams.errors import IllegalTransitionError
+from streams.errors import IllegalTransitionError, NotTheAssignedDroneError, TooLateToCancelError
 
 
 class DeliveryState(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,6 +67,9 @@ class DeliveryState(msgspec.Struct, frozen=True, kw_only=True):
     requested_at: datetime
     drone_id: str | None = None
     delivered_at: datetime | None = None
+    declined_by: tuple[str, ...] = ()
+    """Drones that refused or aborted this delivery; none of them is assigned it again."""
+    failure_reason: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -52,8 +77,8 @@ class DeliveryState(msgspec.Struct, frozen=True, kw_only=True):
         return self.status in FINAL_STATUSES
 
 
-CANCELLABLE: tuple[DeliveryStatus, ...] = ("requested", "assigned")
-"""A delivery may be cancelled until its parcel is picked up."""
+ASSIGNABLE: tuple[DeliveryStatus, ...] = ("requested", "rescheduled")
+"""A delivery waiting for a drone: new, or given up by its previous drone."""
 
 
 def evolve(state: DeliveryState | None, event: DeliveryEvent) -> DeliveryState:
@@ -74,7 +99,7 @@ def evolve(state: DeliveryState | None, event: DeliveryEvent) -> DeliveryState:
                 requested_at=event.occurred_at,
             )
         case DroneAssigned():
-            current = _require(state, event, allowed=("requested",))
+            current = _require(state, event, allowed=ASSIGNABLE)
             return msgspec.structs.replace(
                 current, status="assigned", drone_id=event.drone_id, version=event.sequence
             )
@@ -87,8 +112,22 @@ def evolve(state: DeliveryState | None, event: DeliveryEvent) -> DeliveryState:
                 current, status="delivered", version=event.sequence, delivered_at=event.occurred_at
             )
         case DeliveryCancelled():
-            current = _require(state, event, allowed=CANCELLABLE)
+            current = _require(state, event, allowed=CANCELLABLE_STATUSES)
             return msgspec.structs.replace(current, status="cancelled", version=event.sequence)
+        case DeliveryRescheduled():
+            current = _require(state, event, allowed=("assigned",))
+            return msgspec.structs.replace(
+                current,
+                status="rescheduled",
+                drone_id=None,
+                declined_by=event.declined_by,
+                version=event.sequence,
+            )
+        case DeliveryFailed():
+            current = _require(state, event, allowed=("picked_up",))
+            return msgspec.structs.replace(
+                current, status="failed", failure_reason=event.reason, version=event.sequence
+            )
 
 
 class _Envelope(TypedDict):
@@ -116,10 +155,16 @@ def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> l
     )
     match command:
         case AssignDrone():
-            if state.status != "requested":
+            if state.status not in ASSIGNABLE:
                 if state.drone_id == command.drone_id and not state.is_final:
                     return []  # the same proposal, redelivered
                 raise IllegalTransitionError(state.delivery_id, state.status, "AssignDrone")
+            if command.drone_id in state.declined_by:
+                raise IllegalTransitionError(
+                    state.delivery_id,
+                    state.status,
+                    f"AssignDrone to {command.drone_id}, which gave this delivery up already",
+                )
             return [
                 DroneAssigned(
                     **common,
@@ -132,7 +177,9 @@ def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> l
         case CancelDelivery():
             if state.status == "cancelled":
                 return []
-            if state.status not in CANCELLABLE:
+            if state.status in ("picked_up", "delivered"):
+                raise TooLateToCancelError(state.delivery_id, state.status, "CancelDelivery")
+            if state.status not in CANCELLABLE_STATUSES:
                 raise IllegalTransitionError(state.delivery_id, state.status, "CancelDelivery")
             return [
                 DeliveryCancelled(
@@ -157,11 +204,45 @@ def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> l
             if state.status != "picked_up":
                 raise IllegalTransitionError(state.delivery_id, state.status, "ReportDropoff")
             return [Delivered(**common, occurred_at=command.observed_at, drone_id=command.drone_id)]
+        case ReportAbort() | RefuseAssignment():
+            return _give_up(state, command, common)
+
+
+def _give_up(
+    state: DeliveryState, command: ReportAbort | RefuseAssignment, common: _Envelope
+) -> list[DeliveryEvent]:
+    """The drone gives the delivery up: rescheduled before the pickup, failed after it."""
+    drone_id, attempted = command.drone_id, command.command_type
+    if drone_id in state.declined_by:
+        return []  # it gave this delivery up already: a redelivered report
+    if state.status in ("cancelled", "failed") and drone_id == state.drone_id:
+        return []  # the delivery ended first (a cancel race), or this report is a replay
+    _require_drone(state, drone_id, attempted)
+    if state.status == "assigned":
+        return [
+            DeliveryRescheduled(
+                **common,
+                occurred_at=command.observed_at,
+                drone_id=drone_id,
+                reason=command.reason,
+                pickup=state.pickup,
+                dropoff=state.dropoff,
+                requested_at=state.requested_at,
+                declined_by=(*state.declined_by, drone_id),
+            )
+        ]
+    if state.status == "picked_up" and isinstance(command, ReportAbort):
+        return [
+            DeliveryFailed(
+                **common, occurred_at=command.observed_at, drone_id=drone_id, reason=command.reason
+            )
+        ]
+    raise IllegalTransitionError(state.delivery_id, state.status, attempted)
 
 
 def _require_drone(state: DeliveryState, drone_id: str, attempted: str) -> None:
     if state.drone_id != drone_id:
-        raise IllegalTransitionError(
+        raise NotTheAssignedDroneError(
             state.delivery_id, state.status, f"{attempted} by {drone_id}, not the assigned drone"
         )
 

@@ -13,7 +13,27 @@ Dispatch proposes (an `AssignDrone` command); the delivery aggregate accepts it,
 refuses it if the delivery was cancelled meanwhile. A proposed drone is reserved until
 its own telemetry shows it on that mission; fixes older than the reservation cannot free
 it again. A reservation that its drone never takes up expires after `reservation_ttl`,
-and a cancellation frees it at once, so no drone stays blocked.
+and a cancellation or a reschedule frees it at once, so no drone stays blocked.
+
+Reassignment: a drone that refuses its assignment or aborts before the pickup makes the
+aggregate write `DeliveryRescheduled`, which the deliveries worker forwards here. The
+delivery goes back into the queue at its original request time, and none of the drones
+in its `declined_by` is proposed for it again (a drone whose own battery check refused it
+would refuse again, and a proposal loop is worse than waiting). When no drone can take a
+delivery, new or rescheduled, it keeps waiting: its customer has been told `requested`
+or `rescheduled`, and any change of the fleet tries the queue again.
+
+How the fleet view stays right: from two inputs of the drones' own topic (telemetry,
+keyed by drone, so in order per drone). Fixes reach dispatch only when a drone's
+availability changes or every `fleet_refresh` (`streams.gate`): enough for position, far
+too late for the moments that change what a drone can take. Those come as
+`DroneMilestone` events, which the gate passes on at once: `returned` (landed at a
+depot: available, with its battery), `charged` (full again: long missions fit),
+`battery_low` and `aborted` (on its way home: not available). A fleet event rather than
+a flag in telemetry because it is rare (a few per mission, against a fix per second),
+it is a fact operators and analysts want on its own, and the gate forwards it without
+adding per-fix work to the hot path. A drone's returned or charged milestone and its
+first idle fix say the same thing; whichever comes first wins, the other changes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +49,8 @@ from contracts import (
     DecodeError,
     DeliveryCancelled,
     DeliveryRequested,
+    DeliveryRescheduled,
+    DroneMilestone,
     GeoPoint,
     TelemetryReported,
     decode_event,
@@ -80,10 +102,18 @@ class DispatchProcessor:
         if isinstance(event, TelemetryReported):
             if not self._on_fix(event, now):
                 return []
+        elif isinstance(event, DroneMilestone):
+            if not self._on_milestone(event):
+                return []
         elif isinstance(event, DeliveryRequested):
             if self.queue.get(event.delivery_id.encode()) is not None:
                 return []  # a redelivered request: already waiting
             self.queue[event.delivery_id.encode()] = _encoder.encode(evolve(None, event))
+        elif isinstance(event, DeliveryRescheduled):
+            self._release(event.delivery_id)
+            if self.queue.get(event.delivery_id.encode()) is not None:
+                return []  # a redelivered reschedule: already waiting
+            self.queue[event.delivery_id.encode()] = _encoder.encode(_waiting_again(event))
         elif isinstance(event, DeliveryCancelled):
             self._forget(event.delivery_id)
         else:
@@ -98,6 +128,10 @@ class DispatchProcessor:
     def _forget(self, delivery_id: str) -> None:
         """A cancelled delivery leaves the queue and frees the drone promised to it."""
         self.queue.pop(delivery_id.encode(), None)
+        self._release(delivery_id)
+
+    def _release(self, delivery_id: str) -> None:
+        """Free the drone promised to `delivery_id`, if one still is."""
         for key, raw in list(self.fleet.items()):
             entry = _fleet_decoder.decode(raw) if raw else None
             if entry is not None and entry.reserved_for == delivery_id:
@@ -132,6 +166,27 @@ class DispatchProcessor:
         self.fleet[key] = _encoder.encode(updated)
         return updated.available() and (entry is None or not entry.available())
 
+    def _on_milestone(self, milestone: DroneMilestone) -> bool:
+        """Update the drone's entry at once; True when it may now take a delivery."""
+        key = milestone.drone_id.encode()
+        raw = self.fleet.get(key)
+        entry = _fleet_decoder.decode(raw) if raw else None
+        if entry is not None and milestone.occurred_at < entry.observed_at:
+            return False  # older than what dispatch knows already
+        updated = FleetEntry(
+            drone_id=milestone.drone_id,
+            lat=milestone.lat,
+            lon=milestone.lon,
+            battery_pct=milestone.battery_pct,
+            idle=milestone.kind in ("returned", "charged"),
+            observed_at=milestone.occurred_at,
+            reserved_for=entry.reserved_for if entry else None,
+            reserved_at=entry.reserved_at if entry else None,
+        )
+        self.fleet[key] = _encoder.encode(updated)
+        # A charged drone may fit a mission it could not before, even if it was idle.
+        return updated.available()
+
     def _assign_waiting(self, now: datetime) -> list[Outgoing]:
         waiting = self.waiting()
         if not waiting:
@@ -146,6 +201,7 @@ class DispatchProcessor:
             snapshots = (
                 DroneSnapshot(e.drone_id, GeoPoint(e.lat, e.lon), e.battery_pct)
                 for e in available.values()
+                if e.drone_id not in state.declined_by
             )
             drone_id = choose_drone(snapshots, state.pickup, state.dropoff, self.policy)
             if drone_id is None:
@@ -165,3 +221,17 @@ class DispatchProcessor:
             self.fleet[drone_id.encode()] = _encoder.encode(reserved)
             del self.queue[state.delivery_id.encode()]
         return out
+
+
+def _waiting_again(event: DeliveryRescheduled) -> DeliveryState:
+    """The queue entry of a rescheduled delivery, from the event alone."""
+    return DeliveryState(
+        delivery_id=event.delivery_id,
+        business_id="",  # dispatch never needs it
+        status="rescheduled",
+        pickup=event.pickup,
+        dropoff=event.dropoff,
+        version=event.sequence,
+        requested_at=event.requested_at,
+        declined_by=event.declined_by,
+    )

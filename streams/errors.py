@@ -17,3 +17,11 @@ class IllegalTransitionError(StreamsError):
         self.delivery_id = delivery_id
         self.status = status
         self.attempted = attempted
+
+
+class TooLateToCancelError(IllegalTransitionError):
+    """A cancel that arrived after the drone reported the pickup: the parcel is flying."""
+
+
+class NotTheAssignedDroneError(IllegalTransitionError):
+    """A report or refusal from a drone that does not fly (or never flew) the delivery."""

@@ -5,6 +5,8 @@ partitions; the last accepted fix per drone is all the validator needs. Valid fi
 drones on a mission go to `delivery-telemetry`, keyed by delivery. Dispatch hears of a
 drone when its availability changes, and at least every `fleet_refresh`, not on every
 fix: that keeps the single dispatch partition light even with thousands of drones.
+A drone's milestones (`DroneMilestone`: returned, charged, battery low, aborted) share
+its topic and go to dispatch at once (see `streams.dispatcher` for why).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from contracts import DecodeError, TelemetryReported, decode_event
+from contracts import DecodeError, DroneMilestone, TelemetryReported, decode_event
 from streams.records import Outgoing, SourceRecord, dead_letter
 from streams.validation import LastFix, ValidationPolicy, check_fix, remember
 
@@ -36,6 +38,9 @@ class TelemetryGate:
             event = decode_event(record.value)
         except DecodeError as error:
             return self._refuse(record, error.reason, error.detail, now)
+        if isinstance(event, DroneMilestone):
+            self.counts["milestone"] = self.counts.get("milestone", 0) + 1
+            return [Outgoing("dispatch", FLEET_KEY, record.value)]
         if not isinstance(event, TelemetryReported):
             return self._refuse(record, "unexpected_type", event.event_type, now)
         reason = check_fix(event, self.last_fixes.get(event.drone_id), now, self.policy)

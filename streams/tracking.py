@@ -3,7 +3,11 @@
 Reads `deliveries` and `delivery-telemetry`, both keyed by delivery id and
 co-partitioned, so one worker owns everything about a delivery: its state (the fold of
 its events) and its tracking memory (smoothed speed, last update), both in tables.
-New requests are forwarded to the dispatch topic.
+New requests, cancellations and rescheduled deliveries are forwarded to the dispatch
+topic (a rescheduled one goes back into its queue). Every change of state a customer
+must hear of at once (picked up, delivered, cancelled, rescheduled, failed) sends a
+TrackingUpdated regardless of the rate limit; a delivery waiting for a drone again, or
+ended without arriving, has no ETA.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from contracts import (
     Delivered,
     DeliveryCancelled,
     DeliveryEvent,
+    DeliveryFailed,
     DeliveryRequested,
+    DeliveryRescheduled,
     DeliveryStatus,
     DroneAssigned,
     GeoPoint,
@@ -56,6 +62,20 @@ _tracking_decoder = msgspec.json.Decoder(TrackingState)
 _parked_decoder = msgspec.json.Decoder(list[str])
 _encoder = msgspec.json.Encoder()
 
+NO_ETA: frozenset[DeliveryStatus] = frozenset({"cancelled", "rescheduled", "failed"})
+"""States without an arrival to predict: ended, or waiting for a drone again."""
+
+DELIVERY_EVENTS = (
+    DeliveryRequested,
+    DroneAssigned,
+    PickedUp,
+    Delivered,
+    DeliveryCancelled,
+    DeliveryRescheduled,
+    DeliveryFailed,
+)
+"""The event types of the deliveries topic."""
+
 MAX_PARKED = 16
 """Commands kept per unknown delivery; more is abuse or a bug, and is dead-lettered."""
 
@@ -90,9 +110,7 @@ class DeliveryProcessor:
             return [dead_letter(record, "deliveries", error.reason, error.detail, now)]
         if isinstance(event, TelemetryReported):
             return self._on_fix(event)
-        if isinstance(
-            event, DeliveryRequested | DroneAssigned | PickedUp | Delivered | DeliveryCancelled
-        ):
+        if isinstance(event, DELIVERY_EVENTS):
             try:
                 return self._on_delivery_event(event)
             except IllegalTransitionError as error:
@@ -139,9 +157,9 @@ class DeliveryProcessor:
         self.states[event.delivery_id.encode()] = _encoder.encode(after)
         if isinstance(event, DeliveryRequested):
             return [Outgoing("dispatch", FLEET_KEY, encode_event(event)), *self._unpark(event)]
-        if isinstance(event, PickedUp | Delivered):
+        if isinstance(event, PickedUp | Delivered | DeliveryFailed):
             return self._emit_for_milestone(after, event)
-        if isinstance(event, DeliveryCancelled):
+        if isinstance(event, DeliveryCancelled | DeliveryRescheduled):
             return [
                 Outgoing("dispatch", FLEET_KEY, encode_event(event)),
                 *self._emit_for_milestone(after, event),
@@ -162,15 +180,21 @@ class DeliveryProcessor:
         return out
 
     def _emit_for_milestone(
-        self, state: DeliveryState, event: PickedUp | Delivered | DeliveryCancelled
+        self,
+        state: DeliveryState,
+        event: PickedUp | Delivered | DeliveryCancelled | DeliveryRescheduled | DeliveryFailed,
     ) -> list[Outgoing]:
         tracked = msgspec.structs.replace(
             self._tracking_state(state.delivery_id), hovering_since=None
         )  # the dwell at the stop just left is over
+        if isinstance(event, DeliveryRescheduled):
+            # The next drone's speed owes nothing to the last one's.
+            tracked = msgspec.structs.replace(tracked, smoothed_speed_mps=None)
         if isinstance(event, Delivered):
             position: GeoPoint | None = state.dropoff
-        elif isinstance(event, DeliveryCancelled):
-            position = tracked.last_position or state.pickup  # the customer learns it ended
+        elif isinstance(event, DeliveryCancelled | DeliveryRescheduled | DeliveryFailed):
+            # The customer learns at once, from the drone's last known place if any.
+            position = tracked.last_position or state.pickup
         else:
             position = tracked.last_position
         if position is None:
@@ -214,13 +238,14 @@ class DeliveryProcessor:
     ) -> list[Outgoing]:
         """Record the fix; return a TrackingUpdated unless one was sent too recently."""
         status = display_status(state.status)
+        predicted = "requested" if status == "rescheduled" else status
         hovered = (
             (observed_at - tracked.hovering_since).total_seconds()
             if tracked.hovering_since
             else 0.0
         )
         eta = estimate(
-            status,
+            predicted,
             position,
             altitude_m,
             state.pickup,
@@ -256,7 +281,7 @@ class DeliveryProcessor:
             ground_speed_mps=ground_speed,
             status=status,
             remaining_m=eta.remaining_m,
-            eta=None if status == "cancelled" else eta.at,
+            eta=None if status in NO_ETA else eta.at,
         )
         self.tracking[state.delivery_id.encode()] = _encoder.encode(
             msgspec.structs.replace(

@@ -12,6 +12,7 @@ from contracts import (
     GeoPoint,
     PickedUp,
     TelemetryReported,
+    TrackingUpdated,
     new_event_id,
 )
 
@@ -96,4 +97,32 @@ def fix(
         heading_deg=0.0,
         battery_pct=battery,
         phase=phase,
+    )
+
+
+def tracking(
+    delivery_id: str = "d1",
+    seq: int = 1,
+    at: datetime = T0,
+    position: GeoPoint = PICKUP,
+    *,
+    status: str = "en_route_to_dropoff",
+    remaining_m: float = 500.0,
+    eta_in: timedelta | None = timedelta(seconds=60),
+) -> TrackingUpdated:
+    return TrackingUpdated(
+        event_id=new_event_id(),
+        sequence=seq,
+        occurred_at=at,
+        recorded_at=at,
+        delivery_id=delivery_id,
+        drone_id="drone-1",
+        source_event_id=new_event_id(),
+        lat=position.lat,
+        lon=position.lon,
+        altitude_m=60.0,
+        ground_speed_mps=15.0,
+        status=status,  # type: ignore[arg-type]
+        remaining_m=remaining_m,
+        eta=None if eta_in is None else at + eta_in,
     )

@@ -27,6 +27,7 @@ from typing import Any
 import msgspec
 
 from contracts import (
+    BusinessRegistered,
     DeadLetter,
     Delivered,
     DeliveryRequested,
@@ -183,6 +184,23 @@ def tracking() -> list[TrackingUpdated]:
     ]
 
 
+def businesses() -> list[BusinessRegistered]:
+    """b1, the business that requested d1..d4."""
+    return [
+        BusinessRegistered(
+            event_id="biz-b1",
+            sequence=1,
+            occurred_at=at(-60),
+            recorded_at=at(-60),
+            business_id="b1",
+            name="Bakery One",
+            contact="ops@bakery.example",
+            key_id="00112233aabbccdd",
+            key_sha256="ab" * 32,
+        )
+    ]
+
+
 def dead_letters() -> list[DeadLetter]:
     """Four refused records: three telemetry (two reasons), one delivery event."""
 
@@ -210,7 +228,7 @@ def dead_letters() -> list[DeadLetter]:
 def rows() -> list[tuple[TableLayout, Row]]:
     """Every row of the data set, in load order."""
     placed: list[tuple[TableLayout, Row]] = []
-    for event in [*telemetry(), *deliveries(), *tracking()]:
+    for event in [*telemetry(), *deliveries(), *tracking(), *businesses()]:
         row = to_row(event)
         assert row is not None, event
         placed.append(row)

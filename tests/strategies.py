@@ -8,13 +8,19 @@ from hypothesis import strategies as st
 
 from contracts import (
     AssignDrone,
+    BusinessRegistered,
     CancelDelivery,
     Delivered,
     DeliveryCancelled,
+    DeliveryFailed,
     DeliveryRequested,
+    DeliveryRescheduled,
     DroneAssigned,
+    DroneMilestone,
     GeoPoint,
     PickedUp,
+    RefuseAssignment,
+    ReportAbort,
     ReportDropoff,
     ReportPickup,
     TelemetryReported,
@@ -91,10 +97,47 @@ tracking = st.builds(
             "en_route_to_dropoff",
             "delivered",
             "cancelled",
+            "rescheduled",
+            "failed",
         ]
     ),
     remaining_m=non_negative,
     eta=st.none() | utc_datetimes.map(lambda d: d + timedelta(seconds=1)),
+    **_common(),
+)
+printable = st.characters(codec="utf-8", min_codepoint=0x20).filter(lambda c: c != "\x7f")
+business_registered = st.builds(
+    BusinessRegistered,
+    business_id=ids,
+    name=st.text(printable, min_size=1, max_size=200),
+    contact=st.text(printable, min_size=1, max_size=320),
+    key_id=ids,
+    key_sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    **_common(),
+)
+abort_reasons = st.sampled_from(["battery", "no_fly_zone", "fault"])
+refusal_reasons = st.sampled_from(["busy", "unreachable", "insufficient_battery"])
+rescheduled = st.builds(
+    DeliveryRescheduled,
+    delivery_id=ids,
+    drone_id=ids,
+    reason=abort_reasons | refusal_reasons,
+    pickup=points,
+    dropoff=points,
+    requested_at=utc_datetimes,
+    declined_by=st.lists(ids, min_size=1, max_size=4).map(tuple),
+    **_common(),
+)
+failed = st.builds(DeliveryFailed, delivery_id=ids, drone_id=ids, reason=abort_reasons, **_common())
+drone_milestone = st.builds(
+    DroneMilestone,
+    drone_id=ids,
+    kind=st.sampled_from(["battery_low", "aborted", "returned", "charged"]),
+    lat=latitudes,
+    lon=longitudes,
+    battery_pct=st.floats(min_value=0, max_value=100, allow_nan=False),
+    delivery_id=st.none() | ids,
+    reason=st.none() | abort_reasons,
     **_common(),
 )
 
@@ -104,8 +147,12 @@ EVENT_STRATEGIES = {
     "PickedUp": picked_up,
     "Delivered": delivered,
     "DeliveryCancelled": cancelled,
+    "DeliveryRescheduled": rescheduled,
+    "DeliveryFailed": failed,
+    "DroneMilestone": drone_milestone,
     "TelemetryReported": telemetry,
     "TrackingUpdated": tracking,
+    "BusinessRegistered": business_registered,
 }
 any_event = st.one_of(*EVENT_STRATEGIES.values())
 
@@ -124,5 +171,19 @@ COMMAND_STRATEGIES = {
     ),
     "ReportDropoff": st.builds(
         ReportDropoff, drone_id=ids, observed_at=utc_datetimes, **_command_fields()
+    ),
+    "ReportAbort": st.builds(
+        ReportAbort,
+        drone_id=ids,
+        reason=abort_reasons,
+        observed_at=utc_datetimes,
+        **_command_fields(),
+    ),
+    "RefuseAssignment": st.builds(
+        RefuseAssignment,
+        drone_id=ids,
+        reason=refusal_reasons,
+        observed_at=utc_datetimes,
+        **_command_fields(),
     ),
 }

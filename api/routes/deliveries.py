@@ -1,26 +1,35 @@
-"""Deliveries: request one (a command, answered 202) and read its status (a query)."""
+"""Deliveries: commands (request, cancel: 202) and queries (list, status, history).
+
+Commands become events or commands on Kafka; queries read the projections' views. A
+business sees its own deliveries only; a tracking token reaches its one delivery.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Annotated, Any
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, Query, status
 
-from api import queries, tokens
-from api.deps import BearerDep, BusinessDep, ServicesDep
+from api import cursors, queries, tokens
+from api.deps import BusinessDep, DeliveryReader, DeliveryReaderDep, ServicesDep
 from api.errors import ConflictError, NotFoundError, UnavailableError
+from api.openapi import problem_responses
 from api.schemas import (
     CancellationAcceptedPublic,
     CancelRequestIn,
     DeliveryAcceptedPublic,
+    DeliveryEventPublic,
+    DeliveryHistoryPublic,
+    DeliveryPagePublic,
     DeliveryRequestIn,
     DeliveryStatusPublic,
     PointIn,
-    ProblemPublic,
 )
 from contracts import (
+    CANCELLABLE_STATUSES,
     CancelDelivery,
     DeliveryRequested,
     GeoPoint,
@@ -34,8 +43,15 @@ router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
 SUBPROTOCOL = "dronefleet.v1"
 
+DeliveryId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=DeliveryAcceptedPublic)
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryAcceptedPublic,
+    responses=problem_responses(401, 422, 503),
+)
 async def request_delivery(
     body: DeliveryRequestIn, business: BusinessDep, services: ServicesDep
 ) -> DeliveryAcceptedPublic:
@@ -77,15 +93,77 @@ async def request_delivery(
     )
 
 
-@router.get("/{delivery_id}", response_model=DeliveryStatusPublic)
+@router.get(
+    "",
+    response_model=DeliveryPagePublic,
+    responses=problem_responses(401, 422, 503),
+)
+async def list_deliveries(
+    business: BusinessDep,
+    services: ServicesDep,
+    cursor: Annotated[str | None, Query(max_length=cursors.MAX_CURSOR_LENGTH)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DeliveryPagePublic:
+    """The business's deliveries, newest first; pass `next_cursor` back for the next page."""
+    after = cursors.decode_deliveries(cursor) if cursor is not None else None
+    rows = await queries.business_deliveries(services.pool, business, after, limit + 1)
+    page = rows[:limit]
+    last = page[-1] if len(rows) > limit else None
+    return DeliveryPagePublic(
+        items=[_status(row) for row in page],
+        next_cursor=(
+            cursors.encode_deliveries(last["requested_at"], last["delivery_id"]) if last else None
+        ),
+    )
+
+
+@router.get(
+    "/{delivery_id}",
+    response_model=DeliveryStatusPublic,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
 async def delivery_status(
-    delivery_id: str, token: BearerDep, services: ServicesDep
+    delivery_id: DeliveryId, reader: DeliveryReaderDep, services: ServicesDep
 ) -> DeliveryStatusPublic:
-    """The delivery's current state and ETA, for the holder of its tracking token."""
-    tokens.verify(services.settings.token_secret.get_secret_value(), token, delivery_id)
+    """The delivery's current state and ETA, for its tracking token or its business."""
+    return _status(await _readable_status(delivery_id, reader, services))
+
+
+@router.get(
+    "/{delivery_id}/history",
+    response_model=DeliveryHistoryPublic,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def delivery_history(
+    delivery_id: DeliveryId, reader: DeliveryReaderDep, services: ServicesDep
+) -> DeliveryHistoryPublic:
+    """What happened to the delivery, event by event, for its tracking token or business."""
+    await _readable_status(delivery_id, reader, services)
+    rows = await queries.delivery_history(services.pool, delivery_id)
+    return DeliveryHistoryPublic(
+        delivery_id=delivery_id,
+        events=[DeliveryEventPublic.model_validate(row) for row in rows],
+    )
+
+
+async def _readable_status(
+    delivery_id: str, reader: DeliveryReader, services: ServicesDep
+) -> dict[str, Any]:
+    """The delivery's status row if `reader` may see it; else 403 (foreign token) or 404.
+
+    A business asking for another business's delivery gets the same 404 as for an
+    unknown id: whether a delivery exists is not disclosed to others.
+    """
+    if reader.token is not None:
+        tokens.verify(services.settings.token_secret.get_secret_value(), reader.token, delivery_id)
     row = await queries.delivery_status(services.pool, delivery_id)
-    if row is None:
+    if row is None or (reader.business_id is not None and row["business_id"] != reader.business_id):
         raise NotFoundError("no such delivery yet; it may still be on its way to the read model")
+    return row
+
+
+def _status(row: dict[str, Any]) -> DeliveryStatusPublic:
+    """The public form of a `delivery_status_view` row."""
     has_position = row["latest_lat"] is not None
     return DeliveryStatusPublic(
         delivery_id=row["delivery_id"],
@@ -101,17 +179,14 @@ async def delivery_status(
     )
 
 
-CANCELLABLE = frozenset({"requested", "assigned"})
-
-
 @router.post(
     "/{delivery_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CancellationAcceptedPublic,
-    responses={404: {"model": ProblemPublic}, 409: {"model": ProblemPublic}},
+    responses=problem_responses(401, 404, 409, 422, 503),
 )
 async def cancel_delivery(
-    delivery_id: str,
+    delivery_id: DeliveryId,
     business: BusinessDep,
     services: ServicesDep,
     body: CancelRequestIn | None = None,
@@ -125,7 +200,7 @@ async def cancel_delivery(
     row = await queries.delivery_status(services.pool, delivery_id)
     if row is None or row["business_id"] != business:
         raise NotFoundError("no such delivery for this business")
-    if row["status"] not in CANCELLABLE:
+    if row["status"] not in CANCELLABLE_STATUSES:
         raise ConflictError(f"a delivery that is {row['status']} can no longer be cancelled")
     command = CancelDelivery(
         command_id=new_event_id(),

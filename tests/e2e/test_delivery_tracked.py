@@ -20,7 +20,7 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from contracts import Topics
-from devstack.services import PlatformConfig, start_platform, stop_all
+from devstack.services import PlatformConfig, register_business, start_platform, stop_all
 from devstack.settings import StackSettings
 from tests.conftest import count
 from tests.kafka_helpers import wait_for
@@ -28,6 +28,9 @@ from tests.kafka_helpers import wait_for
 PICKUP = {"lat": 47.3800, "lon": 8.5420}  # a few hundred metres from the first depot
 DROPOFF = {"lat": 47.3840, "lon": 8.5460}
 ORDER = ["en_route_to_pickup", "en_route_to_dropoff", "delivered"]
+
+Platform = tuple[PlatformConfig, str, str]
+"""The running platform's config, its database's DSN, and a registered business's key."""
 
 
 def free_port() -> int:
@@ -39,7 +42,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def platform(
     running_stack: StackSettings, topics: Topics, fresh_database: Callable[[], str]
-) -> Iterator[tuple[PlatformConfig, str]]:
+) -> Iterator[Platform]:
     dsn = fresh_database()
     config = PlatformConfig(
         stack=running_stack,
@@ -58,14 +61,16 @@ def platform(
             "DRONEFLEET_STREAMS_CRUISE_SPEED_MPS": "40",
         },
     )
-    yield config, dsn
-    stop_all(services)
+    try:
+        yield config, dsn, register_business(config, "e2e shop")
+    finally:
+        stop_all(services)
 
 
-def request_delivery(config: PlatformConfig) -> dict[str, Any]:
+def request_delivery(config: PlatformConfig, key: str) -> dict[str, Any]:
     response = httpx.post(
         f"{config.api_url}/v1/deliveries",
-        headers={"X-API-Key": config.business_key},
+        headers={"X-API-Key": key},
         json={"pickup": PICKUP, "dropoff": DROPOFF},
     )
     assert response.status_code == 202, response.text
@@ -97,10 +102,10 @@ def seconds_left(message: dict[str, Any]) -> float:
 
 
 def test_a_customer_follows_a_delivery_until_it_is_delivered(
-    platform: tuple[PlatformConfig, str],
+    platform: Platform,
 ) -> None:
-    config, dsn = platform
-    accepted = request_delivery(config)
+    config, dsn, key = platform
+    accepted = request_delivery(config, key)
     delivery_id = accepted["delivery_id"]
     messages, close_code = asyncio.run(follow(accepted))
 
@@ -148,9 +153,9 @@ def test_a_customer_follows_a_delivery_until_it_is_delivered(
     assert status.status_code == 200 and status.json()["status"] == "delivered"
 
 
-def test_tokens_and_origins_are_checked_before_accept(platform: tuple[PlatformConfig, str]) -> None:
-    config, _ = platform
-    mine, theirs = request_delivery(config), request_delivery(config)
+def test_tokens_and_origins_are_checked_before_accept(platform: Platform) -> None:
+    config, _, key = platform
+    mine, theirs = request_delivery(config, key), request_delivery(config, key)
 
     async def refused(url: str, subprotocols: list[str], origin: str | None = None) -> int:
         with pytest.raises(InvalidStatus) as caught:
@@ -182,15 +187,15 @@ def test_tokens_and_origins_are_checked_before_accept(platform: tuple[PlatformCo
     assert "dronefleet_tracking_consumed_total" in metrics
 
 
-def test_bad_requests_get_a_problem_document(platform: tuple[PlatformConfig, str]) -> None:
-    config, _ = platform
+def test_bad_requests_get_a_problem_document(platform: Platform) -> None:
+    config, _, key = platform
     no_key = httpx.post(
         f"{config.api_url}/v1/deliveries", json={"pickup": PICKUP, "dropoff": DROPOFF}
     )
     assert no_key.status_code == 401
     invalid = httpx.post(
         f"{config.api_url}/v1/deliveries",
-        headers={"X-API-Key": config.business_key},
+        headers={"X-API-Key": key},
         json={"pickup": {"lat": 123, "lon": 0}, "dropoff": DROPOFF},
     )
     assert invalid.status_code == 422
@@ -198,9 +203,9 @@ def test_bad_requests_get_a_problem_document(platform: tuple[PlatformConfig, str
     assert "pickup.lat" in invalid.json()["detail"]
 
 
-def test_an_oversized_frame_closes_the_connection(platform: tuple[PlatformConfig, str]) -> None:
-    config, _ = platform
-    accepted = request_delivery(config)
+def test_an_oversized_frame_closes_the_connection(platform: Platform) -> None:
+    config, _, key = platform
+    accepted = request_delivery(config, key)
 
     async def send_too_much() -> int | None:
         async with websockets.connect(
@@ -215,9 +220,9 @@ def test_an_oversized_frame_closes_the_connection(platform: tuple[PlatformConfig
     assert asyncio.run(send_too_much()) == 1009
 
 
-def test_tokens_never_reach_the_server_logs(platform: tuple[PlatformConfig, str]) -> None:
-    config, _ = platform
-    accepted = request_delivery(config)
+def test_tokens_never_reach_the_server_logs(platform: Platform) -> None:
+    config, _, key = platform
+    accepted = request_delivery(config, key)
     token = accepted["tracking_token"]
     httpx.get(
         f"{config.api_url}/v1/deliveries/{accepted['delivery_id']}",
@@ -237,10 +242,10 @@ def test_tokens_never_reach_the_server_logs(platform: tuple[PlatformConfig, str]
 
 
 def test_a_business_cancels_before_pickup_and_the_customer_sees_it(
-    platform: tuple[PlatformConfig, str],
+    platform: Platform,
 ) -> None:
-    config, _ = platform
-    accepted = request_delivery(config)
+    config, _, key = platform
+    accepted = request_delivery(config, key)
     delivery_id = accepted["delivery_id"]
     status_url = f"{config.api_url}/v1/deliveries/{delivery_id}"
     bearer = {"Authorization": f"Bearer {accepted['tracking_token']}"}
@@ -261,7 +266,7 @@ def test_a_business_cancels_before_pickup_and_the_customer_sees_it(
         response = await asyncio.to_thread(
             httpx.post,
             cancel_url,
-            headers={"X-API-Key": config.business_key},
+            headers={"X-API-Key": key},
             json={"reason": "customer changed their mind"},
         )
         assert response.status_code == 202, response.text
@@ -277,6 +282,6 @@ def test_a_business_cancels_before_pickup_and_the_customer_sees_it(
             what="the read model to show the cancellation",
         )
     )
-    again = httpx.post(cancel_url, headers={"X-API-Key": config.business_key})
+    again = httpx.post(cancel_url, headers={"X-API-Key": key})
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"

@@ -2,8 +2,9 @@
 
 A `SimulatorRunner` flies a small fleet on this module's own topics. The test plays
 the delivery aggregate: it writes `DroneAssigned` (and `DeliveryCancelled`) to the
-deliveries topic and reads what the drones send back: telemetry keyed by drone id and
-the ReportPickup / ReportDropoff commands on delivery-commands.
+deliveries topic and reads what the drones send back: telemetry and fleet milestones
+keyed by drone id, and the ReportPickup / ReportDropoff / ReportAbort / RefuseAssignment
+commands on delivery-commands. In load mode the demand goes straight to Kafka.
 """
 
 from __future__ import annotations
@@ -17,18 +18,24 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts import (
     DeliveryCancelled,
+    DeliveryRequested,
     DroneAssigned,
+    DroneMilestone,
     GeoPoint,
+    RefuseAssignment,
+    ReportAbort,
     ReportDropoff,
     ReportPickup,
     TelemetryReported,
     Topics,
     decode_command,
+    decode_event,
     new_event_id,
     utc_now,
 )
 from contracts.codec import decode_as
 from devstack.settings import StackSettings
+from simulator.demand import PoissonDemand
 from simulator.engine import FleetEngine, FlightSpec
 from simulator.runner import RunStats, SimulatorRunner
 from simulator.scenario import default_scenario
@@ -74,7 +81,11 @@ def assignment(
 
 @contextlib.asynccontextmanager
 async def flying(
-    stack: StackSettings, topics: Topics, prefix: str
+    stack: StackSettings,
+    topics: Topics,
+    prefix: str,
+    demand: PoissonDemand | None = None,
+    **options: object,
 ) -> AsyncIterator[SimulatorRunner]:
     """A runner of two drones at 10 Hz, ready to read the deliveries topic."""
     settings = SimulatorSettings(
@@ -83,9 +94,10 @@ async def flying(
         drones=2,
         drone_id_prefix=prefix,
         telemetry_hz=10.0,
+        **options,  # type: ignore[arg-type]
     )
     engine = FleetEngine.at_depots(2, (DEPOT,), SPEC, seed=1, id_prefix=prefix)
-    runner = SimulatorRunner(settings, engine, demand=None)
+    runner = SimulatorRunner(settings, engine, demand=demand)
     task: asyncio.Task[RunStats] = asyncio.create_task(runner.run())
     await asyncio.wait_for(runner.ready.wait(), timeout=30)
     try:
@@ -95,12 +107,19 @@ async def flying(
         await asyncio.wait_for(task, timeout=30)
 
 
+def fleet_events_of(records: Records, drone_id: str) -> list[TelemetryReported | DroneMilestone]:
+    """The drone's fixes and fleet milestones, in order (they share its key)."""
+    found = []
+    for r in records:
+        if r.key is not None and r.key.decode() == drone_id:
+            event = decode_event(r.value)
+            assert isinstance(event, TelemetryReported | DroneMilestone), event
+            found.append(event)
+    return found
+
+
 def fixes_of(records: Records, drone_id: str) -> list[TelemetryReported]:
-    return [
-        decode_as(r.value, TelemetryReported)
-        for r in records
-        if r.key is not None and r.key.decode() == drone_id
-    ]
+    return [e for e in fleet_events_of(records, drone_id) if isinstance(e, TelemetryReported)]
 
 
 def seen(
@@ -227,3 +246,73 @@ async def test_a_cancel_before_pickup_sends_the_drone_home_without_a_report(
     assert GeoPoint(last.lat, last.lon) == DEPOT, "back on its depot"
     commands = await read_to_end(bootstrap, topics.delivery_commands.name)
     assert not [r for r in commands if r.key == b"job-2"], "no ReportPickup after a cancel"
+
+
+async def test_a_drone_refuses_what_it_cannot_fly_and_reports_an_abort(
+    running_stack: StackSettings, topics: Topics
+) -> None:
+    bootstrap = running_stack.kafka_bootstrap
+    pickup, dropoff = near(DEPOT, 2_000, 1_000), near(DEPOT, 2_300, 1_200)
+    async with flying(running_stack, topics, "abt-") as runner:
+        await produce(
+            bootstrap, topics.deliveries.name, [assignment("job-3", "abt-00000", pickup, dropoff)]
+        )
+        await collect(
+            bootstrap,
+            topics.telemetry.name,
+            seen("abt-00000", lambda f: f.phase == "to_pickup" and f.ground_speed_mps > 20),
+            30,
+        )
+        busy = assignment("job-4", "abt-00000", pickup, dropoff)  # it is flying job-3
+        await produce(bootstrap, topics.deliveries.name, [busy])
+
+        def refused(records: Records) -> bool:
+            return any(r.key == b"job-4" for r in records)
+
+        await collect(bootstrap, topics.delivery_commands.name, refused, 30)
+        assert runner.engine.abort("abt-00000", "no_fly_zone")
+
+        def aborted(records: Records) -> bool:
+            return any(r.key == b"job-3" for r in records)
+
+        commands = await collect(bootstrap, topics.delivery_commands.name, aborted, 30)
+        await collect(bootstrap, topics.telemetry.name, back_home("abt-00000"), 60)
+    assert (runner.stats.refusals, runner.stats.aborts) == (1, 1)
+
+    (refusal,) = [decode_command(r.value) for r in commands if r.key == b"job-4"]
+    assert isinstance(refusal, RefuseAssignment)
+    assert (refusal.drone_id, refusal.reason) == ("abt-00000", "busy")
+    (abort,) = [decode_command(r.value) for r in commands if r.key == b"job-3"]
+    assert isinstance(abort, ReportAbort)
+    assert (abort.drone_id, abort.reason) == ("abt-00000", "no_fly_zone")
+    fleet = fleet_events_of(await read_to_end(bootstrap, topics.telemetry.name), "abt-00000")
+    kinds = [e.kind for e in fleet if isinstance(e, DroneMilestone)]
+    assert kinds == ["aborted", "returned"]
+    phases = [e.phase for e in fleet if isinstance(e, TelemetryReported)]
+    assert "at_pickup" not in phases
+
+
+async def test_load_mode_writes_requests_straight_to_kafka(
+    running_stack: StackSettings, topics: Topics
+) -> None:
+    bootstrap = running_stack.kafka_bootstrap
+    demand = PoissonDemand(ZURICH, 600.0, 2_000.0, seed=9)  # ten a second, on average
+    async with flying(
+        running_stack, topics, "dem-", demand, demand_via="kafka", demand_business_id="loadtest"
+    ) as runner:
+
+        def five(records: Records) -> bool:
+            return sum(1 for r in records if r.key and r.key.startswith(b"sim-")) >= 5
+
+        records = await collect(bootstrap, topics.deliveries.name, five, 30)
+    mine = [r for r in records if r.key and r.key.startswith(b"sim-")]
+    requests = [decode_as(r.value, DeliveryRequested) for r in mine]
+    assert {e.business_id for e in requests} == {"loadtest"}
+    assert [r.key for r in mine] == [e.delivery_id.encode() for e in requests], "keyed by id"
+    assert runner.stats.requests_posted >= 5 and runner.stats.request_errors == 0
+    same = PoissonDemand(ZURICH, 600.0, 2_000.0, seed=9)
+    same.next_gap_s()
+    first = same.next_request("loadtest", utc_now())
+    # Partitions interleave on reading: find it by id, then compare what was drawn.
+    (same_one,) = [e for e in requests if e.delivery_id == first.delivery_id]
+    assert (same_one.pickup, same_one.dropoff) == (first.pickup, first.dropoff), "seeded"

@@ -16,7 +16,7 @@ import pytest
 from faust.topics import Topic
 from faust.types import TP
 
-from contracts import decode_dead_letter, decode_event, encode_event, utc_now
+from contracts import DroneMilestone, decode_dead_letter, decode_event, encode_event, utc_now
 from streams.app import bootstrap
 from streams.faust_app import IdempotentProducer
 from streams.settings import StreamsSettings
@@ -69,3 +69,26 @@ def test_the_telemetry_agent_dead_letters_and_routes(sent: Sent) -> None:
     asyncio.run(scenario())
     assert [topic for topic, _, _ in sent] == ["t-deadletter", "t-delivery-telemetry", "t-dispatch"]
     assert sent[1][1] == b"d9"  # re-keyed by delivery
+
+
+def test_the_telemetry_agent_passes_a_fleet_milestone_to_dispatch(sent: Sent) -> None:
+    now = utc_now()
+    returned = DroneMilestone(
+        event_id="m1",
+        sequence=1,
+        occurred_at=now,
+        recorded_at=now,
+        drone_id="x",
+        kind="returned",
+        lat=47.37,
+        lon=8.53,
+        battery_pct=40.0,
+    )
+
+    async def scenario() -> None:
+        app = bootstrap(StreamsSettings(kafka_bootstrap="localhost:1", topic_prefix="t-"))
+        async with agent_named(app, "validate-telemetry").test_context() as agent:
+            await agent.put(key=b"x", value=encode_event(returned))
+
+    asyncio.run(scenario())
+    assert [(topic, value) for topic, _, value in sent] == [("t-dispatch", encode_event(returned))]

@@ -99,3 +99,29 @@ def test_queue_get_sees_published_updates() -> None:
         return got.sequence
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_a_client_stuck_for_max_missed_updates_is_dropped() -> None:
+    hub = TrackingHub(queue_size=1, max_missed=3)
+    stuck = hub.subscribe("d1")
+    for sequence in range(1, 4):  # the first fills its queue; two are coalesced
+        hub.publish(update("d1", sequence))
+    assert not stuck.dropped.is_set() and hub.subscribers("d1") == 1
+    hub.publish(update("d1", 4))  # a third miss in a row
+    assert stuck.dropped.is_set() and hub.dropped == 1
+    assert hub.subscribers("d1") == 0 and hub.queued() == 0
+    hub.publish(update("d1", 5))
+    assert stuck.queue.get_nowait().sequence == 4, "no longer offered anything"
+
+
+def test_taking_an_update_resets_the_miss_count() -> None:
+    async def scenario() -> bool:
+        hub = TrackingHub(queue_size=1, max_missed=2)
+        slow = hub.subscribe("d1")
+        for sequence in range(1, 20, 2):
+            hub.publish(update("d1", sequence))
+            hub.publish(update("d1", sequence + 1))  # one miss
+            await slow.get()  # then it catches up
+        return slow.dropped.is_set()
+
+    assert asyncio.run(scenario()) is False

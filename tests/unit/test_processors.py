@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from contracts import (
     AssignDrone,
     CancelDelivery,
     DeliveryCancelled,
+    DeliveryFailed,
+    DeliveryRescheduled,
     DroneAssigned,
+    DroneMilestone,
+    RefuseAssignment,
+    ReportAbort,
     ReportPickup,
     TrackingUpdated,
     decode_command,
@@ -22,7 +27,17 @@ from streams.dispatcher import DispatchProcessor
 from streams.gate import FLEET_KEY, TelemetryGate
 from streams.records import Outgoing, SourceRecord
 from streams.tracking import DeliveryProcessor
-from tests.factories import DROPOFF, PICKUP, T0, assigned, delivered, fix, picked_up, requested
+from tests.factories import (
+    DEPOT,
+    DROPOFF,
+    PICKUP,
+    T0,
+    assigned,
+    delivered,
+    fix,
+    picked_up,
+    requested,
+)
 
 
 def record(event: Event | bytes, topic: str = "telemetry", offset: int = 0) -> SourceRecord:
@@ -273,3 +288,159 @@ def test_a_command_read_before_its_request_waits_for_it() -> None:
     assert [o.topic for o in outs] == ["dispatch", "deliveries", "dispatch", "tracking"]
     assert processor.state("d1").status == "cancelled"  # type: ignore[union-attr]
     assert processor.parked == {}
+
+
+def give_up_record(kind: type, drone_id: str, reason: str) -> SourceRecord:
+    command = kind(
+        command_id=f"give-up-{drone_id}",
+        delivery_id="d1",
+        issued_at=T0,
+        drone_id=drone_id,
+        reason=reason,
+        observed_at=T0 + timedelta(seconds=30),
+    )
+    return SourceRecord("delivery-commands", 0, 0, b"d1", encode_command(command))
+
+
+def test_an_abort_before_pickup_reschedules_tells_dispatch_and_the_customer() -> None:
+    processor = new_processor()
+    for event in (requested(), assigned()):
+        processor.process(record(event, "deliveries"), T0)
+    processor.process(
+        record(fix(seq=1, position=PICKUP, delivery_id="d1", phase="to_pickup", speed=15.0), "dt"),
+        T0,
+    )
+    outs = processor.process(give_up_record(ReportAbort, "drone-1", "battery"), T0)
+    assert [o.topic for o in outs] == ["deliveries", "dispatch", "tracking"]
+    event = decode_event(outs[0].value)
+    assert isinstance(event, DeliveryRescheduled) and event.reason == "battery"
+    assert decode_event(outs[1].value) == event  # dispatch queues it again
+    update = decode_event(outs[2].value)
+    assert isinstance(update, TrackingUpdated)
+    assert (update.status, update.eta, update.drone_id) == ("rescheduled", None, None)
+    assert (update.lat, update.lon) == (PICKUP.lat, PICKUP.lon)  # where the drone last was
+    late_fix = fix(seq=2, at=T0 + timedelta(seconds=2), delivery_id="d1", phase="to_pickup")
+    assert processor.process(record(late_fix, "dt"), T0) == [], "the old drone's fixes stop"
+    # A second drone takes it; its first fix shows the customer it is on its way again.
+    proposal = AssignDrone(command_id="c9", delivery_id="d1", issued_at=T0, drone_id="drone-2")
+    processor.process(command_record(proposal), T0)
+    again = fix("drone-2", 1, T0 + timedelta(seconds=3), DEPOT, delivery_id="d1", phase="to_pickup")
+    (out,) = processor.process(record(again, "dt"), T0)
+    resumed = decode_event(out.value)
+    assert isinstance(resumed, TrackingUpdated)
+    assert (resumed.status, resumed.drone_id) == ("en_route_to_pickup", "drone-2")
+    assert resumed.eta is not None
+
+
+def test_an_abort_after_pickup_fails_the_delivery_for_its_customer() -> None:
+    processor = new_processor()
+    for event in (requested(), assigned(), picked_up()):
+        processor.process(record(event, "deliveries"), T0)
+    outs = processor.process(give_up_record(ReportAbort, "drone-1", "no_fly_zone"), T0)
+    assert [o.topic for o in outs] == ["deliveries", "tracking"]
+    failed = decode_event(outs[0].value)
+    assert isinstance(failed, DeliveryFailed) and failed.reason == "no_fly_zone"
+    final = decode_event(outs[1].value)
+    assert isinstance(final, TrackingUpdated) and final.status == "failed" and final.eta is None
+    assert processor.state("d1").is_final  # type: ignore[union-attr]
+
+
+def test_a_refusal_reschedules_and_a_second_one_is_ignored() -> None:
+    processor = new_processor()
+    for event in (requested(), assigned()):
+        processor.process(record(event, "deliveries"), T0)
+    first = processor.process(give_up_record(RefuseAssignment, "drone-1", "busy"), T0)
+    assert isinstance(decode_event(first[0].value), DeliveryRescheduled)
+    assert processor.process(give_up_record(RefuseAssignment, "drone-1", "busy"), T0) == []
+
+
+def test_a_cancel_after_the_pickup_report_is_dead_lettered_as_too_late() -> None:
+    processor = new_processor()
+    for event in (requested(), assigned()):
+        processor.process(record(event, "deliveries"), T0)
+    pickup = ReportPickup(
+        command_id="c3", delivery_id="d1", issued_at=T0, drone_id="drone-1", observed_at=T0
+    )
+    processor.process(command_record(pickup), T0)
+    cancel = CancelDelivery(command_id="c2", delivery_id="d1", issued_at=T0, requested_by="b1")
+    (out,) = processor.process(command_record(cancel), T0)
+    letter = decode_dead_letter(out.value)
+    assert letter.reason == "command_refused" and "picked_up" in letter.detail
+
+
+def rescheduled(declined_by: tuple[str, ...], delivery_id: str = "d1") -> DeliveryRescheduled:
+    return DeliveryRescheduled(
+        event_id=f"r-{delivery_id}-{len(declined_by)}",
+        sequence=1 + 2 * len(declined_by),
+        occurred_at=T0,
+        recorded_at=T0,
+        delivery_id=delivery_id,
+        drone_id=declined_by[-1],
+        reason="battery",
+        pickup=PICKUP,
+        dropoff=DROPOFF,
+        requested_at=T0,
+        declined_by=declined_by,
+    )
+
+
+def test_dispatch_reassigns_a_rescheduled_delivery_to_another_drone() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(record(fix("near", position=PICKUP), "dispatch"), T0)
+    dispatcher.process(record(fix("far", position=DROPOFF), "dispatch"), T0)
+    assert assignments(dispatcher.process(record(requested("d1"), "dispatch"), T0)) == {
+        "d1": "near"
+    }
+    # "near" refused: its reservation is freed, but it is not proposed for d1 again.
+    out = dispatcher.process(record(rescheduled(("near",)), "dispatch"), T0)
+    assert assignments(out) == {"d1": "far"}
+    assert assignments(dispatcher.process(record(requested("d2"), "dispatch"), T0)) == {
+        "d2": "near"
+    }
+
+
+def test_a_rescheduled_delivery_no_drone_can_take_keeps_waiting() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(record(fix("only", position=PICKUP), "dispatch"), T0)
+    assert dispatcher.process(record(rescheduled(("only",)), "dispatch"), T0) == []
+    assert [(s.delivery_id, s.status) for s in dispatcher.waiting()] == [("d1", "rescheduled")]
+    assert dispatcher.process(record(rescheduled(("only",)), "dispatch"), T0) == []  # redelivered
+    newcomer = fix("new", position=DROPOFF)
+    assert assignments(dispatcher.process(record(newcomer, "dispatch"), T0)) == {"d1": "new"}
+
+
+def milestone(drone_id: str, kind: str, at: datetime, battery: float = 90.0) -> DroneMilestone:
+    return DroneMilestone(
+        event_id=f"m-{drone_id}-{kind}",
+        sequence=1,
+        occurred_at=at,
+        recorded_at=at,
+        drone_id=drone_id,
+        kind=kind,  # type: ignore[arg-type]
+        lat=PICKUP.lat,
+        lon=PICKUP.lon,
+        battery_pct=battery,
+    )
+
+
+def test_a_returned_or_charged_milestone_makes_a_drone_available_at_once() -> None:
+    dispatcher = new_dispatcher()
+    flying = fix("x", seq=1, position=DROPOFF, delivery_id="other", phase="returning")
+    dispatcher.process(record(flying, "dispatch"), T0)
+    assert dispatcher.process(record(requested("d1"), "dispatch"), T0) == []  # nobody idle
+    low = milestone("x", "battery_low", T0 + timedelta(seconds=1), battery=24.0)
+    assert dispatcher.process(record(low, "dispatch"), T0) == []
+    back = milestone("x", "returned", T0 + timedelta(seconds=2), battery=24.0)
+    assert dispatcher.process(record(back, "dispatch"), T0) == [], "too little battery yet"
+    full = milestone("x", "charged", T0 + timedelta(minutes=5), battery=100.0)
+    assert assignments(dispatcher.process(record(full, "dispatch"), T0)) == {"d1": "x"}
+    stale = milestone("x", "aborted", T0, battery=50.0)
+    assert dispatcher.process(record(stale, "dispatch"), T0) == [], "older than its view"
+
+
+def test_the_gate_passes_milestones_to_dispatch_at_once() -> None:
+    gate = TelemetryGate()
+    gate.process(record(fix(seq=1)), T0)
+    (out,) = gate.process(record(milestone("drone-1", "returned", T0)), T0)
+    assert (out.topic, out.key) == ("dispatch", FLEET_KEY)
+    assert gate.counts["milestone"] == 1

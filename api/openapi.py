@@ -1,0 +1,86 @@
+"""The OpenAPI document: every error response is an RFC 9457 problem document.
+
+Routes declare which errors they answer with `problem_responses(401, 404, ...)`; the
+document is then rewritten so that every 4xx/5xx response, FastAPI's automatic 422
+included, is `application/problem+json` with the `ProblemPublic` schema, which is what
+`main`'s exception handlers send, and every operation with a body documents the 400 of
+an unparseable one. Clients and schemathesis see what the server does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.schemas import ProblemPublic
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/ProblemPublic"}
+
+TITLES = {
+    400: "Bad request: the body is not parseable JSON.",
+    401: "Not authenticated: the credential is missing or invalid.",
+    403: "Forbidden: a valid credential that does not reach this resource.",
+    404: "Not found (or not yet in the read model).",
+    409: "Conflict: the resource's state does not allow it.",
+    422: "Invalid request: the detail names the offending field.",
+    503: "Service unavailable: Kafka or the database does not answer; try again.",
+}
+
+DESCRIPTION = """
+Businesses request drone deliveries; customers follow them live; operators watch the fleet.
+
+Credentials (see the security schemes): a business's `X-API-Key` (from
+`POST /v1/businesses`, which needs the operators' `X-Operator-Key`), a delivery's
+tracking token as `Authorization: Bearer`, and the operators' key.
+
+Websockets (not described by OpenAPI): `GET /v1/deliveries/{id}/live` with the
+subprotocols `dronefleet.v1` and `bearer.<tracking token>` streams one delivery
+(a `snapshot`, then `update`s, closed with 1000 when it ends); `GET /v1/fleet/live` with
+`dronefleet.v1` and `bearer.<operator key>` streams the whole fleet (a `snapshot` of
+every drone, then every delivery's `update`s, coalesced per delivery for slow readers).
+Both refuse a foreign Origin or a bad credential before accepting (HTTP 403).
+
+Errors are RFC 9457 problem documents (`application/problem+json`).
+"""
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entries of routes answering with these error statuses."""
+    return {
+        status: {"description": TITLES[status], "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
+        for status in statuses
+    }
+
+
+def problem_document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite a generated document so that every error response is a problem document."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ProblemPublic"] = ProblemPublic.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            if "requestBody" in operation:  # FastAPI answers 400 to a body that is not JSON
+                operation["responses"].setdefault("400", {"description": TITLES[400]})
+            for status, response in operation.get("responses", {}).items():
+                if status[:1] in ("4", "5"):
+                    response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+                    if response.get("description") == "Validation Error":
+                        response["description"] = TITLES[422]
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
+def install_problem_document(app: FastAPI) -> None:
+    """Make `app.openapi()` return the rewritten document (built once, then cached)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_document(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

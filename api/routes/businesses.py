@@ -1,0 +1,110 @@
+"""Businesses: registration (an operator's command) and a business's own record.
+
+Registration is a command like any other: the API writes a BusinessRegistered event to
+the businesses topic (the system of record) and the projection sink turns it into the
+`business_keys_view` row that authenticates the key. Read-your-writes: the API answers
+201 only once that view has the key, so the key works at once on every API replica
+(they all read the same view). If the projection is slower than
+`registration_wait_s`, the answer is 202 with the same key and status `pending`: the
+event is in the log, so the key will work as soon as the sink catches up, and the
+client must not register again. Keeping the fresh hash in this process instead was
+rejected: the other replicas would refuse the key until the projection caught up.
+
+Why registration needs the operators' key: an API key lets its holder put drones in
+the air; open self-service sign-up would hand that to anyone. Operators onboard
+businesses (`X-Operator-Key`), businesses then use their own key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Response, status
+
+from api import auth_keys, queries
+from api.deps import BusinessDep, OperatorDep, ServicesDep
+from api.errors import NotFoundError, UnavailableError
+from api.openapi import problem_responses
+from api.schemas import BusinessPublic, BusinessRegisteredPublic, BusinessRegistrationIn
+from contracts import BusinessRegistered, encode_event, new_event_id, utc_now
+
+router = APIRouter(prefix="/v1/businesses", tags=["businesses"])
+
+POLL_S = 0.05
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BusinessRegisteredPublic,
+    dependencies=[OperatorDep],
+    responses={
+        202: {
+            "model": BusinessRegisteredPublic,
+            "description": "Recorded; the key works within moments (status `pending`).",
+        },
+        **problem_responses(401, 403, 422, 503),
+    },
+)
+async def register_business(
+    body: BusinessRegistrationIn, services: ServicesDep, response: Response
+) -> BusinessRegisteredPublic:
+    """Register a business and issue its API key (shown in this answer only)."""
+    now = utc_now()
+    business_id = uuid.uuid4().hex
+    key = auth_keys.issue()
+    event = BusinessRegistered(
+        event_id=new_event_id(),
+        sequence=1,
+        occurred_at=now,
+        recorded_at=now,
+        business_id=business_id,
+        name=body.name,
+        contact=body.contact,
+        key_id=key.key_id,
+        key_sha256=key.sha256,
+    )
+    try:
+        await services.producer.send_and_wait(
+            services.topics.businesses.name, encode_event(event), key=business_id.encode()
+        )
+    except KafkaError as error:
+        raise UnavailableError("the registration could not be recorded; try again") from error
+    active = await _wait_until_projected(services, key.key_id)
+    if not active:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return BusinessRegisteredPublic(
+        business_id=business_id,
+        name=body.name,
+        contact=body.contact,
+        registered_at=now,
+        key_id=key.key_id,
+        api_key=key.key,
+        status="active" if active else "pending",
+    )
+
+
+async def _wait_until_projected(services: ServicesDep, key_id: str) -> bool:
+    """Poll the key's view row until it appears or `registration_wait_s` passes."""
+    deadline = time.monotonic() + services.settings.registration_wait_s
+    while True:
+        try:
+            if await queries.business_key(services.pool, key_id) is not None:
+                return True
+        except UnavailableError:
+            pass  # the event is recorded: answer `pending` rather than fail
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(POLL_S)
+
+
+@router.get("/me", response_model=BusinessPublic, responses=problem_responses(401, 404, 503))
+async def my_business(business: BusinessDep, services: ServicesDep) -> BusinessPublic:
+    """The business the presented API key belongs to."""
+    row = await queries.business(services.pool, business)
+    if row is None:
+        raise NotFoundError("no such business")
+    return BusinessPublic.model_validate(row)

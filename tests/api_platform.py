@@ -1,0 +1,59 @@
+"""The API (and optionally the projection sink) as real processes, for the API's tests.
+
+The same `devstack.services` code as the demo starts them, on the test module's own
+topics and database; no stream worker and no simulator: the tests produce the events
+those would, so every expected answer is known.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+
+from contracts import Topics
+from devstack.services import (
+    PlatformConfig,
+    RunningService,
+    start_service,
+    stop_all,
+    wait_until_ready,
+)
+from devstack.settings import StackSettings
+
+ORIGIN = "http://127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_api(
+    stack: StackSettings,
+    topics: Topics,
+    dsn: str,
+    *,
+    with_sink: bool = True,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[PlatformConfig]:
+    """The API (and the sink) up and ready; stopped on exit."""
+    config = PlatformConfig(
+        stack=stack,
+        database=dsn.rsplit("/", 1)[1],
+        topic_prefix=topics.prefix,
+        api_port=free_port(),
+    )
+    logs = stack.home / "test-logs" / topics.prefix
+    services: list[RunningService] = []
+    try:
+        names = [("projections", ["projections", "sink"])] if with_sink else []
+        for name, argv in [*names, ("api", ["api", "serve"])]:
+            services.append(start_service(name, argv, config, logs, extra_env))
+        wait_until_ready(config.api_url, services)
+        yield config
+    finally:
+        stop_all(services)
