@@ -2,6 +2,14 @@
 # container (dronefleet-projections sink, dronefleet-streams worker, dronefleet-api serve,
 # dronefleet-simulator run), the same commands the native `dronefleet` stack runs.
 # Every dependency ships a manylinux wheel for CPython 3.11, so no compiler is needed.
+# The live map page's bundle (api/web -> api/static), built with the locked npm packages.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY api/web/package.json api/web/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY api/web/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,6 +23,7 @@ RUN groupadd --system --gid 10001 dronefleet \
 
 WORKDIR /src
 COPY . .
+COPY --from=web /static api/static
 RUN pip install . \
     && cd / && rm -rf /src \
     && mkdir -p /var/lib/dronefleet/streams \

@@ -4,13 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install demo test test-unit test-integration test-e2e lint format stack-up stack-down stack-status bench clean
+.PHONY: help install demo test test-unit test-integration test-e2e lint format stack-up stack-down stack-status bench bench-e2e chaos clean
 
 help:
 	@echo "make demo     the whole platform with a simulated fleet (Ctrl-C stops it)"
 	@echo "make test     unit, integration and end-to-end tests on the real stack"
 	@echo "make lint     ruff, mypy --strict, import boundaries, compose.yaml"
 	@echo "make bench    the benchmarks of BENCHMARKS.md"
+	@echo "make bench-e2e  the whole platform at 1k/5k/10k drones (private stack; BENCH_E2E_ARGS=...)"
+	@echo "make chaos    fault injection with loss accounting (private stack; CHAOS_ARGS=...)"
 	@echo "make stack-up | stack-down | stack-status   the local Kafka and PostgreSQL"
 
 $(STAMP): pyproject.toml
@@ -19,12 +21,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# The live map page's bundle (Leaflet + the page's script, by esbuild), served by the API.
+WEB := api/web
+WEB_BUNDLE := api/static/live-map.js
+$(WEB_BUNDLE): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/tsconfig.json $(wildcard $(WEB)/src/*)
+	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
-demo: $(STAMP)
+install: $(STAMP) $(WEB_BUNDLE)
+
+demo: $(STAMP) $(WEB_BUNDLE)
 	$(VENV)/bin/dronefleet demo
 
-test: $(STAMP)
+test: $(STAMP) $(WEB_BUNDLE)
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
@@ -33,7 +41,7 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
-test-e2e: $(STAMP)
+test-e2e: $(STAMP) $(WEB_BUNDLE)
 	$(PY) -m pytest tests/e2e
 
 lint: $(STAMP)
@@ -42,6 +50,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/check_compose.py
+	$(PY) scripts/check_notebooks.py
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
@@ -62,6 +71,15 @@ bench: $(STAMP)
 	$(PY) benchmarks/replay_bench.py
 	$(PY) benchmarks/engine_bench.py
 	$(PY) benchmarks/produce_bench.py
+	$(PY) benchmarks/table_recovery_bench.py
+	$(PY) benchmarks/streams_throughput_bench.py
+	$(PY) benchmarks/ws_fanout_bench.py --clients 5000
+
+bench-e2e: $(STAMP)
+	$(PY) -m loadtest bench-e2e $(BENCH_E2E_ARGS)
+
+chaos: $(STAMP)
+	$(PY) -m loadtest chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -5,6 +5,12 @@ partition, from the end) and hands each update to the clients following that del
 A client has a bounded queue with latest-value coalescing: when it is full the older
 update is replaced by the newer one, so a slow client gets the newest position, never
 a backlog, and the consumer never waits for anyone.
+
+A client that has missed `max_missed` updates in a row (each one replaced before it
+could take it) is stuck, not just slow: the hub drops it, i.e. stops offering it
+updates and sets its `dropped` event so its connection handler closes it. The threshold
+counts updates, not seconds, so the rule is the same at any update rate and a test can
+check it without timing.
 """
 
 from __future__ import annotations
@@ -23,49 +29,85 @@ log = logging.getLogger(__name__)
 class Subscription:
     """One client's bounded, coalescing queue of updates."""
 
-    def __init__(self, delivery_id: str, size: int) -> None:
+    def __init__(self, delivery_id: str, size: int, max_missed: int | None = None) -> None:
         self.delivery_id = delivery_id
         self.queue: asyncio.Queue[TrackingUpdated] = asyncio.Queue(maxsize=size)
+        self.max_missed = max_missed
         self.coalesced = 0
+        self.missed_in_a_row = 0
+        self.dropped = asyncio.Event()
 
-    def offer(self, update: TrackingUpdated) -> None:
-        """Enqueue without waiting; when full, drop the oldest update for this one."""
+    def offer(self, update: TrackingUpdated) -> bool:
+        """Enqueue without waiting; when full, drop the oldest update for this one.
+
+        Returns False once the client has missed `max_missed` updates in a row: the
+        caller then drops it.
+        """
         while True:
             try:
                 self.queue.put_nowait(update)
-                return
+                break
             except asyncio.QueueFull:
                 self.queue.get_nowait()
                 self.coalesced += 1
+                self.missed_in_a_row += 1
+        return self.max_missed is None or self.missed_in_a_row < self.max_missed
+
+    async def get(self) -> TrackingUpdated:
+        """The next update; taking one shows the client keeps up, so the miss count resets."""
+        update = await self.queue.get()
+        self.missed_in_a_row = 0
+        return update
 
 
 class TrackingHub:
     """Subscriptions per delivery and the latest update of recent deliveries."""
 
-    def __init__(self, queue_size: int = 1, latest_cache_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        queue_size: int = 1,
+        latest_cache_size: int = 100_000,
+        max_missed: int | None = None,
+    ) -> None:
         self.queue_size = queue_size
         self.latest_cache_size = latest_cache_size
+        self.max_missed = max_missed
         self._subscriptions: dict[str, set[Subscription]] = defaultdict(set)
         self._latest: OrderedDict[str, TrackingUpdated] = OrderedDict()
         self.consumed = 0
         self.coalesced = 0
+        self.dropped = 0
         self.undecodable = 0
         self.running = False
 
     def subscribe(self, delivery_id: str) -> Subscription:
         """Follow a delivery's updates."""
-        subscription = Subscription(delivery_id, self.queue_size)
+        subscription = Subscription(delivery_id, self.queue_size, self.max_missed)
         self._subscriptions[delivery_id].add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        """Stop following (its coalesced count goes to the hub's total)."""
-        self.coalesced += subscription.coalesced
+        """Stop following (its coalesced count goes to the hub's total); idempotent."""
         subscribers = self._subscriptions.get(subscription.delivery_id)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self._subscriptions[subscription.delivery_id]
+        if subscribers is None or subscription not in subscribers:
+            return
+        self.coalesced += subscription.coalesced
+        subscription.coalesced = 0
+        subscribers.discard(subscription)
+        if not subscribers:
+            del self._subscriptions[subscription.delivery_id]
+
+    def subscribers(self, delivery_id: str) -> int:
+        """How many clients follow a delivery (for tests and metrics)."""
+        return len(self._subscriptions.get(delivery_id, ()))
+
+    def queued(self) -> int:
+        """Updates waiting in all clients' queues: at most clients x queue size."""
+        return sum(
+            subscription.queue.qsize()
+            for subscribers in self._subscriptions.values()
+            for subscription in subscribers
+        )
 
     def latest(self, delivery_id: str) -> TrackingUpdated | None:
         """The newest update seen for a delivery, if any."""
@@ -80,8 +122,15 @@ class TrackingHub:
         self._latest.move_to_end(update.delivery_id)
         while len(self._latest) > self.latest_cache_size:
             self._latest.popitem(last=False)
-        for subscription in self._subscriptions.get(update.delivery_id, ()):
-            subscription.offer(update)
+        stuck = [
+            subscription
+            for subscription in self._subscriptions.get(update.delivery_id, ())
+            if not subscription.offer(update)
+        ]
+        for subscription in stuck:
+            self.unsubscribe(subscription)
+            self.dropped += 1
+            subscription.dropped.set()
 
     async def consume(self, bootstrap: str, topic: str) -> None:
         """Read the tracking topic from its end, forever, publishing every update."""

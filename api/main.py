@@ -10,18 +10,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import Services
 from api.errors import ApiError
-from api.hub import TrackingHub
+from api.fleet_feed import FleetHub
 from api.metrics import ApiMetrics
-from api.routes import deliveries, health, tracking
+from api.openapi import DESCRIPTION, install_problem_document
+from api.routes import businesses, deliveries, fleet, health, page, tracking
 from api.settings import ApiSettings
 from contracts import Topics
 
@@ -55,7 +58,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
         )
         pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=10, open=False)
-        hub = TrackingHub(settings.ws_queue_size, settings.latest_cache_size)
+        hub = FleetHub(
+            settings.ws_queue_size, settings.latest_cache_size, settings.ws_max_missed_updates
+        )
         await producer.start()
         await pool.open()
         consumer = asyncio.create_task(hub.consume(settings.kafka_bootstrap, topics.tracking.name))
@@ -76,12 +81,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
         title="dronefleet API",
         version="0.1.0",
         summary="Request drone deliveries and track them live.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
+    install_problem_document(app)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
         return problem(error.status, error.title, error.detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(error.status_code, HTTPStatus(error.status_code).phrase, str(error.detail))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -90,7 +101,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         )
         return problem(422, "Invalid request", details)
 
+    app.include_router(businesses.router)
     app.include_router(deliveries.router)
+    app.include_router(fleet.router)
     app.include_router(tracking.router)
     app.include_router(health.router)
+    page.mount(app, settings)
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import re
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,14 +18,35 @@ class ApiSettings(BaseSettings):
     database_url: str = "postgresql://dronefleet@127.0.0.1:25432/dronefleet"
     token_secret: SecretStr = Field(min_length=32)
     """Signs tracking tokens. Required: generate one with `openssl rand -hex 32`."""
-    business_keys: dict[str, SecretStr] = Field(default_factory=dict)
-    """business id -> API key (issue 6 replaces this with registration)."""
+    operator_key: SecretStr | None = Field(default=None, min_length=32)
+    """Operators' key: registers businesses, reads the fleet. Unset: those endpoints refuse.
+    URL-safe characters only, since the fleet websocket takes it as a subprotocol."""
+    registration_wait_s: float = Field(default=10.0, ge=0)
+    """How long a registration waits for the read model to know the new key (then 202)."""
     token_ttl_s: int = 6 * 3600
     public_url: str = "http://127.0.0.1:8000"
     allowed_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
     )
     ws_queue_size: int = 1
+    ws_max_missed_updates: int = Field(default=30, ge=1)
+    """A client that missed this many updates in a row (stuck, not reading) is dropped."""
+    socket_send_buffer_bytes: int = Field(default=64 * 1024, ge=0)
+    """Kernel send buffer of each connection (SO_SNDBUF, set on the listening socket).
+    Bounds what a client that stops reading pins in kernel memory; 0 leaves it to the
+    kernel's autotuning, which grows it to several MiB per connection."""
     latest_cache_size: int = 100_000
+    map_tile_url: str = ""
+    """Map tiles of the live map page, e.g. `https://tile.example/{z}/{x}/{y}.png`.
+    Empty: no tiles, the route and markers on a plain background (nothing leaves the API).
+    Its origin is the only other one the page's Content-Security-Policy allows."""
+    map_tile_attribution: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("operator_key")
+    @classmethod
+    def _url_safe(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and not re.fullmatch(r"[A-Za-z0-9._~-]+", key.get_secret_value()):
+            raise ValueError("use URL-safe characters only, e.g. `openssl rand -hex 32`")
+        return key

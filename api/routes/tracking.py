@@ -5,19 +5,27 @@ Handshake: the token travels as a subprotocol (`bearer.<token>`, next to
 are checked before the connection is accepted: a refused client gets HTTP 403 and no
 websocket. Then: a snapshot, every update, and a clean close when the delivery ends.
 Keepalive pings are the server's (uvicorn's `ws_ping_interval`).
+
+The sender is raced against the client's disconnect and against the hub dropping it:
+a client that stops reading blocks only its own send (uvicorn's write buffer is
+bounded and applies back-pressure), while its queue coalesces; once the hub drops it,
+the pending send is cancelled and the handler returns, so uvicorn closes the
+connection. Nothing is queued for a client beyond one update and one frame.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import lru_cache
 from typing import Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
-from api import tokens
-from api.deps import get_services
+from api import auth_ws, tokens
+from api.deps import Services, get_services
 from api.errors import ApiError, NotAuthenticatedError
+from api.hub import Subscription
 from api.routes.deliveries import SUBPROTOCOL
 from api.schemas import TrackingMessagePublic
 from contracts import FINAL_STATUSES, TrackingUpdated
@@ -25,8 +33,9 @@ from contracts import FINAL_STATUSES, TrackingUpdated
 router = APIRouter(tags=["tracking"])
 
 
+@lru_cache(maxsize=4096)
 def message(kind: Literal["snapshot", "update"], update: TrackingUpdated) -> str:
-    """The JSON text frame for an update."""
+    """The JSON text frame for an update (cached: many clients may follow one delivery)."""
     return TrackingMessagePublic(
         type=kind,
         delivery_id=update.delivery_id,
@@ -41,10 +50,19 @@ def message(kind: Literal["snapshot", "update"], update: TrackingUpdated) -> str
     ).model_dump_json()
 
 
-def _token_from_subprotocols(offered: list[str]) -> str | None:
-    for protocol in offered:
-        if protocol.startswith("bearer."):
-            return protocol.removeprefix("bearer.")
+def _refusal(websocket: WebSocket, services: Services, delivery_id: str) -> str | None:
+    """Why the handshake must be refused ("origin" or "token"), or None to accept."""
+    if not auth_ws.origin_allowed(
+        websocket.headers.get("origin"), services.settings.allowed_origins
+    ):
+        return "origin"
+    token = auth_ws.credential_from_subprotocols(websocket.scope.get("subprotocols", []))
+    try:
+        if token is None:
+            raise NotAuthenticatedError("no bearer.<token> subprotocol")
+        tokens.verify(services.settings.token_secret.get_secret_value(), token, delivery_id)
+    except ApiError:
+        return "token"
     return None
 
 
@@ -52,56 +70,54 @@ def _token_from_subprotocols(offered: list[str]) -> str | None:
 async def live(websocket: WebSocket, delivery_id: str) -> None:
     """Push a delivery's position, state and ETA to the holder of its token."""
     services = get_services(websocket)  # type: ignore[arg-type]
-    origin = websocket.headers.get("origin")
-    if origin is not None and origin not in services.settings.allowed_origins:
-        services.metrics.ws_refused.labels("origin").inc()
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="origin not allowed")
-        return
-    token = _token_from_subprotocols(websocket.scope.get("subprotocols", []))
-    try:
-        if token is None:
-            raise NotAuthenticatedError("no bearer.<token> subprotocol")
-        tokens.verify(services.settings.token_secret.get_secret_value(), token, delivery_id)
-    except ApiError:
-        services.metrics.ws_refused.labels("token").inc()
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorized")
+    refusal = _refusal(websocket, services, delivery_id)
+    if refusal is not None:
+        services.metrics.ws_refused.labels(refusal).inc()
+        reason = "origin not allowed" if refusal == "origin" else "not authorized"
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
         return
     subscription = services.hub.subscribe(delivery_id)
     services.metrics.ws_connections.inc()
     try:
         await websocket.accept(subprotocol=SUBPROTOCOL)
-        snapshot = services.hub.latest(delivery_id)
-        if snapshot is not None:
-            await websocket.send_text(message("snapshot", snapshot))
-            services.metrics.ws_messages.inc()
-            if snapshot.status in FINAL_STATUSES:
-                await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
-                return
+        sender = asyncio.create_task(_send_updates(websocket, subscription, services))
         receiver = asyncio.create_task(_drain_incoming(websocket))
+        dropped = asyncio.create_task(subscription.dropped.wait())
         try:
-            while True:
-                getter = asyncio.create_task(subscription.queue.get())
-                done, _ = await asyncio.wait(
-                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if receiver in done:
-                    getter.cancel()
-                    return  # the client went away
-                update = getter.result()
-                await websocket.send_text(message("update", update))
-                services.metrics.ws_messages.inc()
-                if update.status in FINAL_STATUSES:
-                    await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
-                    return
+            await asyncio.wait({sender, receiver, dropped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            receiver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await receiver
+            for task in (sender, receiver, dropped):
+                task.cancel()
+            for task in (sender, receiver, dropped):
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await task
+        # Returning without a close frame when dropped: the frame could not be written
+        # anyway (the client reads nothing); uvicorn closes the transport.
     except WebSocketDisconnect:
         return
     finally:
         services.hub.unsubscribe(subscription)
         services.metrics.ws_connections.dec()
+
+
+async def _send_updates(
+    websocket: WebSocket, subscription: Subscription, services: Services
+) -> None:
+    """The snapshot, then each newer update, until the delivery ends."""
+    last_sequence = 0
+    update = services.hub.latest(subscription.delivery_id)
+    kind: Literal["snapshot", "update"] = "snapshot"
+    while True:
+        if update is not None and update.sequence > last_sequence:
+            # The snapshot and the first queued update can be the same one: send it once.
+            await websocket.send_text(message(kind, update))
+            services.metrics.ws_messages.inc()
+            last_sequence = update.sequence
+            if update.status in FINAL_STATUSES:
+                await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
+                return
+        update = await subscription.get()
+        kind = "update"
 
 
 async def _drain_incoming(websocket: WebSocket) -> None:
