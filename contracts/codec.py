@@ -62,6 +62,8 @@ def decode_event(data: bytes) -> AnyEvent:
         return _decoder.decode(data)
     except msgspec.DecodeError as fast_error:
         return _decode_with_upcasting(data, fast_error)
+    except UnicodeDecodeError as error:  # msgspec's error for invalid UTF-8 inside a string
+        raise DecodeError("undecodable", str(error)) from error
 
 
 def decode_as(data: bytes, event_type: type[E]) -> E:

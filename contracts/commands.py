@@ -97,5 +97,5 @@ def decode_command(data: bytes) -> AnyCommand:
     """Decode a command, or raise `DecodeError` with reason `invalid_command`."""
     try:
         return _decoder.decode(data)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:  # invalid UTF-8 is the latter
         raise DecodeError("invalid_command", str(error)) from error

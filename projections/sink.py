@@ -94,7 +94,7 @@ def build_rows(
             continue
         try:
             event = decode_event(record.value)
-        except DecodeError:
+        except DecodeError:  # includes invalid UTF-8 inside a string (contracts.codec)
             stats.undecodable += 1
             continue
         placed = to_row(event)

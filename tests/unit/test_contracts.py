@@ -58,6 +58,7 @@ def test_events_are_frozen(event: Event) -> None:
     ("data", "reason"),
     [
         (b"\xff\xfe not json", "undecodable"),
+        (b'{"event_type": "PickedUp", "event_id": "\x9c"}', "undecodable"),  # bad UTF-8 in a string
         (b"[1, 2]", "not_an_object"),
         (b'{"event_type": "Nope"}', "unknown_event_type"),
         (b'{"event_type": "PickedUp", "schema_version": 9}', "unknown_schema_version"),

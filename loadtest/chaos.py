@@ -1,0 +1,246 @@
+"""Running a chaos scenario: the platform under load, faults on a timeline, the ledger.
+
+Each scenario gets fresh topics and a fresh database on the private stack, starts the
+sink, a stream worker and the API, flies the simulator, injects its faults, restarts
+any service that died (as a supervisor would, and says so), waits until the consumer
+groups have drained, then reads everything back (`loadtest.ledger`). Recovery time per
+fault comes from the consumer groups' offsets (`loadtest.lagwatch`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from contracts import Topics, TopicSpec
+from devstack.settings import StackSettings
+from loadtest.faults import Fault, Scenario
+from loadtest.lagwatch import LagWatch, recovery_s, wait_checkpoints, wait_drained
+from loadtest.ledger import Figures, account, collect_sync
+from loadtest.platform import Platform
+from loadtest.poison import SentPoison, poison_batch, send_poison
+from loadtest.private_stack import PrivateStack
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Struck:
+    """A fault as it happened: when it struck, when the hurt part was back."""
+
+    kind: str
+    at_s: float
+    fault_at: float = field(repr=False)
+    back_at: float = field(repr=False)
+    note: str = ""
+    recovery_s: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class ScenarioResult:
+    """The figures of one scenario."""
+
+    scenario: str
+    events_asked: int
+    simulator: dict[str, Any]
+    figures: Figures
+    faults: list[Struck]
+    restarted_after_crash: list[str]
+    lag_after_drain: dict[str, int]
+    seconds: float
+    load_average: float = 0.0
+    """The machine's 1-minute load average when the run ended (2 cores: above 2 is queueing)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values, for JSON."""
+        return {
+            "scenario": self.scenario,
+            "events_asked": self.events_asked,
+            "simulator": self.simulator,
+            "figures": self.figures.as_dict(),
+            "faults": [
+                {k: v for k, v in asdict(s).items() if k not in ("fault_at", "back_at")}
+                for s in self.faults
+            ],
+            "restarted_after_crash": self.restarted_after_crash,
+            "lag_after_drain": self.lag_after_drain,
+            "seconds": round(self.seconds, 1),
+            "load_average_1m_at_end": self.load_average,
+        }
+
+
+class _Injector:
+    """Carries out faults on one platform and private stack."""
+
+    def __init__(self, stack: PrivateStack, platform: Platform, telemetry_topic: str) -> None:
+        self.stack = stack
+        self.platform = platform
+        self.telemetry_topic = telemetry_topic
+        self.poison: list[SentPoison] = []
+        self.crashed: list[str] = []
+
+    def strike(self, fault: Fault, at_s: float) -> Struck:
+        now = time.monotonic()
+        kind = fault.kind
+        if kind == "kill_worker":
+            name = self.platform.workers()[0]
+            self.platform.kill(name)
+            self.platform.restart(name)
+            return Struck(kind, at_s, now, time.monotonic(), f"{name} SIGKILLed and restarted")
+        if kind == "add_worker":
+            name = self.platform.add_worker()
+            return Struck(kind, at_s, now, now, f"{name} started")
+        if kind == "kill_first_worker":
+            name = self.platform.workers()[0]
+            self.platform.kill(name, for_good=True)
+            return Struck(kind, at_s, now, time.monotonic(), f"{name} SIGKILLed for good")
+        if kind == "restart_postgres":
+            back = self.stack.restart_postgres(fault.seconds)
+            return Struck(kind, at_s, now, back, f"down {fault.seconds:.0f}s")
+        if kind == "stop_kafka":
+            self.stack.stop_kafka()
+            stopped = time.monotonic()
+            time.sleep(max(fault.seconds - (stopped - now), 0.0))
+            back = self.stack.start_kafka()
+            note = f"down {back - now:.0f}s (the stop took {stopped - now:.0f}s)"
+            return Struck(kind, at_s, now, back, note)
+        records = poison_batch(datetime.now(UTC), len(self.poison))
+        sent = asyncio.run(
+            send_poison(self.stack.settings.kafka_bootstrap, self.telemetry_topic, records)
+        )
+        self.poison.extend(sent)
+        return Struck(kind, at_s, now, now, f"{len(sent)} poison records")
+
+    def revive(self) -> None:
+        """Start again every service that died by itself; remember which."""
+        for name in self.platform.dead():
+            log.warning("%s died; restarting it", name)
+            self.crashed.append(name)
+            self.platform.restart(name)
+
+
+def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> ScenarioResult:
+    """Run one scenario on the private stack; return its figures."""
+    label = scenario.name.replace("-", "")[:12]
+    topics = stack.new_topics(label)
+    database = stack.new_database(label)
+    platform = Platform(
+        stack.settings, database, topics.prefix, logs / scenario.name, scenario.worker_env
+    )
+    bootstrap = stack.settings.kafka_bootstrap
+    started = time.monotonic()
+    platform.start(workers=1)
+    injector = _Injector(stack, platform, topics.telemetry.name)
+    struck: list[Struck] = []
+    groups = [platform.streams_group, platform.sink_group]
+    try:
+        with LagWatch(bootstrap, groups) as watch:
+            t0 = time.monotonic()
+            platform.start_simulator(scenario.simulator_args())
+            for fault in sorted(scenario.faults, key=lambda f: f.at_s):
+                _sleep_until(t0 + fault.at_s, injector)
+                log.info("%s: %s at %.0fs", scenario.name, fault.kind, fault.at_s)
+                struck.append(injector.strike(fault, time.monotonic() - t0))
+            summary = _wait_simulator(platform, injector, scenario.duration_s + 180)
+            injector.revive()
+            lag = wait_drained(bootstrap, consumed_topics(platform, topics), timeout_s=240)
+            lag["sink checkpoints behind the topics"] = wait_checkpoints(
+                bootstrap,
+                stack.settings.dsn_for(database),
+                sink_topics(topics),
+                timeout_s=120,
+            )
+        for item in struck:
+            item.recovery_s = {
+                name: recovery_s(watch.series[group], item.back_at)
+                for name, group in (("streams", groups[0]), ("sink", groups[1]))
+            }
+        observed = collect_sync(bootstrap, stack.settings.dsn_for(database), topics)
+    finally:
+        platform.stop()
+    acked = int(summary.get("telemetry_sent", 0)) + len(injector.poison)
+    figures = account(observed, acked, injector.poison)
+    stack.postgres.drop_database(database)
+    stack.delete_topics(topics)
+    return ScenarioResult(
+        scenario=scenario.name,
+        events_asked=scenario.events,
+        simulator=summary,
+        figures=figures,
+        faults=struck,
+        restarted_after_crash=injector.crashed,
+        lag_after_drain=lag,
+        seconds=time.monotonic() - started,
+        load_average=round(os.getloadavg()[0], 1),
+    )
+
+
+def sink_topics(topics: Topics) -> list[TopicSpec]:
+    """The topics the projection sink writes into the database."""
+    return [topics.telemetry, topics.tracking, topics.deliveries, topics.deadletter]
+
+
+def consumed_topics(platform: Platform, topics: Topics) -> dict[str, list[TopicSpec]]:
+    """Each consumer group and the topics it must have drained."""
+    streams = [
+        topics.telemetry,
+        topics.deliveries,
+        topics.delivery_commands,
+        topics.delivery_telemetry,
+        topics.dispatch,
+    ]
+    return {platform.streams_group: streams, platform.sink_group: sink_topics(topics)}
+
+
+def _sleep_until(deadline: float, injector: _Injector) -> None:
+    while time.monotonic() < deadline:
+        injector.revive()
+        time.sleep(min(0.5, max(deadline - time.monotonic(), 0.0)))
+
+
+def _wait_simulator(platform: Platform, injector: _Injector, timeout_s: float) -> dict[str, Any]:
+    simulator = platform.services["simulator"]
+    deadline = time.monotonic() + timeout_s
+    while simulator.alive() and time.monotonic() < deadline:
+        injector.revive()
+        time.sleep(0.5)
+    return platform.wait_simulator(0.0)
+
+
+def run_all(
+    scenarios: list[Scenario],
+    home: Path | None,
+    logs: Path | None = None,
+    on_result: Callable[[list[ScenarioResult]], object] | None = None,
+) -> list[ScenarioResult]:
+    """Start a private stack, run the scenarios one after the other, stop the stack.
+
+    `on_result` gets the results so far after each scenario (to write them as they come).
+    """
+    from loadtest.private_stack import private_settings
+
+    settings: StackSettings = private_settings(home)
+    stack = PrivateStack(settings, remove_home=home is None)
+    logs = logs or settings.home / "logs"
+    try:
+        stack.up()
+        results: list[ScenarioResult] = []
+        for scenario in scenarios:
+            try:
+                results.append(run_scenario(stack, scenario, logs))
+            except Exception:
+                # One broken scenario must not cost the figures of the others.
+                log.exception("scenario %s failed; going on with the next", scenario.name)
+                continue
+            if on_result is not None:
+                on_result(results)
+        return results
+    finally:
+        stack.down()

@@ -1,0 +1,89 @@
+"""`python -m loadtest chaos | bench-e2e`: the fault runs and the end-to-end benchmark.
+
+Both start a private stack (free ports, a temporary home) and stop it at the end; they
+never touch the shared stack on 29092/25432. Results go to `--out` as JSON and markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from devstack.settings import REPO_ROOT
+
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "e2e"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the command."""
+    parser = argparse.ArgumentParser(prog="python -m loadtest", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    chaos = commands.add_parser("chaos", help="fault injection with loss accounting")
+    chaos.add_argument("--scenario", action="append", help="run only these (by name)")
+    chaos.add_argument("--short", action="store_true", help="the default tests' short form")
+    chaos.add_argument("--scale", type=float, default=1.0, help="multiply the durations")
+    bench = commands.add_parser("bench-e2e", help="the whole platform under load")
+    bench.add_argument("--levels", default="1000,5000,10000", help="drone counts")
+    bench.add_argument("--duration", type=float, default=60.0, help="seconds per level")
+    bench.add_argument("--followers", type=int, default=50, help="websocket clients")
+    bench.add_argument(
+        "--scale-out-level", type=int, default=0, help="drones for 1 vs 2 workers (0: top level)"
+    )
+    bench.add_argument("--no-scale-out", action="store_true")
+    bench.add_argument("--profile", action="store_true", help="py-spy the services (needs py-spy)")
+    for sub in (chaos, bench):
+        sub.add_argument("--home", type=Path, help="private stack home (default: a temp folder)")
+        sub.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs = Path(tempfile.gettempdir()) / "dronefleet-loadtest" / time.strftime("%Y%m%d-%H%M%S")
+    print(f"service logs: {logs}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.command == "chaos":
+        _chaos(args, logs)
+    else:
+        _bench(args, logs)
+
+
+def _chaos(args: argparse.Namespace, logs: Path) -> None:
+    from loadtest.chaos import ScenarioResult, run_all
+    from loadtest.faults import full_scenarios, short_scenario
+    from loadtest.report import chaos_table
+
+    scenarios = [short_scenario()] if args.short else full_scenarios(args.scale)
+    if args.scenario:
+        scenarios = [s for s in scenarios if s.name in args.scenario]
+
+    def write(done: list[ScenarioResult]) -> str:
+        results = [r.as_dict() for r in done]
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        payload = {"date": stamp, "results": results}
+        (args.out / "chaos.json").write_text(json.dumps(payload, indent=2, default=str))
+        markdown = f"Chaos run of {stamp}\n\n{chaos_table(results)}\n"
+        (args.out / "chaos.md").write_text(markdown)
+        return markdown
+
+    done = run_all(scenarios, args.home, logs, write)
+    print(write(done))
+    results = [r.as_dict() for r in done]
+    complete = len(results) == len(scenarios)
+    sys.exit(0 if complete and all(r["figures"]["lost"] == 0 for r in results) else 1)
+
+
+def _bench(args: argparse.Namespace, logs: Path) -> None:
+    from loadtest.bench import BenchPlan, run_bench
+
+    levels = [int(x) for x in args.levels.split(",") if x]
+    plan = BenchPlan(
+        levels=levels,
+        duration_s=args.duration,
+        followers=args.followers,
+        scale_out_level=None if args.no_scale_out else (args.scale_out_level or max(levels)),
+        profile_dir=args.out / "profiles" if args.profile else None,
+    )
+    print(run_bench(plan, args.home, logs, args.out))

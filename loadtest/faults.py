@@ -1,0 +1,123 @@
+"""The faults a chaos scenario injects, each a step on a timeline. Pure description.
+
+A `Fault` says when (seconds after the simulator starts) and what; `loadtest.chaos`
+carries them out and records when each struck and when the hurt part was back, which
+is where its recovery time is measured from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+FaultKind = Literal[
+    "kill_worker",  # SIGKILL the first stream worker, then start it again (a supervisor would)
+    "add_worker",  # start one more stream worker (the group rebalances)
+    "kill_first_worker",  # SIGKILL the first stream worker for good (its partitions move)
+    "restart_postgres",  # fast shutdown, `seconds` down, start
+    "stop_kafka",  # controlled shutdown, `seconds` down, start
+    "poison",  # one batch of poison records into the telemetry topic
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One fault on the timeline."""
+
+    at_s: float
+    kind: FaultKind
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A run of the simulator against the platform, with faults along the way."""
+
+    name: str
+    drones: int
+    duration_s: float
+    faults: tuple[Fault, ...]
+    telemetry_hz: float = 1.0
+    demand_per_minute: float = 0.0
+    """Delivery requests per minute; 0: enough to keep most drones on a mission."""
+    chaos: str = ""
+    """The simulator's `--chaos` (no `drop`: a deliberately dropped fix is not a loss)."""
+    worker_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        """Telemetry the simulator is asked for."""
+        return int(self.drones * self.telemetry_hz * self.duration_s)
+
+    @property
+    def demand(self) -> float:
+        """Requests per minute: about one per drone over the first minute, by default."""
+        return self.demand_per_minute or float(self.drones)
+
+    def simulator_args(self) -> list[str]:
+        """The simulator CLI's flags for this scenario."""
+        args = [
+            "--drones",
+            str(self.drones),
+            "--telemetry-hz",
+            str(self.telemetry_hz),
+            "--duration",
+            str(self.duration_s),
+            "--demand-per-minute",
+            str(self.demand),
+        ]
+        return [*args, "--chaos", self.chaos] if self.chaos else args
+
+
+FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "1"}
+"""Faust settings (read from the environment) that let a dead worker's partitions move
+within seconds instead of Faust's default 60 s session timeout."""
+
+
+def full_scenarios(scale: float = 1.0) -> list[Scenario]:
+    """`make chaos`: the issue's five scenarios (durations times `scale`)."""
+
+    def t(seconds: float) -> float:
+        return round(seconds * scale, 1)
+
+    return [
+        Scenario(
+            "worker-sigkill-x5",
+            1000,
+            t(100),
+            tuple(Fault(t(s), "kill_worker") for s in (15, 30, 45, 60, 75)),
+        ),
+        Scenario(
+            "rebalance",
+            1000,
+            t(60),
+            (Fault(t(12), "add_worker"), Fault(t(30), "kill_first_worker")),
+        ),
+        Scenario("postgres-restart", 1000, t(60), (Fault(t(25), "restart_postgres", 5.0),)),
+        Scenario("kafka-outage-30s", 1000, t(90), (Fault(t(20), "stop_kafka", 30.0),)),
+        Scenario(
+            "poison-and-chaos",
+            1000,
+            t(60),
+            tuple(Fault(t(s), "poison") for s in (10, 30, 50)),
+            chaos="duplicate=2,reorder=2,skew=2,corrupt=0.5",
+        ),
+    ]
+
+
+def short_scenario() -> Scenario:
+    """The default tests' form: 10,000 fixes, two SIGKILLs, a PostgreSQL restart, poison."""
+    return Scenario(
+        "short",
+        250,
+        40.0,
+        (
+            Fault(4, "poison"),
+            Fault(10, "kill_worker"),
+            Fault(17, "restart_postgres", 3.0),
+            Fault(24, "kill_worker"),
+            Fault(32, "poison"),
+        ),
+        chaos="duplicate=1,reorder=1",
+        worker_env=dict(FAST_FAILOVER),
+    )

@@ -1,0 +1,183 @@
+"""The platform's processes on a stack, with the handles to hurt them.
+
+The same processes as `dronefleet demo` (devstack's `start_service`, one process per
+service, configured by `PlatformConfig`), started one by one so that a scenario can
+SIGKILL a stream worker and start it again, add a second worker, or read the pids for
+CPU and memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.services import (
+    PlatformConfig,
+    RunningService,
+    register_business,
+    start_service,
+    wait_until_ready,
+)
+from devstack.settings import StackSettings
+from loadtest.private_stack import free_port
+
+CORE = (("projections", ["projections", "sink"]), ("api", ["api", "serve"]))
+
+
+@dataclass
+class Platform:
+    """Sink, stream workers, API and simulator of one topic prefix and one database."""
+
+    stack: StackSettings
+    database: str
+    topic_prefix: str
+    logs: Path
+    worker_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of every stream worker (e.g. Faust's broker settings)."""
+    config: PlatformConfig = field(init=False)
+    services: dict[str, RunningService] = field(default_factory=dict)
+    restarts: dict[str, int] = field(default_factory=dict)
+    business_key: str = ""
+    """The API key of the business the simulator and the followers order as."""
+    retired: set[str] = field(default_factory=set)
+    """Services killed for good on purpose: not restarted, not reported dead."""
+
+    def __post_init__(self) -> None:
+        self.config = PlatformConfig(
+            stack=self.stack,
+            database=self.database,
+            topic_prefix=self.topic_prefix,
+            api_port=free_port(),
+        )
+
+    @property
+    def streams_group(self) -> str:
+        """The stream workers' consumer group (their Faust app id)."""
+        return f"{self.topic_prefix}dronefleet-streams"
+
+    @property
+    def sink_group(self) -> str:
+        """The projection sink's consumer group."""
+        return f"{self.topic_prefix}projections-core"
+
+    def start(self, workers: int = 1) -> None:
+        """Start the sink, `workers` stream workers and the API; wait for readiness."""
+        try:
+            for name, argv in CORE:
+                self.services[name] = start_service(name, argv, self.config, self.logs)
+            for _ in range(workers):
+                self.add_worker()
+            wait_until_ready(self.config.api_url, list(self.services.values()))
+            self.business_key = register_business(self.config, f"loadtest {self.topic_prefix}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def workers(self) -> list[str]:
+        """Names of the stream workers not retired, oldest first."""
+        return [n for n in self.services if n.startswith("streams") and n not in self.retired]
+
+    def add_worker(self) -> str:
+        """Start one more stream worker (its own data folder); returns its name."""
+        name = f"streams-{sum(n.startswith('streams') for n in self.services) + 1}"
+        self.services[name] = start_service(
+            name, ["streams", "worker"], self.config, self.logs, self._worker_env(name)
+        )
+        return name
+
+    def _worker_env(self, name: str) -> dict[str, str]:
+        data_dir = self.stack.home / f"{name}-{self.topic_prefix or 'main'}"
+        return {"DRONEFLEET_STREAMS_DATA_DIR": str(data_dir), **self.worker_env}
+
+    def kill(self, name: str, *, for_good: bool = False) -> None:
+        """SIGKILL a service: no shutdown, no final commit, like a crash or the OOM killer."""
+        if for_good:
+            self.retired.add(name)
+        service = self.services[name]
+        service.process.send_signal(signal.SIGKILL)
+        service.process.wait()
+
+    def restart(self, name: str) -> None:
+        """Start a service again under the same name (after a kill or a crash)."""
+        argv = ["streams", "worker"] if name.startswith("streams") else dict(CORE)[name]
+        env = self._worker_env(name) if name.startswith("streams") else None
+        self.services[name] = start_service(name, argv, self.config, self.logs, env)
+        self.restarts[name] = self.restarts.get(name, 0) + 1
+
+    def dead(self) -> list[str]:
+        """Services (other than the simulator) that are not running."""
+        return [
+            n
+            for n, s in self.services.items()
+            if n != "simulator" and n not in self.retired and not s.alive()
+        ]
+
+    def start_simulator(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        """Start the simulator CLI with `args` (`--json` is added for the summary)."""
+        env = {**(env or {}), "DRONEFLEET_SIMULATOR_API_KEY": self.business_key}
+        self.services["simulator"] = start_service(
+            "simulator", ["simulator", "run", *args, "--json"], self.config, self.logs, env
+        )
+
+    def wait_simulator(self, timeout_s: float) -> dict[str, Any]:
+        """Wait for the simulator to end; return its JSON summary."""
+        service = self.services["simulator"]
+        deadline = time.monotonic() + timeout_s
+        while service.alive() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if service.alive():
+            service.stop()
+        return simulator_summary(service.log_file)
+
+    def pids(self) -> dict[str, int]:
+        """Pid of every running service, by name."""
+        return {n: s.process.pid for n, s in self.services.items() if s.alive()}
+
+    def stop(self) -> None:
+        """Stop every service, newest first."""
+        for service in reversed(list(self.services.values())):
+            service.stop()
+
+
+def simulator_summary(log_file: Path) -> dict[str, Any]:
+    """The last JSON line the simulator printed (its summary), or {} when there is none."""
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return {}
+    for line in reversed(lines):
+        if line.startswith("{"):
+            try:
+                summary: dict[str, Any] = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            return summary
+    return {}
+
+
+def pid_of_kafka(stack: StackSettings) -> int | None:
+    """The broker's pid, from its pid file."""
+    try:
+        return int((stack.home / "kafka" / "kafka.pid").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """PostgreSQL's postmaster pid, from its data folder."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
