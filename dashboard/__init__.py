@@ -1,1 +1,5 @@
-"""The operators' Streamlit dashboard (issue 7). It reads the projections' views only."""
+"""The operators' Streamlit dashboard: the live fleet and deliveries, from the views only.
+
+`queries` reads the projections' SQL views, `lag` asks Kafka for the consumer groups'
+lag, `maps` builds the pydeck maps and `app` renders it all with Streamlit.
+"""

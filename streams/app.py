@@ -35,6 +35,7 @@ from streams.dispatcher import DispatchProcessor
 from streams.eta import EtaModel
 from streams.faust_app import DronefleetApp
 from streams.gate import TelemetryGate
+from streams.horizon import Horizon, already_processed
 from streams.records import Outgoing, OutTopic, SourceRecord, dead_letter
 from streams.settings import StreamsSettings
 from streams.tracking import DeliveryProcessor
@@ -42,13 +43,18 @@ from streams.tracking import DeliveryProcessor
 log = logging.getLogger(__name__)
 
 
-def bootstrap(settings: StreamsSettings) -> faust.App:
-    """Build the worker's app: the composition root of the stream processors."""
+def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faust.App:
+    """Build the worker's app: the composition root of the stream processors.
+
+    `horizon`: the offsets below which records were processed before a reset; their
+    outputs are in the log already, so a rebuild only refills the tables from them.
+    """
+    replayed = horizon or {}
     topics = Topics.with_prefix(settings.topic_prefix, settings.partitions)
     app = DronefleetApp(
         f"{settings.topic_prefix}{settings.app_id}",
         broker=f"kafka://{settings.kafka_bootstrap}",
-        store="memory://",
+        store=settings.table_store,
         datadir=str(settings.data_dir),
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
@@ -140,7 +146,8 @@ def bootstrap(settings: StreamsSettings) -> faust.App:
                 records = [
                     dead_letter(source, processor_name, "processing_error", repr(error), now)
                 ]
-            await send_all(records)
+            if not already_processed(replayed, source.topic, source.partition, source.offset):
+                await send_all(records)
 
     @app.agent(telemetry_topic, name="validate-telemetry")
     async def validate_telemetry(stream: Any) -> None:

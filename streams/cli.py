@@ -1,7 +1,7 @@
-"""`dronefleet-streams worker | eta-report [--json] | lag [...]`.
+"""`dronefleet-streams worker | eta-report [--json] | lag [...] | reset [--local-only]`.
 
-A stream worker, the ETA error report, or a consumer group's lag (and a stuck-partition
-watchdog).
+A stream worker, the ETA error report, a consumer group's lag (and a stuck-partition
+watchdog), or the reset that makes the next worker rebuild its tables from offset 0.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ def main(argv: list[str] | None = None) -> None:
 
         from streams.app import bootstrap
         from streams.changelogs import declare_changelogs
+        from streams.horizon import read_horizon
 
-        app = bootstrap(settings)
+        group = f"{settings.topic_prefix}{settings.app_id}"
+        app = bootstrap(settings, asyncio.run(read_horizon(settings.kafka_bootstrap, group)))
         asyncio.run(declare_changelogs(app, settings.kafka_bootstrap))
         Worker(app, loglevel=settings.log_level).execute_from_commandline()
         return
@@ -35,7 +37,11 @@ def main(argv: list[str] | None = None) -> None:
         from streams import lag_report
 
         raise SystemExit(lag_report.main(args[1:], settings))
-    print("usage: dronefleet-streams worker | eta-report [--json] | lag", file=sys.stderr)
+    if args[:1] == ["reset"]:
+        from streams import reset
+
+        raise SystemExit(reset.main(args[1:], settings))
+    print("usage: dronefleet-streams worker | eta-report [--json] | lag | reset", file=sys.stderr)
     raise SystemExit(2)
 
 

@@ -9,18 +9,47 @@ while processing stays at-least-once (the processors are idempotent for redelive
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
+METADATA_ATTEMPTS = 50
+METADATA_RETRY_S = 0.2
+
 
 class IdempotentProducer(aiokafka_driver.Producer):
-    """The aiokafka-backed producer, always with acks=all and idempotence."""
+    """The aiokafka-backed producer, always with acks=all and idempotence.
+
+    It also tracks every table's changelog topic in its metadata from the start. A table
+    with `use_partitioner=True` picks the changelog partition synchronously from the
+    producer's cluster metadata (faust's `key_partition`). aiokafka fetches metadata for
+    all topics only until its first send, then just for the topics it has sent to; when
+    the first send went elsewhere, the changelog had no metadata, every table write raised
+    TypeError and no delivery was ever dispatched (found by `make chaos`).
+    """
 
     def _settings_extra(self) -> Mapping[str, Any]:
         return {"acks": "all", "enable_idempotence": True}
+
+    async def on_start(self) -> None:
+        """Start the producer, then wait for the changelogs' metadata."""
+        await super().on_start()
+        changelogs = {table.changelog_topic_name for table in self.app.tables.values()}
+        if not changelogs or self._producer is None:
+            return
+        client = self._producer.client
+        await client.set_topics(client._topics | changelogs)
+        # A changelog created a moment ago may not have its partitions in that answer yet.
+        for _ in range(METADATA_ATTEMPTS):
+            missing = [t for t in changelogs if not client.cluster.partitions_for_topic(t)]
+            if not missing:
+                return
+            await asyncio.sleep(METADATA_RETRY_S)
+            await client.force_metadata_update()
+        raise RuntimeError(f"no partition metadata for changelog topics {sorted(missing)}")
 
 
 class IdempotentTransport(aiokafka_driver.Transport):

@@ -17,7 +17,10 @@ COMMENT ON VIEW delivery_events_view IS
 -- One row per requested delivery: its milestones and the first ETA it was promised.
 -- The promise is the ETA of the first tracking update that carried one (what the
 -- customer saw first); on time means delivered at most 60 s after that promise.
-CREATE OR REPLACE VIEW delivery_timeline_view AS
+-- 0042 redefines it with more columns; dropping it first lets this file run again after
+-- that one (CREATE OR REPLACE VIEW cannot drop columns), and nothing depends on it.
+DROP VIEW IF EXISTS delivery_timeline_view;
+CREATE VIEW delivery_timeline_view AS
 SELECT r.delivery_id,
        r.payload ->> 'business_id'                                           AS business_id,
        r.occurred_at                                                         AS requested_at,

@@ -1,0 +1,174 @@
+"""The dashboard's reads: one SQL query over the read contract's views per panel.
+
+Each function takes an open connection and returns plain data (a DataFrame or a small
+frozen dataclass), so the Streamlit layer only caches and draws, and the tests can check
+the numbers without a browser. Nothing here touches a base table (docs/views.md).
+Days are UTC days, like the views' buckets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, LiteralString
+
+import pandas as pd
+import psycopg
+
+LEAD_BUCKET_CAP_MIN = 30
+"""ETA predictions made more than this many minutes ahead share the last bucket."""
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """[start, end) of a UTC day."""
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _frame(
+    conn: psycopg.Connection[Any], sql: LiteralString, params: tuple[Any, ...] = ()
+) -> pd.DataFrame:
+    cursor = conn.execute(sql, params)
+    columns = [column.name for column in cursor.description or ()]
+    return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+def fleet(conn: psycopg.Connection[Any]) -> pd.DataFrame:
+    """The latest fix of every drone: the live map, the states and the batteries."""
+    return _frame(
+        conn,
+        "SELECT drone_id, observed_at, lat, lon, altitude_m, ground_speed_mps, heading_deg,"
+        " battery_pct, phase, delivery_id FROM drone_latest_view ORDER BY drone_id",
+    )
+
+
+def in_flight(conn: psycopg.Connection[Any]) -> pd.DataFrame:
+    """Deliveries with a drone and not yet delivered, soonest ETA first."""
+    return _frame(
+        conn,
+        "SELECT delivery_id, status, drone_id, requested_at, latest_eta, remaining_m,"
+        " latest_fix_at, latest_lat, latest_lon, dropoff_lat, dropoff_lon"
+        " FROM delivery_status_view WHERE status IN ('assigned', 'picked_up')"
+        " ORDER BY latest_eta NULLS LAST, requested_at, delivery_id",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DayOutcomes:
+    """What became of the deliveries requested on one UTC day, so far."""
+
+    requested: int
+    assigned: int
+    delivered: int
+    cancelled: int
+    failed: int
+    open: int
+    on_time: int
+    with_promise: int
+    mean_minutes_to_deliver: float | None
+    p90_minutes_to_deliver: float | None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """Share of the delivered deliveries with a promise that kept it (None: none)."""
+        return self.on_time / self.with_promise if self.with_promise else None
+
+
+def day_outcomes(conn: psycopg.Connection[Any], day: date) -> DayOutcomes:
+    """Counts and delivery times of the deliveries requested on `day`."""
+    start, end = day_bounds(day)
+    row = conn.execute(
+        "SELECT count(*), count(assigned_at), count(delivered_at), count(cancelled_at),"
+        " count(failed_at),"
+        " count(*) FILTER (WHERE delivered_at IS NULL AND cancelled_at IS NULL"
+        "   AND failed_at IS NULL),"
+        " count(*) FILTER (WHERE on_time), count(on_time),"
+        " avg(seconds_to_deliver) / 60.0,"
+        " percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds_to_deliver) / 60.0"
+        " FROM delivery_timeline_view WHERE requested_at >= %s AND requested_at < %s",
+        (start, end),
+    ).fetchone()
+    assert row is not None  # an aggregate without GROUP BY always returns a row
+    counts = [int(value) for value in row[:8]]
+    return DayOutcomes(
+        requested=counts[0],
+        assigned=counts[1],
+        delivered=counts[2],
+        cancelled=counts[3],
+        failed=counts[4],
+        open=counts[5],
+        on_time=counts[6],
+        with_promise=counts[7],
+        mean_minutes_to_deliver=None if row[8] is None else float(row[8]),
+        p90_minutes_to_deliver=None if row[9] is None else float(row[9]),
+    )
+
+
+def eta_error(conn: psycopg.Connection[Any], day: date) -> pd.DataFrame:
+    """ETA error by lead time (whole minutes) of the deliveries delivered on `day`."""
+    start, end = day_bounds(day)
+    return _frame(
+        conn,
+        "SELECT least(floor(lead_s / 60), %s)::int AS lead_min,"
+        " count(*) AS predictions,"
+        " percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(error_s)) AS median_abs_error_s,"
+        " percentile_cont(0.9) WITHIN GROUP (ORDER BY abs(error_s)) AS p90_abs_error_s,"
+        " avg(error_s) AS mean_error_s"
+        " FROM delivery_eta_error_view WHERE delivered_at >= %s AND delivered_at < %s"
+        " GROUP BY 1 ORDER BY 1",
+        (LEAD_BUCKET_CAP_MIN, start, end),
+    )
+
+
+def dead_letters(conn: psycopg.Connection[Any]) -> pd.DataFrame:
+    """Refused records per reason (all processors and topics), most frequent first."""
+    return _frame(
+        conn,
+        "SELECT reason, sum(records)::bigint AS records, max(last_refused_at) AS last_refused_at"
+        " FROM dead_letter_counts_view GROUP BY reason ORDER BY records DESC, reason",
+    )
+
+
+def recent_deliveries(conn: psycopg.Connection[Any], day: date, limit: int = 200) -> list[str]:
+    """The ids of the deliveries requested on `day`, latest first: the drill-down's list."""
+    start, end = day_bounds(day)
+    rows = conn.execute(
+        "SELECT delivery_id FROM delivery_timeline_view"
+        " WHERE requested_at >= %s AND requested_at < %s"
+        " ORDER BY requested_at DESC, delivery_id LIMIT %s",
+        (start, end, limit),
+    ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+@dataclass(frozen=True)
+class DeliveryDetail:
+    """One delivery: its status row, its tracking updates and its events."""
+
+    status: dict[str, Any]
+    track: pd.DataFrame
+    events: pd.DataFrame
+
+
+def delivery_detail(conn: psycopg.Connection[Any], delivery_id: str) -> DeliveryDetail | None:
+    """Everything the drill-down shows about one delivery; None if there is no such one."""
+    status = _frame(
+        conn, "SELECT * FROM delivery_status_view WHERE delivery_id = %s", (delivery_id,)
+    )
+    if status.empty:
+        return None
+    track = _frame(
+        conn,
+        "SELECT sequence, observed_at, drone_id, lat, lon, altitude_m, ground_speed_mps, status,"
+        " remaining_m, eta FROM delivery_track_view WHERE delivery_id = %s"
+        " ORDER BY observed_at, sequence",
+        (delivery_id,),
+    )
+    events = _frame(
+        conn,
+        "SELECT sequence, event_type, occurred_at, drone_id FROM delivery_events_view"
+        " WHERE delivery_id = %s ORDER BY sequence",
+        (delivery_id,),
+    )
+    first = {str(column): value for column, value in status.iloc[0].items()}
+    return DeliveryDetail(status=first, track=track, events=events)

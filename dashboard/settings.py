@@ -1,0 +1,38 @@
+"""Settings of the operators' dashboard (env prefix DRONEFLEET_DASHBOARD_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DashboardSettings(BaseSettings):
+    """Where the dashboard reads from, how often it refreshes, where it listens.
+
+    Built once per script run by `dashboard.app` (the composition root) and passed down.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DRONEFLEET_DASHBOARD_")
+
+    database_url: str = "postgresql://dronefleet@127.0.0.1:25432/dronefleet"
+    refresh_s: float = Field(default=5.0, gt=0)
+    """Seconds between refreshes of the live panels; also the queries' cache lifetime,
+    so however many operators watch, each panel queries the database once per period."""
+    kafka_bootstrap: str = "localhost:29092"
+    topic_prefix: str = ""
+    consumer_groups: list[str] = ["dronefleet-streams", "projections-core"]
+    """Consumer groups whose lag is shown (the stream workers, the projection sink);
+    `topic_prefix` is put in front of each, as the services do."""
+    lag_refresh_s: float = Field(default=15.0, gt=0)
+    """Kafka's admin API is slower to ask than the database: ask it less often."""
+    kafka_timeout_s: float = Field(default=5.0, gt=0)
+    map_style: str | None = None
+    """A MapLibre style URL for the maps' base map (e.g. your own tile server). None: a
+    plain background drawn in the browser, so the maps need no CDN and no token."""
+    port: int = 8501
+    address: str = "127.0.0.1"
+
+    @property
+    def groups(self) -> list[str]:
+        """The consumer groups with the topic prefix applied."""
+        return [f"{self.topic_prefix}{group}" for group in self.consumer_groups]

@@ -1,0 +1,124 @@
+"""The stream workers' consumer group: its members and its committed offsets.
+
+Used by `dronefleet-streams reset`: refuse while workers run, rewind to offset 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.protocol.admin import (
+    DescribeGroupsRequest_v0,
+    DescribeGroupsRequest_v1,
+    DescribeGroupsRequest_v2,
+)
+from aiokafka.protocol.api import Request
+
+from contracts import TopicSpec
+
+Offsets = dict[tuple[str, int], int]
+"""(topic, partition) -> offset."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    """What the broker's group coordinator says about a consumer group."""
+
+    group: str
+    state: str
+    members: list[str]
+
+
+class _DescribeGroups(
+    Request[  # type: ignore[misc]  # aiokafka ships no type hints
+        DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2
+    ]
+):
+    """DescribeGroups at versions 0-2.
+
+    aiokafka 0.14 pairs version 3 of the request with version 2 of the response and
+    fails to decode the broker's answer (Kafka 4 answers at version 3 when asked), so
+    `AIOKafkaAdminClient.describe_consumer_groups` cannot be used; this caps the version.
+    """
+
+    API_KEY = 15
+
+    def __init__(self, groups: list[str]) -> None:
+        self._groups = groups
+
+    def build(
+        self,
+        request_struct_class: type[
+            DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2
+        ],
+    ) -> DescribeGroupsRequest_v0 | DescribeGroupsRequest_v1 | DescribeGroupsRequest_v2:
+        return request_struct_class(self._groups)
+
+
+async def describe_group(bootstrap: str, group: str) -> GroupState:
+    """The group's state ('Empty', 'Stable', 'Dead' when unknown, ...) and member ids."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        node = await admin.find_coordinator(group)
+        response = await admin._send_request(_DescribeGroups([group]), node)
+    finally:
+        await admin.close()
+    (_error, group_id, state, _protocol_type, _protocol, members, *_rest) = response.groups[0]
+    return GroupState(group_id, state, [member[0] for member in members])
+
+
+async def wait_until_empty(bootstrap: str, group: str, timeout_s: float) -> GroupState:
+    """Poll the group until it has no member (a killed worker leaves after its session)."""
+    deadline = time.monotonic() + timeout_s
+    while (described := await describe_group(bootstrap, group)).members:
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    return described
+
+
+async def committed_offsets(bootstrap: str, group: str, topics: list[str]) -> Offsets:
+    """The group's committed offsets on the partitions of `topics`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {
+        (tp.topic, tp.partition): meta.offset
+        for tp, meta in offsets.items()
+        if tp.topic in topics and meta.offset >= 0
+    }
+
+
+def partitions_of(topics: list[TopicSpec]) -> list[TopicPartition]:
+    """Every partition of `topics`."""
+    return [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
+
+
+async def commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Commit offsets for the group from outside it (the broker refuses while it has members)."""
+    if not offsets:
+        return
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
+async def commit_zero(bootstrap: str, group: str, topics: list[TopicSpec]) -> int:
+    """Commit offset 0 for the group on every partition of `topics`; return how many."""
+    partitions = partitions_of(topics)
+    await commit(bootstrap, group, dict.fromkeys(partitions, 0))
+    return len(partitions)

@@ -1,0 +1,98 @@
+"""The rebuild horizon: up to which offset a record's outputs are already in the log.
+
+A rebuild (`dronefleet-streams reset`, then a worker start) folds the input topics again
+from offset 0. Every record below the offset the workers had committed before the reset
+was processed once already, and what that produced (events decided from commands,
+requests forwarded to dispatch, `TrackingUpdated`, proposals, dead letters) is in the
+log. Sending it again would append a second copy of each: dispatch would queue every
+replayed request again (it forgets a request once assigned) and reserve drones for
+finished deliveries, customers would get old updates again, and the dead-letter topic
+would double. So the reset records those offsets in a small compacted topic, and the
+worker, for a record below them, updates its tables but sends nothing.
+
+The horizon stays valid after the rebuild (those records stay processed), so a worker
+restarted in the middle of a rebuild resumes it the same way; a later reset raises it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+Horizon = Mapping[tuple[str, int], int]
+"""(topic, partition) -> the first offset whose outputs are not in the log yet."""
+
+
+def horizon_topic(group: str) -> str:
+    """The compacted topic holding the group's horizon."""
+    return f"{group}-rebuild-horizon"
+
+
+def already_processed(horizon: Horizon, topic: str, partition: int, offset: int) -> bool:
+    """True when the record's outputs were sent before the last reset."""
+    return offset < horizon.get((topic, partition), 0)
+
+
+def raised(old: Horizon, committed: Horizon) -> dict[tuple[str, int], int]:
+    """The new horizon: the committed offsets, never below an earlier horizon."""
+    keys = set(old) | set(committed)
+    return {key: max(old.get(key, 0), committed.get(key, 0)) for key in sorted(keys)}
+
+
+def _key(topic: str, partition: int) -> bytes:
+    return f"{topic}:{partition}".encode()
+
+
+def _parse(key: bytes) -> tuple[str, int]:
+    topic, _, partition = key.decode().rpartition(":")
+    return topic, int(partition)
+
+
+async def read_horizon(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    """The group's horizon; empty when no reset ever happened."""
+    topic = horizon_topic(group)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        if topic not in await consumer.topics():
+            return {}
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        end = (await consumer.end_offsets([partition]))[partition]
+        horizon: dict[tuple[str, int], int] = {}
+        while await consumer.position(partition) < end:
+            batch = await consumer.getmany(partition, timeout_ms=1000)
+            for record in batch.get(partition, []):
+                if record.key is not None and record.value is not None:
+                    horizon[_parse(record.key)] = int(record.value)
+        return horizon
+    finally:
+        await consumer.stop()
+
+
+async def write_horizon(bootstrap: str, group: str, horizon: Horizon) -> None:
+    """Store the horizon (creating its compacted, one-partition topic if needed)."""
+    topic = horizon_topic(group)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if topic not in await admin.list_topics():
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(
+                    [NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+                )
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for (name, partition), offset in horizon.items():
+            await producer.send(topic, str(offset).encode(), key=_key(name, partition), partition=0)
+        await producer.flush()
+    finally:
+        await producer.stop()
