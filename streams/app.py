@@ -64,6 +64,8 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         topic_allow_declare=True,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
     )
 
     def raw_topic(*names: str) -> Any:
