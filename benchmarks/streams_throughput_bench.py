@@ -53,8 +53,8 @@ from contracts import (
 from devstack import stack
 from devstack.services import RunningService
 from devstack.settings import StackSettings
-from simulator.wire import WireRecord
-from streams.lag_report import group_lag
+from kafkaio import WireRecord
+from streams.lag_report import groups_lag
 
 DRONES = 1000
 PICKUP = GeoPoint(47.378, 8.540)
@@ -172,9 +172,9 @@ def cpu_s(workers: list[RunningService]) -> float:
 def wait_drained(
     bootstrap: str, group: str, topics: Topics, workers: list[RunningService], watched: set[str]
 ) -> tuple[int, float]:
-    """Until the group has consumed every record of the `watched` topics.
+    """Until the workers' groups (Faust's and the gate's) consumed every `watched` record.
 
-    Returns the telemetry records the group had committed when it was first seen to
+    Returns the fixes the deliveries agent had committed when it was first seen to
     commit any, and the CPU seconds the workers spent from then to the end: CPU per
     event does not depend on what else the shared machine runs, unlike events/s.
     """
@@ -183,8 +183,10 @@ def wait_drained(
     while True:
         for worker in workers:
             assert worker.alive(), f"a worker died; see {worker.log_file}"
-        lags = [p for p in asyncio.run(group_lag(bootstrap, group)) if p.topic in watched]
-        done = sum(p.committed or 0 for p in lags if p.topic == topics.telemetry.name)
+        both = asyncio.run(groups_lag(bootstrap, [group, f"{group}-gate"]))
+        lags = [p for p in both if p.topic in watched]
+        # The deliveries agent is the slower stage (the gate batches), so count its input.
+        done = sum(p.committed or 0 for p in lags if p.topic == topics.delivery_telemetry.name)
         if started is None and done > 0:
             started = (done, cpu_s(workers))
         if {p.topic for p in lags} == watched and all(p.lag == 0 for p in lags):

@@ -1,9 +1,8 @@
 """How far the stream processors are behind: consumer-group lag per topic, from Kafka.
 
 The committed offsets of a group (Kafka's admin API) against the partitions' end
-offsets. The dashboard may not import `streams` (import-linter), so this is its own
-small reader of what `dronefleet-streams lag` prints per partition; it sums per topic,
-which is what an operator watches, and never raises: an unreachable broker becomes a
+offsets, read by `kafkaio` as `dronefleet-streams lag` reads them; the dashboard sums
+them per topic, which is what an operator watches, and never raises: an unreachable broker becomes a
 message on the panel instead of a broken page.
 """
 
@@ -13,8 +12,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from kafkaio.group_offsets import group_offsets
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -42,24 +40,8 @@ def summarize(
 
 
 async def _group_lag(bootstrap: str, group: str, timeout_ms: int) -> list[TopicLag]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    committed = {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
-    if not committed:
-        return []
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=timeout_ms
-    )
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets([TopicPartition(t, p) for t, p in committed])
-    finally:
-        await consumer.stop()
-    return summarize(group, committed, {(tp.topic, tp.partition): end for tp, end in ends.items()})
+    committed, ends = await group_offsets(bootstrap, group, timeout_ms)
+    return summarize(group, committed, ends)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,11 @@ class DashboardSettings(BaseSettings):
     so however many operators watch, each panel queries the database once per period."""
     kafka_bootstrap: str = "localhost:29092"
     topic_prefix: str = ""
-    consumer_groups: list[str] = ["dronefleet-streams", "projections-core"]
+    consumer_groups: list[str] = [
+        "dronefleet-streams",
+        "dronefleet-streams-gate",
+        "projections-core",
+    ]
     """Consumer groups whose lag is shown (the stream workers, the projection sink);
     `topic_prefix` is put in front of each, as the services do."""
     lag_refresh_s: float = Field(default=15.0, gt=0)

@@ -78,7 +78,7 @@ def run_level(
     database = stack.new_database(label)
     platform = Platform(stack.settings, database, topics.prefix, logs / label)
     bootstrap = stack.settings.kafka_bootstrap
-    groups = [platform.streams_group, platform.sink_group]
+    groups = [platform.gate_group, platform.streams_group, platform.sink_group]
     platform.start(workers=workers)
     demand = drones * plan.demand_ratio
     args = ["--drones", str(drones), "--duration", str(plan.duration_s)]
@@ -117,6 +117,7 @@ def run_level(
             summary = platform.wait_simulator(30.0)
             drained = wait_drained(bootstrap, consumed_topics(platform, topics), timeout_s=180)
             drain_s = time.monotonic() - window_end
+        gate = _window(watch.series[platform.gate_group], t0 + WARMUP_S, window_end)
         streams = _window(watch.series[platform.streams_group], t0 + WARMUP_S, window_end)
         sink = _window(watch.series[platform.sink_group], t0 + WARMUP_S, window_end)
         rows, distinct = _telemetry_rows(stack.settings.dsn_for(database))
@@ -140,6 +141,7 @@ def run_level(
         "latency_samples": len(fans.latencies_ms),
         "followers_connected": fans.connected,
         "hops": hops,
+        "gate_lag_at_end": gate[-1].lag if gate else None,
         "streams_lag_at_end": streams[-1].lag if streams else None,
         "sink_lag_at_end": sink[-1].lag if sink else None,
         "drain_s": round(drain_s, 1),

@@ -61,6 +61,11 @@ class Platform:
         return f"{self.topic_prefix}dronefleet-streams"
 
     @property
+    def gate_group(self) -> str:
+        """The telemetry gate's consumer group (inside the stream workers)."""
+        return f"{self.streams_group}-gate"
+
+    @property
     def sink_group(self) -> str:
         """The projection sink's consumer group."""
         return f"{self.topic_prefix}projections-core"

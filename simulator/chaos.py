@@ -38,7 +38,7 @@ import msgspec
 
 from contracts import DecodeError, TelemetryReported, encode_event
 from contracts.codec import decode_as
-from simulator.wire import WireRecord
+from kafkaio import WireRecord
 
 KINDS = ("drop", "duplicate", "reorder", "corrupt", "skew")
 """The perturbations, by their name in `--chaos`."""

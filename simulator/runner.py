@@ -34,12 +34,12 @@ from contracts import (
     encode_event,
     utc_now,
 )
+from kafkaio import BatchSender, WireRecord
 from simulator.chaos import Chaos, ChaosSpec
 from simulator.demand import PoissonDemand, post_order
 from simulator.engine import FleetEngine
-from simulator.sender import BatchSender
 from simulator.settings import SimulatorSettings
-from simulator.wire import WireRecord, refusal, to_records
+from simulator.wire import refusal, to_records
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple
 
 from contracts import (
     Delivered,
@@ -33,14 +32,7 @@ from contracts import (
     encode_event,
     new_event_id,
 )
-
-
-class WireRecord(NamedTuple):
-    """One record to produce."""
-
-    topic: str
-    key: bytes
-    value: bytes
+from kafkaio import WireRecord
 
 
 def to_wire(event: Event, topics: Topics) -> WireRecord:

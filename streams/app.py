@@ -9,6 +9,7 @@ fold ignores sequences it has already applied, so a redelivered record changes n
 
 Topology:
     telemetry (by drone) --gate--> delivery-telemetry (by delivery) | dispatch | deadletter
+        (the gate is a batched aiokafka loop in the same process, see `streams.gate_loop`)
     deliveries + delivery-commands + delivery-telemetry (co-partitioned by delivery)
         --decide, fold, ETA--> deliveries (the aggregate's events) | tracking | dispatch
     dispatch (one partition: one owner) --AssignDrone--> delivery-commands
@@ -35,6 +36,7 @@ from streams.dispatcher import DispatchProcessor
 from streams.eta import EtaModel
 from streams.faust_app import DronefleetApp
 from streams.gate import TelemetryGate
+from streams.gate_loop import GateConfig, GateLoop
 from streams.horizon import Horizon, already_processed
 from streams.records import Outgoing, OutTopic, SourceRecord, dead_letter
 from streams.settings import StreamsSettings
@@ -73,7 +75,6 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
             *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
 
-    telemetry_topic = raw_topic(topics.telemetry.name)
     delivery_inputs = raw_topic(
         topics.deliveries.name, topics.delivery_commands.name, topics.delivery_telemetry.name
     )
@@ -102,7 +103,22 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
             use_partitioner=True,
         )
 
-    gate = TelemetryGate()
+    gate = GateLoop(
+        GateConfig(
+            bootstrap=settings.kafka_bootstrap,
+            group=f"{settings.topic_prefix}{settings.app_id}-gate",
+            source_topic=topics.telemetry.name,
+            outputs={
+                "delivery_telemetry": topics.delivery_telemetry.name,
+                "dispatch": topics.dispatch.name,
+                "deadletter": topics.deadletter.name,
+            },
+            batch_size=settings.gate_batch_size,
+            session_timeout_s=settings.session_timeout_s,
+            heartbeat_interval_s=settings.heartbeat_interval_s,
+        ),
+        TelemetryGate(),
+    )
     deliveries = DeliveryProcessor(
         states=raw_table("delivery-state", settings.partitions),
         tracking=raw_table("delivery-tracking", settings.partitions),
@@ -151,9 +167,10 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
             if not already_processed(replayed, source.topic, source.partition, source.offset):
                 await send_all(records)
 
-    @app.agent(telemetry_topic, name="validate-telemetry")
-    async def validate_telemetry(stream: Any) -> None:
-        await run(stream, "validate-telemetry", gate.process)
+    async def validate_telemetry() -> None:
+        await gate.supervise()
+
+    app.task(validate_telemetry)  # a task, not an agent: see `streams.gate_loop` for why
 
     @app.agent(delivery_inputs, name="deliveries")
     async def fold_deliveries(stream: Any) -> None:

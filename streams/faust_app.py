@@ -52,10 +52,27 @@ class IdempotentProducer(aiokafka_driver.Producer):
         raise RuntimeError(f"no partition metadata for changelog topics {sorted(missing)}")
 
 
+class BackpressuredConsumer(aiokafka_driver.Consumer):
+    """The aiokafka-backed consumer, without faust's per-partition fetch pausing.
+
+    When an agent's queue runs high, faust removes the partition from the fetcher and
+    counts on a "pressure drop" callback to put it back. That callback can be lost: the
+    `telemetry` partitions then stay out of the fetcher forever while the agent waits on
+    an empty queue, and their committed offsets freeze (measured: four partitions stuck
+    at offset 44 of 2,500 for minutes, worker idle). Without the pause, a full queue
+    blocks the fetcher on `queue.put` instead, which is the same backpressure without
+    the bookkeeping that loses partitions.
+    """
+
+    def on_buffer_full(self, tp: Any) -> None:
+        """Keep fetching the partition; the full queue's `put` holds the fetcher back."""
+
+
 class IdempotentTransport(aiokafka_driver.Transport):
-    """The aiokafka transport, producing through `IdempotentProducer`."""
+    """The aiokafka transport: idempotent producer, consumer that never drops partitions."""
 
     Producer = IdempotentProducer
+    Consumer = BackpressuredConsumer
 
 
 class DronefleetApp(faust.App):

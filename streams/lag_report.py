@@ -1,8 +1,9 @@
 """`dronefleet-streams lag`: a consumer group's lag per partition, once or as a watchdog.
 
-    dronefleet-streams lag [--group GROUP] [--watch SECONDS] [--stuck-after SECONDS]
+    dronefleet-streams lag [--group GROUP ...] [--watch SECONDS] [--stuck-after SECONDS]
 
-The default group is the stream workers' (their Faust app id). With `--watch`, it prints
+The default groups are the stream workers' two: their Faust app id (deliveries and
+dispatch) and its `-gate` (the telemetry gate's own consumer group). With `--watch`, it prints
 the total lag at each interval and a line per stuck partition (exit code 3 on the first
 stuck partition with `--fail-on-stuck`, for scripts and CI).
 """
@@ -13,32 +14,15 @@ import argparse
 import asyncio
 from datetime import timedelta
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
 from contracts import utc_now
+from kafkaio.group_offsets import group_offsets
 from streams.lag import PartitionLag, Watchdog, snapshot
 from streams.settings import StreamsSettings
 
 
 async def group_lag(bootstrap: str, group: str) -> list[PartitionLag]:
     """Committed and end offsets of every partition the group has committed on."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    committed = {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
-    if not committed:
-        return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets([TopicPartition(t, p) for t, p in committed])
-    finally:
-        await consumer.stop()
-    return snapshot(committed, {(tp.topic, tp.partition): end for tp, end in ends.items()})
+    return snapshot(*await group_offsets(bootstrap, group))
 
 
 def render(partitions: list[PartitionLag]) -> str:
@@ -51,10 +35,17 @@ def render(partitions: list[PartitionLag]) -> str:
     return "\n".join(lines)
 
 
-async def watch(bootstrap: str, group: str, every_s: float, watchdog: Watchdog, fail: bool) -> int:
+async def groups_lag(bootstrap: str, groups: list[str]) -> list[PartitionLag]:
+    """The partitions of every group, one list."""
+    return [p for group in groups for p in await group_lag(bootstrap, group)]
+
+
+async def watch(
+    bootstrap: str, groups: list[str], every_s: float, watchdog: Watchdog, fail: bool
+) -> int:
     """Report lag every `every_s` and the partitions the watchdog finds stuck."""
     while True:
-        partitions = await group_lag(bootstrap, group)
+        partitions = await groups_lag(bootstrap, groups)
         stuck = watchdog.observe(partitions, utc_now())
         print(f"{utc_now():%H:%M:%S} total lag {sum(p.lag for p in partitions)}", flush=True)
         for p in stuck:
@@ -67,17 +58,17 @@ async def watch(bootstrap: str, group: str, every_s: float, watchdog: Watchdog, 
 def main(args: list[str], settings: StreamsSettings) -> int:
     """Parse the lag command's flags and run it."""
     parser = argparse.ArgumentParser(prog="dronefleet-streams lag", description=__doc__)
-    parser.add_argument("--group", default=f"{settings.topic_prefix}{settings.app_id}")
+    parser.add_argument("--group", action="append", dest="groups", help="repeatable")
     parser.add_argument("--watch", type=float, default=0.0, help="seconds between checks")
     parser.add_argument("--stuck-after", type=float, default=60.0)
     parser.add_argument("--fail-on-stuck", action="store_true")
     options = parser.parse_args(args)
+    app_group = f"{settings.topic_prefix}{settings.app_id}"
+    groups = options.groups or [app_group, f"{app_group}-gate"]
     if options.watch <= 0:
-        print(render(asyncio.run(group_lag(settings.kafka_bootstrap, options.group))))
+        print(render(asyncio.run(groups_lag(settings.kafka_bootstrap, groups))))
         return 0
     watchdog = Watchdog(stuck_after=timedelta(seconds=options.stuck_after))
     return asyncio.run(
-        watch(
-            settings.kafka_bootstrap, options.group, options.watch, watchdog, options.fail_on_stuck
-        )
+        watch(settings.kafka_bootstrap, groups, options.watch, watchdog, options.fail_on_stuck)
     )

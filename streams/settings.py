@@ -27,6 +27,8 @@ class StreamsSettings(BaseSettings):
     descent_rate_mps: float = 4.0
     dwell_s: float = 10.0
     """How long a drone hovers at the pickup and at the drop-off (the fleet's spec)."""
+    gate_batch_size: int = 5_000
+    """Most telemetry records the gate takes per batch (one produce and one commit each)."""
     log_level: str = "info"
     session_timeout_s: float = 10.0
     """How long the group waits for a silent worker before giving its partitions away.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from contracts import (
@@ -16,14 +18,28 @@ from contracts import (
     TrackingUpdated,
     decode_dead_letter,
     decode_event,
+    encode_event,
     utc_now,
 )
 from devstack.services import PlatformConfig, RunningService, start_service
 from devstack.settings import StackSettings
+from kafkaio import BatchSender, WireRecord
+from streams.lag_report import group_lag
 from tests.factories import PICKUP, fix, picked_up, requested
 from tests.kafka_helpers import collect, produce
 
 Records = list[ConsumerRecord[bytes, bytes]]
+
+
+async def send_all(bootstrap: str, records: list[WireRecord]) -> None:
+    """Produce the records in per-partition batches, as the simulator does."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        acks = await BatchSender(producer).send(records)
+    finally:
+        await producer.stop()
+    assert not acks.failed, acks.failed
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +155,62 @@ def test_invalid_telemetry_lands_in_the_dead_letter_topic(
     assert garbage.original_value() == b"\x00\x01 not json"
     assert garbage.source_topic == topics.telemetry.name
     assert worker.alive(), "poison must not kill the worker"
+
+
+def test_a_backlog_larger_than_the_workers_queues_is_routed_and_committed_to_the_end(
+    running_stack: StackSettings, topics: Topics, worker: RunningService
+) -> None:
+    """12,000 fixes at once: three times Faust's stream buffer (4,096 records).
+
+    Regression: with the gate as a Faust agent, a backlog this size paused the telemetry
+    partitions for good, or froze their committed offsets at the first commit while every
+    fix had been routed (BENCHMARKS.md, "Stream throughput"). Both groups must commit
+    every record, and every fix must reach `delivery-telemetry` exactly once in effect.
+    """
+    bootstrap = running_stack.kafka_bootstrap
+    start = utc_now() - timedelta(minutes=5)
+    backlog = [
+        WireRecord(
+            topics.telemetry.name,
+            f"backlog-{d}".encode(),
+            encode_event(
+                fix(
+                    f"backlog-{d}",
+                    seq,
+                    start + timedelta(seconds=seq),
+                    PICKUP,
+                    delivery_id=f"backlog-job-{d}",
+                    phase="to_pickup",
+                )
+            ),
+        )
+        for seq in range(1, 201)
+        for d in range(60)
+    ]
+    asyncio.run(send_all(bootstrap, backlog))
+    group = f"{topics.prefix}dronefleet-streams"
+
+    async def lag_of(name: str, topic: str) -> int:
+        return sum(p.lag for p in await group_lag(bootstrap, name) if p.topic == topic)
+
+    async def drained() -> bool:
+        gate = await lag_of(f"{group}-gate", topics.telemetry.name)
+        folded = await lag_of(group, topics.delivery_telemetry.name)
+        return gate == 0 and folded == 0
+
+    async def wait_drained() -> None:
+        deadline = time.monotonic() + 180
+        while not await drained():
+            assert time.monotonic() < deadline, "the workers' groups did not commit the backlog"
+            await asyncio.sleep(1.0)
+
+    asyncio.run(wait_drained())
+
+    def all_routed(records: Records) -> bool:
+        return (
+            len({r.value for r in records if r.key and r.key.startswith(b"backlog-job-")}) >= 12_000
+        )
+
+    routed = asyncio.run(collect(bootstrap, topics.delivery_telemetry.name, all_routed, 60))
+    mine = [r for r in routed if r.key and r.key.startswith(b"backlog-job-")]
+    assert len({r.value for r in mine}) == 12_000

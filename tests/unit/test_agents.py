@@ -16,11 +16,11 @@ import pytest
 from faust.topics import Topic
 from faust.types import TP
 
-from contracts import DroneMilestone, decode_dead_letter, decode_event, encode_event, utc_now
+from contracts import decode_dead_letter, decode_event, encode_event
 from streams.app import bootstrap
 from streams.faust_app import IdempotentProducer
 from streams.settings import StreamsSettings
-from tests.factories import fix, requested
+from tests.factories import requested
 
 Sent = list[tuple[str, bytes, bytes]]
 
@@ -56,39 +56,3 @@ def test_the_deliveries_agent_forwards_requests_and_outlives_poison(sent: Sent) 
     assert topics == ["t-deadletter", "t-dispatch"]
     assert decode_dead_letter(sent[0][2]).reason == "undecodable"
     assert decode_event(sent[1][2]).event_type == "DeliveryRequested"
-
-
-def test_the_telemetry_agent_dead_letters_and_routes(sent: Sent) -> None:
-    async def scenario() -> None:
-        app = bootstrap(StreamsSettings(kafka_bootstrap="localhost:1", topic_prefix="t-"))
-        async with agent_named(app, "validate-telemetry").test_context() as agent:
-            await agent.put(key=b"x", value=b"{}")
-            fresh = fix("x", at=utc_now(), delivery_id="d9", phase="to_pickup")
-            await agent.put(key=b"x", value=encode_event(fresh))
-
-    asyncio.run(scenario())
-    assert [topic for topic, _, _ in sent] == ["t-deadletter", "t-delivery-telemetry", "t-dispatch"]
-    assert sent[1][1] == b"d9"  # re-keyed by delivery
-
-
-def test_the_telemetry_agent_passes_a_fleet_milestone_to_dispatch(sent: Sent) -> None:
-    now = utc_now()
-    returned = DroneMilestone(
-        event_id="m1",
-        sequence=1,
-        occurred_at=now,
-        recorded_at=now,
-        drone_id="x",
-        kind="returned",
-        lat=47.37,
-        lon=8.53,
-        battery_pct=40.0,
-    )
-
-    async def scenario() -> None:
-        app = bootstrap(StreamsSettings(kafka_bootstrap="localhost:1", topic_prefix="t-"))
-        async with agent_named(app, "validate-telemetry").test_context() as agent:
-            await agent.put(key=b"x", value=encode_event(returned))
-
-    asyncio.run(scenario())
-    assert [(topic, value) for topic, _, value in sent] == [("t-dispatch", encode_event(returned))]

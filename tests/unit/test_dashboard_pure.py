@@ -112,7 +112,11 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DRONEFLEET_DASHBOARD_REFRESH_S", "2.5")
     monkeypatch.setenv("DRONEFLEET_DASHBOARD_PORT", "9999")
     settings = DashboardSettings()
-    assert settings.groups == ["x-dronefleet-streams", "x-projections-core"]
+    assert settings.groups == [
+        "x-dronefleet-streams",
+        "x-dronefleet-streams-gate",
+        "x-projections-core",
+    ]
     assert settings.refresh_s == 2.5
     argv = streamlit_argv(settings, ["--theme.base", "dark"])
     assert argv[:3] == ["streamlit", "run", str(Path(maps.__file__).with_name("app.py"))]
@@ -159,6 +163,10 @@ def test_the_platform_configures_the_dashboard_it_starts(monkeypatch: pytest.Mon
     settings = DashboardSettings()
     assert settings.database_url == config.stack.dsn_for("somedb")
     assert settings.kafka_bootstrap == config.stack.kafka_bootstrap
-    assert settings.groups == ["p-dronefleet-streams", "p-projections-core"]
+    assert settings.groups == [
+        "p-dronefleet-streams",
+        "p-dronefleet-streams-gate",
+        "p-projections-core",
+    ]
     assert settings.port == 8765 and config.dashboard_url == "http://127.0.0.1:8765"
     assert PlatformConfig(stack=StackSettings(), database="somedb").dashboard_url is None

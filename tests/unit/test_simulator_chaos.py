@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 
 from contracts import TelemetryReported, Topics, decode_command, encode_event
 from contracts.codec import decode_as
+from kafkaio import WireRecord
 from simulator.chaos import KINDS, Chaos, ChaosSpec
 from simulator.cli import main
-from simulator.wire import WireRecord, to_wire
+from simulator.wire import to_wire
 from tests.factories import T0, fix, picked_up
 
 TOPICS = Topics.with_prefix()

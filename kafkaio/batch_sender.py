@@ -22,7 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from simulator.wire import WireRecord
+from kafkaio.records import WireRecord
 
 log = logging.getLogger(__name__)
 
