@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from simulator.chaos import ChaosSpec
+from simulator.clock import speedup_error
 from simulator.demand import PoissonDemand
 from simulator.engine import FleetEngine, FlightSpec
 from simulator.errors import ScenarioError
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--telemetry-hz", type=float, default=defaults.telemetry_hz)
     run.add_argument(
         "--duration", type=float, default=defaults.duration_s, help="seconds; 0 = until Ctrl-C"
+    )
+    run.add_argument(
+        "--speedup",
+        type=float,
+        default=defaults.speedup,
+        help="simulated seconds per real second (needs --duration; use --demand-via kafka)",
     )
     run.add_argument("--seed", type=int, default=defaults.seed)
     run.add_argument("--cruise-speed", type=float, default=defaults.cruise_speed_mps)
@@ -69,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
             "drones": args.drones,
             "telemetry_hz": args.telemetry_hz,
             "duration_s": args.duration,
+            "speedup": args.speedup,
             "seed": args.seed,
             "cruise_speed_mps": args.cruise_speed,
             "demand_per_minute": args.demand_per_minute,
@@ -77,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
             "chaos": args.chaos,
         }
     )
+    clock_error = speedup_error(settings.speedup, settings.duration_s)
+    if clock_error is not None:
+        parser.exit(2, f"dronefleet-simulator: {clock_error}\n")
     try:
         ChaosSpec.parse(settings.chaos)
     except ValueError as error:
@@ -122,7 +133,7 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
     finally:
         progress.cancel()
     elapsed = max(time.monotonic() - started, 1e-9)
-    asked = settings.drones * settings.telemetry_hz
+    asked = asked_per_s(settings)
     chaos = runner.chaos.counts if runner.chaos is not None else None
     # The rate is judged on the fixes the engine built: chaos drops and duplicates on purpose.
     # Fleet milestones share the telemetry topic; the asked rate is about fixes.
@@ -136,6 +147,7 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         "telemetry_sent": stats.telemetry_sent,
         "telemetry_per_s": round(sent_per_s, 1),
         "asked_per_s": asked,
+        "speedup": settings.speedup,
         "milestones_sent": stats.milestones_sent,
         "assignments": stats.assignments,
         "refusals": stats.refusals,
@@ -158,7 +170,13 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
     return 0 if stats.send_errors == 0 and rate_ok else 1
 
 
+def asked_per_s(settings: SimulatorSettings) -> float:
+    """Fixes per second the run must reach: one per drone per interval, sped up."""
+    return settings.drones * settings.telemetry_hz * settings.speedup
+
+
 async def _progress(runner: SimulatorRunner, started: float) -> None:
+    asked = asked_per_s(runner.settings)
     last_sent, last_at = 0, started
     while True:
         await asyncio.sleep(5)
@@ -167,7 +185,7 @@ async def _progress(runner: SimulatorRunner, started: float) -> None:
         rate = (stats.telemetry_sent - last_sent) / (now - last_at)
         last_sent, last_at = stats.telemetry_sent, now
         print(
-            f"[{now - started:6.0f}s] telemetry {rate:8.1f}/s"
+            f"[{now - started:6.0f}s] telemetry {rate:8.1f}/s of {asked:.0f}/s asked"
             f"  in flight {runner.engine.in_flight():4d}"
             f"  assignments {stats.assignments}  requests {stats.requests_posted}"
             f"  errors {stats.send_errors + stats.request_errors}",

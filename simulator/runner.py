@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -36,6 +37,7 @@ from contracts import (
 )
 from kafkaio import BatchSender, WireRecord
 from simulator.chaos import Chaos, ChaosSpec
+from simulator.clock import SimClock
 from simulator.demand import PoissonDemand, post_order
 from simulator.engine import FleetEngine
 from simulator.settings import SimulatorSettings
@@ -85,6 +87,12 @@ class SimulatorRunner:
         self.ready = asyncio.Event()
         """Set once the deliveries consumer knows its offsets: later events are seen."""
         self._stopping = asyncio.Event()
+        self.clock = SimClock(utc_now(), time.monotonic())
+        """Set again when the run starts: with a speed-up, a compressed past ending now."""
+
+    def now(self) -> datetime:
+        """The simulated time: what every event the runner builds is stamped with."""
+        return self.clock.now(time.monotonic())
 
     def stop(self) -> None:
         """Finish the current tick and return."""
@@ -107,6 +115,9 @@ class SimulatorRunner:
         )
         await producer.start()
         await consumer.start()
+        self.clock = SimClock.starting(
+            utc_now(), time.monotonic(), self.settings.speedup, self.settings.duration_s
+        )
         tasks: list[asyncio.Task[None]] = []
         try:
             await _resolve_positions(consumer)
@@ -126,16 +137,17 @@ class SimulatorRunner:
         return self.stats
 
     async def _fly(self, producer: AIOKafkaProducer) -> None:
-        interval = 1.0 / self.settings.telemetry_hz
+        interval = 1.0 / self.settings.telemetry_hz  # simulated seconds between fixes
+        wall_interval = self.clock.wall_seconds(interval)
         started = time.monotonic()
         next_tick = started
         while not self._stopping.is_set():
             if self.settings.duration_s and time.monotonic() - started >= self.settings.duration_s:
                 return
-            events = self.engine.step(utc_now(), interval)
+            events = self.engine.step(self.now(), interval)
             self.stats.ticks += 1
             await self._send(producer, events)
-            next_tick += interval
+            next_tick += wall_interval
             delay = next_tick - time.monotonic()
             if delay < 0:
                 self.stats.late_ticks += 1
@@ -186,7 +198,7 @@ class SimulatorRunner:
             self.stats.assignments += 1
         elif refused in ("busy", "unreachable", "insufficient_battery"):
             self.stats.refusals += 1
-            await self._produce(producer, [refusal(assignment, refused, utc_now(), self.topics)])
+            await self._produce(producer, [refusal(assignment, refused, self.now(), self.topics)])
         # unknown_drone: another simulator's; already_flying: a redelivered assignment.
 
     async def _create_demand(self, demand: PoissonDemand, producer: AIOKafkaProducer) -> None:
@@ -199,8 +211,8 @@ class SimulatorRunner:
         """Write each request to the deliveries topic, as the API would after its checks."""
         topic = self.topics.deliveries.name
         while True:
-            await asyncio.sleep(demand.next_gap_s())
-            request = demand.next_request(self.settings.demand_business_id, utc_now())
+            await asyncio.sleep(self.clock.wall_seconds(demand.next_gap_s()))
+            request = demand.next_request(self.settings.demand_business_id, self.now())
             record = WireRecord(topic, request.delivery_id.encode(), encode_event(request))
             acks = await self._sender_for(producer).send([record])
             if acks.failed.total():
@@ -211,7 +223,7 @@ class SimulatorRunner:
     async def _demand_to_api(self, demand: PoissonDemand) -> None:
         async with httpx.AsyncClient(base_url=self.settings.api_url, timeout=10.0) as client:
             while True:
-                await asyncio.sleep(demand.next_gap_s())
+                await asyncio.sleep(self.clock.wall_seconds(demand.next_gap_s()))
                 try:
                     await post_order(client, self.settings.api_key, demand.next_order())
                     self.stats.requests_posted += 1

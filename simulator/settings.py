@@ -19,6 +19,9 @@ class SimulatorSettings(BaseSettings):
     drone_id_prefix: str = "drone-"
     telemetry_hz: float = 1.0
     duration_s: float = 0.0
+    speedup: float = 1.0
+    """Simulated seconds per real second (`simulator.clock`): 10 flies ten minutes of
+    missions per real minute, at ten times the telemetry rate."""
     seed: int = 42
     cruise_speed_mps: float = 15.0
     dwell_s: float = 10.0

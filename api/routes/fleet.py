@@ -9,8 +9,6 @@ rules as a customer's websocket: Origin and key checked before accepting, the ke
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, WebSocket, WebSocketDisconnect, status
@@ -29,6 +27,7 @@ from api.schemas import (
     FleetSummaryPublic,
     FleetUpdatePublic,
 )
+from api.ws_session import run_session
 from contracts import TrackingUpdated
 
 SUBPROTOCOL = "dronefleet.v1"
@@ -152,19 +151,7 @@ async def fleet_live(websocket: WebSocket) -> None:
     services.metrics.ws_connections.inc()
     try:
         await websocket.accept(subprotocol=SUBPROTOCOL)
-        # Raced as in the customers' websocket: a client that stops reading blocks only
-        # its own sender; its buffer coalesces until the hub drops it, which cancels it.
-        sender = asyncio.create_task(_send(websocket, subscription, services))
-        receiver = asyncio.create_task(_drain_incoming(websocket))
-        dropped = asyncio.create_task(subscription.dropped.wait())
-        try:
-            await asyncio.wait({sender, receiver, dropped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sender, receiver, dropped):
-                task.cancel()
-            for task in (sender, receiver, dropped):
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await task
+        await run_session(websocket, _send(websocket, subscription, services), subscription.dropped)
     except WebSocketDisconnect:
         return
     finally:
@@ -184,11 +171,3 @@ async def _send(websocket: WebSocket, subscription: FleetSubscription, services:
         for update in await subscription.take():
             await websocket.send_text(update_message(update))
             services.metrics.ws_messages.inc()
-
-
-async def _drain_incoming(websocket: WebSocket) -> None:
-    """Read (and ignore) client frames until it disconnects: the feed is one-way."""
-    while True:
-        incoming = await websocket.receive()
-        if incoming["type"] == "websocket.disconnect":
-            return

@@ -15,8 +15,6 @@ connection. Nothing is queued for a client beyond one update and one frame.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from functools import lru_cache
 from typing import Literal
 
@@ -28,6 +26,7 @@ from api.errors import ApiError, NotAuthenticatedError
 from api.hub import Subscription
 from api.routes.deliveries import SUBPROTOCOL
 from api.schemas import TrackingMessagePublic
+from api.ws_session import run_session
 from contracts import FINAL_STATUSES, TrackingUpdated
 
 router = APIRouter(tags=["tracking"])
@@ -80,19 +79,8 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
     services.metrics.ws_connections.inc()
     try:
         await websocket.accept(subprotocol=SUBPROTOCOL)
-        sender = asyncio.create_task(_send_updates(websocket, subscription, services))
-        receiver = asyncio.create_task(_drain_incoming(websocket))
-        dropped = asyncio.create_task(subscription.dropped.wait())
-        try:
-            await asyncio.wait({sender, receiver, dropped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sender, receiver, dropped):
-                task.cancel()
-            for task in (sender, receiver, dropped):
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await task
-        # Returning without a close frame when dropped: the frame could not be written
-        # anyway (the client reads nothing); uvicorn closes the transport.
+        sender = _send_updates(websocket, subscription, services)
+        await run_session(websocket, sender, subscription.dropped)
     except WebSocketDisconnect:
         return
     finally:
@@ -118,11 +106,3 @@ async def _send_updates(
                 return
         update = await subscription.get()
         kind = "update"
-
-
-async def _drain_incoming(websocket: WebSocket) -> None:
-    """Read (and ignore) client frames until it disconnects: the stream is one-way."""
-    while True:
-        incoming = await websocket.receive()
-        if incoming["type"] == "websocket.disconnect":
-            return
