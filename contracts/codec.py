@@ -79,7 +79,7 @@ def decode_as(data: bytes, event_type: type[E]) -> E:
 def _decode_with_upcasting(data: bytes, fast_error: msgspec.DecodeError) -> AnyEvent:
     try:
         payload = _generic_decoder.decode(data)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:  # see decode_event
         raise DecodeError("undecodable", str(error)) from error
     if not isinstance(payload, dict):
         raise DecodeError("not_an_object", f"expected a JSON object, got {type(payload).__name__}")

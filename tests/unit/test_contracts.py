@@ -71,6 +71,28 @@ def test_bad_bytes_give_a_reason(data: bytes, reason: str) -> None:
     assert caught.value.reason == reason
 
 
+@settings(max_examples=300)
+@given(event=any_event, data=st.data())
+def test_any_corrupted_byte_is_a_decode_error_or_an_event(
+    event: Event, data: st.DataObject
+) -> None:
+    """The chaos mode's `corrupt` flips a byte anywhere: only DecodeError may come out.
+
+    Found by `make chaos`: a byte inside the `event_type` string made the fast path fail
+    with msgspec's DecodeError and the generic decoder of the slow path then raised
+    UnicodeDecodeError, which killed the sink on every restart.
+    """
+    wire = bytearray(encode_event(event))
+    position = data.draw(st.integers(0, len(wire) - 1), label="position")
+    wire[position] = data.draw(st.integers(0x80, 0xFF), label="byte")  # never valid alone
+    try:
+        decoded = decode_event(bytes(wire))
+    except DecodeError as error:
+        assert error.reason
+    else:
+        assert decoded.event_type in EVENT_TYPES
+
+
 def _requested_payload(**overrides: object) -> dict[str, object]:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     payload: dict[str, object] = {
