@@ -86,6 +86,7 @@ def test_any_corrupted_byte_is_a_decode_error_or_an_event(
     position = data.draw(st.integers(0, len(wire) - 1), label="position")
     wire[position] = data.draw(st.integers(0x80, 0xFF), label="byte")  # never valid alone
     reason: str | None = None
+    decoded_type: str | None
     try:
         decoded_type = decode_event(bytes(wire)).event_type
     except DecodeError as error:
