@@ -183,9 +183,10 @@ def wait_drained(
     while True:
         for worker in workers:
             assert worker.alive(), f"a worker died; see {worker.log_file}"
-        both = asyncio.run(groups_lag(bootstrap, [group, f"{group}-gate"]))
+        groups = [group, f"{group}-gate", f"{group}-deliveries"]
+        both = asyncio.run(groups_lag(bootstrap, groups))
         lags = [p for p in both if p.topic in watched]
-        # The deliveries agent is the slower stage (the gate batches), so count its input.
+        # The deliveries stage is the second hop, so count its input.
         done = sum(p.committed or 0 for p in lags if p.topic == topics.delivery_telemetry.name)
         if started is None and done > 0:
             started = (done, cpu_s(workers))

@@ -239,9 +239,9 @@ def run_one(stack_settings: StackSettings, store: str, n: int, logs: Path) -> di
         worker.process.kill()
         worker.process.wait()
         evicted = time.perf_counter()
-        group = f"{prefix}{settings.app_id}"
-        left = asyncio.run(wait_until_empty(bootstrap_servers, group, timeout_s=300))
-        assert not left.members, left
+        for group in (settings.app_group, settings.deliveries_group):
+            left = asyncio.run(wait_until_empty(bootstrap_servers, group, timeout_s=300))
+            assert not left.members, left
         eviction_s = time.perf_counter() - evicted
         worker, restart_s = timed_start(
             stack_settings, topics, f"{store}-{n}-restart", logs, **extra

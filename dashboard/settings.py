@@ -23,6 +23,7 @@ class DashboardSettings(BaseSettings):
     consumer_groups: list[str] = [
         "dronefleet-streams",
         "dronefleet-streams-gate",
+        "dronefleet-streams-deliveries",
         "projections-core",
     ]
     """Consumer groups whose lag is shown (the stream workers, the projection sink);

@@ -52,7 +52,10 @@ class BatchSender:
         builders: dict[tuple[str, int], Any] = {}
         pending: list[tuple[str, int, asyncio.Future[Any]]] = []
         for record in records:
-            where = (record.topic, await self._partition(record.topic, record.key))
+            partition = record.partition
+            if partition is None:
+                partition = await self._partition(record.topic, record.key)
+            where = (record.topic, partition)
             builder = builders.get(where)
             if builder is None:
                 builder = builders[where] = self._producer.create_batch()

@@ -78,7 +78,12 @@ def run_level(
     database = stack.new_database(label)
     platform = Platform(stack.settings, database, topics.prefix, logs / label)
     bootstrap = stack.settings.kafka_bootstrap
-    groups = [platform.gate_group, platform.streams_group, platform.sink_group]
+    groups = [
+        platform.gate_group,
+        platform.deliveries_group,
+        platform.streams_group,
+        platform.sink_group,
+    ]
     platform.start(workers=workers)
     demand = drones * plan.demand_ratio
     args = ["--drones", str(drones), "--duration", str(plan.duration_s)]
@@ -118,7 +123,7 @@ def run_level(
             drained = wait_drained(bootstrap, consumed_topics(platform, topics), timeout_s=180)
             drain_s = time.monotonic() - window_end
         gate = _window(watch.series[platform.gate_group], t0 + WARMUP_S, window_end)
-        streams = _window(watch.series[platform.streams_group], t0 + WARMUP_S, window_end)
+        streams = _window(watch.series[platform.deliveries_group], t0 + WARMUP_S, window_end)
         sink = _window(watch.series[platform.sink_group], t0 + WARMUP_S, window_end)
         rows, distinct = _telemetry_rows(stack.settings.dsn_for(database))
         hops = summarize(asyncio.run(read_hops(bootstrap, topics)))

@@ -139,7 +139,7 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
     platform.start(workers=1)
     injector = _Injector(stack, platform, topics.telemetry.name)
     struck: list[Struck] = []
-    groups = [platform.gate_group, platform.streams_group, platform.sink_group]
+    groups = [platform.gate_group, platform.deliveries_group, platform.sink_group]
     try:
         with LagWatch(bootstrap, groups) as watch:
             t0 = time.monotonic()
@@ -160,7 +160,7 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
         for item in struck:
             item.recovery_s = {
                 name: recovery_s(watch.series[group], item.back_at)
-                for name, group in zip(("gate", "streams", "sink"), groups, strict=True)
+                for name, group in zip(("gate", "deliveries", "sink"), groups, strict=True)
             }
         observed = collect_sync(bootstrap, stack.settings.dsn_for(database), topics)
     finally:
@@ -189,15 +189,14 @@ def sink_topics(topics: Topics) -> list[TopicSpec]:
 
 def consumed_topics(platform: Platform, topics: Topics) -> dict[str, list[TopicSpec]]:
     """Each consumer group and the topics it must have drained."""
-    streams = [
-        topics.deliveries,
-        topics.delivery_commands,
-        topics.delivery_telemetry,
-        topics.dispatch,
-    ]
     return {
         platform.gate_group: [topics.telemetry],
-        platform.streams_group: streams,
+        platform.deliveries_group: [
+            topics.deliveries,
+            topics.delivery_commands,
+            topics.delivery_telemetry,
+        ],
+        platform.streams_group: [topics.dispatch],
         platform.sink_group: sink_topics(topics),
     }
 

@@ -9,14 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import tempfile
 import time
 from pathlib import Path
+from types import FrameType
 
 from devstack.settings import REPO_ROOT
 
 DEFAULT_OUT = REPO_ROOT / "benchmarks" / "e2e"
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """`kill` unwinds like Ctrl-C: the private stack's `finally` stops its processes.
+
+    Python's default for SIGTERM ends the process at once and left Kafka, PostgreSQL
+    and the services of a private stack running.
+    """
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     logs = Path(tempfile.gettempdir()) / "dronefleet-loadtest" / time.strftime("%Y%m%d-%H%M%S")
     print(f"service logs: {logs}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if args.command == "chaos":
         _chaos(args, logs)
     else:

@@ -66,6 +66,11 @@ class Platform:
         return f"{self.streams_group}-gate"
 
     @property
+    def deliveries_group(self) -> str:
+        """The deliveries stage's consumer group (inside the stream workers)."""
+        return f"{self.streams_group}-deliveries"
+
+    @property
     def sink_group(self) -> str:
         """The projection sink's consumer group."""
         return f"{self.topic_prefix}projections-core"

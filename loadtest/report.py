@@ -74,7 +74,7 @@ def chaos_table(results: Sequence[Mapping[str, Any]]) -> str:
             "undecodable dead-lettered",
             "producer send errors",
             "crashed and restarted",
-            "recovery s (streams/sink)",
+            "recovery s (gate/deliveries/sink)",
         ],
         rows,
     )

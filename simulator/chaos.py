@@ -164,6 +164,9 @@ class Chaos:
             counts.dropped += 1
             return
         value = record.value
+        if value is None:  # a tombstone: the simulator sends none, nothing to perturb
+            out.append(record)
+            return
         if rng.random() < p["skew"]:
             counts.skewed += 1
             value = self._skew(value)

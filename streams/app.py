@@ -1,7 +1,7 @@
 """The Faust application: topics, tables and agents wired to the pure processors.
 
-Agents here only decode the record's origin, call a processor and send what it returns.
-Each agent body catches every exception per record and dead-letters it: in Faust an
+Agents and stages here only decode the record's origin, call a processor and send what
+it returns. Each catches every exception per record and dead-letters it: in Faust an
 exception in an agent acks the record and can stop the agent, so nothing may escape.
 
 Processing is at-least-once (Faust's exactly-once is experimental); the aggregate's
@@ -9,37 +9,42 @@ fold ignores sequences it has already applied, so a redelivered record changes n
 
 Topology:
     telemetry (by drone) --gate--> delivery-telemetry (by delivery) | dispatch | deadletter
-        (the gate is a batched aiokafka loop in the same process, see `streams.gate_loop`)
     deliveries + delivery-commands + delivery-telemetry (co-partitioned by delivery)
         --decide, fold, ETA--> deliveries (the aggregate's events) | tracking | dispatch
     dispatch (one partition: one owner) --AssignDrone--> delivery-commands
 
+The gate and the deliveries fold see every fix and run as batched aiokafka loops in the
+same process (`streams.batch_loop`, each with its own consumer group); the dispatcher,
+one record per request or drone change, is a Faust agent.
+
 The deliveries agent is the only writer of a delivery's events after its request, so
 their sequence numbers never collide; everyone else sends commands.
 
-Every table is changelogged, so a worker that takes over a partition (rebalance, crash)
-resumes with the same state. Only the gate's memory (last fix per drone) is per process:
+Every table is changelogged (the deliveries stage's tables under the same names Faust
+gives its own), so a worker that takes over a partition (rebalance, crash) resumes with
+the same state. Only the gate's memory (last fix per drone) is per process:
 after a restart the first fix of each drone is checked without history.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
 from datetime import timedelta
 from typing import Any
 
 import faust
 
 from contracts import Topics, utc_now
+from streams.batch_loop import BatchLoop, LoopConfig, Process, process_records
 from streams.dispatcher import DispatchProcessor
 from streams.eta import EtaModel
 from streams.faust_app import DronefleetApp
 from streams.gate import TelemetryGate
-from streams.gate_loop import GateConfig, GateLoop
-from streams.horizon import Horizon, already_processed
-from streams.records import Outgoing, OutTopic, SourceRecord, dead_letter
+from streams.horizon import Horizon
+from streams.records import OutTopic, SourceRecord
 from streams.settings import StreamsSettings
+from streams.stages import DeliveriesStage, GateStage
+from streams.state_store import ChangeloggedTable
 from streams.tracking import DeliveryProcessor
 
 log = logging.getLogger(__name__)
@@ -53,8 +58,9 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
     """
     replayed = horizon or {}
     topics = Topics.with_prefix(settings.topic_prefix, settings.partitions)
+    app_id = settings.app_group
     app = DronefleetApp(
-        f"{settings.topic_prefix}{settings.app_id}",
+        app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.table_store,
         datadir=str(settings.data_dir),
@@ -75,9 +81,6 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
             *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
 
-    delivery_inputs = raw_topic(
-        topics.deliveries.name, topics.delivery_commands.name, topics.delivery_telemetry.name
-    )
     dispatch_topic = raw_topic(topics.dispatch.name)
     outputs: dict[OutTopic, Any] = {
         "deliveries": raw_topic(topics.deliveries.name),
@@ -103,26 +106,33 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
             use_partitioner=True,
         )
 
-    gate = GateLoop(
-        GateConfig(
-            bootstrap=settings.kafka_bootstrap,
-            group=f"{settings.topic_prefix}{settings.app_id}-gate",
-            source_topic=topics.telemetry.name,
-            outputs={
-                "delivery_telemetry": topics.delivery_telemetry.name,
-                "dispatch": topics.dispatch.name,
-                "deadletter": topics.deadletter.name,
-            },
-            batch_size=settings.gate_batch_size,
-            session_timeout_s=settings.session_timeout_s,
-            heartbeat_interval_s=settings.heartbeat_interval_s,
-        ),
-        TelemetryGate(),
+    def loop(group: str, stage: GateStage | DeliveriesStage, *sources: str) -> BatchLoop:
+        return BatchLoop(
+            LoopConfig(
+                bootstrap=settings.kafka_bootstrap,
+                group=group,
+                source_topics=sources,
+                batch_size=settings.batch_size,
+                co_partitioned=len(sources) > 1,
+                session_timeout_s=settings.session_timeout_s,
+                heartbeat_interval_s=settings.heartbeat_interval_s,
+            ),
+            stage,
+        )
+
+    names = {key: topic.get_topic_name() for key, topic in outputs.items()}
+    gate = loop(settings.gate_group, GateStage(TelemetryGate(), names), topics.telemetry.name)
+    states, tracking, parked = (
+        ChangeloggedTable(f"{app_id}-{name}-changelog")
+        for name in ("delivery-state", "delivery-tracking", "delivery-parked-commands")
     )
+    app.stage_changelogs = {
+        table.changelog_topic: settings.partitions for table in (states, tracking, parked)
+    }
     deliveries = DeliveryProcessor(
-        states=raw_table("delivery-state", settings.partitions),
-        tracking=raw_table("delivery-tracking", settings.partitions),
-        parked=raw_table("delivery-parked-commands", settings.partitions),
+        states=states,
+        tracking=tracking,
+        parked=parked,
         commands_topic=topics.delivery_commands.name,
         eta_model=EtaModel(
             cruise_speed_mps=settings.cruise_speed_mps,
@@ -134,47 +144,43 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
         ),
         min_interval=timedelta(seconds=settings.tracking_min_interval_s),
     )
+    fold = loop(
+        settings.deliveries_group,
+        DeliveriesStage(
+            deliveries, (states, tracking, parked), names, settings.kafka_bootstrap, replayed
+        ),
+        topics.deliveries.name,
+        topics.delivery_commands.name,
+        topics.delivery_telemetry.name,
+    )
     dispatcher = DispatchProcessor(
         fleet=raw_table("dispatch-fleet", topics.dispatch.partitions),
         queue=raw_table("dispatch-queue", topics.dispatch.partitions),
     )
 
-    async def send_all(records: list[Outgoing]) -> None:
-        for record in records:
-            await outputs[record.topic].send(key=record.key, value=record.value)
+    by_name = {topic.get_topic_name(): topic for topic in outputs.values()}
 
-    async def run(stream: Any, processor_name: str, handle: Any) -> None:
+    async def run(stream: Any, processor_name: str, process: Process) -> None:
+        """An agent's body: the batched stages' per-record step, for one record at a time."""
         async for event in stream.events():
             message = event.message
             source = SourceRecord(
                 message.topic, message.partition, message.offset, message.key, message.value
             )
-            now = utc_now()
-            try:
-                records = handle(source, now)
-            except Exception as error:
-                log.error(
-                    "%s failed on %s[%d]@%d: %s",
-                    processor_name,
-                    source.topic,
-                    source.partition,
-                    source.offset,
-                    traceback.format_exc(),
-                )
-                records = [
-                    dead_letter(source, processor_name, "processing_error", repr(error), now)
-                ]
-            if not already_processed(replayed, source.topic, source.partition, source.offset):
-                await send_all(records)
+            for record in process_records(
+                process, processor_name, [source], names, utc_now(), replayed
+            ):
+                await by_name[record.topic].send(key=record.key, value=record.value)
 
     async def validate_telemetry() -> None:
         await gate.supervise()
 
-    app.task(validate_telemetry)  # a task, not an agent: see `streams.gate_loop` for why
+    async def fold_deliveries() -> None:
+        await fold.supervise()
 
-    @app.agent(delivery_inputs, name="deliveries")
-    async def fold_deliveries(stream: Any) -> None:
-        await run(stream, "deliveries", deliveries.process)
+    # Tasks, not agents: see `streams.batch_loop` for why.
+    app.task(validate_telemetry)
+    app.task(fold_deliveries)
 
     @app.agent(dispatch_topic, name="dispatch")
     async def dispatch(stream: Any) -> None:

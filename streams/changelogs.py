@@ -18,10 +18,13 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 
 def changelog_specs(app: Any) -> dict[str, int]:
-    """Changelog topic name -> partitions, for every table of the app."""
+    """Changelog topic name -> partitions, for every table of the app and of its stages."""
     return {
-        table.changelog_topic_name: table.partitions or app.conf.topic_partitions
-        for table in app.tables.values()
+        **{
+            table.changelog_topic_name: table.partitions or app.conf.topic_partitions
+            for table in app.tables.values()
+        },
+        **getattr(app, "stage_changelogs", {}),
     }
 
 

@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> None:
         from streams.changelogs import declare_changelogs
         from streams.horizon import read_horizon
 
-        group = f"{settings.topic_prefix}{settings.app_id}"
-        app = bootstrap(settings, asyncio.run(read_horizon(settings.kafka_bootstrap, group)))
+        horizon = asyncio.run(read_horizon(settings.kafka_bootstrap, settings.app_group))
+        app = bootstrap(settings, horizon)
         asyncio.run(declare_changelogs(app, settings.kafka_bootstrap))
         Worker(app, loglevel=settings.log_level).execute_from_commandline()
         return

@@ -76,7 +76,13 @@ class IdempotentTransport(aiokafka_driver.Transport):
 
 
 class DronefleetApp(faust.App):
-    """faust.App whose transports create idempotent producers."""
+    """faust.App whose transports create idempotent producers.
+
+    `stage_changelogs`: the changelog topics (name -> partitions) of the tables kept
+    outside Faust by the batched stages, declared and reset along with Faust's own.
+    """
+
+    stage_changelogs: dict[str, int] = {}  # noqa: RUF012 (set once per app in bootstrap)
 
     def _new_transport(self) -> IdempotentTransport:
         return IdempotentTransport(self.conf.broker_consumer, self)

@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
+from kafkaio.compacted import read_compacted
 
 Horizon = Mapping[tuple[str, int], int]
 """(topic, partition) -> the first offset whose outputs are not in the log yet."""
@@ -55,24 +57,16 @@ def _parse(key: bytes) -> tuple[str, int]:
 async def read_horizon(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     """The group's horizon; empty when no reset ever happened."""
     topic = horizon_topic(group)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     try:
-        if topic not in await consumer.topics():
+        if topic not in await admin.list_topics():
             return {}
-        partition = TopicPartition(topic, 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        end = (await consumer.end_offsets([partition]))[partition]
-        horizon: dict[tuple[str, int], int] = {}
-        while await consumer.position(partition) < end:
-            batch = await consumer.getmany(partition, timeout_ms=1000)
-            for record in batch.get(partition, []):
-                if record.key is not None and record.value is not None:
-                    horizon[_parse(record.key)] = int(record.value)
-        return horizon
     finally:
-        await consumer.stop()
+        await admin.close()
+    partition = TopicPartition(topic, 0)
+    stored = (await read_compacted(bootstrap, [partition]))[partition]
+    return {_parse(key): int(value) for key, value in stored.items()}
 
 
 async def write_horizon(bootstrap: str, group: str, horizon: Horizon) -> None:

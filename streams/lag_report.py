@@ -2,8 +2,8 @@
 
     dronefleet-streams lag [--group GROUP ...] [--watch SECONDS] [--stuck-after SECONDS]
 
-The default groups are the stream workers' two: their Faust app id (deliveries and
-dispatch) and its `-gate` (the telemetry gate's own consumer group). With `--watch`, it prints
+The default groups are the stream workers' three: their Faust app id (the dispatcher),
+`-gate` (the telemetry gate) and `-deliveries` (the deliveries fold). With `--watch`, it prints
 the total lag at each interval and a line per stuck partition (exit code 3 on the first
 stuck partition with `--fail-on-stuck`, for scripts and CI).
 """
@@ -63,8 +63,7 @@ def main(args: list[str], settings: StreamsSettings) -> int:
     parser.add_argument("--stuck-after", type=float, default=60.0)
     parser.add_argument("--fail-on-stuck", action="store_true")
     options = parser.parse_args(args)
-    app_group = f"{settings.topic_prefix}{settings.app_id}"
-    groups = options.groups or [app_group, f"{app_group}-gate"]
+    groups = options.groups or settings.groups
     if options.watch <= 0:
         print(render(asyncio.run(groups_lag(settings.kafka_bootstrap, groups))))
         return 0

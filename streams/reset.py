@@ -5,11 +5,12 @@ wrong (a bug fixed, a new field, a lost changelog) the cure is to rebuild it fro
 log, and the rebuild must equal what the live workers had built. The command changes no
 record of the log; it only forgets what was derived from it:
 
-1. It refuses while any member is in the workers' consumer group: a running worker would
-   go on committing offsets and writing changelogs over the reset. Stop the workers
-   first (after a SIGKILL the broker drops the dead member after the session timeout).
-2. It commits offset 0 for the group on every partition of the tables' input topics
-   (`rebuild_inputs`), so the next worker folds them again from the first record.
+1. It refuses while any member is in the workers' consumer groups (the Faust app's, for
+   the dispatcher, and the deliveries stage's): a running worker would go on committing
+   offsets and writing changelogs over the reset. Stop the workers first (after a
+   SIGKILL the broker drops the dead member after the session timeout).
+2. It commits offset 0 for each group on every partition of the input topics of its
+   tables (`rebuild_inputs`), so the next worker folds them again from the first record.
 3. It deletes the tables' changelog topics and creates them again, empty (compacted,
    same partitions: `streams.changelogs`). Faust recovers a table from its changelog, so
    a changelog kept would bring the old state back; a truncated one (DeleteRecords) keeps
@@ -30,7 +31,7 @@ reset stores the group's committed offsets as the rebuild horizon (`streams.hori
 and below it the worker updates its tables but sends nothing, since those outputs are
 in the log already. The delivery states, the dispatch queue and the fleet are folds of
 ordered logs and come back identical. The tracking memory (smoothed speed, last update,
-update count) depends on how Faust interleaves the co-partitioned topics while catching
+update count) depends on how the consumer interleaves the co-partitioned topics while catching
 up (a cancellation read before the drone's last fixes keeps an earlier position), so
 only a finished delivery's final status and drone, and a delivered one's position, are
 guaranteed to match. Retention bounds a rebuild:
@@ -64,9 +65,17 @@ class WorkersRunningError(StreamsError):
     """The consumer group still has members: a reset would race the running workers."""
 
 
-def rebuild_inputs(topics: Topics) -> list[TopicSpec]:
-    """The topics the tables are folded from (every agent's input but the gate's)."""
-    return [topics.deliveries, topics.delivery_commands, topics.delivery_telemetry, topics.dispatch]
+def rebuild_inputs(settings: StreamsSettings) -> dict[str, list[TopicSpec]]:
+    """Consumer group -> the topics it folds into tables (every input but the gate's)."""
+    topics = Topics.with_prefix(settings.topic_prefix, settings.partitions)
+    return {
+        settings.app_group: [topics.dispatch],
+        settings.deliveries_group: [
+            topics.deliveries,
+            topics.delivery_commands,
+            topics.delivery_telemetry,
+        ],
+    }
 
 
 async def recreate_changelogs(app: Any, bootstrap: str, say: Say, timeout_s: float = 60) -> None:
@@ -104,26 +113,30 @@ async def reset(settings: StreamsSettings, say: Say, *, local_only: bool = False
     from streams.app import bootstrap  # Faust's import is slow; only this command needs it
 
     app = bootstrap(settings)
-    group = app.conf.id
-    described = await describe_group(settings.kafka_bootstrap, group)
-    if described.members:
-        raise WorkersRunningError(
-            f"consumer group {group} has {len(described.members)} active member(s) "
-            f"(state {described.state}): stop every stream worker first; a killed worker "
-            "leaves the group after its session timeout"
-        )
+    groups = rebuild_inputs(settings)
+    for group in groups:
+        described = await describe_group(settings.kafka_bootstrap, group)
+        if described.members:
+            raise WorkersRunningError(
+                f"consumer group {group} has {len(described.members)} active member(s) "
+                f"(state {described.state}): stop every stream worker first; a killed "
+                "worker leaves the group after its session timeout"
+            )
     if not local_only:
-        inputs = rebuild_inputs(Topics.with_prefix(settings.topic_prefix, settings.partitions))
-        names = [spec.name for spec in inputs]
-        committed = await committed_offsets(settings.kafka_bootstrap, group, names)
-        old = await read_horizon(settings.kafka_bootstrap, group)
-        await write_horizon(settings.kafka_bootstrap, group, raised(old, committed))
+        committed: dict[tuple[str, int], int] = {}
+        for group, inputs in groups.items():
+            names = [spec.name for spec in inputs]
+            committed.update(await committed_offsets(settings.kafka_bootstrap, group, names))
+        old = await read_horizon(settings.kafka_bootstrap, app.conf.id)
+        await write_horizon(settings.kafka_bootstrap, app.conf.id, raised(old, committed))
         say(
             f"rebuild horizon: {sum(committed.values())} records already processed "
             f"(their outputs are in the log and will not be sent again)"
         )
-        partitions = await commit_zero(settings.kafka_bootstrap, group, inputs)
-        say(f"group {group}: offset 0 committed on {partitions} partitions of {names}")
+        for group, inputs in groups.items():
+            partitions = await commit_zero(settings.kafka_bootstrap, group, inputs)
+            names = [spec.name for spec in inputs]
+            say(f"group {group}: offset 0 committed on {partitions} partitions of {names}")
         await recreate_changelogs(app, settings.kafka_bootstrap, say)
     delete_local_state(Path(app.conf.tabledir), say)
     say("done: the next worker start rebuilds every table from the log")

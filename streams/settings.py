@@ -27,8 +27,8 @@ class StreamsSettings(BaseSettings):
     descent_rate_mps: float = 4.0
     dwell_s: float = 10.0
     """How long a drone hovers at the pickup and at the drop-off (the fleet's spec)."""
-    gate_batch_size: int = 5_000
-    """Most telemetry records the gate takes per batch (one produce and one commit each)."""
+    batch_size: int = 5_000
+    """Most records the gate or the deliveries stage takes per batch (one produce, one commit)."""
     log_level: str = "info"
     session_timeout_s: float = 10.0
     """How long the group waits for a silent worker before giving its partitions away.
@@ -51,3 +51,23 @@ class StreamsSettings(BaseSettings):
     deliveries on the 2-core machine, 0.1 s for RocksDB), and the worker processes
     nothing meanwhile. A first start on a new host reads everything with either store.
     """
+
+    @property
+    def app_group(self) -> str:
+        """The Faust app's id and consumer group (the dispatcher's agent)."""
+        return f"{self.topic_prefix}{self.app_id}"
+
+    @property
+    def gate_group(self) -> str:
+        """The telemetry gate's consumer group."""
+        return f"{self.app_group}-gate"
+
+    @property
+    def deliveries_group(self) -> str:
+        """The deliveries stage's consumer group (its tables' changelogs keep Faust's names)."""
+        return f"{self.app_group}-deliveries"
+
+    @property
+    def groups(self) -> list[str]:
+        """Every consumer group of a worker, the app's first."""
+        return [self.app_group, self.gate_group, self.deliveries_group]

@@ -195,7 +195,7 @@ def test_a_backlog_larger_than_the_workers_queues_is_routed_and_committed_to_the
 
     async def drained() -> bool:
         gate = await lag_of(f"{group}-gate", topics.telemetry.name)
-        folded = await lag_of(group, topics.delivery_telemetry.name)
+        folded = await lag_of(f"{group}-deliveries", topics.delivery_telemetry.name)
         return gate == 0 and folded == 0
 
     async def wait_drained() -> None:

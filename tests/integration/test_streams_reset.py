@@ -173,6 +173,19 @@ def wait_caught_up(bootstrap: str, group: str, inputs: list[str], worker: Runnin
         time.sleep(0.5)
 
 
+def wait_worker_caught_up(
+    bootstrap: str, group: str, topics: Topics, worker: RunningService
+) -> None:
+    """Until the deliveries stage and the dispatcher have committed all they read.
+
+    Twice over: the dispatcher's assignments are inputs of the deliveries stage.
+    """
+    for _ in range(2):
+        deliveries = [topics.deliveries.name, topics.delivery_telemetry.name]
+        wait_caught_up(bootstrap, f"{group}-deliveries", deliveries, worker)
+        wait_caught_up(bootstrap, group, [topics.dispatch.name], worker)
+
+
 def play_the_log(bootstrap: str, topics: Topics) -> None:
     """Three idle drones, three requests; then one delivered, one cancelled, one under way."""
     start = utc_now() - timedelta(seconds=30)
@@ -248,7 +261,6 @@ def test_reset_rebuilds_the_tables_from_offset_0_with_the_same_result(
 ) -> None:
     bootstrap = running_stack.kafka_bootstrap
     group = f"{topics.prefix}dronefleet-streams"
-    inputs = [topics.deliveries.name, topics.delivery_telemetry.name, topics.dispatch.name]
     outputs = [
         topics.deliveries.name,
         topics.delivery_commands.name,
@@ -260,7 +272,7 @@ def test_reset_rebuilds_the_tables_from_offset_0_with_the_same_result(
 
     live_worker = start_worker("streams-live")
     play_the_log(bootstrap, topics)
-    wait_caught_up(bootstrap, group, inputs, live_worker)
+    wait_worker_caught_up(bootstrap, group, topics, live_worker)
 
     refused = run_reset(config)
     assert refused.returncode == 1, refused.stdout + refused.stderr
@@ -284,7 +296,7 @@ def test_reset_rebuilds_the_tables_from_offset_0_with_the_same_result(
     assert tables(bootstrap, group)["delivery-state"] == {}, "the changelogs must start empty"
 
     rebuilt_worker = start_worker("streams-rebuilt")
-    wait_caught_up(bootstrap, group, inputs, rebuilt_worker)
+    wait_worker_caught_up(bootstrap, group, topics, rebuilt_worker)
     rebuilt_worker.stop()
     rebuilt = tables(bootstrap, group)
 

@@ -1,7 +1,8 @@
-"""The Faust agents' wiring, in Faust's own test context: records in, sends out.
+"""The Faust agent's wiring (the dispatcher), in Faust's own test context.
 
-The processors are tested on their own; this checks that each agent hands records to the
-right processor, sends what it returns to the right topic, and survives poison records.
+The processor is tested on its own; this checks that the agent hands records to it,
+sends what it returns to the right topic, and survives poison records. (The gate and
+the deliveries fold are batched stages outside Faust: `test_stages.py`.)
 Topic sends are captured instead of produced, and the changelog partitioner is pinned:
 there is no broker in a unit test.
 """
@@ -16,11 +17,11 @@ import pytest
 from faust.topics import Topic
 from faust.types import TP
 
-from contracts import decode_dead_letter, decode_event, encode_event
+from contracts import decode_command, decode_dead_letter, encode_event, utc_now
 from streams.app import bootstrap
 from streams.faust_app import IdempotentProducer
 from streams.settings import StreamsSettings
-from tests.factories import requested
+from tests.factories import PICKUP, fix, requested
 
 Sent = list[tuple[str, bytes, bytes]]
 
@@ -44,15 +45,23 @@ def agent_named(app: faust.App, name: str) -> Any:
     return app.agents[name]
 
 
-def test_the_deliveries_agent_forwards_requests_and_outlives_poison(sent: Sent) -> None:
+def test_the_dispatch_agent_assigns_a_drone_and_outlives_poison(sent: Sent) -> None:
+    now = utc_now()
+
     async def scenario() -> None:
-        app = bootstrap(StreamsSettings(kafka_bootstrap="localhost:1", topic_prefix="t-"))
-        async with agent_named(app, "deliveries").test_context() as agent:
-            await agent.put(key=b"d1", value=b"\x00 poison")
-            await agent.put(key=b"d1", value=encode_event(requested()))
+        # Faust's RocksDB store keeps nothing for partitions never assigned (no broker).
+        settings = StreamsSettings(
+            kafka_bootstrap="localhost:1", topic_prefix="t-", table_store="memory://"
+        )
+        app = bootstrap(settings)
+        async with agent_named(app, "dispatch").test_context() as agent:
+            await agent.put(key=b"fleet", value=b"\x00 poison")
+            await agent.put(key=b"fleet", value=encode_event(fix("drone-1", 1, now, PICKUP)))
+            await agent.put(key=b"fleet", value=encode_event(requested("d1", now)))
 
     asyncio.run(scenario())
     topics = [topic for topic, _, _ in sent]
-    assert topics == ["t-deadletter", "t-dispatch"]
+    assert topics == ["t-deadletter", "t-delivery-commands"]
     assert decode_dead_letter(sent[0][2]).reason == "undecodable"
-    assert decode_event(sent[1][2]).event_type == "DeliveryRequested"
+    proposal = decode_command(sent[1][2])
+    assert (proposal.command_type, proposal.delivery_id) == ("AssignDrone", "d1")

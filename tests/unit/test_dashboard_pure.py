@@ -115,6 +115,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.groups == [
         "x-dronefleet-streams",
         "x-dronefleet-streams-gate",
+        "x-dronefleet-streams-deliveries",
         "x-projections-core",
     ]
     assert settings.refresh_s == 2.5
@@ -166,6 +167,7 @@ def test_the_platform_configures_the_dashboard_it_starts(monkeypatch: pytest.Mon
     assert settings.groups == [
         "p-dronefleet-streams",
         "p-dronefleet-streams-gate",
+        "p-dronefleet-streams-deliveries",
         "p-projections-core",
     ]
     assert settings.port == 8765 and config.dashboard_url == "http://127.0.0.1:8765"
