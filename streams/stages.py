@@ -8,6 +8,8 @@ to produce and keeps its per-partition state.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -21,6 +23,8 @@ from streams.horizon import Horizon
 from streams.records import Outgoing, OutTopic, SourceRecord
 from streams.state_store import ChangeloggedTable
 from streams.tracking import DeliveryProcessor
+
+log = logging.getLogger(__name__)
 
 
 class GateStage:
@@ -86,10 +90,18 @@ class DeliveriesStage:
         changelogs = [
             TopicPartition(table.changelog_topic, n) for table in self.tables for n in numbers
         ]
+        started = time.monotonic()
+        log.info("%s: restoring partitions %s from the changelogs", self.name, sorted(numbers))
         contents = await read_compacted(self.bootstrap, changelogs)
         for table in self.tables:
             for n in numbers:
                 table.load(n, contents[TopicPartition(table.changelog_topic, n)])
+        log.info(
+            "%s: restored %d keys in %.2f s",
+            self.name,
+            sum(len(content) for content in contents.values()),
+            time.monotonic() - started,
+        )
 
     def revoked(self, partitions: set[TopicPartition]) -> None:
         """Forget the lost partitions: their next owner loads them from the changelogs."""
