@@ -50,6 +50,9 @@ class StreamsSettings(BaseSettings):
     offset 0 at each start, in time that grows with the tables (51 s for 100,000
     deliveries on the 2-core machine, 0.1 s for RocksDB), and the worker processes
     nothing meanwhile. A first start on a new host reads everything with either store.
+
+    It holds the dispatcher's tables only: the deliveries stage keeps its own in memory
+    and reads its changelogs without Faust (200,000 keys in 0.5 s, same section).
     """
 
     @property
