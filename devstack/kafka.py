@@ -268,5 +268,13 @@ def require_java() -> None:
 
 
 def _kafka_cluster_id() -> str:
-    """A random KRaft cluster id (22 characters of URL-safe base64, like Kafka's own)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random KRaft cluster id (22 characters of URL-safe base64, like Kafka's own).
+
+    Never one that starts with "-": the storage tool's argument parser takes it for an
+    option and refuses to format (1 start in 64 failed that way). Kafka's own
+    `Uuid.randomUuid` draws again for the same reason.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
