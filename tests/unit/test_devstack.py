@@ -21,7 +21,7 @@ def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) 
         def __init__(self) -> None:
             self.bytes = next(values)
 
-    monkeypatch.setattr(kafka.uuid, "uuid4", DrawnUuid)
+    monkeypatch.setattr("uuid.uuid4", DrawnUuid)
     cluster_id = kafka._kafka_cluster_id()
     assert cluster_id == base64.urlsafe_b64encode(plain).decode().rstrip("=")
     assert len(cluster_id) == 22
