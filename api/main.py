@@ -67,10 +67,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         consumer.add_done_callback(_log_consumer_exit)
         metrics = ApiMetrics()
         metrics.watch(hub)
+        metrics.gc_pauses.install()
         app.state.services = Services(settings, topics, producer, pool, hub, metrics)
         try:
             yield
         finally:
+            metrics.gc_pauses.uninstall()
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from api.gc_pauses import GcPauses
 from api.hub import TrackingHub
 
 
@@ -40,6 +41,7 @@ class ApiMetrics:
             "Delivery requests accepted (202).",
             registry=self.registry,
         )
+        self.gc_pauses = GcPauses(self.registry)
 
     def watch(self, hub: TrackingHub) -> None:
         """Expose the hub's own counters, read at scrape time."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -88,13 +89,24 @@ class KafkaLeg:
     """Produced-to-consumed latency of the records a server reads (the Kafka leg).
 
     The parent sends SIGUSR1 at the end of the measured window; the server then prints
-    the percentiles of the records it consumed during the last `duration` seconds.
+    the percentiles of the records it consumed during the last `duration` seconds, and
+    the garbage collector's pauses in that window (each stops the event loop).
     """
 
     def __init__(self, duration: float) -> None:
         self.duration = duration
         self.samples: list[tuple[float, float]] = []
+        self.gc_pauses: list[tuple[float, int, float]] = []
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
         signal.signal(signal.SIGUSR1, lambda *_: self.report())
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self._gc_started
+            self.gc_pauses.append((time.time(), info["generation"], pause))
 
     def record(self, update: TrackingUpdated) -> None:
         now = time.time()
@@ -103,7 +115,15 @@ class KafkaLeg:
     def report(self) -> None:
         since = time.time() - self.duration
         ms = np.array([lag for at, lag in self.samples if at >= since] or [np.nan]) * 1000
-        say(kafka_p50_ms=float(np.percentile(ms, 50)), kafka_p99_ms=float(np.percentile(ms, 99)))
+        pauses = [(gen, pause * 1000) for at, gen, pause in self.gc_pauses if at >= since]
+        say(
+            kafka_p50_ms=float(np.percentile(ms, 50)),
+            kafka_p99_ms=float(np.percentile(ms, 99)),
+            gc_collections=len(pauses),
+            gc_gen2_collections=sum(1 for gen, _ in pauses if gen == 2),
+            gc_longest_ms=round(max((ms for _, ms in pauses), default=0.0), 1),
+            gc_total_ms=round(sum(ms for _, ms in pauses), 1),
+        )
 
 
 async def serve_api(args: argparse.Namespace) -> None:

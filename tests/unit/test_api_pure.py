@@ -125,3 +125,23 @@ def test_taking_an_update_resets_the_miss_count() -> None:
         return slow.dropped.is_set()
 
     assert asyncio.run(scenario()) is False
+
+
+def test_gc_pauses_are_timed_by_generation_while_installed() -> None:
+    import gc
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from api.gc_pauses import GcPauses
+
+    pauses = GcPauses(CollectorRegistry())
+    pauses.install()
+    pauses.install()
+    try:
+        gc.collect(2)
+    finally:
+        pauses.uninstall()
+    assert pauses._on_gc not in gc.callbacks
+    assert pauses.longest_s > 0
+    exposed = generate_latest(pauses.histogram).decode()
+    assert 'dronefleet_gc_pause_seconds_count{generation="2"} 1.0' in exposed
