@@ -102,7 +102,12 @@ class Platform:
 
     def _worker_env(self, name: str) -> dict[str, str]:
         data_dir = self.stack.home / f"{name}-{self.topic_prefix or 'main'}"
-        return {"DRONEFLEET_STREAMS_DATA_DIR": str(data_dir), **self.worker_env}
+        return {
+            "DRONEFLEET_STREAMS_DATA_DIR": str(data_dir),
+            # A restarted worker is the same slot: it takes its partitions back at once.
+            "DRONEFLEET_STREAMS_INSTANCE_ID": name,
+            **self.worker_env,
+        }
 
     def kill(self, name: str, *, for_good: bool = False) -> None:
         """SIGKILL a service: no shutdown, no final commit, like a crash or the OOM killer."""

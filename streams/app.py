@@ -116,6 +116,7 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
                 co_partitioned=len(sources) > 1,
                 session_timeout_s=settings.session_timeout_s,
                 heartbeat_interval_s=settings.heartbeat_interval_s,
+                instance_id=settings.instance_id,
             ),
             stage,
         )
@@ -172,15 +173,7 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
             ):
                 await by_name[record.topic].send(key=record.key, value=record.value)
 
-    async def validate_telemetry() -> None:
-        await gate.supervise()
-
-    async def fold_deliveries() -> None:
-        await fold.supervise()
-
-    # Tasks, not agents: see `streams.batch_loop` for why.
-    app.task(validate_telemetry)
-    app.task(fold_deliveries)
+    app.stage_runs = (gate.supervise, fold.supervise)  # see DronefleetApp for when
 
     @app.agent(dispatch_topic, name="dispatch")
     async def dispatch(stream: Any) -> None:

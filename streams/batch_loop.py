@@ -65,6 +65,8 @@ class LoopConfig:
     """Assign the same partition numbers of every source topic to a member (range)."""
     session_timeout_s: float = 10.0
     heartbeat_interval_s: float = 3.0
+    instance_id: str | None = None
+    """Static group membership under this name (see `StreamsSettings.instance_id`)."""
 
 
 class Stage(Protocol):
@@ -155,6 +157,7 @@ class BatchLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             partition_assignment_strategy=(assignor,),
+            group_instance_id=config.instance_id,
             session_timeout_ms=int(config.session_timeout_s * 1000),
             heartbeat_interval_ms=int(config.heartbeat_interval_s * 1000),
         )

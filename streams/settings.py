@@ -40,6 +40,16 @@ class StreamsSettings(BaseSettings):
     """
     heartbeat_interval_s: float = 3.0
     """A third of the session timeout, as Kafka recommends."""
+    instance_id: str | None = None
+    """A stable name for this worker (its host or its slot, like `streams-1`), or None.
+
+    Set, the batched stages join their groups as static members (`group.instance.id`):
+    a worker restarted under the same name after a crash takes its partitions back at
+    once, where a dynamic member waits for the broker to drop the dead one (the session
+    timeout; 11-12 s in `make chaos`). The price: a worker stopped for good keeps its
+    partitions for the session timeout too, even on a clean shutdown. Two running workers
+    must never share a name (the broker fences the older one).
+    """
     table_store: str = "rocksdb://"
     """Faust's table store, `rocksdb://` (files under `data_dir`, via `rocksdict`) or `memory://`.
 
