@@ -154,10 +154,16 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
         topics.delivery_commands.name,
         topics.delivery_telemetry.name,
     )
+    fleet = raw_table("dispatch-fleet", topics.dispatch.partitions)
     dispatcher = DispatchProcessor(
-        fleet=raw_table("dispatch-fleet", topics.dispatch.partitions),
-        queue=raw_table("dispatch-queue", topics.dispatch.partitions),
+        fleet=fleet, queue=raw_table("dispatch-queue", topics.dispatch.partitions)
     )
+
+    async def reindex_fleet() -> None:
+        """After a rebalance the table may hold another worker's writes."""
+        dispatcher.forget_fleet_index()
+
+    fleet.on_recover(reindex_fleet)
 
     by_name = {topic.get_topic_name(): topic for topic in outputs.values()}
 

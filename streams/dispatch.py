@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from contracts import GeoPoint
-from streams.geodesy import distance_m
+from streams.geodesy import distance_m, distances_m
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +39,23 @@ def choose_drone(
     dropoff: GeoPoint,
     policy: DispatchPolicy,
 ) -> str | None:
-    """The nearest available drone that can fly the whole mission, or None."""
-    mission_m = distance_m(pickup, dropoff)
-    best: tuple[float, str] | None = None
-    for drone in available:
-        to_pickup = distance_m(drone.position, pickup)
-        back_home = distance_m(dropoff, drone.position)
-        needed = (to_pickup + mission_m + back_home) / 1000 * policy.battery_pct_per_km
-        if drone.battery_pct - needed < policy.reserve_pct:
-            continue
-        if best is None or to_pickup < best[0]:
-            best = (to_pickup, drone.drone_id)
-    return best[1] if best else None
+    """The nearest available drone that can fly the whole mission, or None.
+
+    Ties go to the first of `available`. The distances of all drones are computed in one
+    vectorized call: the fleet can be thousands of drones and this runs per request.
+    """
+    drones = list(available)
+    if not drones:
+        return None
+    lats = np.fromiter((d.position.lat for d in drones), np.float64, len(drones))
+    lons = np.fromiter((d.position.lon for d in drones), np.float64, len(drones))
+    battery = np.fromiter((d.battery_pct for d in drones), np.float64, len(drones))
+    to_pickup = distances_m(lats, lons, pickup)
+    back_home = distances_m(lats, lons, dropoff)
+    needed = (
+        (to_pickup + distance_m(pickup, dropoff) + back_home) / 1000 * policy.battery_pct_per_km
+    )
+    capable = np.flatnonzero(battery - needed >= policy.reserve_pct)
+    if capable.size == 0:
+        return None
+    return drones[int(capable[np.argmin(to_pickup[capable])])].drone_id
