@@ -7,10 +7,11 @@ Which drones are available is `streams.dispatcher`'s business.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from contracts import GeoPoint
 from streams.geodesy import distance_m, distances_m
@@ -33,29 +34,62 @@ class DispatchPolicy:
     reserve_pct: float = 20.0
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The available drones as arrays: built once per dispatch round, then masked."""
+
+    drone_ids: list[str]
+    lats: npt.NDArray[np.float64]
+    lons: npt.NDArray[np.float64]
+    battery_pct: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, drones: Sequence[DroneSnapshot]) -> Candidates:
+        """The arrays of these drones, in their order."""
+        n = len(drones)
+        return cls(
+            [d.drone_id for d in drones],
+            np.fromiter((d.position.lat for d in drones), np.float64, n),
+            np.fromiter((d.position.lon for d in drones), np.float64, n),
+            np.fromiter((d.battery_pct for d in drones), np.float64, n),
+        )
+
+
+def choose_among(
+    candidates: Candidates,
+    allowed: npt.NDArray[np.bool_],
+    pickup: GeoPoint,
+    dropoff: GeoPoint,
+    policy: DispatchPolicy,
+) -> int | None:
+    """The index of the nearest allowed candidate that can fly the whole mission, or None.
+
+    Ties go to the lowest index. The distances of all allowed drones are computed in one
+    vectorized call: the fleet can be thousands of drones and this runs per request.
+    """
+    index = np.flatnonzero(allowed)
+    if index.size == 0:
+        return None
+    lats, lons = candidates.lats[index], candidates.lons[index]
+    to_pickup = distances_m(lats, lons, pickup)
+    back_home = distances_m(lats, lons, dropoff)
+    needed = (
+        (to_pickup + distance_m(pickup, dropoff) + back_home) / 1000 * policy.battery_pct_per_km
+    )
+    capable = np.flatnonzero(candidates.battery_pct[index] - needed >= policy.reserve_pct)
+    if capable.size == 0:
+        return None
+    return int(index[capable[np.argmin(to_pickup[capable])]])
+
+
 def choose_drone(
     available: Iterable[DroneSnapshot],
     pickup: GeoPoint,
     dropoff: GeoPoint,
     policy: DispatchPolicy,
 ) -> str | None:
-    """The nearest available drone that can fly the whole mission, or None.
-
-    Ties go to the first of `available`. The distances of all drones are computed in one
-    vectorized call: the fleet can be thousands of drones and this runs per request.
-    """
-    drones = list(available)
-    if not drones:
-        return None
-    lats = np.fromiter((d.position.lat for d in drones), np.float64, len(drones))
-    lons = np.fromiter((d.position.lon for d in drones), np.float64, len(drones))
-    battery = np.fromiter((d.battery_pct for d in drones), np.float64, len(drones))
-    to_pickup = distances_m(lats, lons, pickup)
-    back_home = distances_m(lats, lons, dropoff)
-    needed = (
-        (to_pickup + distance_m(pickup, dropoff) + back_home) / 1000 * policy.battery_pct_per_km
-    )
-    capable = np.flatnonzero(battery - needed >= policy.reserve_pct)
-    if capable.size == 0:
-        return None
-    return drones[int(capable[np.argmin(to_pickup[capable])])].drone_id
+    """The nearest available drone that can fly the whole mission, or None (first on ties)."""
+    candidates = Candidates.of(list(available))
+    allowed = np.ones(len(candidates.drone_ids), dtype=np.bool_)
+    chosen = choose_among(candidates, allowed, pickup, dropoff, policy)
+    return None if chosen is None else candidates.drone_ids[chosen]

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import msgspec
+import numpy as np
 
 from contracts import (
     AssignDrone,
@@ -58,7 +59,7 @@ from contracts import (
     new_event_id,
 )
 from streams.delivery import DeliveryState, evolve
-from streams.dispatch import DispatchPolicy, DroneSnapshot, choose_drone
+from streams.dispatch import Candidates, DispatchPolicy, DroneSnapshot, choose_among
 from streams.records import Outgoing, SourceRecord, dead_letter
 
 
@@ -203,22 +204,30 @@ class DispatchProcessor:
         return updated.available()
 
     def _assign_waiting(self, now: datetime) -> list[Outgoing]:
+        """Propose a drone for each waiting delivery that one can serve, oldest first."""
         waiting = self.waiting()
         if not waiting:
             return []
-        available = {
-            drone_id: entry for drone_id, entry in self._entries().items() if entry.available()
-        }
+        available = [entry for entry in self._entries().values() if entry.available()]
+        if not available:
+            return []
+        candidates = Candidates.of(
+            [DroneSnapshot(e.drone_id, GeoPoint(e.lat, e.lon), e.battery_pct) for e in available]
+        )
+        free = np.ones(len(available), dtype=np.bool_)
         out: list[Outgoing] = []
         for state in waiting:
-            snapshots = (
-                DroneSnapshot(e.drone_id, GeoPoint(e.lat, e.lon), e.battery_pct)
-                for e in available.values()
-                if e.drone_id not in state.declined_by
-            )
-            drone_id = choose_drone(snapshots, state.pickup, state.dropoff, self.policy)
-            if drone_id is None:
+            if not free.any():
+                break
+            allowed = free
+            if state.declined_by:
+                declined = np.isin(candidates.drone_ids, list(state.declined_by))
+                allowed = free & ~declined
+            chosen = choose_among(candidates, allowed, state.pickup, state.dropoff, self.policy)
+            if chosen is None:
                 continue  # none can take this one now; it must not block the others
+            free[chosen] = False
+            drone_id = candidates.drone_ids[chosen]
             proposal = AssignDrone(
                 command_id=new_event_id(),
                 delivery_id=state.delivery_id,
@@ -229,7 +238,7 @@ class DispatchProcessor:
                 Outgoing("delivery_commands", state.delivery_id.encode(), encode_command(proposal))
             )
             reserved = msgspec.structs.replace(
-                available.pop(drone_id), reserved_for=state.delivery_id, reserved_at=now
+                available[chosen], reserved_for=state.delivery_id, reserved_at=now
             )
             self._put(reserved)
             del self.queue[state.delivery_id.encode()]
