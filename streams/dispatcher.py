@@ -52,14 +52,14 @@ from contracts import (
     DeliveryRequested,
     DeliveryRescheduled,
     DroneMilestone,
-    GeoPoint,
     TelemetryReported,
     decode_event,
     encode_command,
     new_event_id,
 )
 from streams.delivery import DeliveryState, evolve
-from streams.dispatch import Candidates, DispatchPolicy, DroneSnapshot, choose_among
+from streams.dispatch import DispatchPolicy, choose_among
+from streams.fleet_index import FleetIndex
 from streams.records import Outgoing, SourceRecord, dead_letter
 
 
@@ -93,7 +93,7 @@ class DispatchProcessor:
     queue: MutableMapping[bytes, bytes]
     policy: DispatchPolicy = field(default_factory=DispatchPolicy)
     reservation_ttl: timedelta = timedelta(seconds=60)
-    _index: dict[str, FleetEntry] | None = field(default=None, init=False, repr=False)
+    _index: FleetIndex[FleetEntry] | None = field(default=None, init=False, repr=False)
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
         """Handle one record of the dispatch topic."""
@@ -136,21 +136,20 @@ class DispatchProcessor:
         """The fleet table was recovered (a rebalance): re-read it when next needed."""
         self._index = None
 
-    def _entries(self) -> dict[str, FleetEntry]:
-        """Every drone's entry, decoded once and kept in step with the table's writes.
-
-        Dispatch weighs the whole fleet per request and per cancellation; decoding the
-        table each time (10,000 RocksDB reads) took most of a worker's CPU at 10,000
-        drones (`make bench-e2e` profile). The table stays the state; this is its index.
-        """
+    def _fleet_index(self) -> FleetIndex[FleetEntry]:
+        """The fleet table, decoded once, kept in step with its writes (`streams.fleet_index`)."""
         if self._index is None:
-            entries = (_fleet_decoder.decode(raw) for raw in self.fleet.values() if raw)
-            self._index = {entry.drone_id: entry for entry in entries}
+            self._index = FleetIndex(
+                _fleet_decoder.decode(raw) for raw in self.fleet.values() if raw
+            )
         return self._index
+
+    def _entries(self) -> dict[str, FleetEntry]:
+        return self._fleet_index().entries
 
     def _put(self, entry: FleetEntry) -> None:
         self.fleet[entry.drone_id.encode()] = _encoder.encode(entry)
-        self._entries()[entry.drone_id] = entry
+        self._fleet_index().put(entry)
 
     def _release(self, delivery_id: str) -> None:
         """Free the drone promised to `delivery_id`, if one still is."""
@@ -208,13 +207,11 @@ class DispatchProcessor:
         waiting = self.waiting()
         if not waiting:
             return []
-        available = [entry for entry in self._entries().values() if entry.available()]
-        if not available:
+        index = self._fleet_index()
+        free = index.available()
+        if not free.any():
             return []
-        candidates = Candidates.of(
-            [DroneSnapshot(e.drone_id, GeoPoint(e.lat, e.lon), e.battery_pct) for e in available]
-        )
-        free = np.ones(len(available), dtype=np.bool_)
+        candidates = index.candidates()
         out: list[Outgoing] = []
         for state in waiting:
             if not free.any():
@@ -238,7 +235,7 @@ class DispatchProcessor:
                 Outgoing("delivery_commands", state.delivery_id.encode(), encode_command(proposal))
             )
             reserved = msgspec.structs.replace(
-                available[chosen], reserved_for=state.delivery_id, reserved_at=now
+                index.entries[drone_id], reserved_for=state.delivery_id, reserved_at=now
             )
             self._put(reserved)
             del self.queue[state.delivery_id.encode()]

@@ -55,3 +55,31 @@ def test_the_vectorized_choice_is_the_plain_rule(
 def test_two_drones_at_the_same_place_go_in_order() -> None:
     twins = [DroneSnapshot("a", PICKUP, 90.0), DroneSnapshot("b", PICKUP, 90.0)]
     assert choose_drone(twins, PICKUP, GeoPoint(47.38, 8.55), POLICY) == "a"
+
+
+def test_the_fleet_index_keeps_one_slot_per_drone_as_it_grows() -> None:
+    from dataclasses import dataclass
+
+    from streams.fleet_index import FleetIndex
+
+    @dataclass(frozen=True)
+    class Entry:
+        drone_id: str
+        lat: float
+        lon: float
+        battery_pct: float
+        idle: bool
+
+        def available(self) -> bool:
+            return self.idle
+
+    index = FleetIndex(Entry(f"d{i}", 47.0 + i / 1000, 8.5, 50.0, i % 2 == 0) for i in range(40))
+    index.put(Entry("d3", 47.5, 8.6, 99.0, True))  # an update keeps its slot
+    candidates = index.candidates()
+    assert candidates.drone_ids[:4] == ["d0", "d1", "d2", "d3"]
+    assert len(candidates.drone_ids) == 40 == candidates.lats.size
+    assert (candidates.lats[3], candidates.battery_pct[3]) == (47.5, 99.0)
+    free = index.available()
+    assert free.sum() == 21 and bool(free[3])
+    free[0] = False
+    assert bool(index.available()[0]), "a round's mask is its own copy"
