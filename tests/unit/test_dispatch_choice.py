@@ -20,15 +20,13 @@ near_zurich = st.builds(
     lat=st.floats(47.30, 47.45, allow_nan=False),
     lon=st.floats(8.45, 8.62, allow_nan=False),
 )
-drones = st.lists(
-    st.builds(
-        DroneSnapshot,
-        drone_id=st.uuids().map(str),
-        position=near_zurich,
-        battery_pct=st.floats(0, 100, allow_nan=False),
-    ),
-    max_size=40,
+drone = st.builds(
+    DroneSnapshot,
+    drone_id=st.uuids().map(str),
+    position=near_zurich,
+    battery_pct=st.floats(0, 100, allow_nan=False),
 )
+drones = st.lists(drone, max_size=40)
 
 
 def plain_choice(available: list[DroneSnapshot], dropoff: GeoPoint) -> str | None:
@@ -83,3 +81,20 @@ def test_the_fleet_index_keeps_one_slot_per_drone_as_it_grows() -> None:
     assert free.sum() == 21 and bool(free[3])
     free[0] = False
     assert bool(index.available()[0]), "a round's mask is its own copy"
+
+
+@settings(max_examples=200)
+@given(available=st.lists(drone, max_size=120), dropoff=near_zurich)
+def test_weighing_the_nearest_first_changes_no_choice(
+    available: list[DroneSnapshot], dropoff: GeoPoint
+) -> None:
+    """With 4 drones weighed first, the answer is still the plain rule's over all."""
+    import numpy as np
+
+    from streams.dispatch import Candidates, choose_among
+
+    candidates = Candidates.of(available)
+    allowed = np.ones(len(available), dtype=np.bool_)
+    chosen = choose_among(candidates, allowed, PICKUP, dropoff, POLICY, nearest_first=4)
+    expected = plain_choice(available, dropoff)
+    assert (None if chosen is None else candidates.drone_ids[chosen]) == expected
