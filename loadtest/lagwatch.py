@@ -3,9 +3,9 @@
 A background thread samples, about once a second, every partition's committed offset
 of the watched groups and its end offset (`streams.lag_report.group_lag`). Recovery
 after a fault is then a pure question on that series: once the hurt part is back, when
-has the group committed everything that had been produced by then? That includes
-Faust's commit interval (2.8 s by default, for the dispatcher; the batched stages commit after every batch) and the 1 s sampling: a healthy group
-"recovers" from a no-op in about 1 to 4 s.
+has the group committed everything that had been produced by then? That includes the
+commit interval (Faust's 2.8 s for the dispatcher; the batched stages commit after every
+batch) and the 1 s sampling: a healthy group "recovers" from a no-op in about 1 to 4 s.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,15 @@ class Profiler:
     _running: list[tuple[str, subprocess.Popen[bytes], Path]] | None = None
 
     @staticmethod
+    def executable() -> str | None:
+        """py-spy on the PATH, or next to this Python (the virtualenv, not activated)."""
+        beside = Path(sys.executable).with_name("py-spy")
+        return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+    @staticmethod
     def available() -> bool:
         """Whether py-spy is installed."""
-        return shutil.which("py-spy") is not None
+        return Profiler.executable() is not None
 
     def start(self, pids: dict[str, int]) -> None:
         """Start one recorder per process."""
@@ -37,7 +44,7 @@ class Profiler:
             target = self.out / f"{name}.collapsed.txt"
             process = subprocess.Popen(
                 [
-                    "py-spy",
+                    Profiler.executable() or "py-spy",
                     "record",
                     "--pid",
                     str(pid),
