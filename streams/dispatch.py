@@ -71,25 +71,31 @@ def choose_among(
 ) -> int | None:
     """The index of the nearest allowed candidate that can fly the whole mission, or None.
 
-    Ties go to the lowest index. With thousands of drones the exact (geodesic) distances
-    of all of them cost milliseconds per waiting delivery, so the `nearest_first` drones
-    by a cheap planar estimate are weighed first; their answer stands when every other
-    drone is, by the estimate less its error bound, farther than the one chosen. Else
-    (none of them can fly the mission, or the bound is not met) all are weighed.
+    Ties go to the lowest index. Exact (geodesic) distances for thousands of drones cost
+    milliseconds per waiting delivery, so a cheap planar estimate goes first, and its
+    error bound keeps the answer exact: drones whose battery cannot last even for the
+    estimated flight less that bound are out; of the rest, the `nearest_first` by the
+    estimate are weighed exactly, and their answer stands when every other drone is, by
+    the estimate less the bound, farther than the one chosen. Else all the rest are
+    weighed. A delivery no drone can serve then costs no geodesic at all.
     """
     index = np.flatnonzero(allowed)
     if index.size == 0:
         return None
-    if index.size > nearest_first:
-        estimate = _planar_m(candidates.lats[index], candidates.lons[index], pickup)
-        order = np.argpartition(estimate, nearest_first)
-        near, rest = np.sort(index[order[:nearest_first]]), order[nearest_first:]
-        chosen = _exact_choice(candidates, near, pickup, dropoff, policy)
-        if chosen is not None:
-            closest_rest = float(estimate[rest].min()) * (1 - ESTIMATE_ERROR)
-            if closest_rest > chosen[1]:
-                return chosen[0]
-    chosen = _exact_choice(candidates, index, pickup, dropoff, policy)
+    to_pickup = _planar_m(candidates.lats[index], candidates.lons[index], pickup)
+    back_home = _planar_m(candidates.lats[index], candidates.lons[index], dropoff)
+    shortest = (to_pickup + distance_m(pickup, dropoff) + back_home) * (1 - ESTIMATE_ERROR)
+    hopeful = candidates.battery_pct[index] - shortest / 1000 * policy.battery_pct_per_km
+    maybe = np.flatnonzero(hopeful >= policy.reserve_pct)
+    if maybe.size > nearest_first:
+        order = np.argpartition(to_pickup[maybe], nearest_first)
+        near, rest = maybe[order[:nearest_first]], maybe[order[nearest_first:]]
+        chosen = _exact_choice(candidates, np.sort(index[near]), pickup, dropoff, policy)
+        if chosen is not None and float(to_pickup[rest].min()) * (1 - ESTIMATE_ERROR) > chosen[1]:
+            return chosen[0]
+    if maybe.size == 0:
+        return None
+    chosen = _exact_choice(candidates, index[maybe], pickup, dropoff, policy)
     return None if chosen is None else chosen[0]
 
 
