@@ -75,9 +75,10 @@ def choose_among(
     milliseconds per waiting delivery, so a cheap planar estimate goes first, and its
     error bound keeps the answer exact: drones whose battery cannot last even for the
     estimated flight less that bound are out; of the rest, the `nearest_first` by the
-    estimate are weighed exactly, and their answer stands when every other drone is, by
-    the estimate less the bound, farther than the one chosen. Else all the rest are
-    weighed. A delivery no drone can serve then costs no geodesic at all.
+    estimate (and any the estimate cannot tell from them) are weighed exactly, and their
+    answer stands when every other drone is, by the estimate less the bound, farther
+    than the one chosen. Else all the rest are weighed. A delivery no drone can serve
+    then costs no geodesic at all.
     """
     index = np.flatnonzero(allowed)
     if index.size == 0:
@@ -88,11 +89,17 @@ def choose_among(
     hopeful = candidates.battery_pct[index] - shortest / 1000 * policy.battery_pct_per_km
     maybe = np.flatnonzero(hopeful >= policy.reserve_pct)
     if maybe.size > nearest_first:
-        order = np.argpartition(to_pickup[maybe], nearest_first)
-        near, rest = maybe[order[:nearest_first]], maybe[order[nearest_first:]]
-        chosen = _exact_choice(candidates, np.sort(index[near]), pickup, dropoff, policy)
-        if chosen is not None and float(to_pickup[rest].min()) * (1 - ESTIMATE_ERROR) > chosen[1]:
-            return chosen[0]
+        # The nearest few, and every drone the estimate cannot tell from them (drones
+        # parked at one depot share a position: a fixed count would cut through them).
+        estimate = to_pickup[maybe]
+        kth = float(np.partition(estimate, nearest_first)[nearest_first])
+        inner = estimate <= kth * (1 + ESTIMATE_ERROR) / (1 - ESTIMATE_ERROR)
+        near, rest = maybe[inner], maybe[~inner]
+        if rest.size:
+            chosen = _exact_choice(candidates, index[near], pickup, dropoff, policy)
+            bound = float(to_pickup[rest].min()) * (1 - ESTIMATE_ERROR)
+            if chosen is not None and bound > chosen[1]:
+                return chosen[0]
     if maybe.size == 0:
         return None
     chosen = _exact_choice(candidates, index[maybe], pickup, dropoff, policy)

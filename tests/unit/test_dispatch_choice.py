@@ -98,3 +98,27 @@ def test_weighing_the_nearest_first_changes_no_choice(
     chosen = choose_among(candidates, allowed, PICKUP, dropoff, POLICY, nearest_first=4)
     expected = plain_choice(available, dropoff)
     assert (None if chosen is None else candidates.drone_ids[chosen]) == expected
+
+
+@settings(max_examples=100)
+@given(
+    parked=st.integers(0, 30),
+    others=st.lists(drone, max_size=40),
+    battery=st.floats(0, 100, allow_nan=False),
+    dropoff=near_zurich,
+)
+def test_drones_parked_together_are_weighed_as_one_place(
+    parked: int, others: list[DroneSnapshot], battery: float, dropoff: GeoPoint
+) -> None:
+    """Many drones at one depot: the nearest-first cut must not split them."""
+    import numpy as np
+
+    from streams.dispatch import Candidates, choose_among
+
+    depot = GeoPoint(47.37, 8.53)
+    available = [*others, *(DroneSnapshot(f"p{i}", depot, battery) for i in range(parked))]
+    candidates = Candidates.of(available)
+    allowed = np.ones(len(available), dtype=np.bool_)
+    chosen = choose_among(candidates, allowed, PICKUP, dropoff, POLICY, nearest_first=4)
+    expected = plain_choice(available, dropoff)
+    assert (None if chosen is None else candidates.drone_ids[chosen]) == expected
