@@ -1,4 +1,5 @@
-"""The Faust application: topics, tables and agents wired to the pure processors.
+"""The stream worker: topics, tables, the batched stages and the Faust agent, wired to
+the pure processors.
 
 Agents and stages here only decode the record's origin, call a processor and send what
 it returns. Each catches every exception per record and dead-letters it: in Faust an
@@ -17,7 +18,7 @@ The gate and the deliveries fold see every fix and run as batched aiokafka loops
 same process (`streams.batch_loop`, each with its own consumer group); the dispatcher,
 one record per request or drone change, is a Faust agent.
 
-The deliveries agent is the only writer of a delivery's events after its request, so
+The deliveries stage is the only writer of a delivery's events after its request, so
 their sequence numbers never collide; everyone else sends commands.
 
 Every table is changelogged (the deliveries stage's tables under the same names Faust
