@@ -1,5 +1,4 @@
-"""The stream worker: topics, tables, the batched stages and the Faust agent, wired to
-the pure processors.
+"""The stream worker: topics, tables, batched stages and a Faust agent, wired to processors.
 
 Agents and stages here only decode the record's origin, call a processor and send what
 it returns. Each catches every exception per record and dead-letters it: in Faust an
