@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import Services
 from api.errors import ApiError
 from api.fleet_feed import FleetHub
+from api.gc_freeze import freeze_periodically
 from api.metrics import ApiMetrics
 from api.openapi import DESCRIPTION, install_problem_document
 from api.routes import businesses, deliveries, fleet, health, page, tracking
@@ -68,10 +69,21 @@ def create_app(settings: ApiSettings) -> FastAPI:
         metrics = ApiMetrics()
         metrics.watch(hub)
         metrics.gc_pauses.install()
+        freezer = None
+        if settings.gc_freeze_interval_s > 0:
+            freezer = asyncio.create_task(
+                freeze_periodically(
+                    settings.gc_freeze_interval_s, settings.gc_full_collection_interval_s
+                )
+            )
         app.state.services = Services(settings, topics, producer, pool, hub, metrics)
         try:
             yield
         finally:
+            if freezer is not None:
+                freezer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await freezer
             metrics.gc_pauses.uninstall()
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -145,3 +145,26 @@ def test_gc_pauses_are_timed_by_generation_while_installed() -> None:
     assert pauses.longest_s > 0
     exposed = generate_latest(pauses.histogram).decode()
     assert 'dronefleet_gc_pause_seconds_count{generation="2"} 1.0' in exposed
+
+
+def test_live_objects_are_frozen_and_unfrozen_for_a_full_collection_now_and_then() -> None:
+    import asyncio
+    import contextlib
+    import gc
+
+    from api.gc_freeze import freeze_periodically
+
+    seen: list[int] = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(freeze_periodically(every_s=0.01, full_every_s=0.05))
+        for _ in range(12):
+            await asyncio.sleep(0.01)
+            seen.append(gc.get_freeze_count())
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert max(seen) > 0, "the live objects were frozen"
+    assert gc.get_freeze_count() == 0, "stopping leaves nothing frozen"
