@@ -4,7 +4,7 @@ Why: with 5,000 websocket clients, a full (generation 2) collection walks every 
 every connection and stops the event loop meanwhile: measured 418 ms, and it was the
 whole p99 of the fan-out (405 ms; BENCHMARKS.md, "Websocket fan-out"). `gc.freeze()`
 moves every object alive now into a permanent generation that collections skip; done
-every few seconds, the collector only ever walks what is new (p99 30 ms at 5,000
+every few seconds, the collector only ever walks what is new (p99 under 30 ms at 5,000
 clients in the same bench).
 
 The price: a reference cycle that becomes garbage after it was frozen (a closed
