@@ -25,6 +25,7 @@ from devstack.services import (
 )
 from devstack.settings import StackSettings
 from loadtest.private_stack import free_port
+from streams.settings import StreamsSettings
 
 CORE = (("projections", ["projections", "sink"]), ("api", ["api", "serve"]))
 
@@ -56,19 +57,24 @@ class Platform:
         )
 
     @property
+    def _streams(self) -> StreamsSettings:
+        """The workers' settings as they read them: the group names come from there."""
+        return StreamsSettings(topic_prefix=self.topic_prefix)
+
+    @property
     def streams_group(self) -> str:
-        """The stream workers' consumer group (their Faust app id)."""
-        return f"{self.topic_prefix}dronefleet-streams"
+        """The stream workers' Faust group (the dispatcher)."""
+        return self._streams.app_group
 
     @property
     def gate_group(self) -> str:
         """The telemetry gate's consumer group (inside the stream workers)."""
-        return f"{self.streams_group}-gate"
+        return self._streams.gate_group
 
     @property
     def deliveries_group(self) -> str:
         """The deliveries stage's consumer group (inside the stream workers)."""
-        return f"{self.streams_group}-deliveries"
+        return self._streams.deliveries_group
 
     @property
     def sink_group(self) -> str:
