@@ -9,7 +9,8 @@ common case and runs at the speed of psql's own COPY; the staging path is what k
 harmless. On (re)assignment the consumer seeks to those
 checkpoints, so a crash between write and commit, a redelivery or a replay adds no row
 twice and skips none. When PostgreSQL goes away the sink keeps the batch, reconnects with
-backoff and writes it again.
+backoff and writes it again. Writes run on a thread of their own (`PostgresWriter`), one
+batch in flight while the next is fetched and decoded.
 
 The dead-letter topic is sunk too (into `dead_letters`), and after batches that changed
 the roll-ups' inputs the materialized roll-ups are refreshed, at most every
@@ -24,6 +25,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import msgspec
@@ -104,113 +106,125 @@ def build_rows(
 
 
 class PostgresWriter:
-    """Writes batches and checkpoints in one transaction; reconnects when needed."""
+    """Writes batches and checkpoints in one transaction; reconnects when needed.
+
+    Every database call runs on one dedicated thread with a blocking connection. That
+    thread is what lets a write overlap with fetching and decoding the next batch: libpq
+    releases the GIL while it sends the COPY and waits for the server, whereas an
+    asyncio connection would need the event loop at every round trip and stall the
+    server whenever the loop is busy decoding. One thread also orders the calls: a
+    checkpoint read queued behind a write sees that write committed.
+    """
 
     def __init__(self, settings: ProjectionsSettings, stats: SinkStats) -> None:
         self.settings = settings
         self.stats = stats
-        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
-        # The rebalance listener runs on aiokafka's coordinator task, possibly while a
-        # batch is being written: it must read the checkpoints after that transaction,
-        # never inside it.
-        self._lock = asyncio.Lock()
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-writer")
 
-    async def connection(self) -> psycopg.AsyncConnection[tuple[object, ...]]:
+    def write(
+        self, rows: dict[TableLayout, list[Row]], offsets: dict[TopicPartition, int]
+    ) -> asyncio.Future[None]:
+        """Start writing rows and the next offsets atomically; the future resolves when done.
+
+        The write starts now, on the writer's thread, and retries until the database
+        takes it; the caller may decode the next batch meanwhile.
+        """
+        return asyncio.wrap_future(self._thread.submit(self._write_until_done, rows, offsets))
+
+    async def checkpoints(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The stored next offset of each partition that has one (after pending writes)."""
+        wanted = list(partitions)
+        return await asyncio.wrap_future(self._thread.submit(self._read_checkpoints, wanted))
+
+    async def close(self) -> None:
+        """Close the connection and the writer's thread."""
+        await asyncio.wrap_future(self._thread.submit(self._close_connection))
+        self._thread.shutdown(wait=True)
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
         """An open connection with the staging tables, reconnecting with backoff."""
         delay = 0.2
         while self._conn is None or self._conn.closed:
             try:
-                conn = await psycopg.AsyncConnection.connect(self.settings.database_url)
+                conn = psycopg.Connection.connect(self.settings.database_url)
                 for layout in LAYOUTS:
-                    await conn.execute(
+                    conn.execute(
                         sql.SQL(
                             "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
                         ).format(_staging(layout), sql.Identifier(layout.name))
                     )
-                await conn.commit()
+                conn.commit()
                 self._conn = conn
             except psycopg.OperationalError as error:
                 log.warning("database unavailable (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
+                time.sleep(delay)
                 delay = min(delay * 2, self.settings.reconnect_max_delay_s)
         return self._conn
 
-    async def checkpoints(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
-        """The stored next offset of each partition that has one."""
-        wanted = list(partitions)
-        async with self._lock:
-            return await self._read_checkpoints(wanted)
-
-    async def _read_checkpoints(self, wanted: list[TopicPartition]) -> dict[TopicPartition, int]:
+    def _read_checkpoints(self, wanted: list[TopicPartition]) -> dict[TopicPartition, int]:
         while True:
-            conn = await self.connection()
+            conn = self._connection()
             try:
-                cursor = await conn.execute(
+                cursor = conn.execute(
                     "SELECT topic, partition, next_offset FROM projection_checkpoints"
                     " WHERE projection = %s",
                     (self.settings.projection,),
                 )
                 stored: dict[TopicPartition, int] = {
                     TopicPartition(str(t), int(p)): int(o)  # type: ignore[call-overload]
-                    for t, p, o in await cursor.fetchall()
+                    for t, p, o in cursor.fetchall()
                 }
-                await conn.commit()
+                conn.commit()
                 return {tp: stored[tp] for tp in wanted if tp in stored}
             except psycopg.OperationalError:
-                await self._drop_connection()
+                self._drop_connection()
 
-    async def write(
-        self, rows: dict[TableLayout, list[Row]], offsets: dict[TopicPartition, int]
-    ) -> None:
-        """Write rows and the next offsets atomically; retry until the database takes them."""
-        async with self._lock:
-            await self._write_until_done(rows, offsets)
-
-    async def _write_until_done(
+    def _write_until_done(
         self, rows: dict[TableLayout, list[Row]], offsets: dict[TopicPartition, int]
     ) -> None:
         while True:
-            conn = await self.connection()
+            conn = self._connection()
             try:
-                await self._write_once(conn, rows, offsets)
+                self._write_once(conn, rows, offsets)
                 self.stats.batches += 1
                 return
             except psycopg.OperationalError as error:
                 log.warning("write failed (%s); reconnecting and writing the batch again", error)
-                await self._drop_connection()
+                self._drop_connection()
 
-    async def close(self) -> None:
-        """Close the connection."""
-        await self._drop_connection()
-
-    async def _drop_connection(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                await self._conn.close()
-        self._conn = None
+    def _drop_connection(self) -> None:
+        """Give up a broken connection; the next call reconnects."""
+        self._close_connection()
         self.stats.reconnects += 1
 
-    async def _write_once(
+    def _close_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+        self._conn = None
+
+    def _write_once(
         self,
-        conn: psycopg.AsyncConnection[tuple[object, ...]],
+        conn: psycopg.Connection[tuple[object, ...]],
         rows: dict[TableLayout, list[Row]],
         offsets: dict[TopicPartition, int],
     ) -> None:
-        async with conn.transaction():
+        with conn.transaction():
             cursor = conn.cursor()
-            await cursor.execute(
+            cursor.execute(
                 "SELECT pg_advisory_xact_lock_shared(%s, hashtext(current_schema()))",
                 (WRITE_LOCK,),
             )
             for layout, table_rows in rows.items():
                 if not table_rows:
                     continue
-                inserted = await _copy_into_table(conn, cursor, layout, table_rows)
+                inserted = _copy_into_table(conn, cursor, layout, table_rows)
                 if inserted is None:
-                    inserted = await _copy_through_staging(cursor, layout, table_rows)
+                    inserted = _copy_through_staging(cursor, layout, table_rows)
                 self.stats.rows_written += inserted
                 self.stats.by_table[layout.name] += inserted
-            await cursor.executemany(
+            cursor.executemany(
                 "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (projection, topic, partition)"
                 " DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",
@@ -279,9 +293,9 @@ class RollupRefresher:
             self._dirty = True
 
 
-async def _copy_into_table(
-    conn: psycopg.AsyncConnection[tuple[object, ...]],
-    cursor: psycopg.AsyncCursor[tuple[object, ...]],
+def _copy_into_table(
+    conn: psycopg.Connection[tuple[object, ...]],
+    cursor: psycopg.Cursor[tuple[object, ...]],
     layout: TableLayout,
     rows: list[Row],
 ) -> int | None:
@@ -293,32 +307,32 @@ async def _copy_into_table(
     unique violation costs only this attempt and the caller takes the idempotent path.
     """
     try:
-        async with conn.transaction():
-            await _copy(cursor, layout, sql.Identifier(layout.name), rows)
+        with conn.transaction():
+            _copy(cursor, layout, sql.Identifier(layout.name), rows)
     except psycopg.errors.UniqueViolation:
         return None
     return len(rows)
 
 
-async def _copy_through_staging(
-    cursor: psycopg.AsyncCursor[tuple[object, ...]], layout: TableLayout, rows: list[Row]
+def _copy_through_staging(
+    cursor: psycopg.Cursor[tuple[object, ...]], layout: TableLayout, rows: list[Row]
 ) -> int:
     """COPY into the session's staging table, then insert what the table lacks."""
     staging = _staging(layout)
-    await _copy(cursor, layout, staging, rows)
+    _copy(cursor, layout, staging, rows)
     columns = sql.SQL(", ").join(map(sql.Identifier, layout.column_names))
-    await cursor.execute(
+    cursor.execute(
         sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
             sql.Identifier(layout.name), columns, columns, staging
         )
     )
     inserted = max(cursor.rowcount, 0)
-    await cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
+    cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
     return inserted
 
 
-async def _copy(
-    cursor: psycopg.AsyncCursor[tuple[object, ...]],
+def _copy(
+    cursor: psycopg.Cursor[tuple[object, ...]],
     layout: TableLayout,
     target: sql.Identifier,
     rows: list[Row],
@@ -326,10 +340,10 @@ async def _copy(
     """Binary COPY of the rows into the target table."""
     columns = sql.SQL(", ").join(map(sql.Identifier, layout.column_names))
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, columns)
-    async with cursor.copy(statement) as copy:
+    with cursor.copy(statement) as copy:
         copy.set_types(layout.column_types)
         for row in rows:
-            await copy.write_row(row)
+            copy.write_row(row)
 
 
 def _staging(layout: TableLayout) -> sql.Identifier:
@@ -407,7 +421,9 @@ class Sink:
                     rows = build_rows(records, self.stats, self.dead_letter_topic)
                     if writing is not None:
                         await writing
-                    writing = asyncio.create_task(self._write(consumer, rows, offsets))
+                    writing = asyncio.create_task(
+                        self._committed(consumer, self.writer.write(rows, offsets), rows, offsets)
+                    )
                 self.refresher.maybe_start()
         finally:
             if writing is not None:
@@ -416,18 +432,19 @@ class Sink:
             await self.refresher.flush()
             await self.writer.close()
 
-    async def _write(
+    async def _committed(
         self,
         consumer: AIOKafkaConsumer,
+        written: asyncio.Future[None],
         rows: dict[TableLayout, list[Row]],
         offsets: dict[TopicPartition, int],
     ) -> None:
-        """Write one batch while the loop already fetches and decodes the next.
+        """Wait for a batch's write (running on the writer's thread), then note it.
 
         One batch in flight at most, so batches still reach the database in log order; a
-        rebalance waits for it (the checkpoint read takes the writer's lock).
+        rebalance waits for it (the checkpoint read queues behind it on that thread).
         """
-        await self.writer.write(rows, offsets)
+        await written
         self.refresher.note_written(layout.name for layout, r in rows.items() if r)
         try:
             await consumer.commit(offsets)  # for lag tools only; the DB is the truth
