@@ -175,7 +175,12 @@ class LogReader:
                 records.extend(r for r in recs if r.offset < end)
                 offsets[tp] = min(await self.consumer.position(tp), end)
             if offsets:
-                await writer.write(build_rows(records, stats, self.dead_letter_topic), offsets)
+                await writer.write(
+                    build_rows(
+                        ((r.topic, r.value) for r in records), stats, self.dead_letter_topic
+                    ),
+                    offsets,
+                )
             for tp, offset in offsets.items():
                 done += offset - reached[tp]
                 reached[tp] = offset

@@ -30,9 +30,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 import psycopg
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import TopicPartition
 from psycopg import sql
 
 from contracts import DecodeError, Topics, decode_dead_letter, decode_event
@@ -48,6 +46,7 @@ from projections.rows import (
     to_row,
 )
 from projections.settings import ProjectionsSettings
+from projections.source import CheckpointedSource, Record
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class SinkStats:
 
 
 def build_rows(
-    records: Iterable[ConsumerRecord[bytes, bytes]],
+    records: Iterable[Record],
     stats: SinkStats,
     dead_letter_topic: str | None = None,
 ) -> dict[TableLayout, list[Row]]:
@@ -84,18 +83,18 @@ def build_rows(
     dead-letter envelopes, not events.
     """
     rows: dict[TableLayout, list[Row]] = defaultdict(list)
-    for record in records:
+    for topic, value in records:
         stats.records += 1
-        if record.value is None:
+        if value is None:
             continue
-        if record.topic == dead_letter_topic:
+        if topic == dead_letter_topic:
             try:
-                rows[DEAD_LETTERS].append(dead_letter_row(decode_dead_letter(record.value)))
+                rows[DEAD_LETTERS].append(dead_letter_row(decode_dead_letter(value)))
             except (msgspec.DecodeError, ValueError):  # bad JSON, bad base64
                 stats.undecodable += 1
             continue
         try:
-            event = decode_event(record.value)
+            event = decode_event(value)
         except DecodeError:  # includes invalid UTF-8 inside a string (contracts.codec)
             stats.undecodable += 1
             continue
@@ -136,6 +135,10 @@ class PostgresWriter:
         """The stored next offset of each partition that has one (after pending writes)."""
         wanted = list(partitions)
         return await asyncio.wrap_future(self._thread.submit(self._read_checkpoints, wanted))
+
+    def checkpoints_blocking(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """`checkpoints` for another thread (the consumer's rebalance callback)."""
+        return self._thread.submit(self._read_checkpoints, partitions).result()
 
     async def close(self) -> None:
         """Close the connection and the writer's thread."""
@@ -350,26 +353,6 @@ def _staging(layout: TableLayout) -> sql.Identifier:
     return sql.Identifier(f"staging_{layout.name}")
 
 
-class _SeekToCheckpoints(ConsumerRebalanceListener):  # type: ignore[misc]
-    """On assignment, continue every partition from the database's checkpoint."""
-
-    def __init__(self, consumer: AIOKafkaConsumer, writer: PostgresWriter) -> None:
-        self.consumer = consumer
-        self.writer = writer
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Nothing to flush: every written batch already carries its offsets."""
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Seek to the stored checkpoints; partitions without one start at the beginning."""
-        stored = await self.writer.checkpoints(assigned)
-        for tp in assigned:
-            if tp in stored:
-                self.consumer.seek(tp, stored[tp])
-            else:
-                await self.consumer.seek_to_beginning(tp)
-
-
 def projected_topics(prefix: str) -> tuple[list[str], str]:
     """The topics a projection consumes, and which of them is the dead-letter topic."""
     topics = Topics.with_prefix(prefix)
@@ -399,42 +382,36 @@ class Sink:
 
     async def run(self) -> None:
         """The consume-transform-write loop."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=f"{self.settings.topic_prefix}projections-{self.settings.projection}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+        source = CheckpointedSource(
+            self.settings, self.topic_names, self.writer.checkpoints_blocking
         )
-        consumer.subscribe(self.topic_names, listener=_SeekToCheckpoints(consumer, self.writer))
-        await consumer.start()
+        await source.start()
         writing: asyncio.Task[None] | None = None
         try:
             while not self._stopping.is_set():
-                batch = await consumer.getmany(
-                    timeout_ms=self.settings.flush_interval_ms,
-                    max_records=self.settings.batch_max_rows,
+                batch = await source.next_batch(
+                    self.settings.batch_max_rows, self.settings.flush_interval_ms / 1000
                 )
-                if batch:
-                    records = [r for recs in batch.values() for r in recs]
-                    offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if recs}
-                    rows = build_rows(records, self.stats, self.dead_letter_topic)
+                if batch.records:
+                    rows = build_rows(batch.records, self.stats, self.dead_letter_topic)
                     if writing is not None:
                         await writing
                     writing = asyncio.create_task(
-                        self._committed(consumer, self.writer.write(rows, offsets), rows, offsets)
+                        self._committed(
+                            source, self.writer.write(rows, batch.offsets), rows, batch.offsets
+                        )
                     )
                 self.refresher.maybe_start()
         finally:
             if writing is not None:
                 await writing
-            await consumer.stop()
+            await source.close()
             await self.refresher.flush()
             await self.writer.close()
 
     async def _committed(
         self,
-        consumer: AIOKafkaConsumer,
+        source: CheckpointedSource,
         written: asyncio.Future[None],
         rows: dict[TableLayout, list[Row]],
         offsets: dict[TopicPartition, int],
@@ -446,7 +423,4 @@ class Sink:
         """
         await written
         self.refresher.note_written(layout.name for layout, r in rows.items() if r)
-        try:
-            await consumer.commit(offsets)  # for lag tools only; the DB is the truth
-        except KafkaError as error:  # a rebalance under way: the checkpoints already hold it
-            log.info("offset commit skipped (%s); the database checkpoint is authoritative", error)
+        source.commit(offsets)

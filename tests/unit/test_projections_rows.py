@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from aiokafka.structs import ConsumerRecord
-
 from contracts import encode_dead_letter, encode_event
 from projections.rows import DEAD_LETTERS, TELEMETRY, dead_letter_row
 from projections.sink import SinkStats, build_rows
+from projections.source import Record
 from tests import projection_dataset
 
 
-def record(topic: str, value: bytes, offset: int = 0) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(topic, 0, offset, 0, 0, b"k", value, None, 1, len(value), ())
+def record(topic: str, value: bytes) -> Record:
+    return (topic, value)
 
 
 def test_dead_letter_row_keeps_the_original_bytes_not_base64() -> None:
@@ -33,7 +32,7 @@ def test_build_rows_routes_the_dead_letter_topic_to_dead_letters() -> None:
     rows = build_rows(
         [
             record("p-deadletter", encode_dead_letter(letter)),
-            record("p-deadletter", b"not an envelope", 1),
+            record("p-deadletter", b"not an envelope"),
             record("p-telemetry", encode_event(fix)),
         ],
         stats,
