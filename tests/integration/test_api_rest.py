@@ -109,9 +109,9 @@ def test_a_business_pages_through_its_own_deliveries_only(api: PlatformConfig) -
 
     asyncio.run(
         wait_for(
-            lambda: len(listed(mine, limit=10)["items"]) == 5,
+            lambda: len(listed(mine, limit=10)["items"]) == 5 and bool(listed(theirs)["items"]),
             timeout_s=30,
-            what="the five deliveries to reach the read model",
+            what="all six deliveries to reach the read model",
         )
     )
     pages, cursor = [], None
