@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.deps import Services
 from api.errors import ApiError
 from api.fleet_feed import FleetHub
-from api.gc_freeze import freeze_periodically
 from api.metrics import ApiMetrics
 from api.openapi import DESCRIPTION, install_problem_document
 from api.routes import businesses, deliveries, fleet, health, page, tracking
@@ -69,13 +68,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         metrics = ApiMetrics()
         metrics.watch(hub)
         metrics.gc_pauses.install()
-        freezer = None
-        if settings.gc_freeze_interval_s > 0:
-            freezer = asyncio.create_task(
-                freeze_periodically(
-                    settings.gc_freeze_interval_s, settings.gc_full_collection_interval_s
-                )
-            )
+        freezing = settings.freezing()
+        freezer = asyncio.create_task(freezing) if freezing is not None else None
         app.state.services = Services(settings, topics, producer, pool, hub, metrics)
         try:
             yield

@@ -113,26 +113,31 @@ class ChaosCounts:
 
 @dataclass
 class _Held:
-    ticks_left: int
+    batches_left: int
     records: list[WireRecord]
 
 
 class Chaos:
     """Perturbs the telemetry records of successive ticks according to a `ChaosSpec`."""
 
-    def __init__(self, spec: ChaosSpec, telemetry_topic: str, seed: int) -> None:
+    def __init__(
+        self, spec: ChaosSpec, telemetry_topic: str, seed: int, batches_per_tick: int = 1
+    ) -> None:
         self.spec = spec
         self.telemetry_topic = telemetry_topic
+        self.batches_per_tick = batches_per_tick
+        """`apply` calls per tick: the runner sends a tick's fleet in cohorts, a batch
+        each, and a drone's next fix comes a whole tick later, whichever its cohort."""
         self.counts = ChaosCounts()
         self._rng = random.Random(f"chaos:{seed}")
         self._held: list[_Held] = []
         self._p = {kind: getattr(spec, kind) / 100.0 for kind in KINDS}
 
     def apply(self, batch: Sequence[WireRecord]) -> list[WireRecord]:
-        """The records to send for one tick's `batch`, then the held ones due this tick.
+        """The records to send for one `batch`, then the held ones due with it.
 
-        A record held at tick t for k ticks is sent at the end of tick t + k, after
-        that tick's own records.
+        A record held at tick t for k ticks is sent k x `batches_per_tick` batches
+        later, after that batch's own records: its drone's next k fixes overtake it.
         """
         earlier, self._held = self._held, []
         out: list[WireRecord] = []
@@ -143,8 +148,8 @@ class Chaos:
                 self._perturb(record, out)
         still_held: list[_Held] = []
         for held in earlier:
-            held.ticks_left -= 1
-            if held.ticks_left > 0:
+            held.batches_left -= 1
+            if held.batches_left > 0:
                 still_held.append(held)
             else:
                 out.extend(held.records)
@@ -179,7 +184,8 @@ class Chaos:
             copies.append(copies[0])
         if rng.random() < p["reorder"]:
             counts.reordered += 1
-            self._held.append(_Held(rng.randint(1, self.spec.reorder_window), copies))
+            ticks = rng.randint(1, self.spec.reorder_window)
+            self._held.append(_Held(ticks * self.batches_per_tick, copies))
         else:
             out.extend(copies)
 

@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--drones", type=int, default=defaults.drones)
     run.add_argument("--telemetry-hz", type=float, default=defaults.telemetry_hz)
     run.add_argument(
+        "--cohorts",
+        type=int,
+        default=defaults.telemetry_cohorts,
+        help="spread each interval's fixes over this many evenly spaced sends (1: lockstep)",
+    )
+    run.add_argument(
         "--duration", type=float, default=defaults.duration_s, help="seconds; 0 = until Ctrl-C"
     )
     run.add_argument(
@@ -75,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         update={
             "drones": args.drones,
             "telemetry_hz": args.telemetry_hz,
+            "telemetry_cohorts": args.cohorts,
             "duration_s": args.duration,
             "speedup": args.speedup,
             "seed": args.seed,

@@ -2,11 +2,11 @@
 
 `FleetEngine.step(now, dt)` advances every drone by `dt` seconds and returns the events
 of that step: the milestones reached (`PickedUp`, `Delivered`), then one
-`TelemetryReported` per drone. `assign` gives an idle drone a mission, or returns False
-when the drone is not ours, busy, cannot reach a point (no-fly zone) or would land
-with less than its battery reserve. The engine has no clock (it is given `now` and
-`dt`), no I/O and no randomness but one seeded numpy generator, so the same seed,
-fleet and inputs always give the same events.
+`TelemetryReported` per reporting drone (all, or one `cohort` of the fleet). `assign`
+gives an idle drone a mission, or returns False when the drone is not ours, busy,
+cannot reach a point (no-fly zone) or would land with less than its battery reserve.
+The engine has no clock (it is given `now` and `dt`), no I/O and no randomness but one
+seeded numpy generator, so the same seed, fleet and inputs always give the same events.
 
 Why arrays: the first engine moved one Python object per drone with a pyproj call
 each; a load test of thousands of drones spent its time there. Here every quantity is
@@ -66,7 +66,7 @@ from simulator.routing import RoutePlanner
 from simulator.spec import FlightSpec
 from simulator.wind import WindField, WindSpec
 
-__all__ = ["PHASES", "FleetEngine", "FlightSpec"]
+__all__ = ["EVERY_DRONE", "PHASES", "FleetEngine", "FlightSpec", "cohort"]
 
 IDLE, TO_PICKUP, AT_PICKUP, TO_DROPOFF, AT_DROPOFF, RETURNING = range(6)
 GROUND, CLIMB, CRUISE, DESCEND = range(4)
@@ -80,6 +80,20 @@ another simulator flies that drone, or this is a redelivered assignment it is fl
 
 RECHARGED_MARGIN_PCT = 10.0
 """A drone reports `battery_low` again only after charging this far above the mark."""
+
+EVERY_DRONE = slice(None)
+"""`step`'s default: the whole fleet reports."""
+
+
+def cohort(index: int, cohorts: int) -> slice:
+    """The drones of cohort `index` of `cohorts`: every `cohorts`-th drone from `index`.
+
+    Interleaved rather than contiguous so that each cohort holds the same share of every
+    depot and of the drones on a mission, whatever order the fleet was built in.
+    """
+    if not 0 <= index < cohorts:
+        raise ValueError(f"cohort {index} is not one of 0..{cohorts - 1}")
+    return slice(index, None, cohorts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,26 +335,32 @@ class FleetEngine:
 
     # -- stepping ------------------------------------------------------------------------
 
-    def step(self, now: datetime, dt: float) -> list[Event]:
-        """Advance every drone by `dt` seconds; return milestones, then telemetry."""
+    def step(self, now: datetime, dt: float, reporting: slice = EVERY_DRONE) -> list[Event]:
+        """Advance every drone by `dt` seconds; return milestones, then telemetry.
+
+        Only the drones in `reporting` send a fix this step (all by default): the runner
+        spreads the fleet's fixes over the telemetry interval in cohorts (`cohort`).
+        """
         dwelling = self._physics(dt)
         events: list[Event] = self._dwell(dwelling, dt, now)
         events.extend(self._fleet_milestones(now))
-        self.telemetry_sequence += 1
+        reporters = self.drone_ids[reporting]
+        sequence = self.telemetry_sequence[reporting]
+        sequence += 1  # a view: the engine's own counters move
         events.extend(
             telemetry(
                 now,
-                self._ids.take(len(self.drone_ids)),
-                list(self.drone_ids),
-                self._delivery_ids,
-                self.telemetry_sequence,
-                self.lat,
-                self.lon,
-                self.altitude_m,
-                self.speed_mps,
-                self.heading_deg,
-                self.battery_pct,
-                self.phase,
+                self._ids.take(len(reporters)),
+                list(reporters),
+                self._delivery_ids[reporting],
+                sequence,
+                self.lat[reporting],
+                self.lon[reporting],
+                self.altitude_m[reporting],
+                self.speed_mps[reporting],
+                self.heading_deg[reporting],
+                self.battery_pct[reporting],
+                self.phase[reporting],
             )
         )
         return events

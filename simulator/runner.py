@@ -1,6 +1,7 @@
 """The Kafka adapter: assignments in, telemetry and milestones out, on the wall clock.
 
-The engine is stepped every 1/telemetry_hz seconds with the current UTC time. Telemetry
+The engine is stepped every 1/(telemetry_hz x telemetry_cohorts) seconds with the
+current UTC time, one cohort of the fleet reporting at each step. Telemetry
 goes to the telemetry topic with the drones' fleet milestones; pickups, drop-offs and
 aborts go as reports (commands) to the delivery aggregate (`simulator.wire`). With
 `--chaos`, the telemetry passes through `simulator.chaos` on its way to the producer.
@@ -39,7 +40,7 @@ from kafkaio import BatchSender, WireRecord
 from simulator.chaos import Chaos, ChaosSpec
 from simulator.clock import SimClock
 from simulator.demand import PoissonDemand, post_order
-from simulator.engine import FleetEngine
+from simulator.engine import FleetEngine, cohort
 from simulator.settings import SimulatorSettings
 from simulator.wire import refusal, to_records
 
@@ -80,7 +81,9 @@ class SimulatorRunner:
         self.stats = RunStats()
         chaos = ChaosSpec.parse(settings.chaos)
         self.chaos = (
-            Chaos(chaos, self.topics.telemetry.name, settings.seed) if chaos.active else None
+            Chaos(chaos, self.topics.telemetry.name, settings.seed, self._cohorts())
+            if chaos.active
+            else None
         )
         """Perturbs telemetry on its way to the producer (`--chaos`); None: sent as built."""
         self._sender: BatchSender | None = None
@@ -137,23 +140,42 @@ class SimulatorRunner:
         return self.stats
 
     async def _fly(self, producer: AIOKafkaProducer) -> None:
+        """Step the fleet one cohort at a time, each drone reporting once per interval.
+
+        The interval is cut into as many steps as there are cohorts; every step moves
+        the whole fleet and one cohort sends its fixes, so the load is even over the
+        interval instead of one burst of the whole fleet (see `telemetry_cohorts`). A
+        run's duration ends only at a whole interval: every drone has sent as many
+        fixes as every other.
+        """
         interval = 1.0 / self.settings.telemetry_hz  # simulated seconds between fixes
-        wall_interval = self.clock.wall_seconds(interval)
+        cohorts = self._cohorts()
+        step_s = interval / cohorts
+        wall_step = self.clock.wall_seconds(step_s)
         started = time.monotonic()
-        next_tick = started
+        next_step = started
+        steps = 0
         while not self._stopping.is_set():
-            if self.settings.duration_s and time.monotonic() - started >= self.settings.duration_s:
-                return
-            events = self.engine.step(self.now(), interval)
-            self.stats.ticks += 1
+            index = steps % cohorts
+            if index == 0:
+                elapsed = time.monotonic() - started
+                if self.settings.duration_s and elapsed >= self.settings.duration_s:
+                    return
+                self.stats.ticks += 1
+            events = self.engine.step(self.now(), step_s, cohort(index, cohorts))
+            steps += 1
             await self._send(producer, events)
-            next_tick += wall_interval
-            delay = next_tick - time.monotonic()
+            next_step += wall_step
+            delay = next_step - time.monotonic()
             if delay < 0:
                 self.stats.late_ticks += 1
-                next_tick = time.monotonic()
+                next_step = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0))
+
+    def _cohorts(self) -> int:
+        """No more cohorts than drones: an empty cohort would only waste a step."""
+        return max(1, min(self.settings.telemetry_cohorts, len(self.engine.drone_ids)))
 
     async def _send(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
         milestones = [e for e in events if isinstance(e, DroneMilestone)]

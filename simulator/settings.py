@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,6 +19,11 @@ class SimulatorSettings(BaseSettings):
     drones: int = 8
     drone_id_prefix: str = "drone-"
     telemetry_hz: float = 1.0
+    telemetry_cohorts: int = Field(default=10, ge=1)
+    """The fleet reports in this many cohorts, spread evenly over each telemetry interval
+    (drone i in cohort i mod n): real drones' clocks are not in step, and a fleet that
+    reports in lockstep hits every stage downstream with one burst per interval, whose
+    last fix waits for all the others at each hop. 1: the whole fleet at once."""
     duration_s: float = 0.0
     speedup: float = 1.0
     """Simulated seconds per real second (`simulator.clock`): 10 flies ten minutes of

@@ -180,6 +180,7 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
                 await by_name[record.topic].send(key=record.key, value=record.value)
 
     app.stage_runs = (gate.supervise, fold.supervise)  # see DronefleetApp for when
+    app.gc_freezing = settings
 
     @app.agent(dispatch_topic, name="dispatch")
     async def dispatch(stream: Any) -> None:

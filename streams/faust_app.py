@@ -16,6 +16,8 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
+from runtime import GcFreezeSettings
+
 METADATA_ATTEMPTS = 50
 METADATA_RETRY_S = 0.2
 
@@ -90,12 +92,17 @@ class DronefleetApp(faust.App):
 
     stage_changelogs: dict[str, int] = {}  # noqa: RUF012 (set once per app in bootstrap)
     stage_runs: tuple[Callable[[], Awaitable[None]], ...] = ()
+    gc_freezing: GcFreezeSettings | None = None
+    """Freeze the collector's live objects now and then (`runtime.gc_freeze`); None: never."""
 
     async def on_start(self) -> None:
         """Start Faust, and the stages next to it."""
         await super().on_start()
         for run in self.stage_runs:
             self.add_future(run())
+        freezing = self.gc_freezing.freezing() if self.gc_freezing is not None else None
+        if freezing is not None:
+            self.add_future(freezing)
 
     def _new_transport(self) -> IdempotentTransport:
         return IdempotentTransport(self.conf.broker_consumer, self)

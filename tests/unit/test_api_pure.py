@@ -152,7 +152,7 @@ def test_live_objects_are_frozen_and_unfrozen_for_a_full_collection_now_and_then
     import contextlib
     import gc
 
-    from api.gc_freeze import freeze_periodically
+    from runtime import freeze_periodically
 
     seen: list[int] = []
 

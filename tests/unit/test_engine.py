@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +25,7 @@ from contracts import (
     encode_event,
 )
 from simulator.demand import PoissonDemand
-from simulator.engine import FleetEngine, FlightSpec
+from simulator.engine import FleetEngine, FlightSpec, cohort
 from simulator.scenario import default_scenario
 from simulator.wire import refusal, to_records
 from streams.geodesy import distance_m
@@ -99,6 +100,22 @@ def test_same_seed_same_events() -> None:
 
     assert run(7) == run(7)
     assert run(7) != run(8)
+
+
+def test_cohorts_split_the_fleet_and_each_drone_reports_once_per_round() -> None:
+    engine, lockstep = zurich_fleet(10, seed=3), zurich_fleet(10, seed=3)
+    reporters: list[str] = []
+    for index in range(3):
+        events = engine.step(T0, 1.0 / 3, cohort(index, 3))
+        fixes = [e for e in events if isinstance(e, TelemetryReported)]
+        reporters += [f.drone_id for f in fixes]
+        assert all(f.sequence == 1 for f in fixes)
+    assert sorted(reporters) == sorted(lockstep.drone_ids), "every drone once, none twice"
+    assert [len(engine.drone_ids[cohort(i, 3)]) for i in range(3)] == [4, 3, 3]
+    fixes = [e for e in engine.step(T0, 1.0 / 3, cohort(0, 3)) if isinstance(e, TelemetryReported)]
+    assert {f.sequence for f in fixes} == {2}, "a cohort's own counters move, no one else's"
+    with pytest.raises(ValueError, match="cohort 3"):
+        cohort(3, 3)
 
 
 # -- refusals, aborts and fleet milestones ------------------------------------------------

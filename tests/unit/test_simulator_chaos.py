@@ -143,6 +143,25 @@ def test_reordered_fixes_arrive_late_by_at_most_the_window() -> None:
     assert overtaken > 0.9 * late, "a drone's later fixes overtake the held one"
 
 
+def test_with_cohorts_a_held_fix_is_still_overtaken_by_its_drones_next_fixes() -> None:
+    cohorts = 4
+    chaos = Chaos(ChaosSpec(reorder=10.0, reorder_window=2), TOPICS.telemetry.name, 3, cohorts)
+    sent: list[WireRecord] = []
+    for tick in range(TICKS):
+        fleet = tick_batch(tick)
+        for index in range(cohorts):
+            sent += chaos.apply(fleet[index::cohorts])
+    sent += chaos.flush()
+    assert sorted(sent) == sorted(r for t in range(TICKS) for r in tick_batch(t)), "none lost"
+    overtaken, last_seen = 0, {}
+    for record in sent:
+        sequence = decode_as(record.value, TelemetryReported).sequence
+        overtaken += sequence < last_seen.get(record.key, 0)
+        last_seen[record.key] = max(sequence, last_seen.get(record.key, 0))
+    assert chaos.counts.reordered > 0
+    assert overtaken > 0.9 * chaos.counts.reordered, "held a whole tick, not one cohort's step"
+
+
 spec_strategy = st.builds(
     ChaosSpec,
     **{kind: st.floats(0.0, 100.0) for kind in KINDS},
