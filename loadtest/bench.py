@@ -51,6 +51,8 @@ class BenchPlan:
     """Delivery requests per minute per drone (the aggregate's and the API's share)."""
     profile_dir: Path | None = None
     """Where to write py-spy profiles of the Python services; None: no profiling."""
+    cohorts: int | None = None
+    """The simulator's `--cohorts`; None: its default (the fleet spread over the second)."""
 
 
 def run_bench(plan: BenchPlan, home: Path | None, logs: Path, out: Path) -> str:
@@ -88,6 +90,8 @@ def run_level(
     demand = drones * plan.demand_ratio
     args = ["--drones", str(drones), "--duration", str(plan.duration_s)]
     args += ["--demand-per-minute", str(demand)]
+    if plan.cohorts is not None:
+        args += ["--cohorts", str(plan.cohorts)]
 
     def roots() -> dict[str, int]:
         pids = platform.pids()

@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
         "--scale-out-level", type=int, default=0, help="drones for 1 vs 2 workers (0: top level)"
     )
     bench.add_argument("--no-scale-out", action="store_true")
+    bench.add_argument(
+        "--cohorts", type=int, help="the simulator's --cohorts (default: its own; 1: lockstep)"
+    )
     bench.add_argument("--profile", action="store_true", help="py-spy the services (needs py-spy)")
     for sub in (chaos, bench):
         sub.add_argument("--home", type=Path, help="private stack home (default: a temp folder)")
@@ -97,5 +100,6 @@ def _bench(args: argparse.Namespace, logs: Path) -> None:
         followers=args.followers,
         scale_out_level=None if args.no_scale_out else (args.scale_out_level or max(levels)),
         profile_dir=args.out / "profiles" if args.profile else None,
+        cohorts=args.cohorts,
     )
     print(run_bench(plan, args.home, logs, args.out))
