@@ -82,7 +82,15 @@ class CheckpointedSource:
         return await self._run(self._consume, max_records, timeout_s)
 
     def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        """Commit to Kafka too, without waiting: for lag tools only, the database is the truth."""
+        """Commit to Kafka too, without waiting: for lag tools only, the database is the truth.
+
+        Queued on the consumer's thread rather than called here: librdkafka serializes
+        the call with a `consume` in progress, and the event loop would stand still until
+        that returned (py-spy put half of the sink's samples there).
+        """
+        self._thread.submit(self._commit_now, offsets)
+
+    def _commit_now(self, offsets: dict[TopicPartition, int]) -> None:
         try:
             self._consumer.commit(
                 offsets=[KafkaPartition(tp.topic, tp.partition, o) for tp, o in offsets.items()],
