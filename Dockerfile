@@ -1,6 +1,7 @@
 # One image for every dronefleet service: compose.yaml picks the console script per
 # container (dronefleet-projections sink, dronefleet-streams worker, dronefleet-api serve,
-# dronefleet-simulator run), the same commands the native `dronefleet` stack runs.
+# dronefleet-simulator run, dronefleet-dashboard), the same commands the native
+# `dronefleet` stack runs.
 # Every dependency ships a manylinux wheel for CPython 3.11, so no compiler is needed.
 # The live map page's bundle (api/web -> api/static), built with the locked npm packages.
 FROM node:20-slim AS web

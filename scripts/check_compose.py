@@ -57,12 +57,13 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "streams": ("dronefleet-streams", "worker"),
     "api": ("dronefleet-api", "serve"),
     "simulator": ("dronefleet-simulator", "run"),
+    "dashboard": ("dronefleet-dashboard",),
 }
 """Service -> the console script (pyproject.toml) it runs; only `simulator` takes flags."""
 
-EXACT_COMMANDS = frozenset({"projections", "streams", "api"})
+EXACT_COMMANDS = frozenset({"projections", "streams", "api", "dashboard"})
 
-DATABASE_SERVICES = frozenset({"projections", "api"})
+DATABASE_SERVICES = frozenset({"projections", "api", "dashboard"})
 
 CONDITIONS = frozenset({"service_started", "service_healthy", "service_completed_successfully"})
 
