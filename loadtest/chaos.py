@@ -189,16 +189,7 @@ def sink_topics(topics: Topics) -> list[TopicSpec]:
 
 def consumed_topics(platform: Platform, topics: Topics) -> dict[str, list[TopicSpec]]:
     """Each consumer group and the topics it must have drained."""
-    return {
-        platform.gate_group: [topics.telemetry],
-        platform.deliveries_group: [
-            topics.deliveries,
-            topics.delivery_commands,
-            topics.delivery_telemetry,
-        ],
-        platform.streams_group: [topics.dispatch],
-        platform.sink_group: sink_topics(topics),
-    }
+    return {**platform.worker_inputs, platform.sink_group: sink_topics(topics)}
 
 
 def _sleep_until(deadline: float, injector: _Injector) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contracts import TopicSpec
 from devstack.services import (
     PlatformConfig,
     RunningService,
@@ -75,6 +76,11 @@ class Platform:
     def deliveries_group(self) -> str:
         """The deliveries stage's consumer group (inside the stream workers)."""
         return self._streams.deliveries_group
+
+    @property
+    def worker_inputs(self) -> dict[str, list[TopicSpec]]:
+        """The stream workers' consumer groups and the topics each consumes."""
+        return self._streams.group_inputs()
 
     @property
     def sink_group(self) -> str:

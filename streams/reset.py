@@ -51,7 +51,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from contracts import Topics, TopicSpec
+from contracts import TopicSpec
 from streams.changelogs import changelog_specs, declare_changelogs
 from streams.errors import StreamsError
 from streams.group import commit_zero, committed_offsets, describe_group
@@ -67,15 +67,9 @@ class WorkersRunningError(StreamsError):
 
 def rebuild_inputs(settings: StreamsSettings) -> dict[str, list[TopicSpec]]:
     """Consumer group -> the topics it folds into tables (every input but the gate's)."""
-    topics = Topics.with_prefix(settings.topic_prefix, settings.partitions)
-    return {
-        settings.app_group: [topics.dispatch],
-        settings.deliveries_group: [
-            topics.deliveries,
-            topics.delivery_commands,
-            topics.delivery_telemetry,
-        ],
-    }
+    inputs = settings.group_inputs()
+    del inputs[settings.gate_group]  # the gate keeps no table: nothing to fold again
+    return inputs
 
 
 async def recreate_changelogs(app: Any, bootstrap: str, say: Say, timeout_s: float = 60) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
 
+from contracts import Topics, TopicSpec
 from runtime import GcFreezeSettings
 
 
@@ -89,4 +90,17 @@ class StreamsSettings(GcFreezeSettings):
     @property
     def groups(self) -> list[str]:
         """Every consumer group of a worker, the app's first."""
-        return [self.app_group, self.gate_group, self.deliveries_group]
+        return list(self.group_inputs())
+
+    def group_inputs(self) -> dict[str, list[TopicSpec]]:
+        """Every consumer group of a worker (the app's first) and the topics it consumes."""
+        topics = Topics.with_prefix(self.topic_prefix, self.partitions)
+        return {
+            self.app_group: [topics.dispatch],
+            self.gate_group: [topics.telemetry],
+            self.deliveries_group: [
+                topics.deliveries,
+                topics.delivery_commands,
+                topics.delivery_telemetry,
+            ],
+        }
