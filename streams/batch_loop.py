@@ -209,20 +209,21 @@ class BatchLoop:
             ]
             acks = await sender.send(self.stage.handle(records, self.clock()))
             if acks.failed:
-                await self._replay(consumer, fetched, sum(acks.failed.values()))
+                first = {tp: messages[0].offset for tp, messages in fetched.items()}
+                await self._replay(consumer, first, sum(acks.failed.values()))
                 return
             offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
             await self._commit(consumer, offsets)
             self.processed += len(records)
 
     async def _replay(
-        self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, list[object]], n: int
+        self, consumer: AIOKafkaConsumer, first: Mapping[TopicPartition, int], n: int
     ) -> None:
         """Not committed: reload the state, go back to the batch's first offsets, retry."""
         log.warning("%s: %d records failed to send, replaying the batch", self.stage.name, n)
         await asyncio.sleep(RETRY_S)
-        for tp, messages in fetched.items():
-            consumer.seek(tp, messages[0].offset)  # type: ignore[attr-defined]
+        for tp, offset in first.items():
+            consumer.seek(tp, offset)
         await self.stage.assigned(set(consumer.assignment()))
 
     async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
