@@ -165,7 +165,7 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         "requests_posted": stats.requests_posted,
         "request_errors": stats.request_errors,
         "send_errors": stats.send_errors,
-        "late_ticks": stats.late_ticks,
+        "late_steps": stats.late_steps,
         **(chaos.as_dict() if chaos else {}),
     }
     print(

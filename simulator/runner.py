@@ -65,7 +65,9 @@ class RunStats:
     request_errors: int = 0
     send_errors: int = 0
     ticks: int = 0
-    late_ticks: int = 0
+    """Telemetry intervals begun: every drone reports once per tick."""
+    late_steps: int = 0
+    """Cohort steps that began after their due time: the machine did not keep up."""
 
 
 class SimulatorRunner:
@@ -168,7 +170,7 @@ class SimulatorRunner:
             next_step += wall_step
             delay = next_step - time.monotonic()
             if delay < 0:
-                self.stats.late_ticks += 1
+                self.stats.late_steps += 1
                 next_step = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0))
