@@ -8,6 +8,15 @@ key lands exactly where `send` and the Java clients would put it: telemetry stay
 co-partitioned by drone id) and cached; records are appended to one `BatchBuilder` per
 partition, and each full batch is submitted with `send_batch`, one future per batch.
 Order within a partition is the order of the input, as with `send`.
+
+The sender owns its producer (made by the factory it is given, started in `start`) for
+one reason: after a failed batch it must be replaced. An idempotent aiokafka producer
+numbers each partition's batches when it drains them; a batch that then fails (expired
+while the broker was away) leaves a gap in the numbers, and the broker refuses every
+later batch of that partition with OutOfOrderSequenceNumber, for good: aiokafka does not
+bump the producer's epoch as the Java client does. Found by `make chaos`: after a 30 s
+broker outage the simulator's every send failed until the run ended. A new producer
+has a new id and starts its numbers again.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,32 +48,64 @@ class Acks:
 
 
 class BatchSender:
-    """Sends lists of records through one producer, a batch per partition."""
+    """Sends lists of records through its producer, a batch per partition.
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
-        self._producer = producer
+    `new_producer` makes an unstarted producer; the sender starts one in `start` (or
+    `async with`), and another after any failed batch (see the module's docstring).
+    """
+
+    def __init__(self, new_producer: Callable[[], AIOKafkaProducer]) -> None:
+        self._new_producer = new_producer
+        self._producer: AIOKafkaProducer | None = None
+        self._renewing = asyncio.Lock()
+        self.renewals = 0
+        """Producers replaced after a failed batch."""
         self._partitioner = DefaultPartitioner()
         self._partitions: dict[str, list[int]] = {}
         self._partition_of: dict[tuple[str, bytes], int] = {}
 
+    async def start(self) -> None:
+        """Start a producer (connects to the broker)."""
+        producer = self._new_producer()
+        await producer.start()
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Flush and stop the producer."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
+
+    async def __aenter__(self) -> BatchSender:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def send(self, records: Sequence[WireRecord]) -> Acks:
-        """Send the records and wait until every batch is acknowledged or has failed."""
+        """Send the records and wait until every batch is acknowledged or has failed.
+
+        Failed records are counted, not retried: the caller knows whether to send them
+        again (a stage replays its batch) or to let them go (a simulated radio fix).
+        """
+        producer = self._started()
         builders: dict[tuple[str, int], Any] = {}
         pending: list[tuple[str, int, asyncio.Future[Any]]] = []
         for record in records:
             partition = record.partition
             if partition is None:
-                partition = await self._partition(record.topic, record.key)
+                partition = await self._partition(producer, record.topic, record.key)
             where = (record.topic, partition)
             builder = builders.get(where)
             if builder is None:
-                builder = builders[where] = self._producer.create_batch()
+                builder = builders[where] = producer.create_batch()
             if builder.append(key=record.key, value=record.value, timestamp=None) is None:
-                pending.append(await self._submit(where, builder))
-                builder = builders[where] = self._producer.create_batch()
+                pending.append(await _submit(producer, where, builder))
+                builder = builders[where] = producer.create_batch()
                 builder.append(key=record.key, value=record.value, timestamp=None)
         for where, builder in builders.items():
-            pending.append(await self._submit(where, builder))
+            pending.append(await _submit(producer, where, builder))
         acks = Acks()
         for topic, count, future in pending:
             try:
@@ -74,27 +115,46 @@ class BatchSender:
                 log.warning("a batch of %d records to %s failed: %s", count, topic, error)
             else:
                 acks.acked[topic] += count
+        if acks.failed:
+            await self._renew(producer)
         return acks
 
-    async def _submit(
-        self, where: tuple[str, int], builder: Any
-    ) -> tuple[str, int, asyncio.Future[Any]]:
-        topic, partition = where
-        count = builder.record_count()
-        future = await self._producer.send_batch(builder, topic, partition=partition)
-        return topic, count, future
+    def _started(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("BatchSender.send before start()")
+        return self._producer
 
-    async def _partition(self, topic: str, key: bytes) -> int:
+    async def _renew(self, failed: AIOKafkaProducer) -> None:
+        """Replace the producer whose batch failed, once even if several sends saw it."""
+        async with self._renewing:
+            already_renewed = self._producer is not failed  # by another send that saw it
+            if already_renewed:
+                return
+            log.warning("a batch failed: replacing the producer (new id, sequences from 0)")
+            replacement = self._new_producer()
+            await replacement.start()
+            self._producer = replacement
+            self.renewals += 1
+        await failed.stop()
+
+    async def _partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
         cached = self._partition_of.get((topic, key))
         if cached is not None:
             return cached
         partitions = self._partitions.get(topic)
         if partitions is None:
-            partitions = self._partitions[topic] = sorted(
-                await self._producer.partitions_for(topic)
-            )
+            partitions = self._partitions[topic] = sorted(await producer.partitions_for(topic))
         if len(self._partition_of) >= _MAX_CACHED_KEYS:
             self._partition_of.clear()
         partition: int = self._partitioner(key, partitions, partitions)
         self._partition_of[(topic, key)] = partition
         return partition
+
+
+async def _submit(
+    producer: AIOKafkaProducer, where: tuple[str, int], builder: Any
+) -> tuple[str, int, asyncio.Future[Any]]:
+    topic, partition = where
+    count = builder.record_count()
+    future = await producer.send_batch(builder, topic, partition=partition)
+    return topic, count, future

@@ -88,7 +88,14 @@ class SimulatorRunner:
             else None
         )
         """Perturbs telemetry on its way to the producer (`--chaos`); None: sent as built."""
-        self._sender: BatchSender | None = None
+        self._sender = BatchSender(
+            lambda: AIOKafkaProducer(
+                bootstrap_servers=settings.kafka_bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+            )
+        )
         self.ready = asyncio.Event()
         """Set once the deliveries consumer knows its offsets: later events are seen."""
         self._stopping = asyncio.Event()
@@ -105,12 +112,6 @@ class SimulatorRunner:
 
     async def run(self) -> RunStats:
         """Produce until done; return the statistics."""
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-        )
         # Without a group id, aiokafka assigns every partition of the subscribed topic.
         consumer = AIOKafkaConsumer(
             self.topics.deliveries.name,
@@ -118,7 +119,7 @@ class SimulatorRunner:
             enable_auto_commit=False,
             auto_offset_reset="latest",
         )
-        await producer.start()
+        await self._sender.start()
         await consumer.start()
         self.clock = SimClock.starting(
             utc_now(), time.monotonic(), self.settings.speedup, self.settings.duration_s
@@ -127,21 +128,21 @@ class SimulatorRunner:
         try:
             await _resolve_positions(consumer)
             self.ready.set()
-            tasks.append(asyncio.create_task(self._consume_deliveries(consumer, producer)))
+            tasks.append(asyncio.create_task(self._consume_deliveries(consumer)))
             if self.demand is not None:
-                tasks.append(asyncio.create_task(self._create_demand(self.demand, producer)))
-            await self._fly(producer)
+                tasks.append(asyncio.create_task(self._create_demand(self.demand)))
+            await self._fly()
             if self.chaos is not None:
-                await self._produce(producer, self.chaos.flush())
+                await self._produce(self.chaos.flush())
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await producer.stop()
+            await self._sender.stop()
             await consumer.stop()
         return self.stats
 
-    async def _fly(self, producer: AIOKafkaProducer) -> None:
+    async def _fly(self) -> None:
         """Step the fleet one cohort at a time, each drone reporting once per interval.
 
         The interval is cut into as many steps as there are cohorts; every step moves
@@ -166,7 +167,7 @@ class SimulatorRunner:
                 self.stats.ticks += 1
             events = self.engine.step(self.now(), step_s, cohort(index, cohorts))
             steps += 1
-            await self._send(producer, events)
+            await self._send(events)
             next_step += wall_step
             delay = next_step - time.monotonic()
             if delay < 0:
@@ -179,30 +180,23 @@ class SimulatorRunner:
         """No more cohorts than drones: an empty cohort would only waste a step."""
         return max(1, min(self.settings.telemetry_cohorts, len(self.engine.drone_ids)))
 
-    async def _send(self, producer: AIOKafkaProducer, events: list[Event]) -> None:
+    async def _send(self, events: list[Event]) -> None:
         milestones = [e for e in events if isinstance(e, DroneMilestone)]
         self.stats.fleet_milestones += len(milestones)
         self.stats.aborts += sum(1 for m in milestones if m.kind == "aborted")
         records = to_records(events, self.topics)
         if self.chaos is not None:
             records = self.chaos.apply(records)
-        await self._produce(producer, records)
+        await self._produce(records)
 
-    async def _produce(self, producer: AIOKafkaProducer, records: list[WireRecord]) -> None:
+    async def _produce(self, records: list[WireRecord]) -> None:
         """Send the records, wait for every acknowledgement and count them."""
-        acks = await self._sender_for(producer).send(records)
+        acks = await self._sender.send(records)
         self.stats.send_errors += acks.failed.total()
         self.stats.telemetry_sent += acks.acked[self.topics.telemetry.name]
         self.stats.milestones_sent += acks.acked[self.topics.delivery_commands.name]
 
-    def _sender_for(self, producer: AIOKafkaProducer) -> BatchSender:
-        if self._sender is None:
-            self._sender = BatchSender(producer)
-        return self._sender
-
-    async def _consume_deliveries(
-        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer
-    ) -> None:
+    async def _consume_deliveries(self, consumer: AIOKafkaConsumer) -> None:
         async for record in consumer:
             if record.value is None:
                 continue
@@ -211,34 +205,34 @@ class SimulatorRunner:
             except DecodeError:
                 continue  # the stream processors dead-letter what they cannot read
             if isinstance(event, DroneAssigned):
-                await self._on_assignment(event, producer)
+                await self._on_assignment(event)
             elif isinstance(event, DeliveryCancelled) and self.engine.cancel(event.delivery_id):
                 self.stats.cancellations += 1
 
-    async def _on_assignment(self, assignment: DroneAssigned, producer: AIOKafkaProducer) -> None:
+    async def _on_assignment(self, assignment: DroneAssigned) -> None:
         """Fly it, or refuse it when it is one of ours that cannot."""
         refused = self.engine.try_assign(assignment)
         if refused is None:
             self.stats.assignments += 1
         elif refused in ("busy", "unreachable", "insufficient_battery"):
             self.stats.refusals += 1
-            await self._produce(producer, [refusal(assignment, refused, self.now(), self.topics)])
+            await self._produce([refusal(assignment, refused, self.now(), self.topics)])
         # unknown_drone: another simulator's; already_flying: a redelivered assignment.
 
-    async def _create_demand(self, demand: PoissonDemand, producer: AIOKafkaProducer) -> None:
+    async def _create_demand(self, demand: PoissonDemand) -> None:
         if self.settings.demand_via == "kafka":
-            await self._demand_to_kafka(demand, producer)
+            await self._demand_to_kafka(demand)
         else:
             await self._demand_to_api(demand)
 
-    async def _demand_to_kafka(self, demand: PoissonDemand, producer: AIOKafkaProducer) -> None:
+    async def _demand_to_kafka(self, demand: PoissonDemand) -> None:
         """Write each request to the deliveries topic, as the API would after its checks."""
         topic = self.topics.deliveries.name
         while True:
             await asyncio.sleep(self.clock.wall_seconds(demand.next_gap_s()))
             request = demand.next_request(self.settings.demand_business_id, self.now())
             record = WireRecord(topic, request.delivery_id.encode(), encode_event(request))
-            acks = await self._sender_for(producer).send([record])
+            acks = await self._sender.send([record])
             if acks.failed.total():
                 self.stats.request_errors += 1
             else:

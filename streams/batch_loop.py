@@ -162,18 +162,24 @@ class BatchLoop:
             heartbeat_interval_ms=int(config.heartbeat_interval_s * 1000),
         )
         consumer.subscribe(list(config.source_topics), listener=_Rebalance(self))
-        producer = AIOKafkaProducer(
-            bootstrap_servers=config.bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        sender = BatchSender(
+            lambda: AIOKafkaProducer(
+                bootstrap_servers=config.bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+            )
         )
-        await producer.start()
-        await consumer.start()
-        sender = BatchSender(producer)
+        await sender.start()
         try:
-            while not self.stopping.is_set():
-                await self._step(consumer, sender)
+            await consumer.start()
+            try:
+                while not self.stopping.is_set():
+                    await self._step(consumer, sender)
+            finally:
+                await consumer.stop()
         finally:
-            await consumer.stop()
-            await producer.stop()
+            await sender.stop()
 
     async def supervise(self) -> None:
         """Run, and start again after any failure (broker away at start, a lost group).

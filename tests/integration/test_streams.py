@@ -33,12 +33,11 @@ Records = list[ConsumerRecord[bytes, bytes]]
 
 async def send_all(bootstrap: str, records: list[WireRecord]) -> None:
     """Produce the records in per-partition batches, as the simulator does."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        acks = await BatchSender(producer).send(records)
-    finally:
-        await producer.stop()
+    sender = BatchSender(
+        lambda: AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    )
+    async with sender:
+        acks = await sender.send(records)
     assert not acks.failed, acks.failed
 
 

@@ -1,0 +1,83 @@
+"""BatchSender replaces its producer after a failed batch, once, and sends on the new one.
+
+A fake producer stands in for aiokafka's here: the logic under test is when the sender
+swaps producers, not Kafka (the kafka-outage run of `make chaos` covers the real thing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from kafkaio import BatchSender, WireRecord
+
+
+class FakeBatch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes | None]] = []
+
+    def append(self, *, key: bytes | None, value: bytes | None, timestamp: None) -> object:
+        self.records.append((key, value))
+        return object()
+
+    def record_count(self) -> int:
+        return len(self.records)
+
+
+class FakeProducer:
+    def __init__(self, failing: bool) -> None:
+        self.failing = failing
+        self.started = self.stopped = False
+        self.sent: list[tuple[str, int, int]] = []
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    async def send_batch(self, batch: FakeBatch, topic: str, partition: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self.failing:
+            future.set_exception(RuntimeError("OutOfOrderSequenceNumber"))
+        else:
+            self.sent.append((topic, partition, batch.record_count()))
+            future.set_result(None)
+        return future
+
+
+def test_a_failed_batch_gets_a_new_producer_and_the_next_send_goes_through_it() -> None:
+    made: list[FakeProducer] = []
+
+    def new_producer() -> Any:
+        made.append(FakeProducer(failing=not made))  # the first one fails every batch
+        return made[-1]
+
+    records = [WireRecord("t", f"k{i}".encode(), b"v", partition=i % 2) for i in range(6)]
+
+    async def scenario() -> tuple[int, int, int, int]:
+        sender = BatchSender(new_producer)
+        async with sender:
+            first = await sender.send(records)
+            second = await sender.send(records)
+        return first.failed["t"], first.acked["t"], second.acked["t"], sender.renewals
+
+    failed, acked_before, acked_after, renewals = asyncio.run(scenario())
+    assert (failed, acked_before) == (6, 0), "failures are counted, not retried"
+    assert (acked_after, renewals) == (6, 1)
+    assert [(p.started, p.stopped) for p in made] == [(True, True), (True, True)]
+    assert made[1].sent == [("t", 0, 3), ("t", 1, 3)], "one batch per partition, new producer"
+
+
+def test_sending_before_start_is_a_clear_error() -> None:
+    sender = BatchSender(lambda: FakeProducer(failing=False))
+    with pytest.raises(RuntimeError, match=r"before start\(\)"):
+        asyncio.run(sender.send([WireRecord("t", b"k", b"v", partition=0)]))
