@@ -29,11 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 
 from kafkaio.records import WireRecord
 
 log = logging.getLogger(__name__)
+
+RETRY_S = 1.0
+"""Between attempts to start a replacement producer while the broker is away."""
 
 _MAX_CACHED_KEYS = 200_000
 """Drone ids repeat every tick; delivery ids do not. Bound the cache for long runs."""
@@ -131,11 +135,22 @@ class BatchSender:
             if already_renewed:
                 return
             log.warning("a batch failed: replacing the producer (new id, sequences from 0)")
-            replacement = self._new_producer()
-            await replacement.start()
-            self._producer = replacement
+            self._producer = await self._replacement()
             self.renewals += 1
         await failed.stop()
+
+    async def _replacement(self) -> AIOKafkaProducer:
+        """A started producer; while the broker is still away, try again every second."""
+        while True:
+            producer = self._new_producer()
+            try:
+                await producer.start()
+            except KafkaError as error:
+                log.warning("no new producer yet (%s); trying again in %.0f s", error, RETRY_S)
+                await producer.stop()
+                await asyncio.sleep(RETRY_S)
+            else:
+                return producer
 
     async def _partition(self, producer: AIOKafkaProducer, topic: str, key: bytes) -> int:
         cached = self._partition_of.get((topic, key))

@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
 from kafkaio import BatchSender, WireRecord
 
@@ -27,12 +28,15 @@ class FakeBatch:
 
 
 class FakeProducer:
-    def __init__(self, failing: bool) -> None:
+    def __init__(self, failing: bool, unreachable: bool = False) -> None:
         self.failing = failing
+        self.unreachable = unreachable
         self.started = self.stopped = False
         self.sent: list[tuple[str, int, int]] = []
 
     async def start(self) -> None:
+        if self.unreachable:
+            raise KafkaConnectionError("Unable to bootstrap from localhost:9092")
         self.started = True
 
     async def stop(self) -> None:
@@ -75,6 +79,29 @@ def test_a_failed_batch_gets_a_new_producer_and_the_next_send_goes_through_it() 
     assert (acked_after, renewals) == (6, 1)
     assert [(p.started, p.stopped) for p in made] == [(True, True), (True, True)]
     assert made[1].sent == [("t", 0, 3), ("t", 1, 3)], "one batch per partition, new producer"
+
+
+def test_while_the_broker_is_still_away_the_replacement_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("kafkaio.batch_sender.RETRY_S", 0.0)
+    made: list[FakeProducer] = []
+
+    def new_producer() -> Any:
+        # The first one fails its batch; the next two find no broker; the fourth does.
+        made.append(FakeProducer(failing=not made, unreachable=len(made) in (1, 2)))
+        return made[-1]
+
+    async def scenario() -> int:
+        sender = BatchSender(new_producer)
+        async with sender:
+            await sender.send([WireRecord("t", b"k", b"v", partition=0)])
+            acks = await sender.send([WireRecord("t", b"k", b"v", partition=0)])
+        return acks.acked["t"]
+
+    assert asyncio.run(scenario()) == 1
+    assert [p.started for p in made] == [True, False, False, True]
+    assert made[3].sent == [("t", 0, 1)]
 
 
 def test_sending_before_start_is_a_clear_error() -> None:
