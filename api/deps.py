@@ -12,17 +12,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
 from api import auth_keys, queries
-from api.errors import ForbiddenError, NotAuthenticatedError
+from api.errors import ForbiddenError, NotAuthenticatedError, UnavailableError
 from api.hub import TrackingHub
 from api.metrics import ApiMetrics
 from api.settings import ApiSettings
 from contracts import Topics
+from kafkaio import BatchSender, WireRecord
 
 
 @dataclass
@@ -31,11 +32,28 @@ class Services:
 
     settings: ApiSettings
     topics: Topics
-    producer: AIOKafkaProducer
+    sender: BatchSender
+    """Sends the commands and events the routes record (`record`)."""
     pool: AsyncConnectionPool
     hub: TrackingHub
     metrics: ApiMetrics
     keys: auth_keys.KeyCache = field(default_factory=auth_keys.KeyCache)
+
+
+async def record(services: Services, topic: str, key: str, value: bytes, what: str) -> None:
+    """Append one record and wait for the broker's acknowledgement, or answer 503.
+
+    Through the `BatchSender` rather than the bare producer: after a failed send (the
+    broker away for longer than the request timeout) it replaces the producer, whose
+    sequence numbers would otherwise make the broker refuse every later record.
+    """
+    unavailable = UnavailableError(f"the {what} could not be recorded; try again")
+    try:
+        acks = await services.sender.send([WireRecord(topic, key.encode(), value)])
+    except KafkaError as error:  # no metadata for the topic in time: the broker is away
+        raise unavailable from error
+    if acks.failed:
+        raise unavailable
 
 
 def get_services(request: Request) -> Services:

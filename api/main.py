@@ -27,6 +27,7 @@ from api.openapi import DESCRIPTION, install_problem_document
 from api.routes import businesses, deliveries, fleet, health, page, tracking
 from api.settings import ApiSettings
 from contracts import Topics
+from kafkaio import BatchSender
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         topics = Topics.with_prefix(settings.topic_prefix)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        sender = BatchSender(
+            lambda: AIOKafkaProducer(
+                bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+            )
         )
         pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=10, open=False)
         hub = FleetHub(
             settings.ws_queue_size, settings.latest_cache_size, settings.ws_max_missed_updates
         )
-        await producer.start()
+        await sender.start()
         await pool.open()
         consumer = asyncio.create_task(hub.consume(settings.kafka_bootstrap, topics.tracking.name))
         consumer.add_done_callback(_log_consumer_exit)
@@ -70,7 +73,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         metrics.gc_pauses.install()
         freezing = settings.freezing()
         freezer = asyncio.create_task(freezing) if freezing is not None else None
-        app.state.services = Services(settings, topics, producer, pool, hub, metrics)
+        app.state.services = Services(settings, topics, sender, pool, hub, metrics)
         try:
             yield
         finally:
@@ -83,7 +86,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer
             await pool.close()
-            await producer.stop()
+            await sender.stop()
 
     app = FastAPI(
         title="dronefleet API",

@@ -21,11 +21,10 @@ import asyncio
 import time
 import uuid
 
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Response, status
 
 from api import auth_keys, queries
-from api.deps import BusinessDep, OperatorDep, ServicesDep
+from api.deps import BusinessDep, OperatorDep, ServicesDep, record
 from api.errors import NotFoundError, UnavailableError
 from api.openapi import problem_responses
 from api.schemas import BusinessPublic, BusinessRegisteredPublic, BusinessRegistrationIn
@@ -67,12 +66,9 @@ async def register_business(
         key_id=key.key_id,
         key_sha256=key.sha256,
     )
-    try:
-        await services.producer.send_and_wait(
-            services.topics.businesses.name, encode_event(event), key=business_id.encode()
-        )
-    except KafkaError as error:
-        raise UnavailableError("the registration could not be recorded; try again") from error
+    await record(
+        services, services.topics.businesses.name, business_id, encode_event(event), "registration"
+    )
     active = await _wait_until_projected(services, key.key_id)
     if not active:
         response.status_code = status.HTTP_202_ACCEPTED

@@ -10,12 +10,11 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Path, Query, status
 
 from api import cursors, queries, tokens
-from api.deps import BusinessDep, DeliveryReader, DeliveryReaderDep, ServicesDep
-from api.errors import ConflictError, NotFoundError, UnavailableError
+from api.deps import BusinessDep, DeliveryReader, DeliveryReaderDep, ServicesDep, record
+from api.errors import ConflictError, NotFoundError
 from api.openapi import problem_responses
 from api.schemas import (
     CancellationAcceptedPublic,
@@ -68,12 +67,9 @@ async def request_delivery(
         pickup=GeoPoint(body.pickup.lat, body.pickup.lon),
         dropoff=GeoPoint(body.dropoff.lat, body.dropoff.lon),
     )
-    try:
-        await services.producer.send_and_wait(
-            services.topics.deliveries.name, encode_event(event), key=delivery_id.encode()
-        )
-    except KafkaError as error:
-        raise UnavailableError("the delivery could not be recorded; try again") from error
+    await record(
+        services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"
+    )
     services.metrics.deliveries_requested.inc()
     token = tokens.issue(
         services.settings.token_secret.get_secret_value(),
@@ -209,12 +205,11 @@ async def cancel_delivery(
         requested_by=business,
         reason=body.reason if body else "",
     )
-    try:
-        await services.producer.send_and_wait(
-            services.topics.delivery_commands.name,
-            encode_command(command),
-            key=delivery_id.encode(),
-        )
-    except KafkaError as error:
-        raise UnavailableError("the cancellation could not be recorded; try again") from error
+    await record(
+        services,
+        services.topics.delivery_commands.name,
+        delivery_id,
+        encode_command(command),
+        "cancellation",
+    )
     return CancellationAcceptedPublic(delivery_id=delivery_id, status="cancellation_requested")
