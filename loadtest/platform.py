@@ -152,14 +152,25 @@ class Platform:
         )
 
     def wait_simulator(self, timeout_s: float) -> dict[str, Any]:
-        """Wait for the simulator to end; return its JSON summary."""
+        """Wait for the simulator to end; return its JSON summary.
+
+        A simulator that ended without one crashed (or hung and was stopped): the run's
+        counts would rest on a load that was never produced, so that is an error, never
+        a quiet empty summary.
+        """
         service = self.services["simulator"]
         deadline = time.monotonic() + timeout_s
         while service.alive() and time.monotonic() < deadline:
             time.sleep(0.5)
         if service.alive():
             service.stop()
-        return simulator_summary(service.log_file)
+        summary = simulator_summary(service.log_file)
+        if not summary:
+            raise SimulatorFailedError(
+                f"the simulator ended without its summary (exit code "
+                f"{service.process.returncode}); its log: {service.log_file}"
+            )
+        return summary
 
     def pids(self) -> dict[str, int]:
         """Pid of every running service, by name."""
@@ -169,6 +180,10 @@ class Platform:
         """Stop every service, newest first."""
         for service in reversed(list(self.services.values())):
             service.stop()
+
+
+class SimulatorFailedError(RuntimeError):
+    """The load generator did not finish its run: no figure of that run can be trusted."""
 
 
 def simulator_summary(log_file: Path) -> dict[str, Any]:
