@@ -107,7 +107,7 @@ class SimulatorRunner:
         return self.clock.now(time.monotonic())
 
     def stop(self) -> None:
-        """Finish the current tick and return."""
+        """Finish the current cohort step and return."""
         self._stopping.set()
 
     async def run(self) -> RunStats:
