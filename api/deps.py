@@ -8,6 +8,7 @@ Three credentials, each a security scheme of the OpenAPI document:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -43,17 +44,27 @@ class Services:
 async def record(services: Services, topic: str, key: str, value: bytes, what: str) -> None:
     """Append one record and wait for the broker's acknowledgement, or answer 503.
 
-    Through the `BatchSender` rather than the bare producer: after a failed send (the
-    broker away for longer than the request timeout) it replaces the producer, whose
-    sequence numbers would otherwise make the broker refuse every later record.
+    Through the `BatchSender` rather than the bare producer: after a failed send it
+    replaces the producer, whose sequence numbers would otherwise make the broker refuse
+    every later record. While the broker is away a request answers within
+    `record_timeout_s` instead of hanging, and says the truth: the idempotent producer
+    keeps a record it has taken and retries it until the broker is back, so a record
+    that was not confirmed in time may still land. The answer names the record's key
+    (the delivery or business id) for the client to look up before asking again.
     """
-    unavailable = UnavailableError(f"the {what} could not be recorded; try again")
+    send = services.sender.send([WireRecord(topic, key.encode(), value)])
     try:
-        acks = await services.sender.send([WireRecord(topic, key.encode(), value)])
-    except KafkaError as error:  # no metadata for the topic in time: the broker is away
-        raise unavailable from error
+        acks = await asyncio.wait_for(send, services.settings.record_timeout_s)
+    except TimeoutError as error:
+        raise UnavailableError(
+            f"the {what} was not confirmed by the event log within "
+            f"{services.settings.record_timeout_s:g} s; it may still be recorded as {key}: "
+            "look it up before asking again"
+        ) from error
+    except KafkaError as error:  # no metadata for the topic: the broker is away
+        raise UnavailableError(f"the {what} could not be recorded; try again") from error
     if acks.failed:
-        raise unavailable
+        raise UnavailableError(f"the {what} could not be recorded; try again")
 
 
 def get_services(request: Request) -> Services:

@@ -27,6 +27,9 @@ class ApiSettings(GcFreezeSettings):
     operator_key: SecretStr | None = Field(default=None, min_length=32)
     """Operators' key: registers businesses, reads the fleet. Unset: those endpoints refuse.
     URL-safe characters only, since the fleet websocket takes it as a subprotocol."""
+    record_timeout_s: float = Field(default=10.0, gt=0)
+    """The longest a request waits for the event log to confirm what it records; then 503
+    (naming the delivery or business, which may still be recorded once the broker is back)."""
     registration_wait_s: float = Field(default=10.0, ge=0)
     """How long a registration waits for the read model to know the new key (then 202)."""
     token_ttl_s: int = 6 * 3600

@@ -17,11 +17,16 @@ later batch of that partition with OutOfOrderSequenceNumber, for good: aiokafka 
 bump the producer's epoch as the Java client does. Found by `make chaos`: after a 30 s
 broker outage the simulator's every send failed until the run ended. A new producer
 has a new id and starts its numbers again.
+
+The replacement is started in the background: the send that saw the failure returns
+its counts at once (an API request answers 503 instead of hanging until the broker is
+back), and the next send waits for the new producer rather than feeding the refused one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -61,7 +66,7 @@ class BatchSender:
     def __init__(self, new_producer: Callable[[], AIOKafkaProducer]) -> None:
         self._new_producer = new_producer
         self._producer: AIOKafkaProducer | None = None
-        self._renewing = asyncio.Lock()
+        self._renewal: asyncio.Task[None] | None = None
         self.renewals = 0
         """Producers replaced after a failed batch."""
         self._partitioner = DefaultPartitioner()
@@ -75,7 +80,12 @@ class BatchSender:
         self._producer = producer
 
     async def stop(self) -> None:
-        """Flush and stop the producer."""
+        """Give up a replacement still being started; flush and stop the producer."""
+        renewal = self._renewal
+        if renewal is not None:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
@@ -92,7 +102,11 @@ class BatchSender:
 
         Failed records are counted, not retried: the caller knows whether to send them
         again (a stage replays its batch) or to let them go (a simulated radio fix).
+        While a replacement producer is being started, waits for it first.
         """
+        if self._renewal is not None:
+            # Shielded: a caller that gives up waiting must not cancel the replacement.
+            await asyncio.shield(self._renewal)
         producer = self._started()
         builders: dict[tuple[str, int], Any] = {}
         pending: list[tuple[str, int, asyncio.Future[Any]]] = []
@@ -120,7 +134,7 @@ class BatchSender:
             else:
                 acks.acked[topic] += count
         if acks.failed:
-            await self._renew(producer)
+            self._renew(producer)
         return acks
 
     def _started(self) -> AIOKafkaProducer:
@@ -128,16 +142,20 @@ class BatchSender:
             raise RuntimeError("BatchSender.send before start()")
         return self._producer
 
-    async def _renew(self, failed: AIOKafkaProducer) -> None:
-        """Replace the producer whose batch failed, once even if several sends saw it."""
-        async with self._renewing:
-            already_renewed = self._producer is not failed  # by another send that saw it
-            if already_renewed:
-                return
-            log.warning("a batch failed: replacing the producer (new id, sequences from 0)")
+    def _renew(self, failed: AIOKafkaProducer) -> None:
+        """Start replacing the producer whose batch failed, once even if several sends saw it."""
+        if self._producer is not failed or self._renewal is not None:
+            return  # already replaced, or being replaced, after another send saw it fail
+        log.warning("a batch failed: replacing the producer (new id, sequences from 0)")
+        self._renewal = asyncio.create_task(self._replace(failed))
+
+    async def _replace(self, failed: AIOKafkaProducer) -> None:
+        try:
             self._producer = await self._replacement()
             self.renewals += 1
-        await failed.stop()
+        finally:
+            self._renewal = None
+            await failed.stop()
 
     async def _replacement(self) -> AIOKafkaProducer:
         """A started producer; while the broker is still away, try again every second."""

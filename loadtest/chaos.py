@@ -23,7 +23,7 @@ from contracts import Topics, TopicSpec
 from devstack.settings import StackSettings
 from loadtest.faults import Fault, Scenario
 from loadtest.lagwatch import LagWatch, recovery_s, wait_checkpoints, wait_drained
-from loadtest.ledger import Figures, account, collect_sync
+from loadtest.ledger import Figures, account, collect_sync, partitions_silent_since
 from loadtest.platform import Platform
 from loadtest.poison import SentPoison, poison_batch, send_poison
 from loadtest.private_stack import PrivateStack
@@ -41,6 +41,10 @@ class Struck:
     back_at: float = field(repr=False)
     note: str = ""
     recovery_s: dict[str, float | None] = field(default_factory=dict)
+    back_wall_ms: int = field(default=0, repr=False)
+    """When the hurt part was back, wall clock (to compare with Kafka's timestamps)."""
+    silent_partitions: list[int] = field(default_factory=list)
+    """Telemetry partitions the simulator never reached again after it was back."""
 
 
 @dataclass
@@ -66,7 +70,11 @@ class ScenarioResult:
             "simulator": self.simulator,
             "figures": self.figures.as_dict(),
             "faults": [
-                {k: v for k, v in asdict(s).items() if k not in ("fault_at", "back_at")}
+                {
+                    k: v
+                    for k, v in asdict(s).items()
+                    if k not in ("fault_at", "back_at", "back_wall_ms")
+                }
                 for s in self.faults
             ],
             "restarted_after_crash": self.restarted_after_crash,
@@ -143,11 +151,13 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
     try:
         with LagWatch(bootstrap, groups) as watch:
             t0 = time.monotonic()
-            platform.start_simulator(scenario.simulator_args())
+            platform.start_simulator(scenario.simulator_args(), scenario.simulator_env)
             for fault in sorted(scenario.faults, key=lambda f: f.at_s):
                 _sleep_until(t0 + fault.at_s, injector)
                 log.info("%s: %s at %.0fs", scenario.name, fault.kind, fault.at_s)
-                struck.append(injector.strike(fault, time.monotonic() - t0))
+                item = injector.strike(fault, time.monotonic() - t0)
+                item.back_wall_ms = int((time.time() - (time.monotonic() - item.back_at)) * 1000)
+                struck.append(item)
             summary = _wait_simulator(platform, injector, scenario.duration_s + 180)
             injector.revive()
             lag = wait_drained(bootstrap, consumed_topics(platform, topics), timeout_s=240)
@@ -163,6 +173,13 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
                 for name, group in zip(("gate", "deliveries", "sink"), groups, strict=True)
             }
         observed = collect_sync(bootstrap, stack.settings.dsn_for(database), topics)
+        for item in struck:
+            item.silent_partitions = partitions_silent_since(
+                observed.telemetry,
+                topics.telemetry.partitions,
+                item.back_wall_ms,
+                not_the_simulators=[(p.partition, p.offset) for p in injector.poison],
+            )
     finally:
         platform.stop()
     acked = int(summary.get("telemetry_sent", 0)) + len(injector.poison)

@@ -43,6 +43,7 @@ class Scenario:
     chaos: str = ""
     """The simulator's `--chaos` (no `drop`: a deliberately dropped fix is not a loss)."""
     worker_env: dict[str, str] = field(default_factory=dict)
+    simulator_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def events(self) -> int:
@@ -103,6 +104,24 @@ def full_scenarios(scale: float = 1.0) -> list[Scenario]:
             chaos="duplicate=2,reorder=2,skew=2,corrupt=0.5",
         ),
     ]
+
+
+def short_outage_scenario() -> Scenario:
+    """The default tests' Kafka outage: the broker away 8 s, then poison once it is back.
+
+    The simulator gives a batch 2 s (`send_timeout_s`), not aiokafka's 40, so that an
+    outage this short already makes its batches fail and its producer be replaced: the
+    path that once left partitions refused for good.
+    """
+    return Scenario(
+        "short-outage",
+        250,
+        40.0,
+        (Fault(8, "stop_kafka", 8.0), Fault(30, "poison")),
+        chaos="duplicate=1,reorder=1",
+        worker_env=dict(FAST_FAILOVER),
+        simulator_env={"DRONEFLEET_SIMULATOR_SEND_TIMEOUT_S": "2"},
+    )
 
 
 def short_scenario() -> Scenario:

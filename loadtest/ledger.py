@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
 import psycopg
@@ -54,6 +55,8 @@ class TelemetryRecord:
     offset: int
     fix: TelemetryReported | None
     decodable: bool
+    produced_ms: int = 0
+    """The record's Kafka timestamp (CreateTime: when the producer took it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,14 +206,42 @@ def decode_telemetry(records: list[ConsumerRecord[bytes, bytes]]) -> list[Teleme
     """Decode the telemetry topic's records, keeping where each one was."""
     out = []
     for record in records:
+        fix: TelemetryReported | None = None
         try:
             event = decode_event(record.value or b"")
         except (DecodeError, ValueError):  # ValueError: invalid UTF-8 in a string
-            out.append(TelemetryRecord(record.partition, record.offset, None, decodable=False))
-            continue
-        fix = event if isinstance(event, TelemetryReported) else None
-        out.append(TelemetryRecord(record.partition, record.offset, fix, decodable=True))
+            decodable = False
+        else:
+            decodable = True
+            fix = event if isinstance(event, TelemetryReported) else None
+        out.append(
+            TelemetryRecord(record.partition, record.offset, fix, decodable, record.timestamp)
+        )
     return out
+
+
+def partitions_silent_since(
+    records: list[TelemetryRecord],
+    partitions: int,
+    since_ms: int,
+    not_the_simulators: Collection[Where] = (),
+) -> list[int]:
+    """The topic's partitions that got no simulator record produced at or after `since_ms`.
+
+    After a fault every partition must hear from the simulator again: one that stays
+    silent has a producer the broker refuses (after a Kafka outage an idempotent
+    producer with a gap in its sequence numbers is refused for good, partition by
+    partition; `kafkaio.batch_sender`). The loss ledger cannot see that: it accounts
+    for acknowledged records, and a refused record is never acknowledged.
+    `not_the_simulators`: where other producers' records are (the harness's poison).
+    """
+    others = set(not_the_simulators)
+    heard = {
+        r.partition
+        for r in records
+        if r.produced_ms >= since_ms and (r.partition, r.offset) not in others
+    }
+    return [p for p in range(partitions) if p not in heard]
 
 
 def _valid(value: bytes) -> bool:

@@ -56,6 +56,7 @@ def chaos_table(results: Sequence[Mapping[str, Any]]) -> str:
                 f"{f['undecodable_in_topic'] - f['undecodable_not_dead_lettered']}"
                 f"/{f['undecodable_in_topic']}",
                 int(r["simulator"].get("send_errors", 0)),
+                sum(len(s.get("silent_partitions", [])) for s in r["faults"]),
                 ", ".join(r["restarted_after_crash"]) or "-",
                 "; ".join(recoveries) or "-",
             ]
@@ -73,6 +74,7 @@ def chaos_table(results: Sequence[Mapping[str, Any]]) -> str:
             "poison dead-lettered",
             "undecodable dead-lettered",
             "producer send errors",
+            "partitions silent after a fault",
             "crashed and restarted",
             "recovery s (gate/deliveries/sink)",
         ],

@@ -166,6 +166,7 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         "request_errors": stats.request_errors,
         "send_errors": stats.send_errors,
         "late_steps": stats.late_steps,
+        "producer_renewals": stats.producer_renewals,
         **(chaos.as_dict() if chaos else {}),
     }
     print(

@@ -68,6 +68,8 @@ class RunStats:
     """Telemetry intervals begun: every drone reports once per tick."""
     late_steps: int = 0
     """Cohort steps that began after their due time: the machine did not keep up."""
+    producer_renewals: int = 0
+    """Producers replaced after a failed batch (`kafkaio.BatchSender`): broker outages."""
 
 
 class SimulatorRunner:
@@ -94,6 +96,7 @@ class SimulatorRunner:
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
+                request_timeout_ms=int(settings.send_timeout_s * 1000),
             )
         )
         self.ready = asyncio.Event()
@@ -140,6 +143,7 @@ class SimulatorRunner:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self._sender.stop()
             await consumer.stop()
+            self.stats.producer_renewals = self._sender.renewals
         return self.stats
 
     async def _fly(self) -> None:

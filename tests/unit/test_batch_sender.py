@@ -104,6 +104,32 @@ def test_while_the_broker_is_still_away_the_replacement_is_tried_again(
     assert made[3].sent == [("t", 0, 1)]
 
 
+def test_the_send_that_saw_the_failure_returns_while_the_broker_is_away(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An API request must answer 503 at once, not wait for the broker to come back."""
+    monkeypatch.setattr("kafkaio.batch_sender.RETRY_S", 0.01)
+    made: list[FakeProducer] = []
+
+    def new_producer() -> Any:
+        made.append(FakeProducer(failing=not made, unreachable=bool(made)))  # never back
+        return made[-1]
+
+    async def scenario() -> tuple[int, int, bool]:
+        sender = BatchSender(new_producer)
+        await sender.start()
+        acks = await asyncio.wait_for(sender.send([WireRecord("t", b"k", b"v", partition=0)]), 1)
+        await asyncio.sleep(0.1)  # the replacement keeps trying in the background
+        attempts = len(made) - 1
+        await asyncio.wait_for(sender.stop(), 1)  # and stop gives it up
+        return acks.failed["t"], attempts, made[0].stopped
+
+    failed, attempts, first_stopped = asyncio.run(scenario())
+    assert failed == 1
+    assert attempts >= 2, "the replacement was tried again and again"
+    assert first_stopped, "the refused producer is stopped when the sender stops"
+
+
 def test_sending_before_start_is_a_clear_error() -> None:
     sender = BatchSender(lambda: FakeProducer(failing=False))
     with pytest.raises(RuntimeError, match=r"before start\(\)"):

@@ -9,7 +9,7 @@ from loadtest.faults import full_scenarios, short_scenario
 from loadtest.followers import percentile
 from loadtest.hops import hop_latencies
 from loadtest.lagwatch import Sample, recovery_s
-from loadtest.ledger import Observed, TelemetryRecord, account
+from loadtest.ledger import Observed, TelemetryRecord, account, partitions_silent_since
 from loadtest.poison import POISON_KINDS, SentPoison, poison_batch
 from loadtest.report import table
 from tests.factories import fix
@@ -39,6 +39,21 @@ def test_a_clean_run_loses_and_doubles_nothing() -> None:
     assert figures.lost == 0 and figures.duplicates == 0
     assert figures.gate_checked == 1 and figures.not_observable == 1
     assert figures.poison_dead_lettered == 1 and figures.undecodable_in_topic == 1
+
+
+def test_a_partition_the_simulator_never_reached_again_is_named() -> None:
+    """Only the simulator's records after the fault count; the harness's poison does not."""
+    at = fix("drone-1", 1)
+    records = [
+        TelemetryRecord(0, 0, at, True, produced_ms=1_000),
+        TelemetryRecord(0, 1, at, True, produced_ms=5_000),  # partition 0 heard again
+        TelemetryRecord(1, 0, at, True, produced_ms=1_000),  # partition 1 only before
+        TelemetryRecord(1, 1, None, False, produced_ms=6_000),  # then only poison
+        TelemetryRecord(2, 0, at, True, produced_ms=4_000),  # exactly at the time counts
+    ]
+    silent = partitions_silent_since(records, 4, since_ms=4_000, not_the_simulators=[(1, 1)])
+    assert silent == [1, 3]
+    assert partitions_silent_since(records, 3, since_ms=0) == []
 
 
 def test_each_kind_of_loss_is_counted() -> None:
