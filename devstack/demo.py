@@ -33,7 +33,12 @@ def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
     _stop_on_signals()
     print("starting the local stack (Kafka, PostgreSQL)...", flush=True)
     started = stack.up(settings)
-    config = PlatformConfig(stack=settings, database=settings.postgres_db, dashboard_port=8501)
+    config = PlatformConfig(
+        stack=settings,
+        database=settings.postgres_db,
+        dashboard_port=8501,
+        streams_metrics_port=9108,
+    )
     logs = settings.home / "logs"
     services: list[RunningService] = []
     try:
@@ -71,6 +76,8 @@ dronefleet is running.
                   (POST /v1/businesses with that key registers another business)
   live tracking   connect to the answer's websocket_url with the subprotocols
                   ["dronefleet.v1", "bearer.<tracking_token>"]
+  metrics         {config.api_url}/metrics (the API)
+                  http://127.0.0.1:{config.streams_metrics_port}/metrics (the stream worker)
   logs            {logs}/*.log
 Following one delivery below; Ctrl-C stops everything.
 """,

@@ -38,6 +38,9 @@ class PlatformConfig:
     operator_key: str = field(default_factory=lambda: secrets.token_hex(32))
     dashboard_port: int | None = None
     """The operators' dashboard's port; None: no dashboard (tests that do not look at it)."""
+    streams_metrics_port: int | None = None
+    """The stream worker's Prometheus endpoint; None: not served (harnesses with several
+    workers on one host, which would collide on one port)."""
 
     @property
     def api_url(self) -> str:
@@ -58,6 +61,11 @@ class PlatformConfig:
             "DRONEFLEET_STREAMS_TOPIC_PREFIX": self.topic_prefix,
             "DRONEFLEET_STREAMS_DATA_DIR": str(
                 self.stack.home / f"streams-{self.topic_prefix or 'main'}"
+            ),
+            **(
+                {"DRONEFLEET_STREAMS_METRICS_PORT": str(self.streams_metrics_port)}
+                if self.streams_metrics_port is not None
+                else {}
             ),
             "DRONEFLEET_PROJECTIONS_KAFKA_BOOTSTRAP": bootstrap,
             "DRONEFLEET_PROJECTIONS_TOPIC_PREFIX": self.topic_prefix,

@@ -35,6 +35,7 @@ from typing import Any
 import faust
 
 from contracts import Topics, utc_now
+from streams import metrics
 from streams.batch_loop import BatchLoop, LoopConfig, Process, process_records
 from streams.dispatcher import DispatchProcessor
 from streams.eta import EtaModel
@@ -122,7 +123,8 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
         )
 
     names = {key: topic.get_topic_name() for key, topic in outputs.items()}
-    gate = loop(settings.gate_group, GateStage(TelemetryGate(), names), topics.telemetry.name)
+    telemetry_gate = TelemetryGate()
+    gate = loop(settings.gate_group, GateStage(telemetry_gate, names), topics.telemetry.name)
     states, tracking, parked = (
         ChangeloggedTable(f"{app_id}-{name}-changelog")
         for name in ("delivery-state", "delivery-tracking", "delivery-parked-commands")
@@ -181,6 +183,10 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
 
     app.stage_runs = (gate.supervise, fold.supervise)  # see DronefleetApp for when
     app.gc_freezing = settings
+    port = settings.metrics_port
+    if port is not None:
+        registry = metrics.gate_registry(telemetry_gate)
+        app.serve_metrics = lambda: metrics.serve(registry, settings.metrics_host, port)
 
     @app.agent(dispatch_topic, name="dispatch")
     async def dispatch(stream: Any) -> None:

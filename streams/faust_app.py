@@ -94,10 +94,14 @@ class DronefleetApp(faust.App):
     stage_runs: tuple[Callable[[], Awaitable[None]], ...] = ()
     gc_freezing: GcFreezeSettings | None = None
     """Freeze the collector's live objects now and then (`runtime.gc_freeze`); None: never."""
+    serve_metrics: Callable[[], object] | None = None
+    """Starts the metrics endpoint (`streams.metrics`); None: no endpoint."""
 
     async def on_start(self) -> None:
-        """Start Faust, and the stages next to it."""
+        """Start Faust, and the stages and the metrics endpoint next to it."""
         await super().on_start()
+        if self.serve_metrics is not None:
+            self.serve_metrics()
         for run in self.stage_runs:
             self.add_future(run())
         freezing = self.gc_freezing.freezing() if self.gc_freezing is not None else None

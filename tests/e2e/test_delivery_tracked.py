@@ -49,6 +49,7 @@ def platform(
         database=dsn.rsplit("/", 1)[1],
         topic_prefix=topics.prefix,
         api_port=free_port(),
+        streams_metrics_port=free_port(),
     )
     logs = running_stack.home / "test-logs" / config.topic_prefix
     services = start_platform(
@@ -151,6 +152,22 @@ def test_a_customer_follows_a_delivery_until_it_is_delivered(
         headers={"Authorization": f"Bearer {accepted['tracking_token']}"},
     )
     assert status.status_code == 200 and status.json()["status"] == "delivered"
+
+
+def test_the_worker_serves_the_gates_verdicts_to_prometheus(platform: Platform) -> None:
+    """The simulator's fixes pass the gate; the worker's endpoint counts them as they come."""
+    config, _, _ = platform
+    url = f"http://127.0.0.1:{config.streams_metrics_port}/metrics"
+
+    def valid_fixes() -> float:
+        for line in httpx.get(url, timeout=5).text.splitlines():
+            if line.startswith('dronefleet_gate_records_total{verdict="valid"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    asyncio.run(wait_for(lambda: valid_fixes() > 0, 30, "valid fixes to be counted"))
+    first = valid_fixes()
+    asyncio.run(wait_for(lambda: valid_fixes() > first, 30, "the valid count to grow"))
 
 
 def test_tokens_and_origins_are_checked_before_accept(platform: Platform) -> None:
