@@ -52,6 +52,7 @@ async def record(services: Services, topic: str, key: str, value: bytes, what: s
     that was not confirmed in time may still land. The answer names the record's key
     (the delivery or business id) for the client to look up before asking again.
     """
+    refused = UnavailableError(f"the {what} could not be recorded; try again")
     send = services.sender.send([WireRecord(topic, key.encode(), value)])
     try:
         acks = await asyncio.wait_for(send, services.settings.record_timeout_s)
@@ -62,9 +63,9 @@ async def record(services: Services, topic: str, key: str, value: bytes, what: s
             "look it up before asking again"
         ) from error
     except KafkaError as error:  # no metadata for the topic: the broker is away
-        raise UnavailableError(f"the {what} could not be recorded; try again") from error
+        raise refused from error
     if acks.failed:
-        raise UnavailableError(f"the {what} could not be recorded; try again")
+        raise refused
 
 
 def get_services(request: Request) -> Services:

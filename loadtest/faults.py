@@ -44,6 +44,7 @@ class Scenario:
     """The simulator's `--chaos` (no `drop`: a deliberately dropped fix is not a loss)."""
     worker_env: dict[str, str] = field(default_factory=dict)
     simulator_env: dict[str, str] = field(default_factory=dict)
+    """Settings for the simulator the CLI has no flag for (`DRONEFLEET_SIMULATOR_...`)."""
 
     @property
     def events(self) -> int:

@@ -7,6 +7,7 @@ swaps producers, not Kafka (the kafka-outage run of `make chaos` covers the real
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -58,13 +59,28 @@ class FakeProducer:
         return future
 
 
+class Producers:
+    """The sender's producer factory: the first one it makes fails every batch.
+
+    `unreachable(n)`: whether the n-th made (from 0) finds no broker when it starts.
+    """
+
+    def __init__(self, unreachable: Callable[[int], bool] = lambda n: False) -> None:
+        self.unreachable = unreachable
+        self.made: list[FakeProducer] = []
+
+    def __call__(self) -> Any:
+        n = len(self.made)
+        self.made.append(FakeProducer(failing=n == 0, unreachable=self.unreachable(n)))
+        return self.made[-1]
+
+
+ONE_RECORD = [WireRecord("t", b"k", b"v", partition=0)]
+
+
 def test_a_failed_batch_gets_a_new_producer_and_the_next_send_goes_through_it() -> None:
-    made: list[FakeProducer] = []
-
-    def new_producer() -> Any:
-        made.append(FakeProducer(failing=not made))  # the first one fails every batch
-        return made[-1]
-
+    new_producer = Producers()
+    made = new_producer.made
     records = [WireRecord("t", f"k{i}".encode(), b"v", partition=i % 2) for i in range(6)]
 
     async def scenario() -> tuple[int, int, int, int]:
@@ -85,18 +101,15 @@ def test_while_the_broker_is_still_away_the_replacement_is_tried_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("kafkaio.batch_sender.RETRY_S", 0.0)
-    made: list[FakeProducer] = []
-
-    def new_producer() -> Any:
-        # The first one fails its batch; the next two find no broker; the fourth does.
-        made.append(FakeProducer(failing=not made, unreachable=len(made) in (1, 2)))
-        return made[-1]
+    # The first one fails its batch; the next two find no broker; the fourth does.
+    new_producer = Producers(unreachable=lambda n: n in (1, 2))
+    made = new_producer.made
 
     async def scenario() -> int:
         sender = BatchSender(new_producer)
         async with sender:
-            await sender.send([WireRecord("t", b"k", b"v", partition=0)])
-            acks = await sender.send([WireRecord("t", b"k", b"v", partition=0)])
+            await sender.send(ONE_RECORD)
+            acks = await sender.send(ONE_RECORD)
         return acks.acked["t"]
 
     assert asyncio.run(scenario()) == 1
@@ -109,16 +122,13 @@ def test_the_send_that_saw_the_failure_returns_while_the_broker_is_away(
 ) -> None:
     """An API request must answer 503 at once, not wait for the broker to come back."""
     monkeypatch.setattr("kafkaio.batch_sender.RETRY_S", 0.01)
-    made: list[FakeProducer] = []
-
-    def new_producer() -> Any:
-        made.append(FakeProducer(failing=not made, unreachable=bool(made)))  # never back
-        return made[-1]
+    new_producer = Producers(unreachable=lambda n: n > 0)  # the broker never comes back
+    made = new_producer.made
 
     async def scenario() -> tuple[int, int, bool]:
         sender = BatchSender(new_producer)
         await sender.start()
-        acks = await asyncio.wait_for(sender.send([WireRecord("t", b"k", b"v", partition=0)]), 1)
+        acks = await asyncio.wait_for(sender.send(ONE_RECORD), 1)
         await asyncio.sleep(0.1)  # the replacement keeps trying in the background
         attempts = len(made) - 1
         await asyncio.wait_for(sender.stop(), 1)  # and stop gives it up
@@ -133,4 +143,4 @@ def test_the_send_that_saw_the_failure_returns_while_the_broker_is_away(
 def test_sending_before_start_is_a_clear_error() -> None:
     sender = BatchSender(lambda: FakeProducer(failing=False))
     with pytest.raises(RuntimeError, match=r"before start\(\)"):
-        asyncio.run(sender.send([WireRecord("t", b"k", b"v", partition=0)]))
+        asyncio.run(sender.send(ONE_RECORD))
