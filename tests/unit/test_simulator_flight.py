@@ -75,6 +75,14 @@ def fly_until_idle(engine: FleetEngine, dt: float, limit_s: float = 7_200) -> li
     return events
 
 
+SPEED_EPS_MPS = 1e-5
+"""Slack on the speed-change bounds. The brake law lands a drone on its point at no more
+than a dt "exactly" in its own metric, but the distance left and the distance flown come
+from separately computed local offsets, which agree to micrometres: the last step before
+the landing can then be a few 1e-6 m/s over (seen in CI: 2.0000015 m/s for a bound of 2).
+A real violation of the limits is of the order of a dt, metres per second."""
+
+
 def check_fixes(
     engine: FleetEngine, events: list[Event], dt: float, on_mission: set[str]
 ) -> dict[str, TelemetryReported]:
@@ -101,8 +109,8 @@ def check_fixes(
             moved = distance_m(GeoPoint(before.lat, before.lon), GeoPoint(fix.lat, fix.lon))
             assert moved <= vmax * dt + 0.01, "no teleport"
             change = fix.ground_speed_mps - before.ground_speed_mps
-            assert -spec.deceleration_mps2 * dt - 1e-6 <= change
-            assert change <= spec.acceleration_mps2 * dt + 1e-6
+            assert -spec.deceleration_mps2 * dt - SPEED_EPS_MPS <= change
+            assert change <= spec.acceleration_mps2 * dt + SPEED_EPS_MPS
             climb = fix.altitude_m - before.altitude_m
             assert -spec.descent_rate_mps * dt - 1e-6 <= climb <= spec.climb_rate_mps * dt + 1e-6
             if fix.ground_speed_mps > 0 or moved > 0:
