@@ -8,7 +8,7 @@ because they differ by an order of magnitude:
 - physics: `FleetEngine.advance(dt)`, the vectorized kinematics, wind, battery and
   dwell bookkeeping, building no events;
 - events: building the step's `TelemetryReported` structs (one per drone) from the
-  arrays, ids included (`simulator.events`), which `step` adds to the physics;
+  arrays, ids included (`simulator.flight.reports`), which `step` adds to the physics;
 - step: `FleetEngine.step(now, dt)`, what the runner calls (physics + events).
 
 The baseline is the first, per-drone engine (one Python object per drone, a pyproj
@@ -51,16 +51,16 @@ from contracts import (
     PickedUp,
     TelemetryReported,
 )
-from simulator.engine import FleetEngine, FlightSpec
-from simulator.events import telemetry
-from simulator.scenario import Scenario, default_scenario
+from simulator.flight.engine import FleetEngine, FlightSpec
+from simulator.flight.reports import telemetry
+from simulator.world.scenario import Scenario, default_scenario
 
 REPEATS = 3
 STEPS = 60
 DT = 1.0
 T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
-# --- baseline: the first engine, per drone (copied from simulator/engine.py @ 1st commit) ---
+# --- baseline: the first engine, per drone (copied from the engine @ 1st commit) ---
 
 WGS84 = Geod(ellps="WGS84")
 

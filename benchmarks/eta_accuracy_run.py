@@ -4,7 +4,7 @@ Why: the ETA is the product's promise; its error must be measured, not assumed. 
 starts the real platform (stack, sink, stream worker, API, simulator with demand) on its
 own topics and database, lets the fleet fly for `--minutes`, then reads every tracking
 update back from Kafka and reports the absolute error by lead time (1, 5, 10 minutes
-before arrival) with `streams.report`, the same code as `dronefleet-streams eta-report`.
+before arrival) with `streams.ops.eta_report`, the same code as `dronefleet-streams eta-report`.
 
     python benchmarks/eta_accuracy_run.py --drones 20 --per-minute 10 --minutes 12
 """
@@ -21,7 +21,7 @@ from devstack import stack
 from devstack.postgres import PostgresNode
 from devstack.services import PlatformConfig, start_platform, stop_all
 from devstack.settings import StackSettings
-from streams.report import run_report
+from streams.ops.eta_report import run_report
 from streams.settings import StreamsSettings
 
 

@@ -44,10 +44,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from contracts import DroneAssigned, Topics, encode_event
-from simulator.engine import FleetEngine, FlightSpec
-from simulator.runner import SimulatorRunner
-from simulator.scenario import Scenario, default_scenario
+from simulator.adapters.runner import SimulatorRunner
+from simulator.flight.engine import FleetEngine, FlightSpec
 from simulator.settings import SimulatorSettings
+from simulator.world.scenario import Scenario, default_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOTSTRAP = "localhost:29092"

@@ -54,7 +54,7 @@ from devstack import stack
 from devstack.services import RunningService
 from devstack.settings import StackSettings
 from kafkaio import WireRecord
-from streams.lag_report import groups_lag
+from streams.ops.lag_report import groups_lag
 
 DRONES = 1000
 PICKUP = GeoPoint(47.378, 8.540)

@@ -45,13 +45,13 @@ from contracts.events import DeliveryRequested
 from devstack import stack
 from devstack.services import PlatformConfig, RunningService, start_service
 from devstack.settings import StackSettings
-from streams.app import bootstrap
-from streams.changelogs import declare_changelogs
-from streams.delivery import DeliveryState
-from streams.gate import FLEET_KEY
-from streams.group import wait_until_empty
+from streams.domain.delivery import DeliveryState
+from streams.ops.consumer_groups import wait_until_empty
+from streams.processors.delivery_processor import TrackingState
+from streams.processors.telemetry_gate import FLEET_KEY
+from streams.runtime.changelogs import declare_changelogs
+from streams.runtime.worker import bootstrap
 from streams.settings import StreamsSettings
-from streams.tracking import TrackingState
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PROBE_EVERY_S = 1.0

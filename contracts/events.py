@@ -197,7 +197,7 @@ class DeliveryRescheduled(Event, frozen=True, kw_only=True, tag=True):
 class DeliveryFailed(Event, frozen=True, kw_only=True, tag=True):
     """The drone aborted with the parcel on board: the delivery ends, with the reason.
 
-    The drone flies the parcel back to a depot (see `simulator.engine`); flying it out
+    The drone flies the parcel back to a depot (see `simulator.flight.engine`); flying it out
     again is a new delivery request, not a continuation of this one.
     """
 

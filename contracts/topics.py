@@ -5,7 +5,8 @@ each aggregate's events holds. Partition counts are the unit of scale-out.
 `delivery-telemetry` is telemetry re-keyed by delivery id; it must have exactly as many
 partitions as `deliveries` so that a Faust agent can read both co-partitioned.
 `delivery-commands` is co-partitioned with `deliveries` too: the aggregate reads all three.
-`dispatch` has one partition on purpose: one owner assigns drones (see streams.dispatcher).
+`dispatch` has one partition on purpose: one owner assigns drones
+(see streams.processors.dispatcher).
 `businesses` (registrations, kept forever) is tiny: one partition keeps them in order.
 """
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import httpx
 import websockets
 
-from simulator.scenario import default_scenario
+from simulator.world.scenario import default_scenario
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Consumer-group offsets over time, and the recovery time of a fault read from them.
 
 A background thread samples, about once a second, every partition's committed offset
-of the watched groups and its end offset (`streams.lag_report.group_lag`). Recovery
+of the watched groups and its end offset (`streams.ops.lag_report.group_lag`). Recovery
 after a fault is then a pure question on that series: once the hurt part is back, when
 has the group committed everything that had been produced by then? That includes the
 commit interval (Faust's 2.8 s for the dispatcher; the batched stages commit after every
@@ -20,8 +20,8 @@ import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import TopicSpec
-from streams.lag import PartitionLag
-from streams.lag_report import group_lag
+from streams.ops.lag_report import group_lag
+from streams.ops.lag_watchdog import PartitionLag
 
 Offsets = dict[tuple[str, int], int]
 

@@ -16,14 +16,14 @@ import sys
 import time
 from pathlib import Path
 
-from simulator.chaos import ChaosSpec
-from simulator.clock import speedup_error
-from simulator.demand import PoissonDemand
-from simulator.engine import FleetEngine, FlightSpec
+from simulator.adapters.chaos import ChaosSpec
+from simulator.adapters.runner import SimulatorRunner
 from simulator.errors import ScenarioError
-from simulator.runner import SimulatorRunner
-from simulator.scenario import Scenario, default_scenario, load_scenario
+from simulator.flight.engine import FleetEngine, FlightSpec
 from simulator.settings import SimulatorSettings
+from simulator.world.clock import speedup_error
+from simulator.world.demand import PoissonDemand
+from simulator.world.scenario import Scenario, default_scenario, load_scenario
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -26,7 +26,7 @@ class SimulatorSettings(BaseSettings):
     last fix waits for all the others at each hop. 1: the whole fleet at once."""
     duration_s: float = 0.0
     speedup: float = 1.0
-    """Simulated seconds per real second (`simulator.clock`): 10 flies ten minutes of
+    """Simulated seconds per real second (`simulator.world.clock`): 10 flies ten minutes of
     missions per real minute, at ten times the telemetry rate."""
     seed: int = 42
     cruise_speed_mps: float = 15.0

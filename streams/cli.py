@@ -19,9 +19,9 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["worker"]:
         from faust.worker import Worker
 
-        from streams.app import bootstrap
-        from streams.changelogs import declare_changelogs
-        from streams.horizon import read_horizon
+        from streams.runtime.changelogs import declare_changelogs
+        from streams.runtime.horizon import read_horizon
+        from streams.runtime.worker import bootstrap
 
         horizon = asyncio.run(read_horizon(settings.kafka_bootstrap, settings.app_group))
         app = bootstrap(settings, horizon)
@@ -29,16 +29,16 @@ def main(argv: list[str] | None = None) -> None:
         Worker(app, loglevel=settings.log_level).execute_from_commandline()
         return
     if args[:1] == ["eta-report"]:
-        from streams.report import run_report
+        from streams.ops.eta_report import run_report
 
         print(run_report(settings, as_json="--json" in args))
         return
     if args[:1] == ["lag"]:
-        from streams import lag_report
+        from streams.ops import lag_report
 
         raise SystemExit(lag_report.main(args[1:], settings))
     if args[:1] == ["reset"]:
-        from streams import reset
+        from streams.ops import reset
 
         raise SystemExit(reset.main(args[1:], settings))
     print("usage: dronefleet-streams worker | eta-report [--json] | lag | reset", file=sys.stderr)

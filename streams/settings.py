@@ -27,7 +27,7 @@ class StreamsSettings(GcFreezeSettings):
     web_enabled: bool = False
     web_port: int = 6066
     metrics_port: int | None = None
-    """Serve Prometheus metrics (`streams.metrics`: the gate's verdicts) on this port;
+    """Serve Prometheus metrics (`streams.runtime.metrics`: the gate's verdicts) on this port;
     None: not served. Each worker on one host needs its own."""
     metrics_host: str = "127.0.0.1"
     tracking_min_interval_s: float = 1.0

@@ -23,9 +23,9 @@ import pytest
 
 from contracts import BusinessRegistered, Topics, decode_event
 from loadtest.private_stack import PrivateStack
-from tests.api_server import api_settings, serving
-from tests.factories import tracking
-from tests.kafka_helpers import collect
+from tests.support.api_server import api_settings, serving
+from tests.support.factories import tracking
+from tests.support.kafka_helpers import collect
 
 RECORD_TIMEOUT_S = 4.0
 CLIENT_TIMEOUT_S = RECORD_TIMEOUT_S + 20.0

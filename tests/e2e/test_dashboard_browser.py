@@ -1,7 +1,7 @@
 """The running dashboard in a real browser: the fleet map is drawn, with no map CDN.
 
 The dashboard runs as its own process, started as `dronefleet demo` starts it, against a fresh
-database holding `tests.dashboard_dataset`; Debian's Chromium, headless, opens it with
+database holding `tests.support.dashboard_dataset`; Debian's Chromium, headless, opens it with
 every request outside the dashboard refused, waits for the fleet map's deck.gl canvas
 and its base map, and takes a screenshot: the drones must be on it.
 """
@@ -23,7 +23,7 @@ from playwright.sync_api import Route, sync_playwright
 from dashboard.maps import PHASE_COLORS
 from devstack.services import PlatformConfig, start_service
 from devstack.settings import StackSettings
-from tests import dashboard_dataset
+from tests.support import dashboard_dataset
 
 CHROMIUM = "/usr/bin/chromium"
 

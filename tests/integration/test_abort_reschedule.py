@@ -30,7 +30,7 @@ from devstack.services import RunningService
 from devstack.settings import StackSettings
 from tests.integration.test_simulator import DEPOT, flying, near, seen
 from tests.integration.test_streams import worker  # noqa: F401  (the module's worker)
-from tests.kafka_helpers import collect, produce
+from tests.support.kafka_helpers import collect, produce
 
 Records = list[ConsumerRecord[bytes, bytes]]
 

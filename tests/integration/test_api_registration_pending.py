@@ -13,8 +13,8 @@ import httpx
 from contracts import Topics
 from devstack.settings import StackSettings
 from projections.settings import ProjectionsSettings
-from tests.api_platform import running_api
-from tests.sink_helpers import run_sink_until_consumed
+from tests.support.api_platform import running_api
+from tests.support.sink_helpers import run_sink_until_consumed
 
 
 def test_a_pending_key_starts_working_when_the_sink_catches_up(

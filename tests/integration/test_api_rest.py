@@ -20,9 +20,9 @@ from websockets.exceptions import InvalidStatus
 from contracts import Topics, utc_now
 from devstack.services import PlatformConfig
 from devstack.settings import StackSettings
-from tests.api_platform import running_api
-from tests.factories import fix, tracking
-from tests.kafka_helpers import produce, wait_for
+from tests.support.api_platform import running_api
+from tests.support.factories import fix, tracking
+from tests.support.kafka_helpers import produce, wait_for
 
 PICKUP = {"lat": 47.3800, "lon": 8.5420}
 DROPOFF = {"lat": 47.3840, "lon": 8.5460}

@@ -27,7 +27,7 @@ from schemathesis.checks import (
 from contracts import Topics
 from devstack.services import PlatformConfig, register_business
 from devstack.settings import StackSettings
-from tests.api_platform import running_api
+from tests.support.api_platform import running_api
 
 EXAMPLES = 15
 CHECKS = [

@@ -1,8 +1,8 @@
 """The dashboard's pages on a known data set in a real PostgreSQL: the right numbers.
 
 Streamlit's AppTest runs `dashboard/app.py` in-process against a fresh database holding
-`tests.dashboard_dataset` (worked out by hand in its docstring and in
-`tests.projection_dataset`), with the day set to 2026-11-27; the lag panel reads a
+`tests.support.dashboard_dataset` (worked out by hand in its docstring and in
+`tests.support.projection_dataset`), with the day set to 2026-11-27; the lag panel reads a
 consumer group that this test commits on the real broker.
 """
 
@@ -20,8 +20,8 @@ from streamlit.testing.v1 import AppTest
 
 from contracts import Topics
 from devstack.settings import StackSettings
-from tests import dashboard_dataset
-from tests.kafka_helpers import produce
+from tests.support import dashboard_dataset
+from tests.support.kafka_helpers import produce
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 DAY = date(2026, 11, 27)

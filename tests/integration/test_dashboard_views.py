@@ -15,8 +15,8 @@ import psycopg
 from contracts import DeliveryFailed, DeliveryRescheduled, DroneAssigned, Event
 from dashboard.queries import day_outcomes
 from projections.rows import to_row
-from tests import factories
-from tests import projection_dataset as ds
+from tests.support import factories
+from tests.support import projection_dataset as ds
 
 
 def assigned(delivery_id: str, drone_id: str, seq: int, minute: float) -> DroneAssigned:

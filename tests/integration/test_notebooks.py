@@ -24,7 +24,7 @@ from devstack.services import PlatformConfig, start_platform, stop_all
 from devstack.settings import StackSettings
 from projections.rollups import refresh_rollups
 from tests.conftest import count
-from tests.kafka_helpers import wait_for
+from tests.support.kafka_helpers import wait_for
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 DELIVERED = 4

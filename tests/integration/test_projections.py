@@ -13,9 +13,9 @@ from devstack.settings import StackSettings
 from projections.migrate import migrate
 from projections.settings import ProjectionsSettings
 from tests.conftest import count
-from tests.factories import T0, assigned, fix, picked_up, requested
-from tests.kafka_helpers import produce
-from tests.sink_helpers import run_sink_until_consumed
+from tests.support.factories import T0, assigned, fix, picked_up, requested
+from tests.support.kafka_helpers import produce
+from tests.support.sink_helpers import run_sink_until_consumed
 
 FIXES_PER_DRONE = 100
 

@@ -16,8 +16,8 @@ import psycopg
 
 from contracts import DeliveryFailed, DeliveryRescheduled, Event
 from projections.rows import DELIVERY_EVENTS, to_row
-from tests import projection_dataset as ds
-from tests.factories import DROPOFF, PICKUP, T0, assigned, delivered, picked_up, requested
+from tests.support import projection_dataset as ds
+from tests.support.factories import DROPOFF, PICKUP, T0, assigned, delivered, picked_up, requested
 
 
 def rescheduled(delivery_id: str, drone_id: str, sequence: int) -> DeliveryRescheduled:

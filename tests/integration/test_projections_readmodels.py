@@ -17,10 +17,10 @@ from contracts import Topics, encode_dead_letter
 from devstack.settings import StackSettings
 from projections.settings import ProjectionsSettings
 from projections.sink import Sink
-from tests import projection_dataset as ds
 from tests.conftest import count
-from tests.kafka_helpers import produce
-from tests.sink_helpers import run_sink_until_consumed
+from tests.support import projection_dataset as ds
+from tests.support.kafka_helpers import produce
+from tests.support.sink_helpers import run_sink_until_consumed
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,11 @@ from projections.rebuild import Progress, RebuildError, rebuild
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
 from projections.shadow import RETIRED_SCHEMA, SHADOW_SCHEMA
-from tests import projection_dataset as ds
 from tests.conftest import count
-from tests.factories import T0, fix
-from tests.kafka_helpers import produce
-from tests.sink_helpers import run_sink_until_consumed
+from tests.support import projection_dataset as ds
+from tests.support.factories import T0, fix
+from tests.support.kafka_helpers import produce
+from tests.support.sink_helpers import run_sink_until_consumed
 
 # Columns that record when a row was written, not what the log says.
 WRITE_TIME_COLUMNS = {

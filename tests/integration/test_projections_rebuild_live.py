@@ -21,8 +21,8 @@ from tests.integration.test_projections_restart import (
     end_offsets,
     produce_rounds,
 )
-from tests.kafka_helpers import wait_for
-from tests.sink_helpers import checkpoints, running_sink, wait_for_checkpoints
+from tests.support.kafka_helpers import wait_for
+from tests.support.sink_helpers import checkpoints, running_sink, wait_for_checkpoints
 
 
 def test_rebuild_with_the_live_sink_running(

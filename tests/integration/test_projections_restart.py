@@ -21,9 +21,9 @@ from devstack.settings import StackSettings
 from projections.settings import ProjectionsSettings
 from projections.sink import Sink
 from tests.conftest import count
-from tests.factories import T0, fix
-from tests.kafka_helpers import wait_for
-from tests.sink_helpers import checkpoints, running_sink, wait_for_checkpoints
+from tests.support.factories import T0, fix
+from tests.support.kafka_helpers import wait_for
+from tests.support.sink_helpers import checkpoints, running_sink, wait_for_checkpoints
 
 DRONES = 50
 ROUNDS = 40  # one fix per drone per round: 2,000 fixes

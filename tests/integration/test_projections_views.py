@@ -1,6 +1,6 @@
 """What each view of the read contract means, on a hand-made data set with known answers.
 
-`tests.projection_dataset` is loaded into a fresh database (twice: loads are idempotent)
+`tests.support.projection_dataset` is loaded into a fresh database (twice: loads are idempotent)
 and the roll-ups are refreshed the way the sink does it; every number below was worked
 out by hand from the data set's docstring. docs/views.md documents the same contract.
 """
@@ -16,8 +16,8 @@ import pytest
 
 from projections.migrate import available
 from projections.rollups import refresh_rollups
-from tests import projection_dataset as ds
-from tests.projection_dataset import at
+from tests.support import projection_dataset as ds
+from tests.support.projection_dataset import at
 
 
 @pytest.fixture(scope="module")

@@ -35,12 +35,12 @@ from contracts import (
 )
 from contracts.codec import decode_as
 from devstack.settings import StackSettings
-from simulator.demand import PoissonDemand
-from simulator.engine import FleetEngine, FlightSpec
-from simulator.runner import RunStats, SimulatorRunner
-from simulator.scenario import default_scenario
+from simulator.adapters.runner import RunStats, SimulatorRunner
+from simulator.flight.engine import FleetEngine, FlightSpec
 from simulator.settings import SimulatorSettings
-from tests.kafka_helpers import collect, produce, wait_for
+from simulator.world.demand import PoissonDemand
+from simulator.world.scenario import default_scenario
+from tests.support.kafka_helpers import collect, produce, wait_for
 
 ZURICH = default_scenario()
 DEPOT = ZURICH.depots[0]

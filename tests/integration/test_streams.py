@@ -24,9 +24,9 @@ from contracts import (
 from devstack.services import PlatformConfig, RunningService, start_service
 from devstack.settings import StackSettings
 from kafkaio import BatchSender, WireRecord
-from streams.lag_report import group_lag
-from tests.factories import PICKUP, fix, picked_up, requested
-from tests.kafka_helpers import collect, produce
+from streams.ops.lag_report import group_lag
+from tests.support.factories import PICKUP, fix, picked_up, requested
+from tests.support.kafka_helpers import collect, produce
 
 Records = list[ConsumerRecord[bytes, bytes]]
 

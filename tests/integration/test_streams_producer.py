@@ -13,8 +13,8 @@ import secrets
 
 from contracts import Topics
 from devstack.settings import StackSettings
-from streams.changelogs import declare_changelogs
-from streams.faust_app import DronefleetApp
+from streams.runtime.changelogs import declare_changelogs
+from streams.runtime.faust_bends import DronefleetApp
 
 
 async def changelog_partition_after_another_send(bootstrap: str, other_topic: str) -> object:

@@ -35,9 +35,9 @@ from contracts import (
 )
 from devstack.services import PlatformConfig, RunningService, start_service
 from devstack.settings import StackSettings
-from streams.lag_report import group_lag
-from tests.factories import DROPOFF, PICKUP, delivered, fix, picked_up, requested
-from tests.kafka_helpers import collect, produce
+from streams.ops.lag_report import group_lag
+from tests.support.factories import DROPOFF, PICKUP, delivered, fix, picked_up, requested
+from tests.support.kafka_helpers import collect, produce
 
 TABLES = (
     "delivery-state",
@@ -118,7 +118,7 @@ def tables(bootstrap: str, group: str) -> dict[str, dict[str, Any]]:
 
 
 def canonical(contents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The tables as the rebuild must reproduce them (see `streams.reset`'s docstring).
+    """The tables as the rebuild must reproduce them (see `streams.ops.reset`'s docstring).
 
     The tracking memory depends on how the co-partitioned topics interleave while
     catching up (a cancellation read before the drone's last fixes keeps an earlier

@@ -1,6 +1,6 @@
 """The TimescaleDB path against the plain-PostgreSQL path: same views, same answers.
 
-The same migrations, the same rows (`tests.projection_dataset`, rendered once as SQL)
+The same migrations, the same rows (`tests.support.projection_dataset`, rendered once as SQL)
 and the same queries run on the stack's PostgreSQL and on PGlite with TimescaleDB (a
 WASM build driven by `projections/conformance/run.mjs` under Node). Every view of the
 read contract must return equal rows, and on PGlite telemetry and tracking must really
@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from projections.rollups import refresh_rollups
-from tests import projection_dataset
+from tests.support import projection_dataset
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "projections" / "conformance"
 PACKAGE = CONFORMANCE / "node_modules" / "@unni-craftsman" / "pglite" / "package.json"

@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaProducer
 
 from contracts import Topics, encode_event, utc_now
 from devstack.settings import StackSettings
-from tests.api_server import ServedApi, api_settings, serving
-from tests.factories import tracking
+from tests.support.api_server import ServedApi, api_settings, serving
+from tests.support.factories import tracking
 
 READERS = 100
 MAX_MISSED = 20

@@ -32,8 +32,8 @@ from websockets.exceptions import InvalidStatus
 from api import tokens
 from contracts import Topics, encode_event, utc_now
 from devstack.settings import StackSettings
-from tests.api_server import ServedApi, api_settings, serving
-from tests.factories import tracking
+from tests.support.api_server import ServedApi, api_settings, serving
+from tests.support.factories import tracking
 
 SEED = 20261127
 ATTEMPTS = 1_000

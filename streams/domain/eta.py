@@ -1,0 +1,108 @@
+"""The ETA: the time of the route left, leg by leg, with the phases left at each stop.
+
+Pure. A leg is a climb to cruise altitude, the horizontal flight, and a descent onto the
+stop; at the stop the drone dwells. Before pickup the legs left are drone -> pickup and
+pickup -> drop-off; after pickup, drone -> drop-off. The current leg flies at the
+drone's smoothed ground speed (which carries the wind on its heading) once it cruises;
+while it climbs, hovers or lands, and for legs not begun, at cruise speed. A drone
+hovering or landed at a stop has part of its dwell behind it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from contracts import DeliveryStatus, GeoPoint
+from streams.domain.geodesy import distance_m
+
+BEFORE_PICKUP: frozenset[DeliveryStatus] = frozenset(
+    {"requested", "assigned", "en_route_to_pickup"}
+)
+ON_STOP_M = 20.0
+"""Closer than this to its stop, a drone is descending onto it, not cruising."""
+
+
+@dataclass(frozen=True, slots=True)
+class EtaModel:
+    """The flight parameters the ETA assumes (set from the fleet's specification)."""
+
+    cruise_speed_mps: float = 15.0
+    cruise_altitude_m: float = 60.0
+    climb_rate_mps: float = 5.0
+    descent_rate_mps: float = 4.0
+    min_speed_fraction: float = 0.5
+    """Below this fraction of cruise speed the drone is not cruising yet (or any more)."""
+    pickup_dwell_s: float = 10.0
+    dropoff_dwell_s: float = 10.0
+    smoothing: float = 0.3
+
+    def full_leg_s(self, horizontal_m: float) -> float:
+        """A whole leg from the ground to the ground: climb, cruise, descent."""
+        return (
+            self.cruise_altitude_m / self.climb_rate_mps
+            + horizontal_m / self.cruise_speed_mps
+            + self.cruise_altitude_m / self.descent_rate_mps
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Eta:
+    """How far and how long until the drop-off."""
+
+    remaining_m: float
+    seconds: float
+    at: datetime
+
+
+def smooth_speed(previous: float | None, observed: float, model: EtaModel) -> float:
+    """Exponentially weighted ground speed (the first fix starts the average)."""
+    if previous is None:
+        return observed
+    return previous + model.smoothing * (observed - previous)
+
+
+def estimate(
+    status: DeliveryStatus,
+    position: GeoPoint,
+    altitude_m: float,
+    pickup: GeoPoint,
+    dropoff: GeoPoint,
+    smoothed_speed_mps: float,
+    observed_at: datetime,
+    model: EtaModel,
+    *,
+    at_stop: bool = False,
+    dwell_elapsed_s: float = 0.0,
+) -> Eta:
+    """ETA at the drop-off for a drone at `position` and `altitude_m`, fix time `observed_at`.
+
+    `at_stop`: the drone is landed or hovering at its current stop (pickup before the
+    pickup, drop-off after), where it has dwelled `dwell_elapsed_s` already.
+    """
+    if status in ("delivered", "cancelled"):
+        return Eta(remaining_m=0.0, seconds=0.0, at=observed_at)
+    before_pickup = status in BEFORE_PICKUP
+    stop = pickup if before_pickup else dropoff
+    dwell = model.pickup_dwell_s if before_pickup else model.dropoff_dwell_s
+    to_stop = distance_m(position, stop)
+    if at_stop:
+        current_leg_s = 0.0
+        dwell = max(dwell - dwell_elapsed_s, 0.0)
+    elif to_stop < ON_STOP_M:
+        current_leg_s = max(altitude_m, 0.0) / model.descent_rate_mps
+    else:
+        cruising = smoothed_speed_mps >= model.cruise_speed_mps * model.min_speed_fraction
+        speed = smoothed_speed_mps if cruising else model.cruise_speed_mps
+        current_leg_s = (
+            max(model.cruise_altitude_m - altitude_m, 0.0) / model.climb_rate_mps
+            + to_stop / speed
+            + model.cruise_altitude_m / model.descent_rate_mps
+        )
+    seconds = current_leg_s + dwell
+    remaining = to_stop
+    if before_pickup:
+        last_leg = distance_m(pickup, dropoff)
+        seconds += model.full_leg_s(last_leg) + model.dropoff_dwell_s
+        remaining += last_leg
+    return Eta(remaining_m=remaining, seconds=seconds, at=observed_at + timedelta(seconds=seconds))

@@ -1,0 +1,71 @@
+"""The telemetry gate: validate raw fixes, dead-letter the bad, route the good.
+
+Telemetry is keyed by drone, so one worker sees every fix of the drones of its
+partitions; the last accepted fix per drone is all the validator needs. Valid fixes of
+drones on a mission go to `delivery-telemetry`, keyed by delivery. Dispatch hears of a
+drone when its availability changes, and at least every `fleet_refresh`, not on every
+fix: that keeps the single dispatch partition light even with thousands of drones.
+A drone's milestones (`DroneMilestone`: returned, charged, battery low, aborted) share
+its topic and go to dispatch at once (see `streams.processors.dispatcher` for why).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from contracts import DecodeError, DroneMilestone, TelemetryReported, decode_event
+from streams.domain.validation import LastFix, ValidationPolicy, check_fix, remember
+from streams.processors.records import Outgoing, SourceRecord, dead_letter
+
+FLEET_KEY = b"fleet"
+"""The dispatch topic has one partition; every record carries this key."""
+
+
+@dataclass
+class TelemetryGate:
+    """Validates raw telemetry; forwards what the deliveries and dispatch need."""
+
+    policy: ValidationPolicy = field(default_factory=ValidationPolicy)
+    fleet_refresh: timedelta = timedelta(seconds=30)
+    last_fixes: dict[str, LastFix] = field(default_factory=dict)
+    told_dispatch: dict[str, tuple[bool, datetime]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
+        """Dead-letter an invalid fix; route a valid on-mission fix to its delivery."""
+        try:
+            event = decode_event(record.value)
+        except DecodeError as error:
+            return self._refuse(record, error.reason, error.detail, now)
+        if isinstance(event, DroneMilestone):
+            self.counts["milestone"] = self.counts.get("milestone", 0) + 1
+            return [Outgoing("dispatch", FLEET_KEY, record.value)]
+        if not isinstance(event, TelemetryReported):
+            return self._refuse(record, "unexpected_type", event.event_type, now)
+        reason = check_fix(event, self.last_fixes.get(event.drone_id), now, self.policy)
+        if reason is not None:
+            return self._refuse(record, reason, f"drone {event.drone_id} seq {event.sequence}", now)
+        self.last_fixes[event.drone_id] = remember(event)
+        self.counts["valid"] = self.counts.get("valid", 0) + 1
+        out = []
+        if event.delivery_id is not None:
+            out.append(Outgoing("delivery_telemetry", event.delivery_id.encode(), record.value))
+        if self._dispatch_needs(event):
+            out.append(Outgoing("dispatch", FLEET_KEY, record.value))
+        return out
+
+    def _dispatch_needs(self, fix: TelemetryReported) -> bool:
+        """True when availability changed or dispatch has not heard of the drone lately."""
+        idle = fix.phase == "idle" and fix.delivery_id is None
+        told = self.told_dispatch.get(fix.drone_id)
+        if told is not None and told[0] == idle and fix.occurred_at - told[1] < self.fleet_refresh:
+            return False
+        self.told_dispatch[fix.drone_id] = (idle, fix.occurred_at)
+        return True
+
+    def _refuse(
+        self, record: SourceRecord, reason: str, detail: str, now: datetime
+    ) -> list[Outgoing]:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        return [dead_letter(record, "validate-telemetry", reason, detail, now)]

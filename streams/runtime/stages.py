@@ -1,0 +1,111 @@
+"""The two batched stages: the telemetry gate, and the deliveries fold with its tables.
+
+Each wraps a pure processor (`streams.processors.telemetry_gate.TelemetryGate`,
+`streams.processors.delivery_processor.DeliveryProcessor`) for
+`streams.runtime.batch_loop.BatchLoop`: the loop fetches, produces and commits; a stage
+only turns a batch of records into the records to produce and keeps its per-partition
+state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from aiokafka import TopicPartition
+
+from kafkaio import WireRecord
+from kafkaio.compacted import read_compacted
+from streams.processors.delivery_processor import DeliveryProcessor
+from streams.processors.records import Outgoing, OutTopic, SourceRecord
+from streams.processors.telemetry_gate import TelemetryGate
+from streams.runtime.batch_loop import process_records
+from streams.runtime.changelogged_table import ChangeloggedTable
+from streams.runtime.horizon import Horizon
+
+log = logging.getLogger(__name__)
+
+
+class GateStage:
+    """Validates telemetry and routes it; keeps no table (its memory is per process)."""
+
+    name = "validate-telemetry"
+
+    def __init__(self, gate: TelemetryGate, outputs: Mapping[OutTopic, str]) -> None:
+        self.gate = gate
+        self.outputs = outputs
+
+    def handle(self, records: list[SourceRecord], now: datetime) -> list[WireRecord]:
+        """The gate's outputs for the batch."""
+        return process_records(self.gate.process, self.name, records, self.outputs, now)
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        """Nothing to load: `streams.processors.telemetry_gate` says why its memory is no table."""
+
+    def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Nothing to forget."""
+
+
+class DeliveriesStage:
+    """Folds deliveries, decides commands and computes ETAs, with changelogged tables.
+
+    The processor's tables are `ChangeloggedTable`s: before each record the stage points
+    them at the record's partition, and after the batch it appends their changes to the
+    batch's outputs, so a delivery's state and the updates it caused are acknowledged
+    before the offsets that produced them are committed.
+    """
+
+    name = "deliveries"
+
+    def __init__(
+        self,
+        processor: DeliveryProcessor,
+        tables: Sequence[ChangeloggedTable],
+        outputs: Mapping[OutTopic, str],
+        bootstrap: str,
+        replayed: Horizon | None = None,
+    ) -> None:
+        self.processor = processor
+        self.tables = tables
+        self.outputs = outputs
+        self.bootstrap = bootstrap
+        self.replayed = replayed
+
+    def handle(self, records: list[SourceRecord], now: datetime) -> list[WireRecord]:
+        """The batch's outputs, then the changelog records of what it changed."""
+        wire = process_records(self._process, self.name, records, self.outputs, now, self.replayed)
+        for table in self.tables:
+            wire.extend(table.drain_changes())
+        return wire
+
+    def _process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
+        for table in self.tables:
+            table.partition = record.partition
+        return self.processor.process(record, now)
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        """Load each newly owned partition of every table from its changelog."""
+        numbers = {tp.partition for tp in partitions}
+        changelogs = [
+            TopicPartition(table.changelog_topic, n) for table in self.tables for n in numbers
+        ]
+        started = time.monotonic()
+        log.info("%s: restoring partitions %s from the changelogs", self.name, sorted(numbers))
+        contents = await read_compacted(self.bootstrap, changelogs)
+        for table in self.tables:
+            for n in numbers:
+                table.load(n, contents[TopicPartition(table.changelog_topic, n)])
+        log.info(
+            "%s: restored %d keys in %.2f s",
+            self.name,
+            sum(len(content) for content in contents.values()),
+            time.monotonic() - started,
+        )
+
+    def revoked(self, partitions: set[TopicPartition]) -> None:
+        """Forget the lost partitions: their next owner loads them from the changelogs."""
+        numbers = {tp.partition for tp in partitions}
+        for table in self.tables:
+            table.forget(numbers)
