@@ -37,12 +37,13 @@ from contracts import (
     utc_now,
 )
 from kafkaio import BatchSender, WireRecord
+from simulator.adapters.api_client import post_order
 from simulator.adapters.chaos import Chaos, ChaosSpec
 from simulator.adapters.wire import refusal, to_records
 from simulator.flight.engine import FleetEngine, cohort
 from simulator.settings import SimulatorSettings
 from simulator.world.clock import SimClock
-from simulator.world.demand import PoissonDemand, post_order
+from simulator.world.demand import PoissonDemand
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,15 @@
-"""Demand: delivery requests arriving as a Poisson process, through the API or to Kafka.
+"""Demand: delivery requests arriving as a Poisson process. Pure: it draws, never sends.
 
 The arrival times, the points and (for Kafka) the ids are drawn from one seeded
-generator, so a seed gives the same demand. Two ways in (`--demand-via`):
-- `api` posts each request to the platform's public REST API, exactly as a business
-  would: it loads the API, its key check and its producer too;
-- `kafka` writes `DeliveryRequested` straight to the deliveries topic, as the API does
-  after its checks: it loads the stream processors alone, without an API process or a
-  business key, and goes beyond what one API process accepts.
+generator, so a seed gives the same demand. The runner sends them one of two ways
+(`--demand-via`):
+- `api` posts each order to the platform's public REST API, exactly as a business
+  would (`simulator.adapters.api_client`): it loads the API, its key check and its
+  producer too;
+- `kafka` writes the `DeliveryRequested` of `next_request` straight to the deliveries
+  topic, as the API does after its checks: it loads the stream processors alone,
+  without an API process or a business key, and goes beyond what one API process
+  accepts.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
-
-import httpx
 
 from contracts import DeliveryRequested, GeoPoint
 from simulator.world.scenario import Scenario
@@ -62,20 +63,3 @@ class PoissonDemand:
             pickup=order.pickup,
             dropoff=order.dropoff,
         )
-
-
-async def post_order(
-    client: httpx.AsyncClient, api_key: str, order: DeliveryOrder
-) -> dict[str, object]:
-    """Request a delivery through the API; returns its 202 body."""
-    response = await client.post(
-        "/v1/deliveries",
-        json={
-            "pickup": {"lat": order.pickup.lat, "lon": order.pickup.lon},
-            "dropoff": {"lat": order.dropoff.lat, "lon": order.dropoff.lon},
-        },
-        headers={"X-API-Key": api_key} if api_key else {},
-    )
-    response.raise_for_status()
-    body: dict[str, object] = response.json()
-    return body
