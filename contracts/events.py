@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, assert_never, get_args
 
 import msgspec
 
@@ -28,29 +28,53 @@ Percent = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
 Sequence = Annotated[int, msgspec.Meta(ge=1)]
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
-DeliveryStatus = Literal[
-    "requested",
-    "assigned",
-    "en_route_to_pickup",
-    "picked_up",
-    "en_route_to_dropoff",
-    "delivered",
-    "cancelled",
-    "rescheduled",
-    "failed",
-]
-"""The states of a delivery a customer can see.
+FinalStatus = Literal["delivered", "cancelled", "failed"]
+"""The ends of a delivery: after these no event may follow and live tracking ends.
+
+One name for the values the aggregate's states and the customer's share at the end, so
+the two vocabularies below cannot disagree on when a delivery is over.
+"""
+
+DeliveryStatus = Literal["requested", "assigned", "picked_up", "rescheduled", FinalStatus]
+"""The states of the delivery aggregate (what the read model's views return).
 
 `rescheduled`: its drone refused or aborted before the pickup; it waits for another.
 `failed`: its drone aborted with the parcel on board (final; the reason says why).
 """
 
-FINAL_STATUSES: frozenset[str] = frozenset({"delivered", "cancelled", "failed"})
-"""After these, no event may follow and live tracking ends."""
+TrackingStatus = Literal[
+    "requested", "en_route_to_pickup", "en_route_to_dropoff", "rescheduled", FinalStatus
+]
+"""What a customer is shown (the status a `TrackingUpdated` carries).
+
+It differs from the aggregate's state while the drone flies: a customer is told the
+drone is on its way, not how the platform books it. `shown_status` is the one mapping.
+"""
+
+FINAL_STATUSES: frozenset[FinalStatus] = frozenset(get_args(FinalStatus))
+"""After these, no event may follow and live tracking ends (in both vocabularies)."""
 
 CANCELLABLE_STATUSES: tuple[DeliveryStatus, ...] = ("requested", "assigned", "rescheduled")
 """A delivery may be cancelled until its parcel is picked up (the aggregate decides; the
 API uses the same list to answer 409 early)."""
+
+
+def shown_status(status: DeliveryStatus) -> TrackingStatus:
+    """What a customer is shown for a delivery in aggregate state `status`.
+
+    The match is exhaustive (mypy checks `assert_never`), so a new aggregate state
+    cannot be added without deciding what the customer sees.
+    """
+    match status:
+        case "assigned":
+            return "en_route_to_pickup"
+        case "picked_up":
+            return "en_route_to_dropoff"
+        case "requested" | "rescheduled" | "delivered" | "cancelled" | "failed":
+            return status
+        case _:
+            assert_never(status)
+
 
 AbortReason = Literal["battery", "no_fly_zone", "fault"]
 """Why a drone abandoned a mission in flight: its battery fell under the reserve, a
@@ -245,7 +269,7 @@ class TrackingUpdated(Event, frozen=True, kw_only=True, tag=True):
     lon: Longitude
     altitude_m: float
     ground_speed_mps: NonNegative
-    status: DeliveryStatus
+    status: TrackingStatus
     remaining_m: NonNegative
     eta: UtcDatetime | None
 
@@ -305,34 +329,11 @@ DeliveryEvent = (
 )
 """Events of the delivery aggregate, on the deliveries topic keyed by delivery id."""
 
-AnyEvent = (
-    DeliveryRequested
-    | DroneAssigned
-    | PickedUp
-    | Delivered
-    | DeliveryCancelled
-    | DeliveryRescheduled
-    | DeliveryFailed
-    | TelemetryReported
-    | DroneMilestone
-    | TrackingUpdated
-    | BusinessRegistered
-)
-"""Every event type the codec knows."""
+DELIVERY_EVENT_TYPES: tuple[type[DeliveryEvent], ...] = get_args(DeliveryEvent)
+"""The classes of `DeliveryEvent`, for `isinstance` and `match`: derived, never listed again."""
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.__name__: cls
-    for cls in (
-        DeliveryRequested,
-        DroneAssigned,
-        PickedUp,
-        Delivered,
-        DeliveryCancelled,
-        DeliveryRescheduled,
-        DeliveryFailed,
-        TelemetryReported,
-        DroneMilestone,
-        TrackingUpdated,
-        BusinessRegistered,
-    )
-}
+AnyEvent = DeliveryEvent | TelemetryReported | DroneMilestone | TrackingUpdated | BusinessRegistered
+"""Every event type the codec knows: the delivery aggregate's and the others."""
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in get_args(AnyEvent)}
+"""Event type tag (the class name) -> class, for the codec's slow path."""

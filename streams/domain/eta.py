@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from contracts import DeliveryStatus, GeoPoint
+from contracts import DeliveryStatus, GeoPoint, TrackingStatus
 from streams.domain.geodesy import distance_m
 
-BEFORE_PICKUP: frozenset[DeliveryStatus] = frozenset(
+BEFORE_PICKUP: frozenset[DeliveryStatus | TrackingStatus] = frozenset(
     {"requested", "assigned", "en_route_to_pickup"}
 )
 ON_STOP_M = 20.0
@@ -63,7 +63,7 @@ def smooth_speed(previous: float | None, observed: float, model: EtaModel) -> fl
 
 
 def estimate(
-    status: DeliveryStatus,
+    status: DeliveryStatus | TrackingStatus,
     position: GeoPoint,
     altitude_m: float,
     pickup: GeoPoint,

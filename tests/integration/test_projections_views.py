@@ -101,8 +101,8 @@ def test_delivery_track_view(dsn: str) -> None:
         " ORDER BY observed_at",
     )
     assert rows == [
-        ("d1", 1, "picked_up", 600.0, at(10)),
-        ("d1", 2, "picked_up", 400.0, at(9.5)),
+        ("d1", 1, "en_route_to_dropoff", 600.0, at(10)),
+        ("d1", 2, "en_route_to_dropoff", 400.0, at(9.5)),
         ("d1", 3, "delivered", 0.0, None),
     ]
 

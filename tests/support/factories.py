@@ -12,6 +12,7 @@ from contracts import (
     GeoPoint,
     PickedUp,
     TelemetryReported,
+    TrackingStatus,
     TrackingUpdated,
     new_event_id,
 )
@@ -106,7 +107,7 @@ def tracking(
     at: datetime = T0,
     position: GeoPoint = PICKUP,
     *,
-    status: str = "en_route_to_dropoff",
+    status: TrackingStatus = "en_route_to_dropoff",
     remaining_m: float = 500.0,
     eta_in: timedelta | None = timedelta(seconds=60),
 ) -> TrackingUpdated:
@@ -122,7 +123,7 @@ def tracking(
         lon=position.lon,
         altitude_m=60.0,
         ground_speed_mps=15.0,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         remaining_m=remaining_m,
         eta=None if eta_in is None else at + eta_in,
     )

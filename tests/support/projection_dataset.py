@@ -177,8 +177,8 @@ def tracking() -> list[TrackingUpdated]:
             eta=eta,
         )
         for seq, when, speed, status, remaining, eta in (
-            (1, at(1 / 3), 12.0, "picked_up", 600.0, at(10)),
-            (2, at(2 / 3), 14.0, "picked_up", 400.0, at(9.5)),
+            (1, at(1 / 3), 12.0, "en_route_to_dropoff", 600.0, at(10)),
+            (2, at(2 / 3), 14.0, "en_route_to_dropoff", 400.0, at(9.5)),
             (3, at(10), 0.0, "delivered", 0.0, None),
         )
     ]

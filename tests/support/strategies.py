@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 from hypothesis import strategies as st
 
 from contracts import (
+    AbortReason,
     AssignDrone,
     BusinessRegistered,
     CancelDelivery,
@@ -17,13 +19,17 @@ from contracts import (
     DeliveryRescheduled,
     DroneAssigned,
     DroneMilestone,
+    DronePhase,
     GeoPoint,
+    MilestoneKind,
     PickedUp,
+    RefusalReason,
     RefuseAssignment,
     ReportAbort,
     ReportDropoff,
     ReportPickup,
     TelemetryReported,
+    TrackingStatus,
     TrackingUpdated,
 )
 
@@ -74,9 +80,7 @@ telemetry = st.builds(
     ground_speed_mps=non_negative,
     heading_deg=st.floats(min_value=0, max_value=359.999, allow_nan=False),
     battery_pct=st.floats(min_value=0, max_value=100, allow_nan=False),
-    phase=st.sampled_from(
-        ["idle", "to_pickup", "at_pickup", "to_dropoff", "at_dropoff", "returning"]
-    ),
+    phase=st.sampled_from(get_args(DronePhase)),
     **_common(),
 )
 tracking = st.builds(
@@ -88,19 +92,7 @@ tracking = st.builds(
     lon=longitudes,
     altitude_m=finite,
     ground_speed_mps=non_negative,
-    status=st.sampled_from(
-        [
-            "requested",
-            "assigned",
-            "en_route_to_pickup",
-            "picked_up",
-            "en_route_to_dropoff",
-            "delivered",
-            "cancelled",
-            "rescheduled",
-            "failed",
-        ]
-    ),
+    status=st.sampled_from(get_args(TrackingStatus)),
     remaining_m=non_negative,
     eta=st.none() | utc_datetimes.map(lambda d: d + timedelta(seconds=1)),
     **_common(),
@@ -115,8 +107,8 @@ business_registered = st.builds(
     key_sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
     **_common(),
 )
-abort_reasons = st.sampled_from(["battery", "no_fly_zone", "fault"])
-refusal_reasons = st.sampled_from(["busy", "unreachable", "insufficient_battery"])
+abort_reasons = st.sampled_from(get_args(AbortReason))
+refusal_reasons = st.sampled_from(get_args(RefusalReason))
 rescheduled = st.builds(
     DeliveryRescheduled,
     delivery_id=ids,
@@ -132,7 +124,7 @@ failed = st.builds(DeliveryFailed, delivery_id=ids, drone_id=ids, reason=abort_r
 drone_milestone = st.builds(
     DroneMilestone,
     drone_id=ids,
-    kind=st.sampled_from(["battery_low", "aborted", "returned", "charged"]),
+    kind=st.sampled_from(get_args(MilestoneKind)),
     lat=latitudes,
     lon=longitudes,
     battery_pct=st.floats(min_value=0, max_value=100, allow_nan=False),
