@@ -13,16 +13,10 @@ from typing import Any
 import msgspec
 
 from contracts import (
+    DELIVERY_EVENT_TYPES,
     BusinessRegistered,
     DeadLetter,
-    Delivered,
-    DeliveryCancelled,
-    DeliveryFailed,
-    DeliveryRequested,
-    DeliveryRescheduled,
-    DroneAssigned,
     Event,
-    PickedUp,
     TelemetryReported,
     TrackingUpdated,
 )
@@ -161,15 +155,7 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 event.remaining_m,
                 event.eta,
             )
-        case (
-            DeliveryRequested()
-            | DroneAssigned()
-            | PickedUp()
-            | Delivered()
-            | DeliveryCancelled()
-            | DeliveryRescheduled()
-            | DeliveryFailed()
-        ):
+        case _ if isinstance(event, DELIVERY_EVENT_TYPES):  # the aggregate's, from contracts
             drone_id = getattr(event, "drone_id", None)
             return DELIVERY_EVENTS, (
                 event.delivery_id,

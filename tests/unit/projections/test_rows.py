@@ -1,12 +1,35 @@
-"""Records to rows without Kafka or PostgreSQL: dead letters and the topic routing."""
+"""Records to rows without Kafka or PostgreSQL: dead letters, tables and topic routing."""
 
 from __future__ import annotations
 
-from contracts import encode_dead_letter, encode_event
-from projections.rows import DEAD_LETTERS, TELEMETRY, dead_letter_row
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contracts import DELIVERY_EVENT_TYPES, Event, encode_dead_letter, encode_event
+from projections.rows import (
+    BUSINESSES,
+    DEAD_LETTERS,
+    DELIVERY_EVENTS,
+    TELEMETRY,
+    TRACKING,
+    TableLayout,
+    dead_letter_row,
+    to_row,
+)
 from projections.sink import SinkStats, build_rows
 from projections.source import Record
 from tests.support import projection_dataset
+from tests.support.strategies import EVENT_STRATEGIES
+
+OTHER_TABLES: dict[str, TableLayout | None] = {
+    "TelemetryReported": TELEMETRY,
+    "TrackingUpdated": TRACKING,
+    "BusinessRegistered": BUSINESSES,
+    "DroneMilestone": None,  # dispatch's, not the read model's
+}
+"""Where each event that is not the delivery aggregate's lands (spelled out: the spec)."""
 
 
 def record(topic: str, value: bytes) -> Record:
@@ -49,3 +72,26 @@ def test_an_envelope_on_another_topic_is_not_taken_for_an_event() -> None:
     rows = build_rows([record("p-telemetry", encode_dead_letter(letter))], stats, "p-deadletter")
     assert dict(rows) == {}
     assert stats.undecodable == 1
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_STRATEGIES))
+@settings(max_examples=20)
+@given(data=st.data())
+def test_every_delivery_event_and_only_those_land_in_delivery_events(
+    event_type: str, data: st.DataObject
+) -> None:
+    event: Event = data.draw(EVENT_STRATEGIES[event_type])
+    row = to_row(event)
+    if isinstance(event, DELIVERY_EVENT_TYPES):
+        assert row is not None
+        layout, values = row
+        assert layout is DELIVERY_EVENTS
+        columns = dict(zip(layout.column_names, values, strict=True))
+        assert (columns["delivery_id"], columns["event_type"]) == (
+            event.delivery_id,
+            event.event_type,
+        )
+        assert columns["drone_id"] == getattr(event, "drone_id", None)
+        assert columns["payload"] == msgspec.to_builtins(event)
+    else:
+        assert (row[0] if row else None) is OTHER_TABLES[event.event_type]
