@@ -43,7 +43,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from contracts import DroneAssigned, Topics, encode_event
+from contracts import DroneAssigned, TelemetryReported, Topics, encode_event
 from simulator.adapters.runner import SimulatorRunner
 from simulator.flight.engine import FleetEngine, FlightSpec
 from simulator.settings import SimulatorSettings
@@ -89,8 +89,8 @@ def fleet_on_missions(scenario: Scenario, count: int, prefix: str) -> FleetEngin
 
 def telemetry_record_size(engine: FleetEngine) -> int:
     """The mean size in bytes of an encoded fix of this fleet (a copy is stepped)."""
-    events = engine.step(T0, 1.0)
-    sizes = [len(encode_event(e)) for e in events]
+    fixes = [r for r in engine.step(T0, 1.0) if isinstance(r, TelemetryReported)]
+    sizes = [len(encode_event(fix)) for fix in fixes]
     return round(sum(sizes) / len(sizes))
 
 

@@ -1,16 +1,17 @@
-"""The Kafka adapter: assignments in, telemetry and milestones out, on the wall clock.
+"""The Kafka adapter: assignments in, telemetry and reports out, on the wall clock.
 
 The engine is stepped every 1/(telemetry_hz x telemetry_cohorts) seconds with the
-current UTC time, one cohort of the fleet reporting at each step. Telemetry
-goes to the telemetry topic with the drones' fleet milestones; pickups, drop-offs and
-aborts go as reports (commands) to the delivery aggregate (`simulator.adapters.wire`). With
-`--chaos`, the telemetry passes through `simulator.adapters.chaos` on its way to the producer.
-Drone assignments are read from the deliveries topic (every partition, from the end:
-this process flies only what is assigned while it runs) and handed to the engine; a
-drone of this fleet that cannot fly one refuses it (`RefuseAssignment`), so the
-delivery is rescheduled instead of waiting for it. Cancellations (`DeliveryCancelled`)
-turn a drone still on its way to the pickup back home. Demand (load mode) goes through
-the API or straight to Kafka (`simulator.world.demand`).
+current UTC time, one cohort of the fleet reporting at each step. What it reports goes
+out as records (`simulator.adapters.wire`): fixes and the drones' fleet milestones to
+the telemetry topic; pickups, drop-offs and aborts as reports (commands) to the
+delivery aggregate. With `--chaos`, the telemetry passes through
+`simulator.adapters.chaos` on its way to the producer. Drone assignments are read from
+the deliveries topic (every partition, from the end: this process flies only what is
+assigned while it runs) and handed to the engine; a drone of this fleet that cannot
+fly one refuses it (`RefuseAssignment`), so the delivery is rescheduled instead of
+waiting for it. Cancellations (`DeliveryCancelled`) turn a drone still on its way to
+the pickup back home. Demand (load mode) is drawn by `simulator.world.demand` and sent
+through the API (`simulator.adapters.api_client`) or straight to Kafka.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from contracts import (
     DeliveryCancelled,
     DroneAssigned,
     DroneMilestone,
-    Event,
     Topics,
     decode_event,
     encode_event,
@@ -41,6 +41,7 @@ from simulator.adapters.api_client import post_order
 from simulator.adapters.chaos import Chaos, ChaosSpec
 from simulator.adapters.wire import refusal, to_records
 from simulator.flight.engine import FleetEngine, cohort
+from simulator.flight.reports import DroneReport
 from simulator.settings import SimulatorSettings
 from simulator.world.clock import SimClock
 from simulator.world.demand import PoissonDemand
@@ -170,9 +171,9 @@ class SimulatorRunner:
                 if self.settings.duration_s and elapsed >= self.settings.duration_s:
                     return
                 self.stats.ticks += 1
-            events = self.engine.step(self.now(), step_s, cohort(index, cohorts))
+            reports = self.engine.step(self.now(), step_s, cohort(index, cohorts))
             steps += 1
-            await self._send(events)
+            await self._send(reports)
             next_step += wall_step
             delay = next_step - time.monotonic()
             if delay < 0:
@@ -185,11 +186,11 @@ class SimulatorRunner:
         """No more cohorts than drones: an empty cohort would only waste a step."""
         return max(1, min(self.settings.telemetry_cohorts, len(self.engine.drone_ids)))
 
-    async def _send(self, events: list[Event]) -> None:
-        milestones = [e for e in events if isinstance(e, DroneMilestone)]
+    async def _send(self, reports: list[DroneReport]) -> None:
+        milestones = [r for r in reports if isinstance(r, DroneMilestone)]
         self.stats.fleet_milestones += len(milestones)
         self.stats.aborts += sum(1 for m in milestones if m.kind == "aborted")
-        records = to_records(events, self.topics)
+        records = to_records(reports, self.topics)
         if self.chaos is not None:
             records = self.chaos.apply(records)
         await self._produce(records)

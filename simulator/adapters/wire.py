@@ -1,14 +1,17 @@
-"""What the simulator puts on the wire: each engine event as a (topic, key, value) record.
+"""What the simulator puts on the wire: each engine report as a (topic, key, value) record.
 
-Telemetry is an event on the telemetry topic, keyed by drone id, and so are the drone's
-fleet milestones (`DroneMilestone`: battery low, aborted, returned, charged), which stay
-in order with its fixes and reach dispatch through the same gate. A delivery milestone
-is a report (a command) to the delivery aggregate, keyed by delivery id: pickup,
-drop-off, and an abort (`ReportAbort`, from the `aborted` fleet milestone, which thus
-gives two records), or the refusal of an assignment (`RefuseAssignment`). The drone does
-not write the delivery's events itself, only the aggregate does, so their sequence
-numbers never collide with a cancellation or a reassignment. Kept apart from the runner
-so that the chaos layer and the benchmarks work on the very records the runner sends.
+The engine (`simulator.flight.reports`) reports what a drone knows; this module says
+who must hear it. Telemetry is an event on the telemetry topic, keyed by drone id, and
+so are the drone's fleet milestones (`DroneMilestone`: battery low, aborted, returned,
+charged), which stay in order with its fixes and reach dispatch through the same gate.
+What concerns a delivery is a report (a command) to the delivery aggregate, keyed by
+delivery id: `PickupDone` becomes `ReportPickup`, `DropoffDone` becomes
+`ReportDropoff`, and the `aborted` milestone becomes a `ReportAbort` as well (so an
+abort gives two records); a refused assignment is a `RefuseAssignment`. The drone
+writes none of the delivery's events, only the aggregate does, so their sequence
+numbers never collide with a cancellation or a reassignment. Kept apart from the
+runner so that the chaos layer and the benchmarks work on the very records the runner
+sends.
 """
 
 from __future__ import annotations
@@ -17,48 +20,51 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from contracts import (
-    Delivered,
+    Command,
     DroneAssigned,
     DroneMilestone,
-    Event,
-    PickedUp,
     RefusalReason,
     RefuseAssignment,
     ReportAbort,
     ReportDropoff,
     ReportPickup,
+    TelemetryReported,
     Topics,
     encode_command,
     encode_event,
     new_event_id,
 )
 from kafkaio import WireRecord
+from simulator.flight.reports import DroneReport, DropoffDone, PickupDone
 
 
-def to_wire(event: Event, topics: Topics) -> WireRecord:
-    """The record for one engine event (a telemetry fix or a milestone)."""
-    if isinstance(event, PickedUp | Delivered):
-        kind = ReportPickup if isinstance(event, PickedUp) else ReportDropoff
-        report = kind(
-            command_id=event.event_id,
-            delivery_id=event.delivery_id,
-            issued_at=event.recorded_at,
-            drone_id=event.drone_id,
-            observed_at=event.occurred_at,
-        )
-        return WireRecord(
-            topics.delivery_commands.name, event.delivery_id.encode(), encode_command(report)
-        )
-    return WireRecord(topics.telemetry.name, event.aggregate_id.encode(), encode_event(event))
+def to_wire(report: DroneReport, topics: Topics) -> WireRecord:
+    """The record of one report: a fix or a fleet milestone, or a command to the aggregate."""
+    match report:
+        case PickupDone() | DropoffDone():
+            kind = ReportPickup if isinstance(report, PickupDone) else ReportDropoff
+            return _to_aggregate(
+                kind(
+                    command_id=report.report_id,
+                    delivery_id=report.delivery_id,
+                    issued_at=report.at,
+                    drone_id=report.drone_id,
+                    observed_at=report.at,
+                ),
+                topics,
+            )
+        case TelemetryReported() | DroneMilestone():
+            key = report.drone_id.encode()
+            return WireRecord(topics.telemetry.name, key, encode_event(report))
 
 
-def to_records(events: Iterable[Event], topics: Topics) -> list[WireRecord]:
-    """The records of a step's events: one each, and a `ReportAbort` after an abort."""
+def to_records(reports: Iterable[DroneReport], topics: Topics) -> list[WireRecord]:
+    """The records of a step's reports: one each, and a `ReportAbort` after an abort."""
     records: list[WireRecord] = []
-    for event in events:
-        records.append(to_wire(event, topics))
-        if isinstance(event, DroneMilestone) and event.kind == "aborted":
-            records.extend(_abort_report(event, topics))
+    for report in reports:
+        records.append(to_wire(report, topics))
+        if isinstance(report, DroneMilestone) and report.kind == "aborted":
+            records.extend(_abort_report(report, topics))
     return records
 
 
@@ -74,8 +80,13 @@ def _abort_report(aborted: DroneMilestone, topics: Topics) -> list[WireRecord]:
         reason=aborted.reason,
         observed_at=aborted.occurred_at,
     )
-    key = aborted.delivery_id.encode()
-    return [WireRecord(topics.delivery_commands.name, key, encode_command(report))]
+    return [_to_aggregate(report, topics)]
+
+
+def _to_aggregate(command: Command, topics: Topics) -> WireRecord:
+    """A command on its way to the delivery aggregate: keyed by delivery id."""
+    key = command.delivery_id.encode()
+    return WireRecord(topics.delivery_commands.name, key, encode_command(command))
 
 
 def refusal(
@@ -90,6 +101,4 @@ def refusal(
         reason=reason,
         observed_at=now,
     )
-    return WireRecord(
-        topics.delivery_commands.name, assignment.delivery_id.encode(), encode_command(command)
-    )
+    return _to_aggregate(command, topics)

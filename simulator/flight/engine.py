@@ -1,12 +1,13 @@
 """The flight engine: a whole fleet stepped in time as numpy arrays. Sans-I/O.
 
-`FleetEngine.step(now, dt)` advances every drone by `dt` seconds and returns the events
-of that step: the milestones reached (`PickedUp`, `Delivered`), then one
-`TelemetryReported` per reporting drone (all, or one `cohort` of the fleet). `assign`
-gives an idle drone a mission, or returns False when the drone is not ours, busy,
-cannot reach a point (no-fly zone) or would land with less than its battery reserve.
-The engine has no clock (it is given `now` and `dt`), no I/O and no randomness but one
-seeded numpy generator, so the same seed, fleet and inputs always give the same events.
+`FleetEngine.step(now, dt)` advances every drone by `dt` seconds and returns what the
+drones report of that step (`simulator.flight.reports`): the pickups and drop-offs
+done (`PickupDone`, `DropoffDone`), the fleet milestones, then one `TelemetryReported`
+per reporting drone (all, or one `cohort` of the fleet). `assign` gives an idle drone
+a mission, or returns False when the drone is not ours, busy, cannot reach a point
+(no-fly zone) or would land with less than its battery reserve. The engine has no
+clock (it is given `now` and `dt`), no I/O and no randomness but one seeded numpy
+generator, so the same seed, fleet and inputs always give the same reports.
 
 Why arrays: the first engine moved one Python object per drone with a pyproj call
 each; a load test of thousands of drones spent its time there. Here every quantity is
@@ -16,12 +17,17 @@ A mission is three legs (depot -> pickup -> drop-off -> nearest depot). Each leg
 vertical take-off to cruise altitude, cruise along the planned route (around the
 no-fly zones) with acceleration and braking limits and the wind changing the ground
 speed, a stop over the point, a vertical landing. At the pickup and the drop-off the
-drone then dwells on the ground; the milestone is emitted when the dwell ends, with
-the assignment's sequence + 1 (PickedUp) and + 2 (Delivered).
+drone then dwells on the ground; it reports `PickupDone` or `DropoffDone` when the
+dwell ends. The engine writes none of the delivery's events: only the aggregate
+numbers those, from the drones' reports (`simulator.adapters.wire`).
+
+Phases and stages: `phase` (one `int8` code per drone, `simulator.flight.phases`) is
+the contracts' `DronePhase`, what telemetry reports; `stage` (GROUND, CLIMB, CRUISE,
+DESCEND) is how the drone moves within the current leg, the engine's own.
 
 `cancel(delivery_id)` makes a drone still on its way to the pickup (or waiting there)
 abandon the mission and retrace its route to the depot it took off from. After its
-pickup milestone the engine ignores a cancel: the delivery aggregate refuses those.
+pickup the engine ignores a cancel: the delivery aggregate refuses those.
 
 Refusals and aborts. `try_assign` says why a drone will not take a mission (busy, a
 point it may not reach, not enough battery to end with its reserve); the runner
@@ -32,7 +38,7 @@ to (`abort`, e.g. a no-fly zone closing on its way or an injected fault). Before
 pickup it retraces its way out to its depot; with the parcel on board it flies the
 planned shortest way to the nearest depot (or, if none, retraces) and lands with it.
 
-Fleet milestones (`DroneMilestone`) come out of `step` after the delivery milestones:
+Fleet milestones (`DroneMilestone`) come out of `step` after the pickups and drop-offs:
 `aborted` (with the delivery and the reason), `battery_low` (crossing
 `spec.low_battery_pct`, once until the drone is charged again), `returned` (landed at
 a depot after a mission) and `charged` (full again on the charger).
@@ -48,29 +54,43 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from contracts import (
-    AbortReason,
-    Delivered,
-    DroneAssigned,
-    Event,
-    GeoPoint,
-    MilestoneKind,
-    PickedUp,
-)
+from contracts import AbortReason, DroneAssigned, DroneMilestone, GeoPoint, MilestoneKind
 from simulator.flight.airspace import Airspace
 from simulator.flight.battery import Segment, drain_per_s, mission_cost_pct
 from simulator.flight.geo import FloatArray, LocalFrame, distance_m, local_offsets
 from simulator.flight.kinematics import brake_speed, cruise_ground_speed
-from simulator.flight.reports import PHASES, EventIds, drone_milestone, telemetry
+from simulator.flight.phases import (
+    AT_DROPOFF,
+    AT_PICKUP,
+    IDLE,
+    PHASES,
+    RETURNING,
+    TO_DROPOFF,
+    TO_PICKUP,
+)
+from simulator.flight.reports import (
+    DroneReport,
+    DropoffDone,
+    EventIds,
+    PickupDone,
+    drone_milestone,
+    telemetry,
+)
 from simulator.flight.routing import RoutePlanner
 from simulator.flight.spec import FlightSpec
 from simulator.flight.wind import WindField, WindSpec
 
-__all__ = ["EVERY_DRONE", "PHASES", "FleetEngine", "FlightSpec", "cohort"]
+__all__ = ["EVERY_DRONE", "FleetEngine", "FlightSpec", "cohort"]
 
-IDLE, TO_PICKUP, AT_PICKUP, TO_DROPOFF, AT_DROPOFF, RETURNING = range(6)
 GROUND, CLIMB, CRUISE, DESCEND = range(4)
-"""Stages of a leg; `phase` says which leg (or stop) the drone is on."""
+"""Stages of a leg, the engine's own codes in `stage`; `phase` says which leg (or stop)
+the drone is on."""
+
+ON_DELIVERY: npt.NDArray[np.bool_] = np.isin(
+    np.arange(len(PHASES)), (TO_PICKUP, AT_PICKUP, TO_DROPOFF, AT_DROPOFF)
+)
+"""Indexed by phase code: whether a drone in that phase flies a delivery. A lookup table
+rather than a range of codes, so that nothing depends on the order of `DronePhase`."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -279,8 +299,8 @@ class FleetEngine:
         flown is itself a shortest, zone-free route, so no new planning is needed and
         the battery check made at assignment still covers the way back. A drone not yet
         off the ground stays idle where it is; one descending over the pickup climbs
-        back to cruise first. A cancel that comes after the pickup milestone, for
-        another drone's delivery, or twice, changes nothing and returns False.
+        back to cruise first. A cancel that comes after the pickup, for another drone's
+        delivery, or twice, changes nothing and returns False.
         """
         for i, mission in self._missions.items():
             if mission.assignment.delivery_id == delivery_id and self.phase[i] in (
@@ -335,19 +355,20 @@ class FleetEngine:
 
     # -- stepping ------------------------------------------------------------------------
 
-    def step(self, now: datetime, dt: float, reporting: slice = EVERY_DRONE) -> list[Event]:
-        """Advance every drone by `dt` seconds; return milestones, then telemetry.
+    def step(self, now: datetime, dt: float, reporting: slice = EVERY_DRONE) -> list[DroneReport]:
+        """Advance every drone by `dt` seconds; return pickups, drop-offs, milestones, fixes.
 
         Only the drones in `reporting` send a fix this step (all by default): the runner
         spreads the fleet's fixes over the telemetry interval in cohorts (`cohort`).
         """
         dwelling = self._physics(dt)
-        events: list[Event] = self._dwell(dwelling, dt, now)
-        events.extend(self._fleet_milestones(now))
+        reports: list[DroneReport] = []
+        reports.extend(self._dwell(dwelling, dt, now))
+        reports.extend(self._fleet_milestones(now))
         reporters = self.drone_ids[reporting]
         sequence = self.telemetry_sequence[reporting]
         sequence += 1  # a view: the engine's own counters move
-        events.extend(
+        reports.extend(
             telemetry(
                 now,
                 self._ids.take(len(reporters)),
@@ -363,28 +384,28 @@ class FleetEngine:
                 self.phase[reporting],
             )
         )
-        return events
+        return reports
 
     def advance(self, dt: float) -> list[int]:
-        """Step the physics only, building no events: for benchmarks and bulk runs.
+        """Step the physics only, building no reports: for benchmarks and bulk runs.
 
-        Returns the indices of the drones whose dwell ended (a pickup or a delivery), so
-        a caller still sees the milestones; fleet milestones are dropped. Do not mix with
-        `step` on one engine if the event sequence numbers matter: `advance` skips the
+        Returns the indices of the drones whose dwell ended (a pickup or a drop-off), so
+        a caller still sees them; fleet milestones are dropped. Do not mix with `step`
+        on one engine if the fixes' sequence numbers matter: `advance` skips the
         telemetry sequence.
         """
         done = self._finish_dwells(self._physics(dt), dt)
         self._pending.clear()
         return done
 
-    def _fleet_milestones(self, now: datetime) -> list[Event]:
+    def _fleet_milestones(self, now: datetime) -> list[DroneMilestone]:
         """The fleet milestones noted since the last step, in the order they happened."""
         pending, self._pending = self._pending, []
-        events: list[Event] = []
+        milestones: list[DroneMilestone] = []
         for item in pending:
             i = item.index
             self._milestone_sequence[i] += 1
-            events.append(
+            milestones.append(
                 drone_milestone(
                     now,
                     self._ids.one(),
@@ -398,7 +419,7 @@ class FleetEngine:
                     reason=item.reason,
                 )
             )
-        return events
+        return milestones
 
     def _physics(self, dt: float) -> npt.NDArray[np.bool_]:
         """Move, climb, land and drain every drone; return who is dwelling at a stop.
@@ -433,7 +454,7 @@ class FleetEngine:
     def _watch_battery(self, before: FloatArray, charging: npt.NDArray[np.bool_]) -> None:
         """Abort missions under the reserve; note battery-low and fully-charged drones."""
         spec, battery, phase = self.spec, self.battery_pct, self.phase
-        exhausted = (phase >= TO_PICKUP) & (phase <= AT_DROPOFF) & (battery < spec.reserve_pct)
+        exhausted = ON_DELIVERY[phase] & (battery < spec.reserve_pct)
         for i in np.flatnonzero(exhausted).tolist():
             if self._delivery_ids[i] is not None:
                 self._abort(i, "battery")
@@ -522,23 +543,23 @@ class FleetEngine:
                 self._start_leg(i, RETURNING, mission.legs[2])
         return done
 
-    def _dwell(self, dwelling: npt.NDArray[np.bool_], dt: float, now: datetime) -> list[Event]:
-        """Finish the dwells that are over and return their milestones, in drone order."""
-        events: list[Event] = []
+    def _dwell(
+        self, dwelling: npt.NDArray[np.bool_], dt: float, now: datetime
+    ) -> list[PickupDone | DropoffDone]:
+        """Finish the dwells that are over and report them, in drone order."""
+        done: list[PickupDone | DropoffDone] = []
         for i in self._finish_dwells(dwelling, dt):
             mission = self._missions[i].assignment
-            kind = PickedUp if self.phase[i] == TO_DROPOFF else Delivered
-            events.append(
+            kind = PickupDone if self.phase[i] == TO_DROPOFF else DropoffDone
+            done.append(
                 kind(
-                    event_id=self._ids.one(),
-                    sequence=mission.sequence + (1 if kind is PickedUp else 2),
-                    occurred_at=now,
-                    recorded_at=now,
+                    report_id=self._ids.one(),
                     delivery_id=mission.delivery_id,
                     drone_id=mission.drone_id,
+                    at=now,
                 )
             )
-        return events
+        return done
 
     def _cruise(
         self, idx: IntArray, dt: float, wind_east: FloatArray, wind_north: FloatArray

@@ -1,28 +1,55 @@
-"""Turning the fleet's arrays into events: ids from the seeded generator, then structs.
+"""What the engine reports: what a drone knows, in the words of a drone.
 
-Why a module of its own: building one `TelemetryReported` per drone per step costs more
-than stepping the physics (BENCHMARKS.md, "engine"), so it is kept apart, done in bulk
-(one `tolist()` per field, one hex string for all ids) and measured separately.
+A drone knows that it has the parcel on board (`PickupDone`) and that it left it at
+the drop-off (`DropoffDone`); it does not write the delivery's events, whose sequence
+numbers only the delivery aggregate can give, so these two are the drone's own
+records and `simulator.adapters.wire` turns each into its report (a command) to the
+aggregate. What a drone says about itself is already a wire event of the contracts and
+is built here as such: one `TelemetryReported` per fix and the fleet milestones
+(`DroneMilestone`: battery low, aborted, returned, charged), in drone order. An
+`aborted` milestone says which delivery was given up and why: the wire makes it both
+a fleet event and the aggregate's `ReportAbort`.
+
+Why the fixes are built in a module of their own: one `TelemetryReported` per drone
+per step costs more than stepping the physics (BENCHMARKS.md, "engine"), so it is
+done in bulk (one `tolist()` per field, one hex string for all ids) and measured
+separately (`benchmarks/engine_bench.py`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from contracts import AbortReason, DroneMilestone, DronePhase, MilestoneKind, TelemetryReported
+from contracts import AbortReason, DroneMilestone, MilestoneKind, TelemetryReported
+from simulator.flight.phases import PHASES
 
-PHASES: tuple[DronePhase, ...] = (
-    "idle",
-    "to_pickup",
-    "at_pickup",
-    "to_dropoff",
-    "at_dropoff",
-    "returning",
-)
-"""Phase codes of the engine's `phase` array: the index into this tuple."""
+
+class PickupDone(msgspec.Struct, frozen=True, kw_only=True):
+    """The drone has the parcel of `delivery_id` on board: its dwell at the pickup ended."""
+
+    report_id: str
+    """From the engine's seeded generator: a replayed run reports with the same ids."""
+    delivery_id: str
+    drone_id: str
+    at: datetime
+
+
+class DropoffDone(msgspec.Struct, frozen=True, kw_only=True):
+    """The parcel of `delivery_id` is at the drop-off: the drone's dwell there ended."""
+
+    report_id: str
+    """From the engine's seeded generator: a replayed run reports with the same ids."""
+    delivery_id: str
+    drone_id: str
+    at: datetime
+
+
+DroneReport = PickupDone | DropoffDone | DroneMilestone | TelemetryReported
+"""Everything `FleetEngine.step` returns."""
 
 
 class EventIds:

@@ -1,0 +1,1 @@
+"""The world the fleet flies in: scenarios, airports, demand and the clock. Sans-I/O."""

@@ -10,11 +10,9 @@ commands on delivery-commands. In load mode the demand goes straight to Kafka.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import ConsumerRecord
 
 from contracts import (
     DeliveryCancelled,
@@ -29,38 +27,23 @@ from contracts import (
     TelemetryReported,
     Topics,
     decode_command,
-    decode_event,
     new_event_id,
     utc_now,
 )
 from contracts.codec import decode_as
 from devstack.settings import StackSettings
-from simulator.adapters.runner import RunStats, SimulatorRunner
-from simulator.flight.engine import FleetEngine, FlightSpec
-from simulator.settings import SimulatorSettings
 from simulator.world.demand import PoissonDemand
-from simulator.world.scenario import default_scenario
 from tests.support.kafka_helpers import collect, produce, wait_for
-
-ZURICH = default_scenario()
-DEPOT = ZURICH.depots[0]
-# Fast drones so a whole mission takes seconds of wall time.
-SPEC = FlightSpec(
-    cruise_speed_mps=40.0,
-    cruise_altitude_m=20.0,
-    climb_rate_mps=20.0,
-    descent_rate_mps=20.0,
-    acceleration_mps2=20.0,
-    deceleration_mps2=20.0,
-    pickup_dwell_s=0.5,
-    dropoff_dwell_s=0.5,
+from tests.support.simulator_runner import (
+    DEPOT,
+    ZURICH,
+    Records,
+    fixes_of,
+    fleet_events_of,
+    flying,
+    near,
+    seen,
 )
-
-Records = list[ConsumerRecord[bytes, bytes]]
-
-
-def near(point: GeoPoint, north_m: float, east_m: float) -> GeoPoint:
-    return GeoPoint(point.lat + north_m / 111_320, point.lon + east_m / 75_000)
 
 
 def assignment(
@@ -77,55 +60,6 @@ def assignment(
         pickup=pickup,
         dropoff=dropoff,
     )
-
-
-@contextlib.asynccontextmanager
-async def flying(
-    stack: StackSettings,
-    topics: Topics,
-    prefix: str,
-    demand: PoissonDemand | None = None,
-    **options: object,
-) -> AsyncIterator[SimulatorRunner]:
-    """A runner of two drones at 10 Hz, ready to read the deliveries topic."""
-    settings = SimulatorSettings(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        topic_prefix=topics.prefix,
-        drones=2,
-        drone_id_prefix=prefix,
-        telemetry_hz=10.0,
-        **options,  # type: ignore[arg-type]
-    )
-    engine = FleetEngine.at_depots(2, (DEPOT,), SPEC, seed=1, id_prefix=prefix)
-    runner = SimulatorRunner(settings, engine, demand=demand)
-    task: asyncio.Task[RunStats] = asyncio.create_task(runner.run())
-    await asyncio.wait_for(runner.ready.wait(), timeout=30)
-    try:
-        yield runner
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, timeout=30)
-
-
-def fleet_events_of(records: Records, drone_id: str) -> list[TelemetryReported | DroneMilestone]:
-    """The drone's fixes and fleet milestones, in order (they share its key)."""
-    found = []
-    for r in records:
-        if r.key is not None and r.key.decode() == drone_id:
-            event = decode_event(r.value)
-            assert isinstance(event, TelemetryReported | DroneMilestone), event
-            found.append(event)
-    return found
-
-
-def fixes_of(records: Records, drone_id: str) -> list[TelemetryReported]:
-    return [e for e in fleet_events_of(records, drone_id) if isinstance(e, TelemetryReported)]
-
-
-def seen(
-    drone_id: str, condition: Callable[[TelemetryReported], bool]
-) -> Callable[[Records], bool]:
-    return lambda records: any(condition(f) for f in fixes_of(records, drone_id))
 
 
 def back_home(drone_id: str) -> Callable[[Records], bool]:

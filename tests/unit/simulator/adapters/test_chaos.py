@@ -22,7 +22,8 @@ from kafkaio import WireRecord
 from simulator.adapters.chaos import KINDS, Chaos, ChaosSpec
 from simulator.adapters.wire import to_wire
 from simulator.cli import main
-from tests.support.factories import T0, fix, picked_up
+from tests.support.factories import T0, fix
+from tests.support.flight import pickup_done
 
 TOPICS = Topics.with_prefix()
 DRONES = 1_000
@@ -175,7 +176,7 @@ def test_nothing_but_telemetry_is_touched(spec: ChaosSpec, seed: int, layout: li
     chaos = Chaos(spec, TOPICS.telemetry.name, seed)
     for tick in range(3):
         batch = [
-            to_wire(picked_up(f"job-{tick}-{i}", f"drone-{i}"), TOPICS)
+            to_wire(pickup_done(f"job-{tick}-{i}", f"drone-{i}"), TOPICS)
             if is_command
             else to_wire(fix(f"drone-{i}", seq=tick + 1), TOPICS)
             for i, is_command in enumerate(layout)

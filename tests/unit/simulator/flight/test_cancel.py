@@ -1,7 +1,7 @@
 """Cancelling before pickup: the drone turns back home, whatever it was doing.
 
-A cancel is honoured while the drone flies to the pickup or waits there; after its
-PickedUp milestone it changes nothing (the delivery aggregate refuses such cancels).
+A cancel is honoured while the drone flies to the pickup or waits there; after it
+reports the pickup (`PickupDone`) it changes nothing (the delivery aggregate refuses such cancels).
 A drone that turned back keeps every flight invariant and lands, idle, on the depot it
 took off from, and never reports a pickup for the cancelled delivery.
 """
@@ -15,25 +15,27 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import Delivered, Event, GeoPoint, PickedUp, TelemetryReported
-from simulator.flight.engine import AT_PICKUP, CLIMB, CRUISE, DESCEND, TO_PICKUP, FleetEngine
+from contracts import GeoPoint, TelemetryReported
+from simulator.flight.engine import CLIMB, CRUISE, DESCEND, FleetEngine
+from simulator.flight.phases import AT_PICKUP, TO_PICKUP
+from simulator.flight.reports import DroneReport, DropoffDone, PickupDone
 from tests.support.factories import T0
-from tests.unit.simulator.flight.test_flight_invariants import check_fixes, fleet, order, points
+from tests.support.flight import check_fixes, deliveries_done, fleet, order, points
 
 FAR_PICKUP = GeoPoint(47.3950, 8.5600)  # a couple of km from the first depot
 DROPOFF = GeoPoint(47.3990, 8.5650)
 
 
 class Flight:
-    """Steps an engine, keeping every event and the time."""
+    """Steps an engine, keeping every report and the time."""
 
     def __init__(self, engine: FleetEngine, dt: float = 1.0) -> None:
         self.engine, self.dt, self.tick = engine, dt, 0
-        self.events: list[Event] = []
+        self.reports: list[DroneReport] = []
 
     def step(self) -> None:
         now = T0 + timedelta(seconds=self.tick * self.dt)
-        self.events.extend(self.engine.step(now, self.dt))
+        self.reports.extend(self.engine.step(now, self.dt))
         self.tick += 1
 
     def until(self, condition: Callable[[], bool], limit: int = 5_000) -> None:
@@ -48,7 +50,7 @@ class Flight:
 
     def fixes(self, drone_id: str) -> list[TelemetryReported]:
         return [
-            e for e in self.events if isinstance(e, TelemetryReported) and e.drone_id == drone_id
+            r for r in self.reports if isinstance(r, TelemetryReported) and r.drone_id == drone_id
         ]
 
 
@@ -78,8 +80,8 @@ def test_a_cancel_before_pickup_sends_the_drone_home(stage: str) -> None:
     assert not engine.cancel("d0"), "a second cancel changes nothing"
     flight.home()
 
-    assert not [e for e in flight.events if isinstance(e, PickedUp | Delivered)]
-    check_fixes(engine, flight.events, flight.dt, {"drone-00000"})
+    assert not deliveries_done(flight.reports)
+    check_fixes(engine, flight.reports, flight.dt, {"drone-00000"})
     after = flight.fixes("drone-00000")[cancelled_at:]
     assert all(f.delivery_id is None for f in after), "no longer flying the delivery"
     last = engine.step(T0 + timedelta(hours=1), 1.0)[-1]
@@ -91,13 +93,10 @@ def test_a_cancel_before_pickup_sends_the_drone_home(stage: str) -> None:
 
 def test_a_cancel_after_pickup_is_ignored_and_the_delivery_completes() -> None:
     engine, flight = one_mission()
-    flight.until(lambda: any(isinstance(e, PickedUp) for e in flight.events))
+    flight.until(lambda: any(isinstance(r, PickupDone) for r in flight.reports))
     assert not engine.cancel("d0")
     flight.home()
-    assert [type(e) for e in flight.events if isinstance(e, PickedUp | Delivered)] == [
-        PickedUp,
-        Delivered,
-    ]
+    assert [type(r) for r in deliveries_done(flight.reports)] == [PickupDone, DropoffDone]
 
 
 def test_a_cancel_for_no_drone_of_ours_is_ignored() -> None:
@@ -115,10 +114,10 @@ def test_a_drone_home_from_a_cancel_takes_the_next_mission() -> None:
     flight.home()
     assert engine.assign(order(1, "drone-00000", FAR_PICKUP, DROPOFF))
     flight.home()
-    milestones = [e for e in flight.events if isinstance(e, PickedUp | Delivered)]
-    assert [(type(m), m.delivery_id) for m in milestones] == [
-        (PickedUp, "d1"),
-        (Delivered, "d1"),
+    done = deliveries_done(flight.reports)
+    assert [(type(m), m.delivery_id) for m in done] == [
+        (PickupDone, "d1"),
+        (DropoffDone, "d1"),
     ]
 
 
@@ -153,22 +152,18 @@ def test_cancels_at_any_time_keep_every_invariant(
     for _ in range(int(cancel_after_s / dt)):
         flight.step()
     picked = any(
-        isinstance(e, PickedUp) and e.delivery_id == victim_delivery for e in flight.events
+        isinstance(r, PickupDone) and r.delivery_id == victim_delivery for r in flight.reports
     )
 
     turned_back = engine.cancel(victim_delivery)
 
     assert turned_back == (victim_drone in accepted and not picked)
     flight.home()
-    check_fixes(engine, flight.events, dt, accepted)
+    check_fixes(engine, flight.reports, dt, accepted)
     for index, drone_id in enumerate(engine.drone_ids):
         if drone_id not in accepted:
             continue
-        mine = [
-            e
-            for e in flight.events
-            if isinstance(e, PickedUp | Delivered) and e.drone_id == drone_id
-        ]
+        mine = [r for r in deliveries_done(flight.reports) if r.drone_id == drone_id]
         if drone_id == victim_drone and turned_back:
             assert mine == [], "no pickup after a cancel"
             last = flight.fixes(drone_id)[-1] if flight.fixes(drone_id) else None
@@ -177,4 +172,4 @@ def test_cancels_at_any_time_keep_every_invariant(
             assert position == starts[drone_id], "home, where it took off"
             assert engine.altitude_m[index] == 0.0
         else:
-            assert [type(m) for m in mine] == [PickedUp, Delivered]
+            assert [type(m) for m in mine] == [PickupDone, DropoffDone]

@@ -10,32 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import (
-    AbortReason,
-    Delivered,
-    DroneMilestone,
-    Event,
-    GeoPoint,
-    PickedUp,
-    RefuseAssignment,
-    ReportAbort,
-    TelemetryReported,
-    Topics,
-    decode_command,
-    encode_event,
-)
-from simulator.adapters.wire import refusal, to_records
-from simulator.flight.engine import FleetEngine, FlightSpec, cohort
-from simulator.world.demand import PoissonDemand
-from simulator.world.scenario import default_scenario
+from contracts import AbortReason, DroneMilestone, GeoPoint, TelemetryReported
+from simulator.flight.engine import FleetEngine, cohort
+from simulator.flight.reports import DroneReport, DropoffDone, PickupDone
 from streams.domain.geodesy import distance_m
 from tests.support.factories import T0, assigned
-from tests.unit.simulator.flight.test_flight_invariants import check_fixes, order
-from tests.unit.simulator.flight.test_flight_invariants import fleet as flight_fleet
-from tests.unit.simulator.flight.test_flight_invariants import points as flight_points
-
-SPEC = FlightSpec(cruise_speed_mps=20.0, pickup_dwell_s=3.0, dropoff_dwell_s=3.0)
-ZURICH = default_scenario()
+from tests.support.flight import SPEC, ZURICH, check_fixes, deliveries_done, fly, order
+from tests.support.flight import fleet as flight_fleet
+from tests.support.flight import points as flight_points
 
 
 def zurich_fleet(count: int, seed: int) -> FleetEngine:
@@ -44,21 +26,15 @@ def zurich_fleet(count: int, seed: int) -> FleetEngine:
     )
 
 
-def fly(engine: FleetEngine, seconds: int, dt: float = 1.0) -> list[Event]:
-    events: list[Event] = []
-    for tick in range(int(seconds / dt)):
-        events.extend(engine.step(T0 + timedelta(seconds=tick * dt), dt))
-    return events
-
-
 def test_a_mission_ends_delivered_and_back_at_the_depot() -> None:
     engine = zurich_fleet(1, seed=1)
     assert engine.assign(assigned(drone_id="drone-00000"))
-    events = fly(engine, 600)
-    milestones = [e for e in events if isinstance(e, PickedUp | Delivered)]
-    assert [type(m) for m in milestones] == [PickedUp, Delivered]
-    assert [m.sequence for m in milestones] == [3, 4]
-    last = [e for e in events if isinstance(e, TelemetryReported)][-1]
+    reports = fly(engine, 600)
+    done = deliveries_done(reports)
+    assert [type(m) for m in done] == [PickupDone, DropoffDone]
+    assert [(m.delivery_id, m.drone_id) for m in done] == [("d1", "drone-00000")] * 2
+    assert done[0].at < done[1].at
+    last = [r for r in reports if isinstance(r, TelemetryReported)][-1]
     assert last.phase == "idle" and last.delivery_id is None
     assert (last.lat, last.lon) == (ZURICH.depots[0].lat, ZURICH.depots[0].lon)
     assert last.altitude_m == 0.0 and engine.in_flight() == 0
@@ -92,11 +68,11 @@ def test_no_teleport_and_battery_in_range(seed: int, dt: float) -> None:
         previous[event.drone_id] = event
 
 
-def test_same_seed_same_events() -> None:
+def test_same_seed_same_reports() -> None:
     def run(seed: int) -> list[bytes]:
         engine = zurich_fleet(4, seed=seed)
         engine.assign(assigned(drone_id="drone-00001"))
-        return [encode_event(e) for e in fly(engine, 120)]
+        return [msgspec.json.encode(r) for r in fly(engine, 120)]
 
     assert run(7) == run(7)
     assert run(7) != run(8)
@@ -106,8 +82,8 @@ def test_cohorts_split_the_fleet_and_each_drone_reports_once_per_round() -> None
     engine, lockstep = zurich_fleet(10, seed=3), zurich_fleet(10, seed=3)
     reporters: list[str] = []
     for index in range(3):
-        events = engine.step(T0, 1.0 / 3, cohort(index, 3))
-        fixes = [e for e in events if isinstance(e, TelemetryReported)]
+        reports = engine.step(T0, 1.0 / 3, cohort(index, 3))
+        fixes = [r for r in reports if isinstance(r, TelemetryReported)]
         reporters += [f.drone_id for f in fixes]
         assert all(f.sequence == 1 for f in fixes)
     assert sorted(reporters) == sorted(lockstep.drone_ids), "every drone once, none twice"
@@ -121,8 +97,8 @@ def test_cohorts_split_the_fleet_and_each_drone_reports_once_per_round() -> None
 # -- refusals, aborts and fleet milestones ------------------------------------------------
 
 
-def milestones_of(events: list[Event], kind: str) -> list[DroneMilestone]:
-    return [e for e in events if isinstance(e, DroneMilestone) and e.kind == kind]
+def milestones_of(reports: list[DroneReport], kind: str) -> list[DroneMilestone]:
+    return [r for r in reports if isinstance(r, DroneMilestone) and r.kind == kind]
 
 
 def test_refusals_say_why() -> None:
@@ -151,34 +127,34 @@ def test_refusals_say_why() -> None:
 def test_an_abort_before_pickup_turns_back_and_reports_the_reason() -> None:
     engine = zurich_fleet(1, seed=2)
     assert engine.assign(assigned(drone_id="drone-00000"))
-    events = fly(engine, 20)
+    reports = fly(engine, 20)
     assert engine.abort("drone-00000", "no_fly_zone")
     assert not engine.abort("drone-00000", "fault"), "nothing left to abort"
-    events += fly(engine, 600)
-    (aborted,) = milestones_of(events, "aborted")
+    reports += fly(engine, 600)
+    (aborted,) = milestones_of(reports, "aborted")
     assert (aborted.delivery_id, aborted.reason) == ("d1", "no_fly_zone")
-    assert not [e for e in events if isinstance(e, PickedUp | Delivered)]
-    (returned,) = milestones_of(events, "returned")
+    assert not deliveries_done(reports)
+    (returned,) = milestones_of(reports, "returned")
     assert returned.delivery_id is None and engine.in_flight() == 0
-    last = [e for e in events if isinstance(e, TelemetryReported)][-1]
+    last = [e for e in reports if isinstance(e, TelemetryReported)][-1]
     assert last.phase == "idle" and GeoPoint(last.lat, last.lon) in ZURICH.depots
 
 
 def test_an_abort_with_the_parcel_brings_it_to_the_nearest_depot() -> None:
     engine = zurich_fleet(1, seed=3)
     assert engine.assign(assigned(drone_id="drone-00000"))
-    events: list[Event] = []
+    reports: list[DroneReport] = []
     for tick in range(600):
-        events += engine.step(T0 + timedelta(seconds=tick), 1.0)
-        if any(isinstance(e, PickedUp) for e in events):
+        reports += engine.step(T0 + timedelta(seconds=tick), 1.0)
+        if any(isinstance(e, PickupDone) for e in reports):
             break
-    events += fly(engine, 3)
+    reports += fly(engine, 3)
     assert engine.abort("drone-00000", "fault")
-    events += fly(engine, 900)
-    (aborted,) = milestones_of(events, "aborted")
+    reports += fly(engine, 900)
+    (aborted,) = milestones_of(reports, "aborted")
     assert aborted.reason == "fault" and aborted.delivery_id == "d1"
-    assert not [e for e in events if isinstance(e, Delivered)]
-    after = [e for e in events if isinstance(e, TelemetryReported)][-1]
+    assert not [e for e in reports if isinstance(e, DropoffDone)]
+    after = [e for e in reports if isinstance(e, TelemetryReported)][-1]
     assert after.phase == "idle" and GeoPoint(after.lat, after.lon) in ZURICH.depots
     assert not engine.carrying.any(), "the parcel is unloaded at the depot"
 
@@ -186,15 +162,15 @@ def test_an_abort_with_the_parcel_brings_it_to_the_nearest_depot() -> None:
 def test_a_battery_under_the_reserve_aborts_then_the_drone_reports_low_and_charged() -> None:
     engine = zurich_fleet(1, seed=4)
     assert engine.assign(assigned(drone_id="drone-00000"))
-    events = fly(engine, 15)
+    reports = fly(engine, 15)
     engine.battery_pct[0] = SPEC.reserve_pct - 0.5  # a failing cell, as from a fault
-    events += fly(engine, 1_800)
-    fleet_events = [e for e in events if isinstance(e, DroneMilestone)]
-    assert [m.kind for m in fleet_events] == ["aborted", "battery_low", "returned", "charged"]
-    aborted, low, _, charged = fleet_events
+    reports += fly(engine, 1_800)
+    milestones = [e for e in reports if isinstance(e, DroneMilestone)]
+    assert [m.kind for m in milestones] == ["aborted", "battery_low", "returned", "charged"]
+    aborted, low, _, charged = milestones
     assert aborted.reason == "battery" and aborted.battery_pct < SPEC.reserve_pct
     assert low.battery_pct < SPEC.low_battery_pct and charged.battery_pct == 100.0
-    sequences = [m.sequence for m in fleet_events]
+    sequences = [m.sequence for m in milestones]
     assert sequences == list(range(1, len(sequences) + 1)), "a milestone stream per drone"
 
 
@@ -225,66 +201,35 @@ def test_every_accepted_mission_is_delivered_or_aborted_with_a_reason_and_ends_h
             accepted[drone_id] = f"d{index}"
             if when is not None:
                 aborts.setdefault(when, []).append((drone_id, reason))
-    events: list[Event] = []
+    reports: list[DroneReport] = []
     told: set[str] = set()
     for tick in range(7_200):
         for drone_id, reason in aborts.get(tick, []):
             if engine.abort(drone_id, reason):
                 told.add(drone_id)
-        events += engine.step(T0 + timedelta(seconds=tick), 1.0)
+        reports += engine.step(T0 + timedelta(seconds=tick), 1.0)
         if tick > 400 and engine.in_flight() == 0:
             break
     assert engine.in_flight() == 0, "every mission ends within the time limit"
-    check_fixes(engine, events, 1.0, set(accepted) - told)
+    check_fixes(engine, reports, 1.0, set(accepted) - told)
     for drone_id, delivery_id in accepted.items():
         mine = [
             e
-            for e in events
-            if isinstance(e, PickedUp | Delivered | DroneMilestone)
+            for e in reports
+            if isinstance(e, PickupDone | DropoffDone | DroneMilestone)
             and e.drone_id == drone_id
             and e.delivery_id == delivery_id
         ]
         kinds = [m.kind if isinstance(m, DroneMilestone) else type(m).__name__ for m in mine]
         if drone_id in told:
-            assert kinds in (["aborted"], ["PickedUp", "aborted"]), kinds
+            assert kinds in (["aborted"], ["PickupDone", "aborted"]), kinds
             assert mine[-1].reason is not None  # type: ignore[union-attr]
         else:
-            assert kinds == ["PickedUp", "Delivered"], kinds
+            assert kinds == ["PickupDone", "DropoffDone"], kinds
     last: dict[str, TelemetryReported] = {}
-    for event in events:
+    for event in reports:
         if isinstance(event, TelemetryReported):
             last[event.drone_id] = event
     for fix in last.values():
         assert fix.phase == "idle" and fix.delivery_id is None and fix.altitude_m == 0.0
         assert GeoPoint(fix.lat, fix.lon) in ZURICH.depots, "back at a depot"
-
-
-def test_an_abort_becomes_a_report_to_the_aggregate_and_a_fleet_event() -> None:
-    topics = Topics.with_prefix("t-")
-    engine = zurich_fleet(1, seed=5)
-    assert engine.assign(assigned(drone_id="drone-00000"))
-    fly(engine, 10)
-    engine.abort("drone-00000", "fault")
-    records = to_records(engine.step(T0 + timedelta(seconds=10), 1.0), topics)
-    assert [r.topic for r in records] == ["t-telemetry", "t-delivery-commands", "t-telemetry"]
-    report = decode_command(records[1].value)
-    assert isinstance(report, ReportAbort) and records[1].key == b"d1"
-    assert (report.drone_id, report.reason) == ("drone-00000", "fault")
-    refused = refusal(assigned(drone_id="drone-00000"), "busy", T0, topics)
-    command = decode_command(refused.value)
-    assert isinstance(command, RefuseAssignment) and command.reason == "busy"
-
-
-def test_demand_for_kafka_is_the_same_for_the_same_seed() -> None:
-    def draw(seed: int) -> list[bytes]:
-        demand = PoissonDemand(ZURICH, 60.0, 3_000.0, seed)
-        return [
-            encode_event(msgspec.structs.replace(demand.next_request("b1", T0)))
-            + str(demand.next_gap_s()).encode()
-            for _ in range(5)
-        ]
-
-    assert draw(1) == draw(1)
-    assert draw(1) != draw(2)
-    request = PoissonDemand(ZURICH, 60.0, 3_000.0, 1).next_request("b1", T0)
-    assert request.sequence == 1 and request.business_id == "b1"

@@ -13,111 +13,27 @@ import itertools
 from dataclasses import replace
 from datetime import timedelta
 
+import msgspec
 import numpy as np
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import (
-    Delivered,
-    DroneAssigned,
-    Event,
-    GeoPoint,
-    PickedUp,
-    TelemetryReported,
-    encode_event,
-)
-from simulator.flight.engine import FleetEngine, FlightSpec
+from contracts import DroneAssigned, GeoPoint, TelemetryReported
+from simulator.flight.reports import DropoffDone, PickupDone
 from simulator.flight.wind import WindSpec
-from simulator.world.scenario import default_scenario
 from streams.domain.geodesy import distance_m
 from tests.support.factories import T0
-
-ZURICH = default_scenario()
-SPEC = FlightSpec(cruise_speed_mps=20.0, pickup_dwell_s=3.0, dropoff_dwell_s=3.0)
-STRONG_WIND = WindSpec(speed_mps=8.0, from_deg=200.0, variation_mps=4.0)
-
-points = st.builds(
-    GeoPoint,
-    lat=st.floats(47.33, 47.47).map(lambda v: round(v, 5)),
-    lon=st.floats(8.46, 8.68).map(lambda v: round(v, 5)),
+from tests.support.flight import (
+    SPEC,
+    ZURICH,
+    check_fixes,
+    deliveries_done,
+    fleet,
+    fly_until_idle,
+    order,
+    points,
 )
-
-
-def order(index: int, drone_id: str, pickup: GeoPoint, dropoff: GeoPoint) -> DroneAssigned:
-    return DroneAssigned(
-        event_id=f"a{index}",
-        sequence=2 + index,
-        occurred_at=T0,
-        recorded_at=T0,
-        delivery_id=f"d{index}",
-        drone_id=drone_id,
-        pickup=pickup,
-        dropoff=dropoff,
-    )
-
-
-def fleet(
-    count: int, seed: int, spec: FlightSpec = SPEC, wind: WindSpec = STRONG_WIND
-) -> FleetEngine:
-    return FleetEngine.at_depots(
-        count, ZURICH.depots, spec, seed=seed, airspace=ZURICH.airspace, wind=wind
-    )
-
-
-def fly_until_idle(engine: FleetEngine, dt: float, limit_s: float = 7_200) -> list[Event]:
-    events: list[Event] = []
-    for tick in range(int(limit_s / dt)):
-        events.extend(engine.step(T0 + timedelta(seconds=tick * dt), dt))
-        if engine.in_flight() == 0:
-            break
-    assert engine.in_flight() == 0, "every mission ends within the time limit"
-    return events
-
-
-SPEED_EPS_MPS = 1e-5
-"""Slack on the speed-change bounds. The brake law lands a drone on its point at no more
-than a dt "exactly" in its own metric, but the distance left and the distance flown come
-from separately computed local offsets, which agree to micrometres: the last step before
-the landing can then be a few 1e-6 m/s over (seen in CI: 2.0000015 m/s for a bound of 2).
-A real violation of the limits is of the order of a dt, metres per second."""
-
-
-def check_fixes(
-    engine: FleetEngine, events: list[Event], dt: float, on_mission: set[str]
-) -> dict[str, TelemetryReported]:
-    """Every fix keeps the physical invariants (drones in `on_mission` keep their reserve).
-
-    Returns the last fix of each drone.
-    """
-    spec, vmax = engine.spec, engine.max_ground_speed_mps
-    fixes = [e for e in events if isinstance(e, TelemetryReported)]
-
-    lat = np.array([f.lat for f in fixes])
-    lon = np.array([f.lon for f in fixes])
-    assert not ZURICH.airspace.contains(lat, lon).any(), "no fix inside a no-fly zone"
-
-    previous: dict[str, TelemetryReported] = {}
-    for fix in fixes:
-        assert 0.0 <= fix.battery_pct <= 100.0
-        if fix.drone_id in on_mission:
-            assert fix.battery_pct >= spec.reserve_pct, "an accepted mission keeps its reserve"
-        assert 0.0 <= fix.ground_speed_mps <= vmax + 1e-9
-        assert 0.0 <= fix.altitude_m <= spec.cruise_altitude_m
-        before = previous.get(fix.drone_id)
-        if before is not None:
-            moved = distance_m(GeoPoint(before.lat, before.lon), GeoPoint(fix.lat, fix.lon))
-            assert moved <= vmax * dt + 0.01, "no teleport"
-            change = fix.ground_speed_mps - before.ground_speed_mps
-            assert -spec.deceleration_mps2 * dt - SPEED_EPS_MPS <= change
-            assert change <= spec.acceleration_mps2 * dt + SPEED_EPS_MPS
-            climb = fix.altitude_m - before.altitude_m
-            assert -spec.descent_rate_mps * dt - 1e-6 <= climb <= spec.climb_rate_mps * dt + 1e-6
-            if fix.ground_speed_mps > 0 or moved > 0:
-                assert fix.altitude_m == spec.cruise_altitude_m, "horizontal only at cruise"
-            assert fix.sequence == before.sequence + 1
-        previous[fix.drone_id] = fix
-    return previous
 
 
 @settings(max_examples=30, deadline=None)
@@ -141,14 +57,14 @@ def test_flights_keep_every_invariant(
             assert not took, "a mission into a no-fly zone is refused"
         if took:
             accepted[drone_id] = assignment
-    events = fly_until_idle(engine, dt)
-    previous = check_fixes(engine, events, dt, set(accepted))
+    reports = fly_until_idle(engine, dt)
+    previous = check_fixes(engine, reports, dt, set(accepted))
 
     for drone_id, assignment in accepted.items():
-        mine = [e for e in events if isinstance(e, PickedUp | Delivered) and e.drone_id == drone_id]
-        assert [(type(m), m.sequence) for m in mine] == [
-            (PickedUp, assignment.sequence + 1),
-            (Delivered, assignment.sequence + 2),
+        mine = [r for r in deliveries_done(reports) if r.drone_id == drone_id]
+        assert [(type(m), m.delivery_id) for m in mine] == [
+            (PickupDone, assignment.delivery_id),
+            (DropoffDone, assignment.delivery_id),
         ]
     for fix in previous.values():
         assert fix.phase == "idle" and fix.delivery_id is None and fix.altitude_m == 0.0
@@ -167,8 +83,8 @@ def test_a_route_across_a_zone_bends_around_it() -> None:
     assert route is not None and len(route) > 2
 
     assert engine.assign(order(0, "drone-00004", pickup, GeoPoint(47.4450, 8.6150)))
-    events = fly_until_idle(engine, 1.0)
-    track = [e for e in events if isinstance(e, TelemetryReported) and e.drone_id == "drone-00004"]
+    reports = fly_until_idle(engine, 1.0)
+    track = [e for e in reports if isinstance(e, TelemetryReported) and e.drone_id == "drone-00004"]
     assert not ZURICH.airspace.contains(
         np.array([f.lat for f in track]), np.array([f.lon for f in track])
     ).any()
@@ -194,8 +110,8 @@ def test_a_drone_charges_at_the_depot_and_refuses_until_charged() -> None:
     engine = fleet(1, seed=1, spec=spec, wind=WindSpec())
     trip = (GeoPoint(47.3550, 8.5000), GeoPoint(47.4000, 8.5000))
     assert engine.assign(order(0, "drone-00000", *trip))
-    events = fly_until_idle(engine, 1.0)
-    landed = [e for e in events if isinstance(e, TelemetryReported)][-1]
+    reports = fly_until_idle(engine, 1.0)
+    landed = [e for e in reports if isinstance(e, TelemetryReported)][-1]
     assert landed.battery_pct < 100.0
     assert not engine.assign(order(1, "drone-00000", *trip)), "not enough left for it again"
     engine.step(T0 + timedelta(hours=3), 1_000.0)
@@ -222,7 +138,7 @@ def test_wind_changes_the_ground_speed_along_the_way() -> None:
     seed=st.integers(0, 2**32 - 1),
     trips=st.lists(st.tuples(points, points), min_size=1, max_size=3),
 )
-def test_same_seed_scenario_and_inputs_give_identical_events(
+def test_same_seed_scenario_and_inputs_give_identical_reports(
     seed: int, trips: list[tuple[GeoPoint, GeoPoint]]
 ) -> None:
     def run() -> list[bytes]:
@@ -231,7 +147,8 @@ def test_same_seed_scenario_and_inputs_give_identical_events(
             engine.assign(order(index, engine.drone_ids[index], pickup, dropoff))
         encoded: list[bytes] = []
         for tick in range(300):
-            encoded += [encode_event(e) for e in engine.step(T0 + timedelta(seconds=tick), 1.0)]
+            step = engine.step(T0 + timedelta(seconds=tick), 1.0)
+            encoded += [msgspec.json.encode(report) for report in step]
         return encoded
 
     assert run() == run()
