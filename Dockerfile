@@ -3,12 +3,20 @@
 # dronefleet-simulator run, dronefleet-dashboard), the same commands the native
 # `dronefleet` stack runs.
 # Every dependency ships a manylinux wheel for CPython 3.11, so no compiler is needed.
+# The API's OpenAPI document, from which the live map's TypeScript types are generated
+# (`dronefleet-api openapi` builds the app and connects to nothing).
+FROM python:3.11-slim AS openapi
+WORKDIR /src
+COPY . .
+RUN pip install --no-cache-dir . && dronefleet-api openapi /openapi.json
+
 # The live map page's bundle (api/web -> api/static), built with the locked npm packages.
 FROM node:20-slim AS web
 WORKDIR /web
 COPY api/web/package.json api/web/package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY api/web/ ./
+COPY --from=openapi /openapi.json ./openapi.json
 RUN npm run build
 
 FROM python:3.11-slim

@@ -22,9 +22,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # The live map page's bundle (Leaflet + the page's script, by esbuild), served by the API.
+# Its types are generated from the API's OpenAPI document (`dronefleet-api openapi`, which
+# needs no Kafka or PostgreSQL), so the API's schemas and the contracts are inputs too.
 WEB := api/web
 WEB_BUNDLE := api/static/live-map.js
-$(WEB_BUNDLE): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/tsconfig.json $(wildcard $(WEB)/src/*)
+WEB_SOURCES := $(wildcard $(WEB)/src/*.ts $(WEB)/src/*.css)
+OPENAPI_SOURCES := $(wildcard api/*.py api/routes/*.py contracts/*.py)
+$(WEB_BUNDLE): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/tsconfig.json $(WEB_SOURCES) $(OPENAPI_SOURCES) | $(STAMP)
+	$(PY) -m api openapi $(WEB)/openapi.json
 	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
 install: $(STAMP) $(WEB_BUNDLE)

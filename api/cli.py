@@ -1,9 +1,18 @@
-"""`dronefleet-api serve`: run the API with uvicorn."""
+"""`dronefleet-api serve`: run the API with uvicorn; `dronefleet-api openapi PATH`: its document.
+
+`openapi` writes the OpenAPI document as JSON without connecting to Kafka or PostgreSQL
+(the app's services start in its lifespan, which building the document does not run):
+the live map's TypeScript types are generated from it when the page is built
+(`make install`, and the Dockerfile's `openapi` stage), so the page's status unions come
+from the contracts and a status the page does not handle fails `tsc`.
+"""
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -44,15 +53,28 @@ def listening_socket(settings: ApiSettings) -> socket.socket:
     return sock
 
 
+PLACEHOLDER_SECRET = "x" * 32
+"""The document does not depend on the token secret; the settings only require one."""
+
+
+def openapi_document() -> str:
+    """The app's OpenAPI document as stable, indented JSON."""
+    app = create_app(ApiSettings(token_secret=PLACEHOLDER_SECRET))
+    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Serve the app built from the environment's settings."""
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] != ["serve"]:
-        print("usage: dronefleet-api serve", file=sys.stderr)
-        raise SystemExit(2)
-    settings = ApiSettings()  # secrets come from the environment
-    sock = listening_socket(settings)
-    uvicorn.Server(server_config(create_app(settings), settings)).run(sockets=[sock])
+    """Serve the app built from the environment's settings, or write its OpenAPI document."""
+    match sys.argv[1:] if argv is None else argv:
+        case ["serve"]:
+            settings = ApiSettings()  # secrets come from the environment
+            sock = listening_socket(settings)
+            uvicorn.Server(server_config(create_app(settings), settings)).run(sockets=[sock])
+        case ["openapi", path]:
+            Path(path).write_text(openapi_document(), encoding="utf-8")
+        case _:
+            print("usage: dronefleet-api serve | dronefleet-api openapi PATH", file=sys.stderr)
+            raise SystemExit(2)
 
 
 if __name__ == "__main__":

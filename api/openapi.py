@@ -5,6 +5,10 @@ document is then rewritten so that every 4xx/5xx response, FastAPI's automatic 4
 included, is `application/problem+json` with the `ProblemPublic` schema, which is what
 `main`'s exception handlers send, and every operation with a body documents the 400 of
 an unparseable one. Clients and schemathesis see what the server does.
+
+OpenAPI has no place for websocket messages, so their models (`SOCKET_MESSAGES`) are
+added to the document's component schemas: the live map's TypeScript types, generated
+from this document, then know the socket's message and its status enum too.
 """
 
 from __future__ import annotations
@@ -12,11 +16,26 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
-from api.schemas import ProblemPublic
+from api.schemas import (
+    FleetSnapshotPublic,
+    FleetUpdatePublic,
+    ProblemPublic,
+    TrackingMessagePublic,
+)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemPublic"}
+COMPONENT_REF = "#/components/schemas/{model}"
+
+SOCKET_MESSAGES: tuple[type[BaseModel], ...] = (
+    TrackingMessagePublic,
+    FleetSnapshotPublic,
+    FleetUpdatePublic,
+)
+"""The frames the websockets send, described as component schemas (see the docstring)."""
 
 TITLES = {
     400: "Bad request: the body is not parseable JSON.",
@@ -35,11 +54,13 @@ Credentials (see the security schemes): a business's `X-API-Key` (from
 `POST /v1/businesses`, which needs the operators' `X-Operator-Key`), a delivery's
 tracking token as `Authorization: Bearer`, and the operators' key.
 
-Websockets (not described by OpenAPI): `GET /v1/deliveries/{id}/live` with the
-subprotocols `dronefleet.v1` and `bearer.<tracking token>` streams one delivery
-(a `snapshot`, then `update`s, closed with 1000 when it ends); `GET /v1/fleet/live` with
-`dronefleet.v1` and `bearer.<operator key>` streams the whole fleet (a `snapshot` of
-every drone, then every delivery's `update`s, coalesced per delivery for slow readers).
+Websockets (OpenAPI describes no websocket; their messages are the component schemas
+`TrackingMessagePublic`, `FleetSnapshotPublic` and `FleetUpdatePublic`):
+`GET /v1/deliveries/{id}/live` with the subprotocols `dronefleet.v1` and
+`bearer.<tracking token>` streams one delivery (a `snapshot`, then `update`s, closed
+with 1000 when it ends); `GET /v1/fleet/live` with `dronefleet.v1` and
+`bearer.<operator key>` streams the whole fleet (a `snapshot` of every drone, then
+every delivery's `update`s, coalesced per delivery for slow readers).
 Both refuse a foreign Origin or a bad credential before accepting (HTTP 403).
 
 Errors are RFC 9457 problem documents (`application/problem+json`).
@@ -57,9 +78,12 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def problem_document(schema: dict[str, Any]) -> dict[str, Any]:
     """Rewrite a generated document so that every error response is a problem document."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components["ProblemPublic"] = ProblemPublic.model_json_schema(
-        ref_template="#/components/schemas/{model}"
+    components["ProblemPublic"] = ProblemPublic.model_json_schema(ref_template=COMPONENT_REF)
+    _, socket_schemas = models_json_schema(
+        [(model, "serialization") for model in SOCKET_MESSAGES], ref_template=COMPONENT_REF
     )
+    for name, definition in socket_schemas["$defs"].items():
+        components.setdefault(name, definition)  # a REST body of the same name stays
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             if "requestBody" in operation:  # FastAPI answers 400 to a body that is not JSON

@@ -1,4 +1,9 @@
-"""Request and response bodies: what the OpenAPI document shows the world."""
+"""Request and response bodies: what the OpenAPI document shows the world.
+
+Statuses and phases are the contracts' `Literal` types, never listed here again: they
+appear as enums in the OpenAPI document, from which the live map's TypeScript types are
+generated, so a new value reaches the page's type check without anyone copying it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from contracts import DeliveryStatus, DronePhase, TrackingStatus
 
 
 class PointIn(BaseModel):
@@ -53,10 +60,14 @@ class DeliveryAcceptedPublic(BaseModel):
 
 
 class DeliveryStatusPublic(BaseModel):
-    """A delivery as its customer may see it."""
+    """A delivery as its customer may see it, from the read model.
+
+    `status` is the aggregate's state (`delivery_status_view`: `assigned`, `picked_up`),
+    not the live tracking's `en_route_to_*`: the view folds the delivery's events.
+    """
 
     delivery_id: str
-    status: str
+    status: DeliveryStatus
     pickup: PointIn
     dropoff: PointIn
     requested_at: datetime
@@ -68,12 +79,15 @@ class DeliveryStatusPublic(BaseModel):
 
 
 class TrackingMessagePublic(BaseModel):
-    """A websocket message: the snapshot on connect, then each update."""
+    """A websocket message: the snapshot on connect, then each update.
+
+    A `TrackingUpdated`, so `status` is what the customer is shown (`TrackingStatus`).
+    """
 
     type: Literal["snapshot", "update"]
     delivery_id: str
     sequence: int
-    status: str
+    status: TrackingStatus
     lat: float
     lon: float
     altitude_m: float
@@ -160,7 +174,7 @@ class DronePublic(BaseModel):
     ground_speed_mps: float
     heading_deg: float
     battery_pct: float
-    phase: str
+    phase: DronePhase
     delivery_id: str | None
 
 
@@ -210,7 +224,7 @@ class FleetUpdatePublic(BaseModel):
     delivery_id: str
     drone_id: str | None
     sequence: int
-    status: str
+    status: TrackingStatus
     lat: float
     lon: float
     altitude_m: float

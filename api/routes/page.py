@@ -98,8 +98,8 @@ def mount(app: FastAPI, settings: ApiSettings) -> None:
         """The live map of a delivery; its token comes in the link's fragment."""
         if not all((STATIC_DIR / name).is_file() for name in BUNDLE):
             raise UnavailableError(
-                "the live map is not built: run `make install` "
-                "(or `npm ci && npm run build` in api/web)"
+                "the live map is not built: run `make install` (or `dronefleet-api openapi "
+                "api/web/openapi.json`, then `npm ci && npm run build` in api/web)"
             )
         host = request.headers.get("host") or urlsplit(settings.public_url).netloc
         return HTMLResponse(

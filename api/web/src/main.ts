@@ -7,12 +7,14 @@ import "leaflet/dist/leaflet.css";
 import "./style.css";
 
 import {
-  FINAL,
   backoffMs,
   etaDeadline,
   formatCountdown,
   formatDistance,
+  isFinal,
   parseLink,
+  shown,
+  stateLabel,
   statusLabel,
   target,
   type DeliveryStatus,
@@ -114,7 +116,7 @@ function show(message: TrackingMessage): void {
 
 function tick(): void {
   if (status === "delivered") view.eta.textContent = "arrived";
-  else if (status === "cancelled") view.eta.textContent = "–";
+  else if (status !== null && isFinal(status)) view.eta.textContent = "–";
   else view.eta.textContent = deadline === null ? "…" : formatCountdown(deadline - Date.now());
 }
 
@@ -128,7 +130,7 @@ async function loadPlaces(authorization: string, attempt = 0): Promise<void> {
     dropoff = delivery.dropoff;
     place(pickup, "Pickup", "#16a34a");
     place(dropoff, "Drop-off", "#9333ea");
-    if (status === null) view.state.textContent = statusLabel(delivery.status);
+    if (status === null) view.state.textContent = stateLabel(delivery.status);
     redrawAhead();
     frame();
     return;
@@ -153,9 +155,10 @@ function connect(): void {
   };
   socket.onmessage = (event: MessageEvent<string>) => show(JSON.parse(event.data) as TrackingMessage);
   socket.onclose = () => {
-    if (status !== null && FINAL.has(status)) {
+    const ending = status !== null ? shown(status).ending : null;
+    if (ending !== null) {
       stopped = true;
-      say(status === "delivered" ? "Delivered." : "This delivery was cancelled.");
+      say(ending);
       ahead.setLatLngs([]);
       tick();
       return;

@@ -1,55 +1,90 @@
 // Pure helpers of the live map page: no DOM, no network, so they stay easy to reason about.
 
-export type Status =
-  | "requested"
-  | "assigned"
-  | "en_route_to_pickup"
-  | "picked_up"
-  | "en_route_to_dropoff"
-  | "delivered"
-  | "cancelled";
+import type { components } from "./generated/api";
 
-export interface Point {
-  lat: number;
-  lon: number;
+// The API's types, generated from its OpenAPI document (`make install`, or in this folder
+// `dronefleet-api openapi openapi.json && npm run build`); the statuses are the
+// contracts' vocabularies, never copied here.
+type Schemas = components["schemas"];
+
+/** A websocket frame (`TrackingMessagePublic`). */
+export type TrackingMessage = Schemas["TrackingMessagePublic"];
+/** What the customer is shown: the status of a tracking update (`TrackingStatus`). */
+export type Status = TrackingMessage["status"];
+/** `GET /v1/deliveries/{id}` (`DeliveryStatusPublic`). */
+export type DeliveryStatus = Schemas["DeliveryStatusPublic"];
+/** The delivery's state in the read model (the aggregate's `DeliveryStatus`). */
+export type DeliveryState = DeliveryStatus["status"];
+export type Point = Schemas["PointIn"];
+
+/** How the page shows a status: its label, where the drone is heading, and for a final
+ *  status the sentence that ends the live tracking (null while it goes on). */
+export interface Shown {
+  label: string;
+  heading: "pickup" | "dropoff" | null;
+  ending: string | null;
 }
 
-/** A websocket frame (`TrackingMessagePublic` in api/schemas.py). */
-export interface TrackingMessage extends Point {
-  type: "snapshot" | "update";
-  delivery_id: string;
-  sequence: number;
-  status: Status;
-  altitude_m: number;
-  remaining_m: number;
-  eta: string | null;
-  observed_at: string;
+/** Compile-time exhaustiveness: a status this page does not handle fails `tsc`. At run
+ *  time (a page older than its server) the raw value is shown rather than nothing. */
+function unhandled(value: never): string {
+  return String(value);
 }
 
-/** The part of `GET /v1/deliveries/{id}` (`DeliveryStatusPublic`) the page uses. */
-export interface DeliveryStatus {
-  status: Status;
-  pickup: Point;
-  dropoff: Point;
-  eta: string | null;
-  position: Point | null;
-  remaining_m: number | null;
+export function shown(status: Status): Shown {
+  switch (status) {
+    case "requested":
+      return { label: "Requested", heading: "pickup", ending: null };
+    case "en_route_to_pickup":
+      return { label: "Flying to pickup", heading: "pickup", ending: null };
+    case "en_route_to_dropoff":
+      return { label: "On its way to you", heading: "dropoff", ending: null };
+    case "rescheduled":
+      return { label: "Finding another drone", heading: null, ending: null };
+    case "delivered":
+      return { label: "Delivered", heading: null, ending: "Delivered." };
+    case "cancelled":
+      return { label: "Cancelled", heading: null, ending: "This delivery was cancelled." };
+    case "failed":
+      return {
+        label: "Failed",
+        heading: null,
+        ending: "This delivery failed: the drone turned back with the parcel.",
+      };
+    default:
+      return { label: unhandled(status), heading: null, ending: null };
+  }
 }
 
-export const FINAL: ReadonlySet<Status> = new Set<Status>(["delivered", "cancelled"]);
+export function statusLabel(status: Status): string {
+  return shown(status).label;
+}
 
-const LABELS: Record<Status, string> = {
-  requested: "Requested",
-  assigned: "Drone assigned",
-  en_route_to_pickup: "Flying to pickup",
-  picked_up: "Picked up",
-  en_route_to_dropoff: "On its way to you",
-  delivered: "Delivered",
-  cancelled: "Cancelled",
-};
+/** The label of the read model's state, shown until the first live update arrives. */
+export function stateLabel(state: DeliveryState): string {
+  switch (state) {
+    case "requested":
+      return "Requested";
+    case "assigned":
+      return "Drone assigned";
+    case "picked_up":
+      return "Picked up";
+    case "rescheduled":
+      return "Finding another drone";
+    case "delivered":
+      return "Delivered";
+    case "cancelled":
+      return "Cancelled";
+    case "failed":
+      return "Failed";
+    default:
+      return unhandled(state);
+  }
+}
 
-export function statusLabel(status: string): string {
-  return LABELS[status as Status] ?? status;
+/** Whether the live tracking has ended: no update follows a final status. */
+export function isFinal(status: Status): boolean {
+  return shown(status).ending !== null;
 }
 
 /** The delivery id and token of a tracking link `/track/{id}#token=...`.
@@ -61,12 +96,11 @@ export function parseLink(pathname: string, hash: string): { deliveryId: string;
   return { deliveryId, token };
 }
 
-/** Where the drone is heading: the pickup until it has the parcel, then the drop-off. */
+/** Where the drone is heading: the pickup until it has the parcel, then the drop-off;
+ *  nowhere once the delivery has ended or while it waits for another drone. */
 export function target(status: Status, pickup: Point, dropoff: Point): Point | null {
-  if (FINAL.has(status)) return null;
-  return status === "requested" || status === "assigned" || status === "en_route_to_pickup"
-    ? pickup
-    : dropoff;
+  const heading = shown(status).heading;
+  return heading === "pickup" ? pickup : heading === "dropoff" ? dropoff : null;
 }
 
 /** The local clock time (ms) the ETA falls on. It is computed from the ETA's lead over
