@@ -7,7 +7,7 @@ after a kill. A worker cannot process a record before its tables are recovered; 
 
 For each store and size N, on fresh topics of the local stack: the `delivery-state` and
 `delivery-tracking` changelogs are filled with N deliveries each (the JSON the worker
-writes: a `DeliveryState` and a `TrackingState` per delivery, keyed and partitioned like
+writes: a `DeliveryState` and a `TrackingMemory` per delivery, keyed and partitioned like
 the worker does), as a worker would have left them after N deliveries. Then a real
 worker (`python -m streams worker`, its own data directory) starts ("cold": both stores
 read the whole changelog) while a round of new `DeliveryRequested` probes, one per
@@ -47,7 +47,7 @@ from devstack.services import PlatformConfig, RunningService, start_service
 from devstack.settings import StackSettings
 from streams.domain.delivery import DeliveryState
 from streams.ops.consumer_groups import wait_until_empty
-from streams.processors.delivery_processor import TrackingState
+from streams.processors.delivery_repository import TrackingMemory
 from streams.processors.telemetry_gate import FLEET_KEY
 from streams.runtime.changelogs import declare_changelogs
 from streams.runtime.worker import bootstrap
@@ -97,7 +97,7 @@ def state_value(i: int) -> bytes:
 
 def tracking_value(i: int) -> bytes:
     """What the worker's `delivery-tracking` table holds while a drone flies."""
-    tracked = TrackingState(
+    tracked = TrackingMemory(
         sequence=12,
         smoothed_speed_mps=14.2,
         last_emitted_at=T0,

@@ -41,26 +41,28 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 import msgspec
 import numpy as np
 
 from contracts import (
+    AnyEvent,
     AssignDrone,
-    DecodeError,
     DeliveryCancelled,
     DeliveryRequested,
     DeliveryRescheduled,
     DroneMilestone,
+    GeoPoint,
     TelemetryReported,
     decode_event,
     encode_command,
     new_event_id,
 )
-from streams.domain.delivery import DeliveryState, evolve
 from streams.domain.drone_choice import DispatchPolicy, choose_among
+from streams.errors import UnexpectedRecordError
 from streams.processors.fleet_index import FleetIndex
-from streams.processors.records import Outgoing, SourceRecord, dead_letter
+from streams.processors.records import REFUSALS, Outgoing, SourceRecord, refused
 
 
 class FleetEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,8 +82,28 @@ class FleetEntry(msgspec.Struct, frozen=True, kw_only=True):
         return self.idle and self.reserved_for is None
 
 
+class WaitingDelivery(msgspec.Struct, frozen=True, kw_only=True):
+    """A delivery in dispatch's queue: what choosing its drone needs, and no more.
+
+    Not the aggregate's `DeliveryState`: dispatch knows a delivery only from its request
+    or its reschedule, and owes the aggregate's other fields nothing. The field names are
+    the ones `DeliveryState` has, which earlier workers stored in this table, so a queue
+    recovered from their changelog still decodes (msgspec skips the other fields).
+    """
+
+    delivery_id: str
+    status: Literal["requested", "rescheduled"]
+    """Why it waits: new, or given up by its last drone (what its customer was told)."""
+    pickup: GeoPoint
+    dropoff: GeoPoint
+    requested_at: datetime
+    """Its place in the queue: a rescheduled delivery keeps its original request time."""
+    declined_by: tuple[str, ...] = ()
+    """Drones that gave it up: never proposed for it again."""
+
+
 _fleet_decoder = msgspec.json.Decoder(FleetEntry)
-_state_decoder = msgspec.json.Decoder(DeliveryState)
+_waiting_decoder = msgspec.json.Decoder(WaitingDelivery)
 _encoder = msgspec.json.Encoder()
 
 
@@ -96,11 +118,13 @@ class DispatchProcessor:
     _index: FleetIndex[FleetEntry] | None = field(default=None, init=False, repr=False)
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
-        """Handle one record of the dispatch topic."""
+        """Handle one record of the dispatch topic; a refused one becomes a dead letter."""
         try:
-            event = decode_event(record.value)
-        except DecodeError as error:
-            return [dead_letter(record, "dispatch", error.reason, error.detail, now)]
+            return self._on_event(decode_event(record.value), now)
+        except REFUSALS as refusal:
+            return [refused(record, "dispatch", refusal, now)]
+
+    def _on_event(self, event: AnyEvent, now: datetime) -> list[Outgoing]:
         if isinstance(event, TelemetryReported):
             if not self._on_fix(event, now):
                 return []
@@ -110,22 +134,22 @@ class DispatchProcessor:
         elif isinstance(event, DeliveryRequested):
             if self.queue.get(event.delivery_id.encode()) is not None:
                 return []  # a redelivered request: already waiting
-            self.queue[event.delivery_id.encode()] = _encoder.encode(evolve(None, event))
+            self.queue[event.delivery_id.encode()] = _encoder.encode(_waiting(event))
         elif isinstance(event, DeliveryRescheduled):
             self._release(event.delivery_id)
             if self.queue.get(event.delivery_id.encode()) is not None:
                 return []  # a redelivered reschedule: already waiting
-            self.queue[event.delivery_id.encode()] = _encoder.encode(_waiting_again(event))
+            self.queue[event.delivery_id.encode()] = _encoder.encode(_waiting(event))
         elif isinstance(event, DeliveryCancelled):
             self._forget(event.delivery_id)
         else:
-            return [dead_letter(record, "dispatch", "unexpected_type", event.event_type, now)]
+            raise UnexpectedRecordError(event.event_type)
         return self._assign_waiting(now)
 
-    def waiting(self) -> list[DeliveryState]:
+    def waiting(self) -> list[WaitingDelivery]:
         """The deliveries waiting for a drone, oldest first."""
-        states = [_state_decoder.decode(raw) for raw in self.queue.values() if raw]
-        return sorted(states, key=lambda state: (state.requested_at, state.delivery_id))
+        queued = [_waiting_decoder.decode(raw) for raw in self.queue.values() if raw]
+        return sorted(queued, key=lambda waiting: (waiting.requested_at, waiting.delivery_id))
 
     def _forget(self, delivery_id: str) -> None:
         """A cancelled delivery leaves the queue and frees the drone promised to it."""
@@ -213,44 +237,51 @@ class DispatchProcessor:
             return []
         candidates = index.candidates()
         out: list[Outgoing] = []
-        for state in waiting:
+        for delivery in waiting:
             if not free.any():
                 break
             allowed = free
-            if state.declined_by:
-                declined = np.isin(candidates.drone_ids, list(state.declined_by))
+            if delivery.declined_by:
+                declined = np.isin(candidates.drone_ids, list(delivery.declined_by))
                 allowed = free & ~declined
-            chosen = choose_among(candidates, allowed, state.pickup, state.dropoff, self.policy)
+            chosen = choose_among(
+                candidates, allowed, delivery.pickup, delivery.dropoff, self.policy
+            )
             if chosen is None:
                 continue  # none can take this one now; it must not block the others
             free[chosen] = False
             drone_id = candidates.drone_ids[chosen]
             proposal = AssignDrone(
                 command_id=new_event_id(),
-                delivery_id=state.delivery_id,
+                delivery_id=delivery.delivery_id,
                 issued_at=now,
                 drone_id=drone_id,
             )
             out.append(
-                Outgoing("delivery_commands", state.delivery_id.encode(), encode_command(proposal))
+                Outgoing(
+                    "delivery_commands", delivery.delivery_id.encode(), encode_command(proposal)
+                )
             )
             reserved = msgspec.structs.replace(
-                index.entries[drone_id], reserved_for=state.delivery_id, reserved_at=now
+                index.entries[drone_id], reserved_for=delivery.delivery_id, reserved_at=now
             )
             self._put(reserved)
-            del self.queue[state.delivery_id.encode()]
+            del self.queue[delivery.delivery_id.encode()]
         return out
 
 
-def _waiting_again(event: DeliveryRescheduled) -> DeliveryState:
-    """The queue entry of a rescheduled delivery, from the event alone."""
-    return DeliveryState(
+def _waiting(event: DeliveryRequested | DeliveryRescheduled) -> WaitingDelivery:
+    """The queue entry of a new or a rescheduled delivery, from its event alone.
+
+    A rescheduled one keeps its place (its original request time) and the drones that
+    gave it up.
+    """
+    again = event if isinstance(event, DeliveryRescheduled) else None
+    return WaitingDelivery(
         delivery_id=event.delivery_id,
-        business_id="",  # dispatch never needs it
-        status="rescheduled",
+        status="rescheduled" if again else "requested",
         pickup=event.pickup,
         dropoff=event.dropoff,
-        version=event.sequence,
-        requested_at=event.requested_at,
-        declined_by=event.declined_by,
+        requested_at=again.requested_at if again else event.occurred_at,
+        declined_by=again.declined_by if again else (),
     )

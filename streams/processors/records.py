@@ -1,7 +1,9 @@
 """What flows through a processor: the consumed record, the records to send, dead letters.
 
-Processors take a `SourceRecord` and return `Outgoing` records; the Faust agents send
-them. Keeping the envelope here lets every processor dead-letter the same way.
+Processors take a `SourceRecord` and return `Outgoing` records to logical topics; the
+runtime maps those to real topics and sends them (the batched stages in a batch, the
+dispatcher's Faust agent one by one). Keeping the envelope here lets every processor
+dead-letter the same way.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from contracts import DeadLetter, encode_dead_letter
+from contracts import DeadLetter, DecodeError, encode_dead_letter
+from streams.errors import RecordRefusedError
 
 OutTopic = Literal[
     "deliveries", "delivery_commands", "delivery_telemetry", "tracking", "dispatch", "deadletter"
@@ -54,3 +57,15 @@ def dead_letter(
         refused_at=now,
     )
     return Outgoing("deadletter", record.topic.encode(), encode_dead_letter(envelope))
+
+
+REFUSALS = (DecodeError, RecordRefusedError)
+"""Why a processor will not apply a record: bytes the codec refuses, or a typed refusal
+(`except REFUSALS` in a processor's `process` is where they become dead letters)."""
+
+
+def refused(
+    record: SourceRecord, processor: str, refusal: DecodeError | RecordRefusedError, now: datetime
+) -> Outgoing:
+    """The dead letter of a refused record, with the refusal's reason and detail."""
+    return dead_letter(record, processor, refusal.reason, refusal.detail, now)

@@ -37,6 +37,7 @@ import faust
 from contracts import Topics, utc_now
 from streams.domain.eta import EtaModel
 from streams.processors.delivery_processor import DeliveryProcessor
+from streams.processors.delivery_repository import DeliveryRepository
 from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.records import OutTopic, SourceRecord
 from streams.processors.telemetry_gate import TelemetryGate
@@ -132,10 +133,8 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
     app.stage_changelogs = {
         table.changelog_topic: settings.partitions for table in (states, tracking, parked)
     }
-    deliveries = DeliveryProcessor(
-        states=states,
-        tracking=tracking,
-        parked=parked,
+    deliveries = DeliveryProcessor.over_tables(
+        DeliveryRepository(states, tracking, parked),
         commands_topic=topics.delivery_commands.name,
         eta_model=EtaModel(
             cruise_speed_mps=settings.cruise_speed_mps,

@@ -8,7 +8,7 @@ from datetime import timedelta
 from streams.processors.telemetry_gate import TelemetryGate
 from streams.runtime.metrics import gate_registry, serve
 from tests.support.factories import T0, fix
-from tests.unit.streams.processors.test_processors import record
+from tests.support.processor_inputs import record
 
 
 def scrape(port: int) -> dict[str, float]:

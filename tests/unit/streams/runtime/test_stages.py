@@ -22,6 +22,7 @@ from contracts import (
 )
 from kafkaio import WireRecord
 from streams.processors.delivery_processor import DeliveryProcessor
+from streams.processors.delivery_repository import DeliveryRepository
 from streams.processors.records import OutTopic, SourceRecord
 from streams.processors.telemetry_gate import TelemetryGate
 from streams.runtime.changelogged_table import ChangeloggedTable, PartitionNotOwnedError
@@ -110,8 +111,8 @@ def new_deliveries_stage(
         table.load(0, {})
         table.load(1, {})
     states, tracking, parked = tables
-    processor = DeliveryProcessor(
-        states=states, tracking=tracking, parked=parked, commands_topic="t-delivery-commands"
+    processor = DeliveryProcessor.over_tables(
+        DeliveryRepository(states, tracking, parked), commands_topic="t-delivery-commands"
     )
     stage = DeliveriesStage(processor, tables, DELIVERY_OUTPUTS, "unused:9092", replayed)
     return stage, tables

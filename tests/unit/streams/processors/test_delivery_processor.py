@@ -1,8 +1,8 @@
-"""The agents' logic without Kafka: gate, delivery processor and dispatcher, with dicts."""
+"""The deliveries processor without Kafka: the aggregate, tracking and refusals, with dicts."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from contracts import (
     AssignDrone,
@@ -11,22 +11,17 @@ from contracts import (
     DeliveryFailed,
     DeliveryRescheduled,
     DroneAssigned,
-    DroneMilestone,
     RefuseAssignment,
     ReportAbort,
     ReportPickup,
     TrackingUpdated,
-    decode_command,
     decode_dead_letter,
     decode_event,
     encode_command,
-    encode_event,
 )
-from contracts.events import Event
 from streams.processors.delivery_processor import DeliveryProcessor
-from streams.processors.dispatcher import DispatchProcessor
-from streams.processors.records import Outgoing, SourceRecord
-from streams.processors.telemetry_gate import FLEET_KEY, TelemetryGate
+from streams.processors.delivery_repository import DeliveryRepository
+from streams.processors.records import SourceRecord
 from tests.support.factories import (
     DEPOT,
     DROPOFF,
@@ -37,48 +32,17 @@ from tests.support.factories import (
     fix,
     picked_up,
     requested,
+    tracking,
 )
-
-
-def record(event: Event | bytes, topic: str = "telemetry", offset: int = 0) -> SourceRecord:
-    value = event if isinstance(event, bytes) else encode_event(event)
-    return SourceRecord(topic, 0, offset, b"k", value)
-
-
-def test_gate_dead_letters_garbage_with_reason_and_original_bytes() -> None:
-    gate = TelemetryGate()
-    (out,) = gate.process(record(b"\x00garbage"), T0)
-    assert out.topic == "deadletter"
-    letter = decode_dead_letter(out.value)
-    assert letter.reason == "undecodable"
-    assert letter.original_value() == b"\x00garbage"
-    assert gate.counts == {"undecodable": 1}
-
-
-def test_gate_routes_on_mission_fixes_by_delivery_and_tells_dispatch_of_changes() -> None:
-    gate = TelemetryGate(fleet_refresh=timedelta(seconds=30))
-    (first,) = gate.process(record(fix(seq=1)), T0)
-    assert (first.topic, first.key) == ("dispatch", FLEET_KEY)  # a drone dispatch never saw
-    assert gate.process(record(fix(seq=2, at=T0 + timedelta(seconds=1))), T0) == []  # no news
-    on_mission = fix(seq=3, at=T0 + timedelta(seconds=2), delivery_id="d1", phase="to_pickup")
-    outs = gate.process(record(on_mission), T0)
-    assert [(o.topic, o.key) for o in outs] == [
-        ("delivery_telemetry", b"d1"),
-        ("dispatch", FLEET_KEY),
-    ]
-    later = fix(seq=4, at=T0 + timedelta(seconds=40))
-    assert [o.topic for o in gate.process(record(later), later.occurred_at)] == ["dispatch"]
-
-
-def test_gate_refuses_a_duplicate() -> None:
-    gate = TelemetryGate()
-    gate.process(record(fix(seq=1)), T0)
-    (out,) = gate.process(record(fix(seq=1)), T0)
-    assert decode_dead_letter(out.value).reason == "duplicate_sequence"
+from tests.support.processor_inputs import command_record, record
 
 
 def new_processor() -> DeliveryProcessor:
-    return DeliveryProcessor(states={}, tracking={}, min_interval=timedelta(seconds=1))
+    return DeliveryProcessor.over_tables(
+        DeliveryRepository(states={}, tracking={}, parked={}),
+        commands_topic="delivery-commands",
+        min_interval=timedelta(seconds=1),
+    )
 
 
 def test_processor_folds_events_and_forwards_new_requests_to_dispatch() -> None:
@@ -87,7 +51,7 @@ def test_processor_folds_events_and_forwards_new_requests_to_dispatch() -> None:
     assert forwarded.topic == "dispatch"
     assert processor.process(record(requested(), "deliveries"), T0) == []  # a replay: nothing new
     processor.process(record(assigned(), "deliveries"), T0)
-    state = processor.state("d1")
+    state = processor.repository.state("d1")
     assert state is not None and state.status == "assigned"
 
 
@@ -143,66 +107,6 @@ def test_delivered_emits_a_final_update_at_the_dropoff() -> None:
     assert final.remaining_m == 0 and final.eta == delivered().occurred_at
 
 
-def new_dispatcher() -> DispatchProcessor:
-    return DispatchProcessor(fleet={}, queue={}, reservation_ttl=timedelta(seconds=60))
-
-
-def assignments(outputs: list[Outgoing]) -> dict[str, str]:
-    found = {}
-    for out in outputs:
-        command = decode_command(out.value)
-        assert isinstance(command, AssignDrone) and out.topic == "delivery_commands"
-        found[command.delivery_id] = command.drone_id
-    return found
-
-
-def test_dispatcher_assigns_the_nearest_idle_drone_once() -> None:
-    dispatcher = new_dispatcher()
-    assert dispatcher.process(record(fix("far", position=DROPOFF), "dispatch"), T0) == []
-    assert dispatcher.process(record(fix("near", position=PICKUP), "dispatch"), T0) == []
-    first = dispatcher.process(record(requested("d1"), "dispatch"), T0)
-    second = dispatcher.process(record(requested("d2"), "dispatch"), T0)
-    assert assignments(first) == {"d1": "near"}
-    assert assignments(second) == {"d2": "far"}
-    assert dispatcher.process(record(requested("d3"), "dispatch"), T0) == []  # no drone left
-    assert [s.delivery_id for s in dispatcher.waiting()] == ["d3"]
-    assert dispatcher.process(record(requested("d1"), "dispatch"), T0) == []  # redelivery
-
-
-def test_a_stale_idle_fix_does_not_free_a_reserved_drone() -> None:
-    dispatcher = new_dispatcher()
-    dispatcher.process(record(fix("x", seq=1, position=PICKUP), "dispatch"), T0)
-    dispatcher.process(record(requested("d1"), "dispatch"), T0)
-    later = T0 + timedelta(seconds=1)
-    idle_again = fix("x", seq=2, at=later, position=PICKUP)
-    assert dispatcher.process(record(idle_again, "dispatch"), later) == []
-    assert dispatcher.process(record(requested("d2"), "dispatch"), later) == []
-    flying = fix("x", seq=3, at=T0 + timedelta(seconds=2), delivery_id="d1", phase="to_pickup")
-    dispatcher.process(record(flying, "dispatch"), later)
-    back = T0 + timedelta(minutes=5)
-    freed = dispatcher.process(record(fix("x", seq=4, at=back, position=PICKUP), "dispatch"), back)
-    assert assignments(freed) == {"d2": "x"}  # back home: the waiting delivery gets it
-
-
-def test_an_unserved_reservation_expires() -> None:
-    dispatcher = new_dispatcher()
-    dispatcher.process(record(fix("x", seq=1, position=PICKUP), "dispatch"), T0)
-    dispatcher.process(record(requested("d1"), "dispatch"), T0)
-    dispatcher.process(record(requested("d2"), "dispatch"), T0)
-    much_later = T0 + timedelta(seconds=61)
-    out = dispatcher.process(
-        record(fix("x", seq=2, at=much_later, position=PICKUP), "dispatch"), much_later
-    )
-    assert assignments(out) == {"d2": "x"}
-
-
-def test_dispatcher_keeps_waiting_without_a_capable_drone() -> None:
-    dispatcher = new_dispatcher()
-    dispatcher.process(record(fix("weak", position=PICKUP, battery=15.0), "dispatch"), T0)
-    assert dispatcher.process(record(requested(), "dispatch"), T0) == []
-    assert [s.delivery_id for s in dispatcher.waiting()] == ["d1"]
-
-
 def test_the_eta_counts_the_dwell_down_while_hovering_at_the_dropoff() -> None:
     processor = new_processor()
     for event in (requested(), assigned(), picked_up()):
@@ -221,11 +125,7 @@ def test_the_eta_counts_the_dwell_down_while_hovering_at_the_dropoff() -> None:
         assert isinstance(update, TrackingUpdated) and update.eta is not None
         etas.append(update.eta)
     assert etas[0] == etas[1] == etas[2], "hovering does not push the arrival back"
-    assert etas[0] == T0 + timedelta(seconds=3 + processor.eta_model.dropoff_dwell_s)
-
-
-def command_record(command: AssignDrone | CancelDelivery | ReportPickup) -> SourceRecord:
-    return SourceRecord("delivery-commands", 0, 0, b"d1", encode_command(command))
+    assert etas[0] == T0 + timedelta(seconds=3 + processor.tracking.eta_model.dropoff_dwell_s)
 
 
 def test_an_accepted_command_is_applied_at_once_and_appended() -> None:
@@ -236,7 +136,7 @@ def test_an_accepted_command_is_applied_at_once_and_appended() -> None:
     assert appended.topic == "deliveries"
     event = decode_event(appended.value)
     assert isinstance(event, DroneAssigned) and event.sequence == 2
-    assert processor.state("d1").status == "assigned"  # type: ignore[union-attr]
+    assert processor.repository.state("d1").status == "assigned"  # type: ignore[union-attr]
     assert processor.process(record(event, "deliveries"), T0) == []  # its return is ignored
 
 
@@ -262,32 +162,14 @@ def test_a_refused_command_is_dead_lettered_with_its_reason() -> None:
     assert letter.reason == "command_refused" and "picked_up" in letter.detail
 
 
-def test_dispatch_frees_the_drone_of_a_cancelled_delivery() -> None:
-    dispatcher = new_dispatcher()
-    dispatcher.process(record(fix("x", position=PICKUP), "dispatch"), T0)
-    assert assignments(dispatcher.process(record(requested("d1"), "dispatch"), T0)) == {"d1": "x"}
-    cancelled = DeliveryCancelled(
-        event_id="e",
-        sequence=2,
-        occurred_at=T0,
-        recorded_at=T0,
-        delivery_id="d1",
-        requested_by="b1",
-        reason="",
-        drone_id=None,
-    )
-    dispatcher.process(record(cancelled, "dispatch"), T0)
-    assert assignments(dispatcher.process(record(requested("d2"), "dispatch"), T0)) == {"d2": "x"}
-
-
 def test_a_command_read_before_its_request_waits_for_it() -> None:
     processor = new_processor()
     cancel = CancelDelivery(command_id="c9", delivery_id="d1", issued_at=T0, requested_by="b1")
     assert processor.process(command_record(cancel), T0) == []  # no such delivery yet: parked
     outs = processor.process(record(requested(), "deliveries"), T0)
     assert [o.topic for o in outs] == ["dispatch", "deliveries", "dispatch", "tracking"]
-    assert processor.state("d1").status == "cancelled"  # type: ignore[union-attr]
-    assert processor.parked == {}
+    assert processor.repository.state("d1").status == "cancelled"  # type: ignore[union-attr]
+    assert processor.repository.parked == {}
 
 
 def give_up_record(kind: type, drone_id: str, reason: str) -> SourceRecord:
@@ -342,7 +224,7 @@ def test_an_abort_after_pickup_fails_the_delivery_for_its_customer() -> None:
     assert isinstance(failed, DeliveryFailed) and failed.reason == "no_fly_zone"
     final = decode_event(outs[1].value)
     assert isinstance(final, TrackingUpdated) and final.status == "failed" and final.eta is None
-    assert processor.state("d1").is_final  # type: ignore[union-attr]
+    assert processor.repository.state("d1").is_final  # type: ignore[union-attr]
 
 
 def test_a_refusal_reschedules_and_a_second_one_is_ignored() -> None:
@@ -368,79 +250,45 @@ def test_a_cancel_after_the_pickup_report_is_dead_lettered_as_too_late() -> None
     assert letter.reason == "command_refused" and "picked_up" in letter.detail
 
 
-def rescheduled(declined_by: tuple[str, ...], delivery_id: str = "d1") -> DeliveryRescheduled:
-    return DeliveryRescheduled(
-        event_id=f"r-{delivery_id}-{len(declined_by)}",
-        sequence=1 + 2 * len(declined_by),
-        occurred_at=T0,
-        recorded_at=T0,
-        delivery_id=delivery_id,
-        drone_id=declined_by[-1],
-        reason="battery",
-        pickup=PICKUP,
-        dropoff=DROPOFF,
-        requested_at=T0,
-        declined_by=declined_by,
+def test_a_command_for_a_delivery_with_too_many_waiting_is_dead_lettered() -> None:
+    processor = new_processor()
+    for n in range(16):
+        cancel = CancelDelivery(
+            command_id=f"c{n}", delivery_id="d1", issued_at=T0, requested_by="b1"
+        )
+        assert processor.process(command_record(cancel), T0) == []  # parked
+    one_more = CancelDelivery(command_id="c16", delivery_id="d1", issued_at=T0, requested_by="b1")
+    (out,) = processor.process(command_record(one_more), T0)
+    letter = decode_dead_letter(out.value)
+    assert (letter.reason, letter.detail) == ("too_many_parked", "d1")
+    assert len(processor.repository.parked_commands("d1")) == 16
+
+
+def test_a_refused_parked_command_is_dead_lettered_alone_and_the_request_goes_on() -> None:
+    processor = new_processor()
+    stranger = ReportPickup(
+        command_id="c1", delivery_id="d1", issued_at=T0, drone_id="drone-9", observed_at=T0
     )
+    proposal = AssignDrone(command_id="c2", delivery_id="d1", issued_at=T0, drone_id="drone-1")
+    processor.process(command_record(stranger), T0)
+    processor.process(command_record(proposal), T0)
+    outs = processor.process(record(requested(), "deliveries"), T0)
+    assert [o.topic for o in outs] == ["dispatch", "deadletter", "deliveries"]
+    letter = decode_dead_letter(outs[1].value)
+    assert (letter.reason, letter.source_topic, letter.source_partition) == (
+        "command_refused",
+        "delivery-commands",
+        -1,
+    ), "the parked command itself, consumed earlier"
+    assert "drone-9" in letter.detail
+    assert processor.repository.state("d1").status == "assigned"  # type: ignore[union-attr]
 
 
-def test_dispatch_reassigns_a_rescheduled_delivery_to_another_drone() -> None:
-    dispatcher = new_dispatcher()
-    dispatcher.process(record(fix("near", position=PICKUP), "dispatch"), T0)
-    dispatcher.process(record(fix("far", position=DROPOFF), "dispatch"), T0)
-    assert assignments(dispatcher.process(record(requested("d1"), "dispatch"), T0)) == {
-        "d1": "near"
-    }
-    # "near" refused: its reservation is freed, but it is not proposed for d1 again.
-    out = dispatcher.process(record(rescheduled(("near",)), "dispatch"), T0)
-    assert assignments(out) == {"d1": "far"}
-    assert assignments(dispatcher.process(record(requested("d2"), "dispatch"), T0)) == {
-        "d2": "near"
-    }
-
-
-def test_a_rescheduled_delivery_no_drone_can_take_keeps_waiting() -> None:
-    dispatcher = new_dispatcher()
-    dispatcher.process(record(fix("only", position=PICKUP), "dispatch"), T0)
-    assert dispatcher.process(record(rescheduled(("only",)), "dispatch"), T0) == []
-    assert [(s.delivery_id, s.status) for s in dispatcher.waiting()] == [("d1", "rescheduled")]
-    assert dispatcher.process(record(rescheduled(("only",)), "dispatch"), T0) == []  # redelivered
-    newcomer = fix("new", position=DROPOFF)
-    assert assignments(dispatcher.process(record(newcomer, "dispatch"), T0)) == {"d1": "new"}
-
-
-def milestone(drone_id: str, kind: str, at: datetime, battery: float = 90.0) -> DroneMilestone:
-    return DroneMilestone(
-        event_id=f"m-{drone_id}-{kind}",
-        sequence=1,
-        occurred_at=at,
-        recorded_at=at,
-        drone_id=drone_id,
-        kind=kind,  # type: ignore[arg-type]
-        lat=PICKUP.lat,
-        lon=PICKUP.lon,
-        battery_pct=battery,
-    )
-
-
-def test_a_returned_or_charged_milestone_makes_a_drone_available_at_once() -> None:
-    dispatcher = new_dispatcher()
-    flying = fix("x", seq=1, position=DROPOFF, delivery_id="other", phase="returning")
-    dispatcher.process(record(flying, "dispatch"), T0)
-    assert dispatcher.process(record(requested("d1"), "dispatch"), T0) == []  # nobody idle
-    low = milestone("x", "battery_low", T0 + timedelta(seconds=1), battery=24.0)
-    assert dispatcher.process(record(low, "dispatch"), T0) == []
-    back = milestone("x", "returned", T0 + timedelta(seconds=2), battery=24.0)
-    assert dispatcher.process(record(back, "dispatch"), T0) == [], "too little battery yet"
-    full = milestone("x", "charged", T0 + timedelta(minutes=5), battery=100.0)
-    assert assignments(dispatcher.process(record(full, "dispatch"), T0)) == {"d1": "x"}
-    stale = milestone("x", "aborted", T0, battery=50.0)
-    assert dispatcher.process(record(stale, "dispatch"), T0) == [], "older than its view"
-
-
-def test_the_gate_passes_milestones_to_dispatch_at_once() -> None:
-    gate = TelemetryGate()
-    gate.process(record(fix(seq=1)), T0)
-    (out,) = gate.process(record(milestone("drone-1", "returned", T0)), T0)
-    assert (out.topic, out.key) == ("dispatch", FLEET_KEY)
-    assert gate.counts["milestone"] == 1
+def test_garbage_and_foreign_events_are_dead_lettered_with_their_reason() -> None:
+    processor = new_processor()
+    (garbage,) = processor.process(record(b"\x00 not json", "deliveries"), T0)
+    (bad_command,) = processor.process(SourceRecord("delivery-commands", 0, 0, b"d1", b"{}"), T0)
+    (foreign,) = processor.process(record(tracking(), "deliveries"), T0)
+    reasons = [decode_dead_letter(o.value).reason for o in (garbage, bad_command, foreign)]
+    assert reasons == ["undecodable", "invalid_command", "unexpected_type"]
+    assert decode_dead_letter(foreign.value).detail == "TrackingUpdated"
