@@ -63,7 +63,6 @@ from simulator.flight.phases import (
     AT_DROPOFF,
     AT_PICKUP,
     IDLE,
-    PHASES,
     RETURNING,
     TO_DROPOFF,
     TO_PICKUP,
@@ -85,12 +84,6 @@ __all__ = ["EVERY_DRONE", "FleetEngine", "FlightSpec", "cohort"]
 GROUND, CLIMB, CRUISE, DESCEND = range(4)
 """Stages of a leg, the engine's own codes in `stage`; `phase` says which leg (or stop)
 the drone is on."""
-
-ON_DELIVERY: npt.NDArray[np.bool_] = np.isin(
-    np.arange(len(PHASES)), (TO_PICKUP, AT_PICKUP, TO_DROPOFF, AT_DROPOFF)
-)
-"""Indexed by phase code: whether a drone in that phase flies a delivery. A lookup table
-rather than a range of codes, so that nothing depends on the order of `DronePhase`."""
 
 IntArray = npt.NDArray[np.int64]
 
@@ -454,7 +447,10 @@ class FleetEngine:
     def _watch_battery(self, before: FloatArray, charging: npt.NDArray[np.bool_]) -> None:
         """Abort missions under the reserve; note battery-low and fully-charged drones."""
         spec, battery, phase = self.spec, self.battery_pct, self.phase
-        exhausted = ON_DELIVERY[phase] & (battery < spec.reserve_pct)
+        # On a delivery: neither idle nor on the way home. Named codes, not a range of
+        # them: their order is the contracts' (`DronePhase`), not the engine's.
+        delivering = (phase != IDLE) & (phase != RETURNING)
+        exhausted = delivering & (battery < spec.reserve_pct)
         for i in np.flatnonzero(exhausted).tolist():
             if self._delivery_ids[i] is not None:
                 self._abort(i, "battery")

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import AbortReason, DroneMilestone, GeoPoint, TelemetryReported
+from contracts import AbortReason, DroneMilestone, DronePhase, GeoPoint, TelemetryReported
 from simulator.flight.engine import FleetEngine, cohort
+from simulator.flight.phases import PHASE_CODE, PHASES
 from simulator.flight.reports import DroneReport, DropoffDone, PickupDone
 from streams.domain.geodesy import distance_m
 from tests.support.factories import T0, assigned
@@ -172,6 +173,24 @@ def test_a_battery_under_the_reserve_aborts_then_the_drone_reports_low_and_charg
     assert low.battery_pct < SPEC.low_battery_pct and charged.battery_pct == 100.0
     sequences = [m.sequence for m in milestones]
     assert sequences == list(range(1, len(sequences) + 1)), "a milestone stream per drone"
+
+
+@pytest.mark.parametrize("phase", [name for name in PHASES if name != "idle"])
+def test_a_failing_cell_aborts_a_delivery_in_any_of_its_phases_never_on_the_way_home(
+    phase: DronePhase,
+) -> None:
+    engine = zurich_fleet(1, seed=4)
+    assert engine.assign(assigned(drone_id="drone-00000"))
+    tick = 0
+    while engine.phase[0] != PHASE_CODE[phase]:
+        assert tick < 4_000, f"never {phase}"
+        engine.step(T0 + timedelta(seconds=tick / 2), 0.5)
+        tick += 1
+    engine.battery_pct[0] = SPEC.reserve_pct - 0.5
+    aborted = milestones_of(engine.step(T0 + timedelta(hours=1), 0.5), "aborted")
+    assert [(m.delivery_id, m.reason) for m in aborted] == (
+        [] if phase == "returning" else [("d1", "battery")]
+    )
 
 
 @settings(max_examples=20, deadline=None)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import numpy as np
 
 from contracts import TelemetryReported
-from simulator.flight.engine import CLIMB, ON_DELIVERY
+from simulator.flight.engine import CLIMB
 from simulator.flight.phases import PHASE_CODE, PHASES
 from tests.support.factories import T0
 from tests.support.flight import fleet
@@ -22,8 +22,3 @@ def test_every_code_reports_its_phase_by_name() -> None:
     ]
     assert [f.phase for f in fixes] == list(PHASES)
     assert max(PHASE_CODE.values()) <= np.iinfo(engine.phase.dtype).max
-
-
-def test_only_the_phases_of_a_delivery_count_as_flying_one() -> None:
-    flying_one = {PHASES[code] for code in np.flatnonzero(ON_DELIVERY).tolist()}
-    assert flying_one == {"to_pickup", "at_pickup", "to_dropoff", "at_dropoff"}
