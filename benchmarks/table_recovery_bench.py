@@ -50,7 +50,7 @@ from streams.ops.consumer_groups import wait_until_empty
 from streams.processors.delivery_repository import TrackingMemory
 from streams.processors.telemetry_gate import FLEET_KEY
 from streams.runtime.changelogs import declare_changelogs
-from streams.runtime.worker import bootstrap
+from streams.runtime.tables import changelog_specs
 from streams.settings import StreamsSettings
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -237,7 +237,7 @@ def run_one(stack_settings: StackSettings, store: str, n: int, logs: Path) -> di
     stack.up(stack_settings, topics)
     bootstrap_servers = stack_settings.kafka_bootstrap
     settings = StreamsSettings(kafka_bootstrap=bootstrap_servers, topic_prefix=prefix)
-    asyncio.run(declare_changelogs(bootstrap(settings), bootstrap_servers))
+    asyncio.run(declare_changelogs(changelog_specs(settings), bootstrap_servers))
     asyncio.run(fill_changelogs(bootstrap_servers, prefix, n))
     data_dir = tempfile.mkdtemp(prefix="recovery-bench-")
     extra = {"table_store": f"{store}://", "data_dir": data_dir}

@@ -13,20 +13,18 @@ from streams.settings import StreamsSettings
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Start a Faust worker, or print the ETA accuracy report."""
+    """Run a stream worker or one of the operator tools."""
     args = sys.argv[1:] if argv is None else argv
     settings = StreamsSettings()
     if args[:1] == ["worker"]:
-        from faust.worker import Worker
-
         from streams.runtime.changelogs import declare_changelogs
         from streams.runtime.horizon import read_horizon
+        from streams.runtime.tables import changelog_specs
         from streams.runtime.worker import bootstrap
 
         horizon = asyncio.run(read_horizon(settings.kafka_bootstrap, settings.app_group))
-        app = bootstrap(settings, horizon)
-        asyncio.run(declare_changelogs(app, settings.kafka_bootstrap))
-        Worker(app, loglevel=settings.log_level).execute_from_commandline()
+        asyncio.run(declare_changelogs(changelog_specs(settings), settings.kafka_bootstrap))
+        bootstrap(settings, horizon).run(settings.log_level)
         return
     if args[:1] == ["eta-report"]:
         from streams.ops.eta_report import run_report

@@ -16,7 +16,8 @@ record of the log; it only forgets what was derived from it:
    a changelog kept would bring the old state back; a truncated one (DeleteRecords) keeps
    its offsets, and a RocksDB store's saved offsets could then point past the new data.
    New topics start at offset 0, which every store recovers from correctly.
-4. It deletes this host's local table state (`app.conf.tabledir`, the RocksDB files),
+4. It deletes this host's local table state (`streams.runtime.tables.local_table_dir`,
+   the dispatcher's RocksDB files),
    which would otherwise be trusted over the empty changelog. Run it on every host that
    ran a worker with a persistent store (`--local-only` there), or give each worker its
    own data directory and delete it.
@@ -45,17 +46,17 @@ import argparse
 import asyncio
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts import TopicSpec
 from streams.errors import StreamsError
 from streams.ops.consumer_groups import commit_zero, committed_offsets, describe_group
-from streams.runtime.changelogs import changelog_specs, declare_changelogs
+from streams.runtime.changelogs import declare_changelogs
 from streams.runtime.horizon import raised, read_horizon, write_horizon
+from streams.runtime.tables import changelog_specs, local_table_dir
 from streams.settings import StreamsSettings
 
 Say = Callable[[str], None]
@@ -72,9 +73,11 @@ def rebuild_inputs(settings: StreamsSettings) -> dict[str, list[TopicSpec]]:
     return inputs
 
 
-async def recreate_changelogs(app: Any, bootstrap: str, say: Say, timeout_s: float = 60) -> None:
+async def recreate_changelogs(
+    specs: Mapping[str, int], bootstrap: str, say: Say, timeout_s: float = 60
+) -> None:
     """Delete the tables' changelog topics, wait until they are gone, create them empty."""
-    names = sorted(changelog_specs(app))
+    names = sorted(specs)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -89,7 +92,7 @@ async def recreate_changelogs(app: Any, bootstrap: str, say: Say, timeout_s: flo
             await asyncio.sleep(0.5)
     finally:
         await admin.close()
-    created = await declare_changelogs(app, bootstrap)
+    created = await declare_changelogs(specs, bootstrap)
     say(f"created empty changelog topics: {', '.join(created)}")
 
 
@@ -104,11 +107,6 @@ def delete_local_state(tabledir: Path, say: Say) -> None:
 
 async def reset(settings: StreamsSettings, say: Say, *, local_only: bool = False) -> None:
     """Reset the workers' group, changelogs and local state (see the module docstring)."""
-    from streams.runtime.worker import (
-        bootstrap,  # Faust's import is slow; only this command needs it
-    )
-
-    app = bootstrap(settings)
     groups = rebuild_inputs(settings)
     for group in groups:
         described = await describe_group(settings.kafka_bootstrap, group)
@@ -123,8 +121,8 @@ async def reset(settings: StreamsSettings, say: Say, *, local_only: bool = False
         for group, inputs in groups.items():
             names = [spec.name for spec in inputs]
             committed.update(await committed_offsets(settings.kafka_bootstrap, group, names))
-        old = await read_horizon(settings.kafka_bootstrap, app.conf.id)
-        await write_horizon(settings.kafka_bootstrap, app.conf.id, raised(old, committed))
+        old = await read_horizon(settings.kafka_bootstrap, settings.app_group)
+        await write_horizon(settings.kafka_bootstrap, settings.app_group, raised(old, committed))
         say(
             f"rebuild horizon: {sum(committed.values())} records already processed "
             f"(their outputs are in the log and will not be sent again)"
@@ -133,8 +131,8 @@ async def reset(settings: StreamsSettings, say: Say, *, local_only: bool = False
             partitions = await commit_zero(settings.kafka_bootstrap, group, inputs)
             names = [spec.name for spec in inputs]
             say(f"group {group}: offset 0 committed on {partitions} partitions of {names}")
-        await recreate_changelogs(app, settings.kafka_bootstrap, say)
-    delete_local_state(Path(app.conf.tabledir), say)
+        await recreate_changelogs(changelog_specs(settings), settings.kafka_bootstrap, say)
+    delete_local_state(local_table_dir(settings), say)
     say("done: the next worker start rebuilds every table from the log")
 
 

@@ -11,26 +11,17 @@ compaction Faust would use, makes the first start like every other.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 
-def changelog_specs(app: Any) -> dict[str, int]:
-    """Changelog topic name -> partitions, for every table of the app and of its stages."""
-    return {
-        **{
-            table.changelog_topic_name: table.partitions or app.conf.topic_partitions
-            for table in app.tables.values()
-        },
-        **getattr(app, "stage_changelogs", {}),
-    }
+async def declare_changelogs(specs: Mapping[str, int], bootstrap: str) -> list[str]:
+    """Create the missing changelog topics (name -> partitions, compacted); return those created.
 
-
-async def declare_changelogs(app: Any, bootstrap: str) -> list[str]:
-    """Create the missing changelog topics (compacted); return the names created."""
-    specs = changelog_specs(app)
+    `specs`: every table's, from `streams.runtime.tables.changelog_specs`.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

@@ -1,22 +1,33 @@
-"""The Faust `App` with an idempotent, acks=all producer under at-least-once processing.
+"""Every place the worker bends Faust's private internals, and why; nowhere else does.
 
-faust-streaming turns on `enable_idempotence` only inside transactions (its experimental
-exactly-once mode, which we do not use). Without it, a producer retry after a lost ack
-can write a record twice or out of order. This app gives every producer it creates
-`acks=all` and `enable_idempotence=True`, so retries stay exactly-once per partition
-while processing stays at-least-once (the processors are idempotent for redelivery).
+Each bend overrides something faust-streaming does not offer publicly, and each has a
+test (tests/unit/streams/runtime/test_faust_bends.py) that fails when a Faust or aiokafka
+upgrade changes what it relies on: the private method's name and signature, the
+attribute it reads. Where a public API does the job, it is used instead (the stages
+start as a `faust.Worker` service, not from an overridden `App.on_start`).
+
+1. `IdempotentProducer._settings_extra`: faust-streaming turns on `enable_idempotence`
+   only inside transactions (its experimental exactly-once mode, which we do not use).
+   Without it, a producer retry after a lost ack can write a record twice or out of
+   order. Every producer of this app gets `acks=all` and `enable_idempotence=True`, so
+   retries stay exactly-once per partition while processing stays at-least-once (the
+   processors are idempotent for redelivery).
+2. `IdempotentProducer.on_start`: the changelogs' partition metadata, from the start
+   (its docstring says why).
+3. `BackpressuredConsumer.on_buffer_full`: never take a partition out of the fetcher.
+4. `DronefleetApp._new_transport` and `_new_producer_transport`: the app's transports
+   are `IdempotentTransport`, which carries 1-3 (Faust picks a transport class by the
+   broker URL's scheme and has no setting for one of our own).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
-
-from runtime import GcFreezeSettings
 
 METADATA_ATTEMPTS = 50
 METADATA_RETRY_S = 0.2
@@ -59,11 +70,13 @@ class BackpressuredConsumer(aiokafka_driver.Consumer):
 
     When an agent's queue runs high, faust removes the partition from the fetcher and
     counts on a "pressure drop" callback to put it back. That callback can be lost: the
-    `telemetry` partitions then stay out of the fetcher forever while the agent waits on
-    an empty queue, and their committed offsets freeze (measured: four partitions stuck
-    at offset 44 of 2,500 for minutes, worker idle). Without the pause, a full queue
-    blocks the fetcher on `queue.put` instead, which is the same backpressure without
-    the bookkeeping that loses partitions.
+    partition then stays out of the fetcher forever while the agent waits on an empty
+    queue, and its committed offset freezes (measured when the telemetry gate was still a
+    Faust agent: four partitions stuck at offset 44 of 2,500 for minutes, worker idle).
+    The dispatcher's agent, the one left, fills its queue the same way when it catches
+    up on a backlog (after a reset, or a worker down for a while). Without the pause, a
+    full queue blocks the fetcher on `queue.put` instead, which is the same backpressure
+    without the bookkeeping that loses partitions.
     """
 
     def on_buffer_full(self, tp: Any) -> None:
@@ -78,35 +91,12 @@ class IdempotentTransport(aiokafka_driver.Transport):
 
 
 class DronefleetApp(faust.App):
-    """faust.App whose transports create idempotent producers, hosting the batched stages.
+    """faust.App whose transports create idempotent producers and never-pausing consumers.
 
-    `stage_changelogs`: the changelog topics (name -> partitions) of the tables kept
-    outside Faust by the batched stages, declared and reset along with Faust's own.
-    `stage_runs`: the stages' loops. They start with the app, not after it: Faust runs
-    its own tasks (`app.task`) only once its consumer group has assigned partitions and
-    its tables are recovered, which after a crash means waiting for the broker to drop
-    the dead member (the session timeout, 10 s); the stages have their own groups and
-    need none of that (measured in `make chaos`: 11 s from restart to processing when
-    started as Faust tasks).
+    Everything else is Faust's: it is configured by constructor arguments alone, and what
+    runs beside it (the batched stages) is a service of the worker
+    (`streams.runtime.stages_service`), not part of the app.
     """
-
-    stage_changelogs: dict[str, int] = {}  # noqa: RUF012 (set once per app in bootstrap)
-    stage_runs: tuple[Callable[[], Awaitable[None]], ...] = ()
-    gc_freezing: GcFreezeSettings | None = None
-    """Freeze the collector's live objects now and then (`runtime.gc_freeze`); None: never."""
-    serve_metrics: Callable[[], object] | None = None
-    """Starts the metrics endpoint (`streams.runtime.metrics`); None: no endpoint."""
-
-    async def on_start(self) -> None:
-        """Start Faust, and the stages and the metrics endpoint next to it."""
-        await super().on_start()
-        if self.serve_metrics is not None:
-            self.serve_metrics()
-        for run in self.stage_runs:
-            self.add_future(run())
-        freezing = self.gc_freezing.freezing() if self.gc_freezing is not None else None
-        if freezing is not None:
-            self.add_future(freezing)
 
     def _new_transport(self) -> IdempotentTransport:
         return IdempotentTransport(self.conf.broker_consumer, self)

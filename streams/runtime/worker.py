@@ -1,11 +1,4 @@
-"""The stream worker: topics, tables, batched stages and a Faust agent, wired to processors.
-
-Agents and stages here only decode the record's origin, call a processor and send what
-it returns. Each catches every exception per record and dead-letters it: in Faust an
-exception in an agent acks the record and can stop the agent, so nothing may escape.
-
-Processing is at-least-once (Faust's exactly-once is experimental); the aggregate's
-fold ignores sequences it has already applied, so a redelivered record changes nothing.
+"""The stream worker's composition root: `bootstrap(settings)` builds it, wired to processors.
 
 Topology:
     telemetry (by drone) --gate--> delivery-telemetry (by delivery) | dispatch | deadletter
@@ -14,25 +7,38 @@ Topology:
     dispatch (one partition: one owner) --AssignDrone--> delivery-commands
 
 The gate and the deliveries fold see every fix and run as batched aiokafka loops in the
-same process (`streams.runtime.batch_loop`, each with its own consumer group); the dispatcher,
-one record per request or drone change, is a Faust agent.
+same process (`streams.runtime.batch_loop`, each with its own consumer group); the
+dispatcher, one record per request or drone change, is a Faust agent with two Faust
+tables. Why the split: docs/decisions/0001-faust-and-batched-stages.md.
 
+The stages and the agent only hand a record's origin to a processor and send what it
+returns; every exception on a record is caught per record and dead-lettered
+(`batch_loop.process_records`, for both): in Faust an exception in an agent acks the
+record and can stop the agent, so nothing may escape.
+
+Processing is at-least-once (Faust's exactly-once is experimental); the aggregate's
+fold ignores sequences it has already applied, so a redelivered record changes nothing.
 The deliveries stage is the only writer of a delivery's events after its request, so
 their sequence numbers never collide; everyone else sends commands.
 
-Every table is changelogged (the deliveries stage's tables under the same names Faust
-gives its own), so a worker that takes over a partition (rebalance, crash) resumes with
-the same state. Only the gate's memory (last fix per drone) is per process:
-after a restart the first fix of each drone is checked without history.
+Every table is changelogged (names and partitions: `streams.runtime.tables`), so a
+worker that takes over a partition (rebalance, crash) resumes with the same state. Only
+the gate's memory (last fix per drone) is per process: after a restart the first fix of
+each drone is checked without history.
+
+Each builder below takes what it needs and returns what it built; nothing is configured
+after construction.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import faust
+from faust.worker import Worker
 
 from contracts import Topics, utc_now
 from streams.domain.eta import EtaModel
@@ -47,25 +53,158 @@ from streams.runtime.changelogged_table import ChangeloggedTable
 from streams.runtime.faust_bends import DronefleetApp
 from streams.runtime.horizon import Horizon
 from streams.runtime.stages import DeliveriesStage, GateStage
+from streams.runtime.stages_service import StagesService
+from streams.runtime.tables import (
+    DELIVERIES_TABLES,
+    DISPATCH_TABLES,
+    FAUST_APP_VERSION,
+    changelog_topic,
+    local_table_dir,
+)
 from streams.settings import StreamsSettings
 
-log = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class StreamWorker:
+    """A worker, built and not started: the Faust app and the stages that run beside it."""
+
+    app: DronefleetApp
+    stages: StagesService
+
+    def faust_worker(self, loglevel: str) -> Worker:
+        """Faust's worker for the app, with the stages as a service it starts first."""
+        return Worker(self.app, self.stages, loglevel=loglevel)
+
+    def run(self, loglevel: str) -> None:
+        """Run until stopped (a signal), as `dronefleet-streams worker` does."""
+        self.faust_worker(loglevel).execute_from_commandline()
 
 
-def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faust.App:
-    """Build the worker's app: the composition root of the stream processors.
+def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> StreamWorker:
+    """Build the worker from its settings.
 
     `horizon`: the offsets below which records were processed before a reset; their
     outputs are in the log already, so a rebuild only refills the tables from them.
     """
     replayed = horizon or {}
     topics = Topics.with_prefix(settings.topic_prefix, settings.partitions)
-    app_id = settings.app_group
-    app = DronefleetApp(
-        app_id,
+    outputs = output_topics(topics)
+    gate = TelemetryGate()
+    stages = StagesService(
+        (
+            gate_loop(settings, topics, gate, outputs),
+            deliveries_loop(settings, topics, outputs, replayed),
+        ),
+        serve_metrics=metrics_endpoint(settings, gate),
+        gc_freezing=settings,
+    )
+    app = faust_app(settings)
+    add_dispatch_agent(app, topics, outputs, replayed)
+    return StreamWorker(app, stages)
+
+
+def output_topics(topics: Topics) -> dict[OutTopic, str]:
+    """The real topic of each logical topic a processor sends to."""
+    return {
+        "deliveries": topics.deliveries.name,
+        "delivery_commands": topics.delivery_commands.name,
+        "delivery_telemetry": topics.delivery_telemetry.name,
+        "tracking": topics.tracking.name,
+        "dispatch": topics.dispatch.name,
+        "deadletter": topics.deadletter.name,
+    }
+
+
+def stage_loop(
+    settings: StreamsSettings, group: str, stage: GateStage | DeliveriesStage, *sources: str
+) -> BatchLoop:
+    """The consumer loop of a batched stage, in its own group."""
+    return BatchLoop(
+        LoopConfig(
+            bootstrap=settings.kafka_bootstrap,
+            group=group,
+            source_topics=sources,
+            batch_size=settings.batch_size,
+            co_partitioned=len(sources) > 1,
+            session_timeout_s=settings.session_timeout_s,
+            heartbeat_interval_s=settings.heartbeat_interval_s,
+            instance_id=settings.instance_id,
+        ),
+        stage,
+    )
+
+
+def gate_loop(
+    settings: StreamsSettings,
+    topics: Topics,
+    gate: TelemetryGate,
+    outputs: Mapping[OutTopic, str],
+) -> BatchLoop:
+    """The telemetry gate: validates `telemetry`, routes the valid fixes."""
+    return stage_loop(
+        settings, settings.gate_group, GateStage(gate, outputs), topics.telemetry.name
+    )
+
+
+def deliveries_loop(
+    settings: StreamsSettings,
+    topics: Topics,
+    outputs: Mapping[OutTopic, str],
+    replayed: Horizon,
+) -> BatchLoop:
+    """The deliveries fold over its three changelogged tables."""
+    states, tracking, parked = (
+        ChangeloggedTable(changelog_topic(settings, table)) for table in DELIVERIES_TABLES
+    )
+    processor = DeliveryProcessor.over_tables(
+        DeliveryRepository(states, tracking, parked),
+        commands_topic=topics.delivery_commands.name,
+        eta_model=eta_model(settings),
+        min_interval=timedelta(seconds=settings.tracking_min_interval_s),
+    )
+    stage = DeliveriesStage(
+        processor, (states, tracking, parked), outputs, settings.kafka_bootstrap, replayed
+    )
+    return stage_loop(
+        settings,
+        settings.deliveries_group,
+        stage,
+        topics.deliveries.name,
+        topics.delivery_commands.name,
+        topics.delivery_telemetry.name,
+    )
+
+
+def eta_model(settings: StreamsSettings) -> EtaModel:
+    """The fleet's flight profile, as the ETA needs it."""
+    return EtaModel(
+        cruise_speed_mps=settings.cruise_speed_mps,
+        cruise_altitude_m=settings.cruise_altitude_m,
+        climb_rate_mps=settings.climb_rate_mps,
+        descent_rate_mps=settings.descent_rate_mps,
+        pickup_dwell_s=settings.dwell_s,
+        dropoff_dwell_s=settings.dwell_s,
+    )
+
+
+def metrics_endpoint(settings: StreamsSettings, gate: TelemetryGate) -> Callable[[], object] | None:
+    """What starts the gate's metrics endpoint; None when no port is set."""
+    port = settings.metrics_port
+    if port is None:
+        return None
+    registry = metrics.gate_registry(gate)
+    return lambda: metrics.serve(registry, settings.metrics_host, port)
+
+
+def faust_app(settings: StreamsSettings) -> DronefleetApp:
+    """The Faust app that hosts the dispatcher: at-least-once, acks=all, declared topics."""
+    return DronefleetApp(
+        settings.app_group,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.table_store,
         datadir=str(settings.data_dir),
+        version=FAUST_APP_VERSION,
+        tabledir=str(local_table_dir(settings)),
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
         topic_partitions=settings.partitions,
@@ -78,117 +217,71 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> faus
         broker_heartbeat_interval=settings.heartbeat_interval_s,
     )
 
-    def raw_topic(*names: str) -> Any:
-        return app.topic(
-            *names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-        )
 
-    dispatch_topic = raw_topic(topics.dispatch.name)
-    outputs: dict[OutTopic, Any] = {
-        "deliveries": raw_topic(topics.deliveries.name),
-        "delivery_commands": raw_topic(topics.delivery_commands.name),
-        "delivery_telemetry": raw_topic(topics.delivery_telemetry.name),
-        "tracking": raw_topic(topics.tracking.name),
-        "dispatch": dispatch_topic,
-        "deadletter": raw_topic(topics.deadletter.name),
-    }
-
-    def raw_table(name: str, partitions: int) -> Any:
-        # Every table is keyed like its source records (delivery id, or the constant
-        # dispatch key), so the producer's partitioner puts each changelog record on the
-        # source record's partition. Faust's own per-record check of that reads a
-        # metadata snapshot that can hold 0 partitions for a changelog created moments
-        # before, and then refuses every update; use_partitioner skips that check.
-        return app.Table(
-            name,
-            default=None,
-            key_type=bytes,  # bytes keys and values: Faust uses its raw codec
-            value_type=bytes,
-            partitions=partitions,
-            use_partitioner=True,
-        )
-
-    def loop(group: str, stage: GateStage | DeliveriesStage, *sources: str) -> BatchLoop:
-        return BatchLoop(
-            LoopConfig(
-                bootstrap=settings.kafka_bootstrap,
-                group=group,
-                source_topics=sources,
-                batch_size=settings.batch_size,
-                co_partitioned=len(sources) > 1,
-                session_timeout_s=settings.session_timeout_s,
-                heartbeat_interval_s=settings.heartbeat_interval_s,
-                instance_id=settings.instance_id,
-            ),
-            stage,
-        )
-
-    names = {key: topic.get_topic_name() for key, topic in outputs.items()}
-    telemetry_gate = TelemetryGate()
-    gate = loop(settings.gate_group, GateStage(telemetry_gate, names), topics.telemetry.name)
-    states, tracking, parked = (
-        ChangeloggedTable(f"{app_id}-{name}-changelog")
-        for name in ("delivery-state", "delivery-tracking", "delivery-parked-commands")
+def add_dispatch_agent(
+    app: faust.App, topics: Topics, outputs: Mapping[OutTopic, str], replayed: Horizon
+) -> DispatchProcessor:
+    """The dispatcher, over two Faust tables, as the app's one agent (on `dispatch`)."""
+    fleet, queue = (
+        faust_table(app, table, topics.dispatch.partitions) for table in DISPATCH_TABLES
     )
-    app.stage_changelogs = {
-        table.changelog_topic: settings.partitions for table in (states, tracking, parked)
-    }
-    deliveries = DeliveryProcessor.over_tables(
-        DeliveryRepository(states, tracking, parked),
-        commands_topic=topics.delivery_commands.name,
-        eta_model=EtaModel(
-            cruise_speed_mps=settings.cruise_speed_mps,
-            cruise_altitude_m=settings.cruise_altitude_m,
-            climb_rate_mps=settings.climb_rate_mps,
-            descent_rate_mps=settings.descent_rate_mps,
-            pickup_dwell_s=settings.dwell_s,
-            dropoff_dwell_s=settings.dwell_s,
-        ),
-        min_interval=timedelta(seconds=settings.tracking_min_interval_s),
-    )
-    fold = loop(
-        settings.deliveries_group,
-        DeliveriesStage(
-            deliveries, (states, tracking, parked), names, settings.kafka_bootstrap, replayed
-        ),
-        topics.deliveries.name,
-        topics.delivery_commands.name,
-        topics.delivery_telemetry.name,
-    )
-    fleet = raw_table("dispatch-fleet", topics.dispatch.partitions)
-    dispatcher = DispatchProcessor(
-        fleet=fleet, queue=raw_table("dispatch-queue", topics.dispatch.partitions)
-    )
+    dispatcher = DispatchProcessor(fleet=fleet, queue=queue)
 
     async def reindex_fleet() -> None:
         """After a rebalance the table may hold another worker's writes."""
         dispatcher.forget_fleet_index()
 
     fleet.on_recover(reindex_fleet)
+    sinks = {name: raw_topic(app, name) for name in outputs.values()}
 
-    by_name = {topic.get_topic_name(): topic for topic in outputs.values()}
-
-    async def run(stream: Any, processor_name: str, process: Process) -> None:
-        """An agent's body: the batched stages' per-record step, for one record at a time."""
-        async for event in stream.events():
-            message = event.message
-            source = SourceRecord(
-                message.topic, message.partition, message.offset, message.key, message.value
-            )
-            for record in process_records(
-                process, processor_name, [source], names, utc_now(), replayed
-            ):
-                await by_name[record.topic].send(key=record.key, value=record.value)
-
-    app.stage_runs = (gate.supervise, fold.supervise)  # see DronefleetApp for when
-    app.gc_freezing = settings
-    port = settings.metrics_port
-    if port is not None:
-        registry = metrics.gate_registry(telemetry_gate)
-        app.serve_metrics = lambda: metrics.serve(registry, settings.metrics_host, port)
-
-    @app.agent(dispatch_topic, name="dispatch")
+    @app.agent(sinks[topics.dispatch.name], name="dispatch")
     async def dispatch(stream: Any) -> None:
-        await run(stream, "dispatch", dispatcher.process)
+        await send_each(stream, "dispatch", dispatcher.process, outputs, sinks, replayed)
 
-    return app
+    return dispatcher
+
+
+def raw_topic(app: faust.App, name: str) -> Any:
+    """A Faust topic of raw bytes (the processors decode and encode themselves)."""
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
+
+
+def faust_table(app: faust.App, table: str, partitions: int) -> Any:
+    """A Faust table of raw bytes, its changelog partition chosen by the key.
+
+    Every table is keyed like its source records (the constant dispatch key), so the
+    producer's partitioner puts each changelog record on the source record's partition.
+    Faust's own per-record check of that reads a metadata snapshot that can hold 0
+    partitions for a changelog created moments before, and then refuses every update;
+    use_partitioner skips that check.
+    """
+    return app.Table(
+        table,
+        default=None,
+        key_type=bytes,  # bytes keys and values: Faust uses its raw codec
+        value_type=bytes,
+        partitions=partitions,
+        use_partitioner=True,
+    )
+
+
+async def send_each(
+    stream: Any,
+    processor_name: str,
+    process: Process,
+    outputs: Mapping[OutTopic, str],
+    sinks: Mapping[str, Any],
+    replayed: Horizon,
+) -> None:
+    """An agent's body: the batched stages' per-record step, for one record at a time."""
+    async for event in stream.events():
+        message = event.message
+        source = SourceRecord(
+            message.topic, message.partition, message.offset, message.key, message.value
+        )
+        for record in process_records(
+            process, processor_name, [source], outputs, utc_now(), replayed
+        ):
+            await sinks[record.topic].send(key=record.key, value=record.value)

@@ -28,9 +28,9 @@ from contracts import (
 )
 from devstack.services import RunningService
 from devstack.settings import StackSettings
-from tests.integration.test_streams import worker  # noqa: F401  (the module's worker)
 from tests.support.kafka_helpers import collect, produce
 from tests.support.simulator_runner import DEPOT, flying, near, seen
+from tests.support.stream_worker import worker  # noqa: F401  (this module's worker)
 
 Records = list[ConsumerRecord[bytes, bytes]]
 

@@ -1,13 +1,12 @@
-"""A real Faust worker on the real broker: dispatch, tracking and the dead-letter topic."""
+"""A real stream worker on the real broker: dispatch, tracking and the dead-letter topic."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
@@ -21,12 +20,13 @@ from contracts import (
     encode_event,
     utc_now,
 )
-from devstack.services import PlatformConfig, RunningService, start_service
+from devstack.services import RunningService
 from devstack.settings import StackSettings
 from kafkaio import BatchSender, WireRecord
 from streams.ops.lag_report import group_lag
 from tests.support.factories import PICKUP, fix, picked_up, requested
 from tests.support.kafka_helpers import collect, produce
+from tests.support.stream_worker import worker  # noqa: F401  (this module's worker)
 
 Records = list[ConsumerRecord[bytes, bytes]]
 
@@ -41,24 +41,14 @@ async def send_all(bootstrap: str, records: list[WireRecord]) -> None:
     assert not acks.failed, acks.failed
 
 
-@pytest.fixture(scope="module")
-def worker(running_stack: StackSettings, topics: Topics) -> Iterator[RunningService]:
-    prefix = topics.prefix
-    config = PlatformConfig(stack=running_stack, database="unused", topic_prefix=prefix)
-    service = start_service(
-        "streams", ["streams", "worker"], config, running_stack.home / "test-logs" / prefix
-    )
-    yield service
-    service.stop()
-    assert service.process.returncode in (0, -15), "the worker did not stop cleanly"
-
-
 def events_of(records: Records, kind: type) -> list:  # type: ignore[type-arg]
     return [e for e in (decode_event(r.value) for r in records if r.value) if isinstance(e, kind)]
 
 
 def test_request_is_dispatched_and_tracked(
-    running_stack: StackSettings, topics: Topics, worker: RunningService
+    running_stack: StackSettings,
+    topics: Topics,
+    worker: RunningService,  # noqa: F811
 ) -> None:
     bootstrap = running_stack.kafka_bootstrap
     start = utc_now()
@@ -117,7 +107,9 @@ def test_request_is_dispatched_and_tracked(
 
 
 def test_invalid_telemetry_lands_in_the_dead_letter_topic(
-    running_stack: StackSettings, topics: Topics, worker: RunningService
+    running_stack: StackSettings,
+    topics: Topics,
+    worker: RunningService,  # noqa: F811
 ) -> None:
     bootstrap = running_stack.kafka_bootstrap
     now = utc_now()
@@ -157,7 +149,9 @@ def test_invalid_telemetry_lands_in_the_dead_letter_topic(
 
 
 def test_a_backlog_larger_than_the_workers_queues_is_routed_and_committed_to_the_end(
-    running_stack: StackSettings, topics: Topics, worker: RunningService
+    running_stack: StackSettings,
+    topics: Topics,
+    worker: RunningService,  # noqa: F811
 ) -> None:
     """12,000 fixes at once: three times Faust's stream buffer (4,096 records).
 

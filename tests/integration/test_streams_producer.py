@@ -24,7 +24,7 @@ async def changelog_partition_after_another_send(bootstrap: str, other_topic: st
         topic_partitions=4,
     )
     table = app.Table("fleet", default=int, partitions=4)
-    await declare_changelogs(app, bootstrap)
+    await declare_changelogs({table.changelog_topic_name: 4}, bootstrap)
     producer = app.producer
     await producer.start()
     try:

@@ -53,7 +53,7 @@ def test_the_dispatch_agent_assigns_a_drone_and_outlives_poison(sent: Sent) -> N
         settings = StreamsSettings(
             kafka_bootstrap="localhost:1", topic_prefix="t-", table_store="memory://"
         )
-        app = bootstrap(settings)
+        app = bootstrap(settings).app
         async with agent_named(app, "dispatch").test_context() as agent:
             await agent.put(key=b"fleet", value=b"\x00 poison")
             await agent.put(key=b"fleet", value=encode_event(fix("drone-1", 1, now, PICKUP)))
