@@ -108,7 +108,7 @@ class SimulatorRunner:
         """Set again when the run starts: with a speed-up, a compressed past ending now."""
 
     def now(self) -> datetime:
-        """The simulated time: what every event the runner builds is stamped with."""
+        """The simulated time: what every report and request the runner builds is stamped with."""
         return self.clock.now(time.monotonic())
 
     def stop(self) -> None:
