@@ -70,8 +70,8 @@ from simulator.flight.phases import (
 from simulator.flight.reports import (
     DroneReport,
     DropoffDone,
-    EventIds,
     PickupDone,
+    SeededIds,
     drone_milestone,
     telemetry,
 )
@@ -156,7 +156,7 @@ class FleetEngine:
         wind_rng, id_rng = np.random.default_rng(seed).spawn(2)
         self.wind_spec = wind or WindSpec()
         self.wind = WindField(self.wind_spec, wind_rng)
-        self._ids = EventIds(id_rng)
+        self._ids = SeededIds(id_rng)
         self._elapsed_s = 0.0
 
         count = len(drone_ids)

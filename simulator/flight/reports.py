@@ -52,8 +52,12 @@ DroneReport = PickupDone | DropoffDone | DroneMilestone | TelemetryReported
 """Everything `FleetEngine.step` returns."""
 
 
-class EventIds:
-    """UUID4-shaped hex ids drawn from a seeded numpy generator (reproducible)."""
+class SeededIds:
+    """UUID4-shaped hex ids drawn from a seeded numpy generator (reproducible).
+
+    Both the events' ids and the drones' report ids (their commands' ids) come from it,
+    so a replayed run sends the same ids.
+    """
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
