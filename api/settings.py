@@ -7,10 +7,11 @@ import re
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from kafkaio.settings import KafkaSettings
 from runtime import GcFreezeSettings
 
 
-class ApiSettings(GcFreezeSettings):
+class ApiSettings(KafkaSettings, GcFreezeSettings):
     """One API process's configuration.
 
     With the collector's freezing (`runtime.gc_freeze`): with 5,000 clients it took the
@@ -19,8 +20,6 @@ class ApiSettings(GcFreezeSettings):
 
     model_config = SettingsConfigDict(env_prefix="DRONEFLEET_API_")
 
-    kafka_bootstrap: str = "localhost:29092"
-    topic_prefix: str = ""
     database_url: str = "postgresql://dronefleet@127.0.0.1:25432/dronefleet"
     token_secret: SecretStr = Field(min_length=32)
     """Signs tracking tokens. Required: generate one with `openssl rand -hex 32`."""

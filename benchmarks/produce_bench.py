@@ -38,12 +38,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from contracts import DroneAssigned, TelemetryReported, Topics, encode_event
+from kafkaio.admin import admin_client
+from kafkaio.offsets import end_offsets
 from simulator.adapters.runner import SimulatorRunner
 from simulator.flight.engine import FleetEngine, FlightSpec
 from simulator.settings import SimulatorSettings
@@ -95,33 +96,20 @@ def telemetry_record_size(engine: FleetEngine) -> int:
 
 
 async def create_topics(names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    await admin.start()
-    try:
+    async with admin_client(BOOTSTRAP) as admin:
         await admin.create_topics([NewTopic(n, PARTITIONS, 1) for n in names])
-    finally:
-        await admin.close()
     await asyncio.sleep(1.0)  # let the leaders settle
 
 
 async def delete_topics(names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    await admin.start()
-    try:
+    async with admin_client(BOOTSTRAP) as admin:
         await admin.delete_topics(names)
-    finally:
-        await admin.close()
 
 
 async def records_on(topic: str) -> int:
     """How many records the topic holds (sum of its partitions' end offsets)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
-        return int(sum(ends.values()))
-    finally:
-        await consumer.stop()
+    ends = await end_offsets(BOOTSTRAP, [(topic, p) for p in range(PARTITIONS)])
+    return sum(ends.values())
 
 
 async def runner_rate(prefix: str, drones: int, duration_s: float) -> dict[str, float]:

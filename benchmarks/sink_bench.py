@@ -31,7 +31,6 @@ from pathlib import Path
 
 import psycopg
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,6 +38,7 @@ from contracts import TelemetryReported, Topics, encode_event
 from devstack import stack
 from devstack.postgres import PostgresNode
 from devstack.settings import StackSettings
+from kafkaio.admin import admin_client
 from projections.migrate import migrate
 from projections.rows import TELEMETRY, to_row
 from projections.settings import ProjectionsSettings
@@ -193,12 +193,8 @@ def main() -> None:
 
 async def delete_topics(bootstrap: str, topics: Topics) -> None:
     """Remove the benchmark's topics from the shared broker."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         await admin.delete_topics([spec.name for spec in topics.all()])
-    finally:
-        await admin.close()
 
 
 if __name__ == "__main__":

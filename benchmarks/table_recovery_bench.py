@@ -35,7 +35,6 @@ from pathlib import Path
 
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,6 +44,7 @@ from contracts.events import DeliveryRequested
 from devstack import stack
 from devstack.services import PlatformConfig, RunningService, start_service
 from devstack.settings import StackSettings
+from kafkaio.admin import admin_client
 from streams.domain.delivery import DeliveryState
 from streams.ops.consumer_groups import wait_until_empty
 from streams.processors.delivery_repository import TrackingMemory
@@ -70,14 +70,10 @@ def start_worker(
 
 async def delete_prefixed_topics(bootstrap_servers: str, prefix: str) -> None:
     """Remove every topic of the run (its own topics and the workers' changelogs)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap_servers) as admin:
         names = [name for name in await admin.list_topics() if name.startswith(prefix)]
         if names:
             await admin.delete_topics(names)
-    finally:
-        await admin.close()
 
 
 def state_value(i: int) -> bytes:

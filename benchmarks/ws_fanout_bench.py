@@ -53,11 +53,12 @@ from typing import Any
 import numpy as np
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from contracts import DecodeError, Topics, TrackingUpdated, decode_event, encode_event
+from kafkaio.admin import admin_client
 
 BOOTSTRAP = "localhost:29092"
 DATABASE_URL = "postgresql://dronefleet@127.0.0.1:25432/dronefleet"
@@ -382,16 +383,12 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def topic(prefix: str, create: bool) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
-    await admin.start()
-    try:
+    async with admin_client(BOOTSTRAP) as admin:
         name = Topics.with_prefix(prefix).tracking.name
         if create:
             await admin.create_topics([NewTopic(name, PARTITIONS, 1)])
         else:
             await admin.delete_topics([name])
-    finally:
-        await admin.close()
 
 
 def main() -> None:

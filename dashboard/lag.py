@@ -1,9 +1,9 @@
 """How far the stream processors are behind: consumer-group lag per topic, from Kafka.
 
 The committed offsets of a group (Kafka's admin API) against the partitions' end
-offsets, read by `kafkaio` as `dronefleet-streams lag` reads them; the dashboard sums
-them per topic, which is what an operator watches, and never raises: an unreachable broker becomes a
-message on the panel instead of a broken page.
+offsets, read by `kafkaio.offsets` as `dronefleet-streams lag` reads them; the dashboard
+sums them per topic, which is what an operator watches, and never raises: an unreachable
+broker becomes a message on the panel instead of a broken page.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kafkaio.group_offsets import group_offsets
+from kafkaio.offsets import group_offsets
 
 
 @dataclass(frozen=True, slots=True, order=True)

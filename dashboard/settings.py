@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from kafkaio.settings import KafkaSettings
 
 
-class DashboardSettings(BaseSettings):
+class DashboardSettings(KafkaSettings):
     """Where the dashboard reads from, how often it refreshes, where it listens.
 
     Built once per script run by `dashboard.app` (the composition root) and passed down.
@@ -18,14 +20,14 @@ class DashboardSettings(BaseSettings):
     refresh_s: float = Field(default=5.0, gt=0)
     """Seconds between refreshes of the live panels; also the queries' cache lifetime,
     so however many operators watch, each panel queries the database once per period."""
-    kafka_bootstrap: str = "localhost:29092"
-    topic_prefix: str = ""
-    consumer_groups: list[str] = [
-        "dronefleet-streams",
-        "dronefleet-streams-gate",
-        "dronefleet-streams-deliveries",
-        "projections-core",
-    ]
+    consumer_groups: list[str] = Field(
+        default_factory=lambda: [
+            "dronefleet-streams",
+            "dronefleet-streams-gate",
+            "dronefleet-streams-deliveries",
+            "projections-core",
+        ]
+    )
     """Consumer groups whose lag is shown (the stream workers, the projection sink);
     `topic_prefix` is put in front of each, as the services do."""
     lag_refresh_s: float = Field(default=15.0, gt=0)

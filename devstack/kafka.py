@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import shutil
 import subprocess
 import time
 import uuid
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.admin import NewTopic
+from aiokafka.errors import KafkaError
 
 from contracts import TopicSpec
 from devstack.errors import MissingToolError, ServiceStartError
 from devstack.processes import port_open, read_pid, start_background, stop_pid, tail
 from devstack.settings import StackSettings
+from kafkaio.admin import admin_client, create_missing_topics
 
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 
@@ -226,39 +226,24 @@ class KafkaNode:
         ]
 
     async def _list_topics(self) -> set[str]:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=3000
-        )
-        await admin.start()
-        try:
+        async with admin_client(self.settings.kafka_bootstrap, request_timeout_ms=3000) as admin:
             return set(await admin.list_topics())
-        finally:
-            await admin.close()
 
     async def _create_topics(self, specs: tuple[TopicSpec, ...]) -> list[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            missing = [spec for spec in specs if spec.name not in existing]
-            if not missing:
-                return []
+        async with admin_client(self.settings.kafka_bootstrap) as admin:
             # Another process may create them concurrently: that reaches the goal too.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            spec.name,
-                            num_partitions=spec.partitions,
-                            replication_factor=1,
-                            topic_configs=spec.config(),
-                        )
-                        for spec in missing
-                    ]
-                )
-            return [spec.name for spec in missing]
-        finally:
-            await admin.close()
+            return await create_missing_topics(
+                admin,
+                [
+                    NewTopic(
+                        spec.name,
+                        num_partitions=spec.partitions,
+                        replication_factor=1,
+                        topic_configs=spec.config(),
+                    )
+                    for spec in specs
+                ],
+            )
 
 
 def require_java() -> None:

@@ -1,9 +1,11 @@
-"""Kafka plumbing the services share: records to produce, batched sends, group lag.
+"""Kafka plumbing the services share: each Kafka idiom written once.
 
 Services may import this package and `contracts`, never each other (import-linter); it
-imports no service. It holds I/O helpers whose logic would otherwise be written twice:
-the simulator and the telemetry gate both produce in per-partition batches, and the
-streams CLI and the dashboard both read a consumer group's lag.
+imports no service. It holds the I/O helpers whose logic would otherwise be written
+again in every service: records and batched sends (`records`, `batch_sender`), an
+admin client that is always closed (`admin`), reading partitions to the end offsets
+seen at the start (`log_range`, `compacted`), a group's committed and end offsets
+(`offsets`) and the Kafka settings every service's settings inherit (`settings`).
 """
 
 from kafkaio.batch_sender import Acks, BatchSender

@@ -4,16 +4,17 @@ A changelog or a small settings topic is a table in the log: the state is the la
 value per key, and a record without a value (a tombstone) deletes its key. Readers
 (a worker restoring its state, the rebuild horizon) need exactly that state as of the
 moment they start, so this reads each partition from its first offset up to the end
-offset seen at the start, without a consumer group and without committing anything.
+offset seen at the start (`kafkaio.log_range`), without a consumer group and without
+committing anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-FETCH_TIMEOUT_MS = 1000
+from kafkaio.log_range import read_to_end
 
 
 async def read_compacted(
@@ -24,25 +25,13 @@ async def read_compacted(
     tables: dict[TopicPartition, dict[bytes, bytes]] = {tp: {} for tp in wanted}
     if not wanted:
         return tables
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(wanted)
-        await consumer.seek_to_beginning(*wanted)
-        ends = await consumer.end_offsets(wanted)
-        left = {tp for tp in wanted if ends[tp] > await consumer.position(tp)}
-        while left:
-            fetched = await consumer.getmany(*left, timeout_ms=FETCH_TIMEOUT_MS)
-            for tp, records in fetched.items():
-                table = tables[tp]
-                for record in records:
-                    if record.key is None or record.offset >= ends[tp]:
-                        continue
-                    if record.value is None:
-                        table.pop(record.key, None)
-                    else:
-                        table[record.key] = record.value
-            left = {tp for tp in left if await consumer.position(tp) < ends[tp]}
-        return tables
-    finally:
-        await consumer.stop()
+    async for batch in read_to_end(bootstrap, wanted):
+        for record in batch.records:
+            if record.key is None:
+                continue
+            table = tables[TopicPartition(record.topic, record.partition)]
+            if record.value is None:
+                table.pop(record.key, None)
+            else:
+                table[record.key] = record.value
+    return tables

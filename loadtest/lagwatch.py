@@ -17,13 +17,11 @@ import time
 from dataclasses import dataclass, field
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import TopicSpec
+from kafkaio.offsets import Offsets, end_offsets
 from streams.ops.lag_report import group_lag
 from streams.ops.lag_watchdog import PartitionLag
-
-Offsets = dict[tuple[str, int], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +112,7 @@ async def lag_now(bootstrap: str, group: str, topics: list[TopicSpec]) -> int:
     """
     lagging = await group_lag(bootstrap, group)
     committed = {(p.topic, p.partition): p.committed or 0 for p in lagging}
-    ends = await _end_offsets(bootstrap, topics)
+    ends = await end_offsets(bootstrap, _partitions(topics))
     return sum(max(end - committed.get(tp, 0), 0) for tp, end in ends.items())
 
 
@@ -144,7 +142,7 @@ def wait_checkpoints(bootstrap: str, dsn: str, topics: list[TopicSpec], timeout_
     """
     deadline = time.monotonic() + timeout_s
     while True:
-        ends = asyncio.run(_end_offsets(bootstrap, topics))
+        ends = asyncio.run(end_offsets(bootstrap, _partitions(topics)))
         with psycopg.connect(dsn) as conn:
             rows = conn.execute(
                 "SELECT topic, partition, next_offset FROM projection_checkpoints"
@@ -156,12 +154,5 @@ def wait_checkpoints(bootstrap: str, dsn: str, topics: list[TopicSpec], timeout_
         time.sleep(1.0)
 
 
-async def _end_offsets(bootstrap: str, topics: list[TopicSpec]) -> Offsets:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        wanted = [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
-        ends = await consumer.end_offsets(wanted)
-    finally:
-        await consumer.stop()
-    return {(tp.topic, tp.partition): offset for tp, offset in ends.items()}
+def _partitions(topics: list[TopicSpec]) -> list[tuple[str, int]]:
+    return [(t.name, p) for t in topics for p in range(t.partitions)]

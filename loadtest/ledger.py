@@ -27,7 +27,7 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from contracts import (
@@ -39,6 +39,7 @@ from contracts import (
     decode_command,
     decode_event,
 )
+from kafkaio.log_range import read_to_end
 from loadtest.poison import SentPoison
 
 TelemetryKey = tuple[str, int]
@@ -176,30 +177,13 @@ def account(observed: Observed, acked: int, poison: list[SentPoison]) -> Figures
 
 async def read_topic(bootstrap: str, topic: TopicSpec) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of a topic, from the beginning to its end offsets as of now."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        while not await _at_ends(consumer, ends):
-            batch = await consumer.getmany(timeout_ms=1000, max_records=50_000)
-            for tp, recs in batch.items():
-                records.extend(r for r in recs if r.offset < ends[tp])
-        return records
-    finally:
-        await consumer.stop()
-
-
-async def _at_ends(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return False
-    return True
+    partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    async for batch in read_to_end(
+        bootstrap, partitions, max_records=50_000, max_partition_fetch_bytes=8 << 20
+    ):
+        records.extend(batch.records)
+    return records
 
 
 def decode_telemetry(records: list[ConsumerRecord[bytes, bytes]]) -> list[TelemetryRecord]:

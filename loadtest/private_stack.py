@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from contracts import Topics
@@ -26,6 +25,7 @@ from devstack import stack
 from devstack.kafka import KafkaNode
 from devstack.postgres import PostgresNode
 from devstack.settings import StackSettings
+from kafkaio.admin import admin_client
 from projections.migrate import migrate
 
 SHARED_PORTS = frozenset({29092, 29093, 25432})
@@ -127,22 +127,16 @@ class PrivateStack:
 
 
 async def _delete_with_prefix(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]
         with contextlib.suppress(KafkaError):
             await admin.delete_topics(names)
-    finally:
-        await admin.close()
 
 
 async def _wait_visible(bootstrap: str, names: list[str], timeout_s: float = 60.0) -> None:
     """Until the broker's metadata lists every topic with its partitions."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     deadline = time.monotonic() + timeout_s
-    try:
+    async with admin_client(bootstrap) as admin:
         while True:
             described = await admin.describe_topics(names)
             ready = {
@@ -151,5 +145,3 @@ async def _wait_visible(bootstrap: str, names: list[str], timeout_s: float = 60.
             if ready >= set(names) or time.monotonic() > deadline:
                 return
             await asyncio.sleep(0.2)
-    finally:
-        await admin.close()

@@ -11,8 +11,9 @@ How (`rebuild(settings)`, `dronefleet-projections rebuild [--projection core]`):
 2. `projections.shadow.prepare_shadow` creates a fresh shadow schema and runs every
    migration in it: the same DDL, a separate `projection_checkpoints` table.
 3. The end offsets of every partition of the projected topics are read once; a consumer
-   without a group (manual assignment, nothing committed, no rebalance) reads each
-   partition from its beginning up to that end and writes through the sink's own
+   without a group (manual assignment, nothing committed, no rebalance:
+   `kafkaio.log_range`) reads each partition from its beginning up to that end and
+   writes through the sink's own
    `PostgresWriter` (same rows, same COPY, same `ON CONFLICT DO NOTHING`, checkpoints in
    the same transaction) into the shadow. The materialized roll-ups are refreshed there.
 4. In one transaction on the live schema: take the sink's write lock exclusively (a
@@ -37,10 +38,10 @@ from dataclasses import dataclass
 
 import psycopg
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import ConsumerRecord
 from psycopg import sql
 
+from kafkaio.admin import admin_client
+from kafkaio.log_range import read_range
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
 from projections.shadow import (
@@ -111,7 +112,7 @@ class LogReader:
 
     def __init__(self, settings: ProjectionsSettings) -> None:
         self.settings = settings
-        self.topic_names, self.dead_letter_topic = projected_topics(settings.topic_prefix)
+        self.topic_names, self.dead_letter_topic = projected_topics(settings.topics)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             enable_auto_commit=False,
@@ -128,12 +129,8 @@ class LogReader:
 
     async def end_offsets(self) -> dict[TopicPartition, int]:
         """The current end offset of every partition of the projected topics."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        await admin.start()
-        try:
+        async with admin_client(self.settings.kafka_bootstrap) as admin:
             described = await admin.describe_topics(self.topic_names)
-        finally:
-            await admin.close()
         missing = sorted(str(t["topic"]) for t in described if t["error_code"] != 0)
         if missing:
             raise RebuildError(f"topics not found on {self.settings.kafka_bootstrap}: {missing}")
@@ -160,33 +157,23 @@ class LogReader:
         if not pending:
             report(0, 0)
             return 0
-        self.consumer.assign(list(pending))
-        for tp in pending:
-            self.consumer.seek(tp, starts.get(tp, 0))
         reached = {tp: starts.get(tp, 0) for tp in pending}
-        while pending:
-            batch = await self.consumer.getmany(
-                *pending, timeout_ms=500, max_records=self.settings.batch_max_rows
+        async for batch in read_range(
+            self.consumer,
+            pending,
+            starts,
+            max_records=self.settings.batch_max_rows,
+            timeout_ms=500,
+        ):
+            await writer.write(
+                build_rows(
+                    ((r.topic, r.value) for r in batch.records), stats, self.dead_letter_topic
+                ),
+                batch.reached,
             )
-            records: list[ConsumerRecord[bytes, bytes]] = []
-            offsets: dict[TopicPartition, int] = {}
-            for tp, recs in batch.items():
-                end = pending[tp]
-                records.extend(r for r in recs if r.offset < end)
-                offsets[tp] = min(await self.consumer.position(tp), end)
-            if offsets:
-                await writer.write(
-                    build_rows(
-                        ((r.topic, r.value) for r in records), stats, self.dead_letter_topic
-                    ),
-                    offsets,
-                )
-            for tp, offset in offsets.items():
+            for tp, offset in batch.reached.items():
                 done += offset - reached[tp]
                 reached[tp] = offset
-                if offset >= pending[tp]:
-                    del pending[tp]
-                    self.consumer.pause(tp)
             report(done, total)
         return done
 

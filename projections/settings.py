@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from kafkaio.settings import KafkaSettings
 
 
-class ProjectionsSettings(BaseSettings):
+class ProjectionsSettings(KafkaSettings):
     """One sink process's configuration."""
 
     model_config = SettingsConfigDict(env_prefix="DRONEFLEET_PROJECTIONS_")
 
-    kafka_bootstrap: str = "localhost:29092"
-    topic_prefix: str = ""
     database_url: str = "postgresql://dronefleet@127.0.0.1:25432/dronefleet"
     projection: str = "core"
     batch_max_rows: int = 5000

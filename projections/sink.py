@@ -353,9 +353,8 @@ def _staging(layout: TableLayout) -> sql.Identifier:
     return sql.Identifier(f"staging_{layout.name}")
 
 
-def projected_topics(prefix: str) -> tuple[list[str], str]:
+def projected_topics(topics: Topics) -> tuple[list[str], str]:
     """The topics a projection consumes, and which of them is the dead-letter topic."""
-    topics = Topics.with_prefix(prefix)
     names = [
         topics.telemetry.name,
         topics.tracking.name,
@@ -374,7 +373,7 @@ class Sink:
         self.writer = PostgresWriter(settings, self.stats)
         self.refresher = RollupRefresher(settings, self.stats)
         self._stopping = asyncio.Event()
-        self.topic_names, self.dead_letter_topic = projected_topics(settings.topic_prefix)
+        self.topic_names, self.dead_letter_topic = projected_topics(settings.topics)
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""

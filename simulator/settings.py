@@ -6,16 +6,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from kafkaio.settings import KafkaSettings
 
 
-class SimulatorSettings(BaseSettings):
+class SimulatorSettings(KafkaSettings):
     """One simulator process's configuration."""
 
     model_config = SettingsConfigDict(env_prefix="DRONEFLEET_SIMULATOR_")
 
-    kafka_bootstrap: str = "localhost:29092"
-    topic_prefix: str = ""
     drones: int = 8
     drone_id_prefix: str = "drone-"
     telemetry_hz: float = 1.0

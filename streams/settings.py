@@ -6,11 +6,12 @@ from pathlib import Path
 
 from pydantic_settings import SettingsConfigDict
 
-from contracts import Topics, TopicSpec
+from contracts import TopicSpec
+from kafkaio.settings import KafkaSettings
 from runtime import GcFreezeSettings
 
 
-class StreamsSettings(GcFreezeSettings):
+class StreamsSettings(KafkaSettings, GcFreezeSettings):
     """One worker's configuration; passed to `bootstrap`, never imported globally.
 
     With the collector's freezing (`runtime.gc_freeze`): at 10,000 drones the stages'
@@ -19,9 +20,6 @@ class StreamsSettings(GcFreezeSettings):
 
     model_config = SettingsConfigDict(env_prefix="DRONEFLEET_STREAMS_")
 
-    kafka_bootstrap: str = "localhost:29092"
-    topic_prefix: str = ""
-    partitions: int = 4
     app_id: str = "dronefleet-streams"
     data_dir: Path = Path(".stack/streams")
     web_enabled: bool = False
@@ -98,7 +96,7 @@ class StreamsSettings(GcFreezeSettings):
 
     def group_inputs(self) -> dict[str, list[TopicSpec]]:
         """Every consumer group of a worker (the app's first) and the topics it consumes."""
-        topics = Topics.with_prefix(self.topic_prefix, self.partitions)
+        topics = self.topics
         return {
             self.app_group: [topics.dispatch],
             self.gate_group: [topics.telemetry],

@@ -1,6 +1,8 @@
 """The stream workers' consumer group: its members and its committed offsets.
 
-Used by `dronefleet-streams reset`: refuse while workers run, rewind to offset 0.
+Used by `dronefleet-streams reset`: refuse while workers run, rewind to offset 0. What
+the group has committed is read by `kafkaio.offsets.committed_offsets`, the lag
+readers' reader too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import time
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.protocol.admin import (
     DescribeGroupsRequest_v0,
     DescribeGroupsRequest_v1,
@@ -19,9 +20,7 @@ from aiokafka.protocol.admin import (
 from aiokafka.protocol.api import Request
 
 from contracts import TopicSpec
-
-Offsets = dict[tuple[str, int], int]
-"""(topic, partition) -> offset."""
+from kafkaio.admin import admin_client
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +60,9 @@ class _DescribeGroups(
 
 async def describe_group(bootstrap: str, group: str) -> GroupState:
     """The group's state ('Empty', 'Stable', 'Dead' when unknown, ...) and member ids."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         node = await admin.find_coordinator(group)
         response = await admin._send_request(_DescribeGroups([group]), node)
-    finally:
-        await admin.close()
     (_error, group_id, state, _protocol_type, _protocol, members, *_rest) = response.groups[0]
     return GroupState(group_id, state, [member[0] for member in members])
 
@@ -80,21 +75,6 @@ async def wait_until_empty(bootstrap: str, group: str, timeout_s: float) -> Grou
             break
         await asyncio.sleep(0.5)
     return described
-
-
-async def committed_offsets(bootstrap: str, group: str, topics: list[str]) -> Offsets:
-    """The group's committed offsets on the partitions of `topics`."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {
-        (tp.topic, tp.partition): meta.offset
-        for tp, meta in offsets.items()
-        if tp.topic in topics and meta.offset >= 0
-    }
 
 
 def partitions_of(topics: list[TopicSpec]) -> list[TopicPartition]:

@@ -1,7 +1,7 @@
 """`dronefleet-streams eta-report`: the ETA error table, read from the tracking topic.
 
 Reads the whole tracking topic from offset 0 up to its current end (no consumer group,
-nothing committed), so it can run beside the live workers at any time.
+nothing committed: `kafkaio.log_range`), so it can run beside the live workers at any time.
 """
 
 from __future__ import annotations
@@ -10,43 +10,33 @@ import asyncio
 import json
 from dataclasses import asdict
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
-from contracts import DecodeError, Topics, TrackingUpdated, decode_event
+from contracts import DecodeError, TrackingUpdated, decode_event
+from kafkaio.log_range import read_to_end
 from streams.domain.eta_accuracy import LeadStats, prediction_errors, summarize
 from streams.settings import StreamsSettings
 
 
 async def read_tracking(settings: StreamsSettings) -> list[TrackingUpdated]:
     """Every TrackingUpdated on the topic, up to the end offsets seen at the start."""
-    topic = Topics.with_prefix(settings.topic_prefix, settings.partitions).tracking.name
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
-    )
-    await consumer.start()
+    tracking = settings.topics.tracking
+    partitions = [TopicPartition(tracking.name, p) for p in range(tracking.partitions)]
+    updates: list[TrackingUpdated] = []
+    async for batch in read_to_end(settings.kafka_bootstrap, partitions):
+        updates.extend(u for r in batch.records if (u := _tracking_update(r.value)) is not None)
+    return updates
+
+
+def _tracking_update(value: bytes | None) -> TrackingUpdated | None:
+    """The record's update; None for a tombstone, another event or bytes that do not decode."""
+    if value is None:
+        return None
     try:
-        partitions = [TopicPartition(topic, p) for p in range(settings.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp, end in ends.items() if end > 0}
-        updates: list[TrackingUpdated] = []
-        while remaining:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for tp, records in batch.items():
-                for record in records:
-                    if record.value is not None:
-                        try:
-                            event = decode_event(record.value)
-                        except DecodeError:
-                            continue
-                        if isinstance(event, TrackingUpdated):
-                            updates.append(event)
-                    if record.offset + 1 >= ends[tp]:
-                        remaining.discard(tp)
-        return updates
-    finally:
-        await consumer.stop()
+        event = decode_event(value)
+    except DecodeError:
+        return None
+    return event if isinstance(event, TrackingUpdated) else None
 
 
 def render(stats: list[LeadStats], deliveries: int) -> str:

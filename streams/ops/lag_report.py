@@ -15,7 +15,7 @@ import asyncio
 from datetime import timedelta
 
 from contracts import utc_now
-from kafkaio.group_offsets import group_offsets
+from kafkaio.offsets import group_offsets
 from streams.ops.lag_watchdog import PartitionLag, Watchdog, snapshot
 from streams.settings import StreamsSettings
 

@@ -49,11 +49,11 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from contracts import TopicSpec
+from kafkaio.admin import admin_client
+from kafkaio.offsets import committed_offsets
 from streams.errors import StreamsError
-from streams.ops.consumer_groups import commit_zero, committed_offsets, describe_group
+from streams.ops.consumer_groups import commit_zero, describe_group
 from streams.runtime.changelogs import declare_changelogs
 from streams.runtime.horizon import raised, read_horizon, write_horizon
 from streams.runtime.tables import changelog_specs, local_table_dir
@@ -78,9 +78,7 @@ async def recreate_changelogs(
 ) -> None:
     """Delete the tables' changelog topics, wait until they are gone, create them empty."""
     names = sorted(specs)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         existing = [name for name in names if name in set(await admin.list_topics())]
         if existing:
             say(f"deleting changelog topics: {', '.join(existing)}")
@@ -90,8 +88,6 @@ async def recreate_changelogs(
             if time.monotonic() > deadline:
                 raise StreamsError(f"changelog topics still listed after {timeout_s:.0f}s")
             await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
     created = await declare_changelogs(specs, bootstrap)
     say(f"created empty changelog topics: {', '.join(created)}")
 

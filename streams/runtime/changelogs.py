@@ -10,11 +10,11 @@ compaction Faust would use, makes the first start like every other.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import NewTopic
+
+from kafkaio.admin import admin_client, create_missing_topics
 
 
 async def declare_changelogs(specs: Mapping[str, int], bootstrap: str) -> list[str]:
@@ -22,24 +22,17 @@ async def declare_changelogs(specs: Mapping[str, int], bootstrap: str) -> list[s
 
     `specs`: every table's, from `streams.runtime.tables.changelog_specs`.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        missing = sorted(set(specs) - set(await admin.list_topics()))
-        if missing:
-            # Another worker starting at the same moment may create them first: fine.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [
-                        NewTopic(
-                            name,
-                            num_partitions=specs[name],
-                            replication_factor=1,
-                            topic_configs={"cleanup.policy": "compact"},
-                        )
-                        for name in missing
-                    ]
+    async with admin_client(bootstrap) as admin:
+        # Another worker starting at the same moment may create them first: fine.
+        return await create_missing_topics(
+            admin,
+            [
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=1,
+                    topic_configs={"cleanup.policy": "compact"},
                 )
-        return missing
-    finally:
-        await admin.close()
+                for name, partitions in sorted(specs.items())
+            ],
+        )

@@ -16,13 +16,12 @@ restarted in the middle of a rebuild resumes it the same way; a later reset rais
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin import NewTopic
 
+from kafkaio.admin import admin_client, create_missing_topics
 from kafkaio.compacted import read_compacted
 
 Horizon = Mapping[tuple[str, int], int]
@@ -57,13 +56,9 @@ def _parse(key: bytes) -> tuple[str, int]:
 async def read_horizon(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
     """The group's horizon; empty when no reset ever happened."""
     topic = horizon_topic(group)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with admin_client(bootstrap) as admin:
         if topic not in await admin.list_topics():
             return {}
-    finally:
-        await admin.close()
     partition = TopicPartition(topic, 0)
     stored = (await read_compacted(bootstrap, [partition]))[partition]
     return {_parse(key): int(value) for key, value in stored.items()}
@@ -72,16 +67,10 @@ async def read_horizon(bootstrap: str, group: str) -> dict[tuple[str, int], int]
 async def write_horizon(bootstrap: str, group: str, horizon: Horizon) -> None:
     """Store the horizon (creating its compacted, one-partition topic if needed)."""
     topic = horizon_topic(group)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        if topic not in await admin.list_topics():
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})]
-                )
-    finally:
-        await admin.close()
+    async with admin_client(bootstrap) as admin:
+        await create_missing_topics(
+            admin, [NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})]
+        )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from contracts import Topics
 from devstack import stack
 from devstack.settings import StackSettings
+from kafkaio.admin import admin_client
 
 
 def test_status_is_healthy(running_stack: StackSettings) -> None:
@@ -27,9 +27,7 @@ def test_topics_have_their_partitions_and_retention(
     running_stack: StackSettings, topics: Topics
 ) -> None:
     async def describe() -> tuple[dict[str, int], dict[str, str]]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=running_stack.kafka_bootstrap)
-        await admin.start()
-        try:
+        async with admin_client(running_stack.kafka_bootstrap) as admin:
             described = await admin.describe_topics([spec.name for spec in topics.all()])
             partitions = {t["topic"]: len(t["partitions"]) for t in described}
             configs = await admin.describe_configs(
@@ -43,8 +41,6 @@ def test_topics_have_their_partitions_and_retention(
                         if entry[0] == "retention.ms":
                             retention[name] = entry[1]
             return partitions, retention
-        finally:
-            await admin.close()
 
     partitions, retention = asyncio.run(describe())
     for spec in topics.all():
