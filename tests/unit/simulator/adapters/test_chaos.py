@@ -16,12 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts import TelemetryReported, Topics, decode_command, encode_event
+from contracts import TelemetryReported, Topics, decode_command
 from contracts.codec import decode_as
 from kafkaio import WireRecord
 from simulator.adapters.chaos import KINDS, Chaos, ChaosSpec
 from simulator.adapters.wire import to_wire
-from simulator.cli import main
 from tests.support.factories import T0, fix
 from tests.support.flight import pickup_done
 
@@ -208,19 +207,3 @@ def test_no_chaos_is_inactive_and_changes_nothing() -> None:
 def test_a_bad_chaos_option_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="chaos"):
         ChaosSpec.parse(text)
-
-
-def test_the_wire_form_is_what_the_runner_sends() -> None:
-    record = to_wire(fix("drone-7"), TOPICS)
-    assert record.topic == TOPICS.telemetry.name and record.key == b"drone-7"
-    assert decode_as(record.value, TelemetryReported).drone_id == "drone-7"
-    assert encode_event(decode_as(record.value, TelemetryReported)) == record.value
-
-
-def test_the_cli_refuses_a_bad_chaos_option_before_connecting(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["run", "--chaos", "drop=1,lose=2", "--duration", "1"])
-    assert exited.value.code == 2
-    assert "chaos" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from contracts import (
     Topics,
     decode_command,
     decode_event,
+    encode_event,
 )
 from contracts.codec import decode_as
 from simulator.adapters.wire import refusal, to_records, to_wire
@@ -117,3 +118,10 @@ def test_an_abort_becomes_a_report_to_the_aggregate_and_a_fleet_event() -> None:
     refused = refusal(assigned(drone_id="drone-00000"), "busy", T0, TOPICS)
     command = decode_command(refused.value)
     assert isinstance(command, RefuseAssignment) and command.reason == "busy"
+
+
+def test_the_wire_form_is_what_the_runner_sends() -> None:
+    record = to_wire(fix("drone-7"), TOPICS)
+    assert record.topic == TOPICS.telemetry.name and record.key == b"drone-7"
+    assert decode_as(record.value, TelemetryReported).drone_id == "drone-7"
+    assert encode_event(decode_as(record.value, TelemetryReported)) == record.value
