@@ -26,7 +26,6 @@ from api.metrics import ApiMetrics
 from api.openapi import DESCRIPTION, install_problem_document
 from api.routes import businesses, deliveries, fleet, health, page, tracking
 from api.settings import ApiSettings
-from contracts import Topics
 from kafkaio import BatchSender
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        topics = Topics.with_prefix(settings.topic_prefix)
+        topics = settings.topics
         sender = BatchSender(
             lambda: AIOKafkaProducer(
                 bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True

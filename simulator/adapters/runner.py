@@ -31,7 +31,6 @@ from contracts import (
     DeliveryCancelled,
     DroneAssigned,
     DroneMilestone,
-    Topics,
     decode_event,
     encode_event,
     utc_now,
@@ -83,7 +82,7 @@ class SimulatorRunner:
         self.settings = settings
         self.engine = engine
         self.demand = demand
-        self.topics = Topics.with_prefix(settings.topic_prefix)
+        self.topics = settings.topics
         self.stats = RunStats()
         chaos = ChaosSpec.parse(settings.chaos)
         self.chaos = (
