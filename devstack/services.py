@@ -21,6 +21,9 @@ from devstack.errors import ServiceStartError
 from devstack.processes import tail
 from devstack.settings import StackSettings
 
+KAFKA_SERVICES = ("STREAMS", "PROJECTIONS", "API", "SIMULATOR", "DASHBOARD")
+"""The services whose settings inherit `kafkaio.settings.KafkaSettings`, by env name."""
+
 
 @dataclass(frozen=True, slots=True)
 class PlatformConfig:
@@ -33,6 +36,9 @@ class PlatformConfig:
     stack: StackSettings
     database: str
     topic_prefix: str = ""
+    partitions: int = 4
+    """Partitions of the keyed topics, as they were created (`stack.up` creates 4, the
+    contracts' default): every service is told the same, so none assumes its own."""
     api_port: int = 8000
     token_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     operator_key: str = field(default_factory=lambda: secrets.token_hex(32))
@@ -55,10 +61,17 @@ class PlatformConfig:
     def environment(self) -> dict[str, str]:
         """Environment variables configuring every service for this platform."""
         database_url = self.stack.dsn_for(self.database)
-        bootstrap = self.stack.kafka_bootstrap
+        kafka = {
+            "KAFKA_BOOTSTRAP": self.stack.kafka_bootstrap,
+            "TOPIC_PREFIX": self.topic_prefix,
+            "PARTITIONS": str(self.partitions),
+        }
         return {
-            "DRONEFLEET_STREAMS_KAFKA_BOOTSTRAP": bootstrap,
-            "DRONEFLEET_STREAMS_TOPIC_PREFIX": self.topic_prefix,
+            **{
+                f"DRONEFLEET_{service}_{name}": value
+                for service in KAFKA_SERVICES
+                for name, value in kafka.items()
+            },
             "DRONEFLEET_STREAMS_DATA_DIR": str(
                 self.stack.home / f"streams-{self.topic_prefix or 'main'}"
             ),
@@ -67,11 +80,7 @@ class PlatformConfig:
                 if self.streams_metrics_port is not None
                 else {}
             ),
-            "DRONEFLEET_PROJECTIONS_KAFKA_BOOTSTRAP": bootstrap,
-            "DRONEFLEET_PROJECTIONS_TOPIC_PREFIX": self.topic_prefix,
             "DRONEFLEET_PROJECTIONS_DATABASE_URL": database_url,
-            "DRONEFLEET_API_KAFKA_BOOTSTRAP": bootstrap,
-            "DRONEFLEET_API_TOPIC_PREFIX": self.topic_prefix,
             "DRONEFLEET_API_DATABASE_URL": database_url,
             "DRONEFLEET_API_TOKEN_SECRET": self.token_secret,
             "DRONEFLEET_API_OPERATOR_KEY": self.operator_key,
@@ -80,12 +89,8 @@ class PlatformConfig:
             "DRONEFLEET_API_ALLOWED_ORIGINS": (
                 f'["{self.api_url}", "http://localhost:{self.api_port}"]'
             ),
-            "DRONEFLEET_SIMULATOR_KAFKA_BOOTSTRAP": bootstrap,
-            "DRONEFLEET_SIMULATOR_TOPIC_PREFIX": self.topic_prefix,
             "DRONEFLEET_SIMULATOR_API_URL": self.api_url,
             "DRONEFLEET_DASHBOARD_DATABASE_URL": database_url,
-            "DRONEFLEET_DASHBOARD_KAFKA_BOOTSTRAP": bootstrap,
-            "DRONEFLEET_DASHBOARD_TOPIC_PREFIX": self.topic_prefix,
             "DRONEFLEET_DASHBOARD_PORT": str(self.dashboard_port or 8501),
         }
 
