@@ -1,5 +1,8 @@
-"""Faust stream processors: validation, dispatch, the delivery aggregate and the ETA.
+"""The stream worker: validation, dispatch, the delivery aggregate and the ETA.
 
-The pure parts (`delivery`, `eta`, `validation`, `dispatch`, `geodesy`) know nothing of
-Kafka; `app` wires them to topics and tables, and `cli` runs a worker.
+Four rooms, each importing only the ones below it (import-linter keeps them so):
+`domain` (pure: the aggregate, the ETA, validation, choosing a drone, geodesy),
+`processors` (Kafka-free: records in, records out, tables as mappings), `runtime` (the
+batched aiokafka stages, the Faust app hosting the dispatcher, `worker.bootstrap`
+wiring them) and `ops` (operator tools, which never build the worker); `cli` runs one.
 """

@@ -1,4 +1,4 @@
-"""Telemetry validation: is this fix usable? Pure; the agent dead-letters the refusals.
+"""Telemetry validation: is this fix usable? Pure; the telemetry gate dead-letters refusals.
 
 The decoder (contracts) already refuses malformed JSON, missing fields, NaN and
 coordinates out of range. This adds the checks that need context: the null island

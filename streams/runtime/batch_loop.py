@@ -1,18 +1,19 @@
-"""The batched consumer loop of the hot stages: plain aiokafka, outside Faust's agents.
+"""The batched consumer loop of the hot stages: plain aiokafka, beside the Faust app.
 
 Why not Faust agents, like the dispatcher: the gate sees every fix of the fleet and the
 deliveries stage every fix on a mission (10,000 drones at 1 Hz is 10,000 records/s).
 Measured (BENCHMARKS.md, "Stream throughput"), a Faust agent cost about 500 us per record
 (its per-event bookkeeping, one future per send, one changelog send per table write)
-where the processors themselves need 5 us (gate) and 12 us (deliveries); as agents the
-`telemetry` partitions also stalled for good once Faust paused them. Here the loop is
-ours and short:
+where the processors themselves need 5 us (gate) and 12 us (deliveries); when the gate
+was an agent, its `telemetry` partitions also stalled for good once Faust paused them.
+The decision and its measurement: docs/decisions/0001-faust-and-batched-stages.md.
+Here the loop is ours and short:
 
     getmany (up to `batch_size` records) -> the stage turns them into records to produce
     (outputs and changelog records) -> BatchSender (a batch per partition, acks=all,
     idempotent) -> wait for every ack -> commit the batch's offsets
 
-At-least-once like the agents: offsets are committed only after every output and
+At-least-once, like the dispatcher's agent: offsets are committed only after every output and
 changelog record of the batch is acknowledged; a crash in between replays the batch, and
 the processors ignore what they have applied. When a send fails, the loop seeks back to
 the batch's first offsets and the stage reloads its state from the changelog (what was
