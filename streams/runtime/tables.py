@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts import Topics
 from streams.settings import StreamsSettings
 
 DISPATCH_TABLES = ("dispatch-fleet", "dispatch-queue")
@@ -33,7 +32,7 @@ def changelog_topic(settings: StreamsSettings, table: str) -> str:
 
 def changelog_specs(settings: StreamsSettings) -> dict[str, int]:
     """Changelog topic name -> partitions, for every table of the worker."""
-    dispatch = Topics.with_prefix(settings.topic_prefix, settings.partitions).dispatch
+    dispatch = settings.topics.dispatch
     return {
         **{changelog_topic(settings, table): dispatch.partitions for table in DISPATCH_TABLES},
         **{changelog_topic(settings, table): settings.partitions for table in DELIVERIES_TABLES},

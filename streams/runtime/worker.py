@@ -87,7 +87,7 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> Stre
     outputs are in the log already, so a rebuild only refills the tables from them.
     """
     replayed = horizon or {}
-    topics = Topics.with_prefix(settings.topic_prefix, settings.partitions)
+    topics = settings.topics
     outputs = output_topics(topics)
     gate = TelemetryGate()
     stages = StagesService(
