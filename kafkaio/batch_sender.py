@@ -21,6 +21,14 @@ has a new id and starts its numbers again.
 The replacement is started in the background: the send that saw the failure returns
 its counts at once (an API request answers 503 instead of hanging until the broker is
 back), and the next send waits for the new producer rather than feeding the refused one.
+
+`ack_timeout_s` bounds the wait for acknowledgements. aiokafka's own request timeout
+does not: a batch for a partition whose leader is still in the producer's metadata
+waits in its accumulator until the broker is back, however long that takes (its batches
+expire only once the metadata shows no leader, which a stopped single broker may or
+may not have published first). A batch unacknowledged past the bound counts as failed
+and its producer is replaced, as after any failure; if the broker later takes it after
+all, the record is there twice, which every consumer tolerates (at-least-once).
 """
 
 from __future__ import annotations
@@ -63,8 +71,12 @@ class BatchSender:
     `async with`), and another after any failed batch (see the module's docstring).
     """
 
-    def __init__(self, new_producer: Callable[[], AIOKafkaProducer]) -> None:
+    def __init__(
+        self, new_producer: Callable[[], AIOKafkaProducer], ack_timeout_s: float | None = None
+    ) -> None:
         self._new_producer = new_producer
+        self._ack_timeout_s = ack_timeout_s
+        """Longest wait for a send's acknowledgements; None: as long as the producer takes."""
         self._producer: AIOKafkaProducer | None = None
         self._renewal: asyncio.Task[None] | None = None
         self.renewals = 0
@@ -125,9 +137,23 @@ class BatchSender:
         for where, builder in builders.items():
             pending.append(await _submit(producer, where, builder))
         acks = Acks()
+        loop = asyncio.get_running_loop()
+        deadline = None if self._ack_timeout_s is None else loop.time() + self._ack_timeout_s
         for topic, count, future in pending:
             try:
-                await future
+                if deadline is None:
+                    await future
+                else:
+                    # Shielded: the batch stays the producer's; only this wait gives up.
+                    await asyncio.wait_for(asyncio.shield(future), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                acks.failed[topic] += count
+                log.warning(
+                    "a batch of %d records to %s was not acknowledged within %.1f s",
+                    count,
+                    topic,
+                    self._ack_timeout_s,
+                )
             except Exception as error:
                 acks.failed[topic] += count
                 log.warning("a batch of %d records to %s failed: %s", count, topic, error)

@@ -39,8 +39,9 @@ class SimulatorSettings(KafkaSettings):
     send_timeout_s: float = Field(default=40.0, gt=0)
     """How long a batch of fixes may wait for the broker before it is a send error and let
     go, as a radio fix that never arrived (aiokafka's request timeout, whose default it
-    keeps). Shorter: a broker outage costs its fixes sooner and the producer is replaced
-    sooner."""
+    keeps, and the sender's own wait for acknowledgements, `kafkaio.BatchSender`, which
+    also ends while the broker is unreachable). Shorter: a broker outage costs its fixes
+    sooner and the producer is replaced sooner."""
     chaos: str = ""
     """Telemetry perturbations, e.g. `drop=1,duplicate=2,reorder=1,corrupt=0.5,skew=1`."""
     demand_via: Literal["api", "kafka"] = "api"

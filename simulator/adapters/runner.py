@@ -98,7 +98,8 @@ class SimulatorRunner:
                 enable_idempotence=True,
                 linger_ms=5,
                 request_timeout_ms=int(settings.send_timeout_s * 1000),
-            )
+            ),
+            ack_timeout_s=settings.send_timeout_s,
         )
         self.ready = asyncio.Event()
         """Set once the deliveries consumer knows its offsets: later events are seen."""

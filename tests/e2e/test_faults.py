@@ -47,10 +47,19 @@ def test_the_faults_really_struck(run: Run) -> None:
 
 
 def test_every_acknowledged_fix_is_in_the_topic(run: Run) -> None:
+    """Nothing acknowledged is missing; the only extras are batches given up on.
+
+    During an outage the simulator stops waiting for a batch after its send timeout and
+    counts it as a send error, but the old producer may still deliver it once the broker
+    is back: such records are in the topic without an acknowledgement, never more of
+    them than the send errors. Without an outage the counts must be equal.
+    """
     scenario, result = run
-    assert result.figures.acked_not_in_topic == 0
+    figures, late = result.figures, result.simulator["send_errors"]
+    assert figures.acked_not_in_topic <= 0
+    assert figures.topic_records - figures.acked <= late
     if not any(fault.kind == "stop_kafka" for fault in scenario.faults):
-        assert result.simulator["send_errors"] == 0
+        assert late == 0
 
 
 def test_after_every_fault_the_simulator_reaches_every_partition_again(run: Run) -> None:

@@ -144,3 +144,27 @@ def test_sending_before_start_is_a_clear_error() -> None:
     sender = BatchSender(lambda: FakeProducer(failing=False))
     with pytest.raises(RuntimeError, match=r"before start\(\)"):
         asyncio.run(sender.send(ONE_RECORD))
+
+
+class SilentProducer(FakeProducer):
+    """A producer whose batches are never acknowledged: the broker went away unnoticed."""
+
+    async def send_batch(self, batch: FakeBatch, topic: str, partition: int) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+
+async def test_a_batch_unacknowledged_past_the_ack_timeout_fails_and_renews_the_producer() -> None:
+    made: list[FakeProducer] = []
+
+    def new_producer() -> Any:
+        made.append(SilentProducer(failing=False) if not made else FakeProducer(failing=False))
+        return made[-1]
+
+    sender = BatchSender(new_producer, ack_timeout_s=0.05)
+    await sender.start()
+    acks = await sender.send(ONE_RECORD)
+    assert acks.failed == {"t": 1} and not acks.acked
+    acks = await sender.send(ONE_RECORD)  # waits for the replacement, then sends on it
+    assert acks.acked == {"t": 1} and sender.renewals == 1
+    assert made[0].stopped and made[1].sent == [("t", 0, 1)]
+    await sender.stop()
