@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 import msgspec
 import orjson
@@ -40,9 +40,11 @@ from contracts.codec import decode_event, encode_event
 from contracts.errors import ContractError
 from contracts.events import (
     DeliveryRequested,
+    DronePhase,
     Event,
     GeoPoint,
     TelemetryReported,
+    TrackingStatus,
 )
 
 REPEATS = 7
@@ -51,19 +53,9 @@ REPEATS = 7
 TARGET_SECONDS = 0.2
 """Each repeat runs enough iterations to last at least this long."""
 
-DELIVERY_STATUSES = frozenset(
-    {
-        "requested",
-        "assigned",
-        "en_route_to_pickup",
-        "picked_up",
-        "en_route_to_dropoff",
-        "delivered",
-    }
-)
-DRONE_PHASES = frozenset(
-    {"idle", "to_pickup", "at_pickup", "to_dropoff", "at_dropoff", "returning"}
-)
+DELIVERY_STATUSES = frozenset(get_args(TrackingStatus))
+"""The statuses a `TrackingUpdated` carries: the contracts' own, for the hand validation."""
+DRONE_PHASES = frozenset(get_args(DronePhase))
 
 
 # --------------------------------------------------------------------------------------
@@ -339,15 +331,8 @@ PLongitude = Annotated[float, Field(ge=-180.0, le=180.0)]
 PNonNegative = Annotated[float, Field(ge=0.0)]
 PPercent = Annotated[float, Field(ge=0.0, le=100.0)]
 PSequence = Annotated[int, Field(ge=1)]
-PDeliveryStatus = Literal[
-    "requested",
-    "assigned",
-    "en_route_to_pickup",
-    "picked_up",
-    "en_route_to_dropoff",
-    "delivered",
-]
-PDronePhase = Literal["idle", "to_pickup", "at_pickup", "to_dropoff", "at_dropoff", "returning"]
+PDeliveryStatus: TypeAlias = TrackingStatus  # the contracts' Literals serve pydantic as they are
+PDronePhase: TypeAlias = DronePhase
 
 
 class PGeoPoint(BaseModel):
