@@ -2,8 +2,9 @@
 
 Only the aggregate (the stream worker owning the delivery's partition) writes the
 delivery's events, so their sequence numbers never collide. Everyone else asks: dispatch
-proposes a drone, the API asks to cancel, a drone reports what it did (picked up,
-dropped off, aborted) or refuses an assignment it cannot fly. Commands travel
+proposes a drone (and takes a delivery back from a lost drone, or gives up finding one),
+the API asks to cancel, a drone reports what it did (picked up, dropped off, aborted) or
+refuses an assignment it cannot fly. Commands travel
 on `delivery-commands`, keyed by delivery id and co-partitioned with `deliveries`; the
 aggregate decides against the current state and appends the resulting events, or refuses
 with a reason (dead-lettered, never silent).
@@ -16,7 +17,7 @@ from typing import Annotated
 import msgspec
 
 from contracts.errors import DecodeError
-from contracts.events import AbortReason, Identifier, RefusalReason, UtcDatetime
+from contracts.events import AbortReason, Identifier, RefusalReason, UtcDatetime, WithdrawReason
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="command_type", tag=True):
@@ -79,8 +80,38 @@ class RefuseAssignment(Command, frozen=True, kw_only=True, tag=True):
     observed_at: UtcDatetime
 
 
+class WithdrawAssignment(Command, frozen=True, kw_only=True, tag=True):
+    """Dispatch takes the delivery back from a drone that cannot be counted on for it.
+
+    The drone went silent (or reported idle with no mission: it forgot it), `drone_lost`,
+    or it never took the assignment up, `not_taken_up`. Before the pickup the delivery
+    is rescheduled; with the parcel on board a lost drone fails it with `drone_lost`.
+    `observed_at` is the time of the dispatch tick (or fix) that decided it.
+    """
+
+    drone_id: Identifier
+    reason: WithdrawReason
+    observed_at: UtcDatetime
+
+
+class ExpireRequest(Command, frozen=True, kw_only=True, tag=True):
+    """Dispatch found no drone for the delivery within the promise given to the business.
+
+    A delivery still waiting (requested or rescheduled) fails with `no_drone_available`.
+    """
+
+    observed_at: UtcDatetime
+
+
 AnyCommand = (
-    AssignDrone | CancelDelivery | ReportPickup | ReportDropoff | ReportAbort | RefuseAssignment
+    AssignDrone
+    | CancelDelivery
+    | ReportPickup
+    | ReportDropoff
+    | ReportAbort
+    | RefuseAssignment
+    | WithdrawAssignment
+    | ExpireRequest
 )
 """Every command the aggregate knows."""
 

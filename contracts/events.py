@@ -84,10 +84,28 @@ RefusalReason = Literal["busy", "unreachable", "insufficient_battery"]
 """Why a drone refused an assignment before taking off: already on a mission, a point it
 may not reach (inside a no-fly zone), or a mission it cannot finish with its reserve."""
 
+WithdrawReason = Literal["drone_lost", "not_taken_up"]
+"""Why dispatch took a delivery back from its drone (`WithdrawAssignment`): the drone
+stopped reporting, or forgot its mission (a restarted simulator), or it never took the
+assignment up within the setting (see `streams.processors.dispatcher`)."""
+
 GiveUpReason = Literal[
-    "battery", "no_fly_zone", "fault", "busy", "unreachable", "insufficient_battery"
+    "battery",
+    "no_fly_zone",
+    "fault",
+    "busy",
+    "unreachable",
+    "insufficient_battery",
+    "drone_lost",
+    "not_taken_up",
 ]
-"""Why a drone gave a delivery up: an abort or a refusal reason."""
+"""Why a drone gave a delivery up (or dispatch took it back): an abort, a refusal or a
+withdrawal reason."""
+
+FailureReason = Literal[AbortReason, "drone_lost", "no_drone_available"]
+"""Why a delivery failed: its drone aborted with the parcel on board (an abort reason),
+was lost with it (`drone_lost`), or no drone could take it within the promise given to
+the business (`no_drone_available`)."""
 
 MilestoneKind = Literal["battery_low", "aborted", "returned", "charged"]
 """Fleet-level milestones of one drone (see `DroneMilestone`)."""
@@ -219,17 +237,19 @@ class DeliveryRescheduled(Event, frozen=True, kw_only=True, tag=True):
 
 
 class DeliveryFailed(Event, frozen=True, kw_only=True, tag=True):
-    """The drone aborted with the parcel on board: the delivery ends, with the reason.
+    """The delivery ends without arriving, with the reason.
 
-    The drone flies the parcel back to a depot (see `simulator.flight.engine`); flying it out
+    Its drone aborted with the parcel on board (it flies it back to a depot, see
+    `simulator.flight.engine`) or was lost with it (`drone_lost`); or no drone could take
+    it within the promise (`no_drone_available`, `drone_id` None). Flying the parcel out
     again is a new delivery request, not a continuation of this one.
     """
 
     AGGREGATE: ClassVar[str] = "delivery_id"
 
     delivery_id: Identifier
-    drone_id: Identifier
-    reason: AbortReason
+    drone_id: Identifier | None
+    reason: FailureReason
 
 
 class TelemetryReported(Event, frozen=True, kw_only=True, tag=True):
@@ -257,7 +277,8 @@ class TrackingUpdated(Event, frozen=True, kw_only=True, tag=True):
 
     `source_event_id` and `occurred_at` are those of the telemetry fix it was computed
     from, so end-to-end latency can be measured from the fix to the customer. `drone_id`
-    is None only for a delivery cancelled before any drone was assigned.
+    is None while no drone has the delivery: rescheduled, or ended (cancelled, or failed
+    with `no_drone_available`) before a drone was assigned.
     """
 
     AGGREGATE: ClassVar[str] = "delivery_id"
@@ -318,6 +339,41 @@ class DroneMilestone(Event, frozen=True, kw_only=True, tag=True):
     reason: AbortReason | None = None
 
 
+class LivenessTick(Event, frozen=True, kw_only=True, tag=True):
+    """The dispatcher's clock: a worker's wall time, written into the dispatch topic.
+
+    Dispatch decides on time (a silent drone, an assignment not taken up, a promise
+    expired) only when it reads a tick, with the tick's `occurred_at` as "now", so a
+    rebuild from offset 0 makes the same decisions (see `streams.processors.dispatcher`).
+    """
+
+    AGGREGATE: ClassVar[str] = "worker"
+
+    worker: Identifier
+
+
+class DroneLost(Event, frozen=True, kw_only=True, tag=True):
+    """Dispatch lost a drone: silent since `last_seen_at`, or it forgot its mission.
+
+    On the dispatch topic, keyed like its other records. `delivery_id` is the delivery
+    taken back from it, if any. The drone is not proposed again until it reports.
+    """
+
+    AGGREGATE: ClassVar[str] = "drone_id"
+
+    drone_id: Identifier
+    last_seen_at: UtcDatetime
+    delivery_id: Identifier | None = None
+
+
+class DroneFound(Event, frozen=True, kw_only=True, tag=True):
+    """A lost drone reported again (at `occurred_at`): dispatch may propose it again."""
+
+    AGGREGATE: ClassVar[str] = "drone_id"
+
+    drone_id: Identifier
+
+
 DeliveryEvent = (
     DeliveryRequested
     | DroneAssigned
@@ -332,7 +388,16 @@ DeliveryEvent = (
 DELIVERY_EVENT_TYPES: tuple[type[DeliveryEvent], ...] = get_args(DeliveryEvent)
 """The classes of `DeliveryEvent`, for `isinstance` and `match`: derived, never listed again."""
 
-AnyEvent = DeliveryEvent | TelemetryReported | DroneMilestone | TrackingUpdated | BusinessRegistered
+AnyEvent = (
+    DeliveryEvent
+    | TelemetryReported
+    | DroneMilestone
+    | TrackingUpdated
+    | BusinessRegistered
+    | LivenessTick
+    | DroneLost
+    | DroneFound
+)
 """Every event type the codec knows: the delivery aggregate's and the others."""
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.__name__: cls for cls in get_args(AnyEvent)}

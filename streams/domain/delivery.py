@@ -12,6 +12,9 @@ its events with `evolve`; `decide` is how a command becomes events, refusing ill
     picked_up   --ReportDropoff-->              delivered   (final)
     picked_up   --ReportAbort-->                failed      (final, with the reason)
     requested / assigned / rescheduled --CancelDelivery--> cancelled (final)
+    assigned    --WithdrawAssignment-->         rescheduled (lost drone, or not taken up)
+    picked_up   --WithdrawAssignment(drone_lost)--> failed  (final, `drone_lost`)
+    requested / rescheduled --ExpireRequest-->  failed      (final, `no_drone_available`)
 
 A drone that refuses its assignment, or aborts before the pickup, gives the delivery
 up: it is `rescheduled` (back in the dispatch queue; the customer is told) and its
@@ -21,6 +24,14 @@ abort's reason: flying it out again is a new request (a business decision, with 
 parcel at the depot instead of the pickup), not a continuation of this one. A cancel
 after the pickup report is refused with `TooLateToCancelError`; a report from a drone
 that gave the delivery up already is a redelivery and changes nothing.
+
+Dispatch's two commands come from its clock (`streams.processors.dispatcher`), which
+may be behind the aggregate: a withdrawal of a drone the delivery no longer has (it was
+rescheduled, delivered, or the proposal was refused), or an expiry of a delivery that
+got its drone meanwhile, is stale and changes nothing instead of being dead-lettered.
+A withdrawn drone joins `declined_by` like one that gave the delivery up: a drone that
+lost or ignored this mission once is not proposed for it again (a loop is worse than a
+wait, and every wait ends: the promise expires).
 """
 
 from __future__ import annotations
@@ -44,12 +55,14 @@ from contracts import (
     DeliveryRescheduled,
     DeliveryStatus,
     DroneAssigned,
+    ExpireRequest,
     GeoPoint,
     PickedUp,
     RefuseAssignment,
     ReportAbort,
     ReportDropoff,
     ReportPickup,
+    WithdrawAssignment,
     new_event_id,
 )
 from streams.errors import IllegalTransitionError, NotTheAssignedDroneError, TooLateToCancelError
@@ -124,7 +137,9 @@ def evolve(state: DeliveryState | None, event: DeliveryEvent) -> DeliveryState:
                 version=event.sequence,
             )
         case DeliveryFailed():
-            current = _require(state, event, allowed=("picked_up",))
+            # With a drone: it had the parcel. Without: none took it (no_drone_available).
+            ended = ASSIGNABLE if event.drone_id is None else ("picked_up",)
+            current = _require(state, event, allowed=ended)
             return msgspec.structs.replace(
                 current, status="failed", failure_reason=event.reason, version=event.sequence
             )
@@ -206,6 +221,19 @@ def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> l
             return [Delivered(**common, occurred_at=command.observed_at, drone_id=command.drone_id)]
         case ReportAbort() | RefuseAssignment():
             return _give_up(state, command, common)
+        case WithdrawAssignment():
+            return _withdraw(state, command, common)
+        case ExpireRequest():
+            if state.status not in ASSIGNABLE:
+                return []  # it got a drone (or ended) before dispatch's clock said so
+            return [
+                DeliveryFailed(
+                    **common,
+                    occurred_at=command.observed_at,
+                    drone_id=None,
+                    reason="no_drone_available",
+                )
+            ]
 
 
 def _give_up(
@@ -238,6 +266,37 @@ def _give_up(
             )
         ]
     raise IllegalTransitionError(state.delivery_id, state.status, attempted)
+
+
+def _withdraw(
+    state: DeliveryState, command: WithdrawAssignment, common: _Envelope
+) -> list[DeliveryEvent]:
+    """Dispatch takes the delivery back: rescheduled before the pickup, failed after it."""
+    if state.drone_id != command.drone_id or command.drone_id in state.declined_by:
+        return []  # stale: the delivery has another drone, or none, or this one gave it up
+    if state.status == "assigned":
+        return [
+            DeliveryRescheduled(
+                **common,
+                occurred_at=command.observed_at,
+                drone_id=command.drone_id,
+                reason=command.reason,
+                pickup=state.pickup,
+                dropoff=state.dropoff,
+                requested_at=state.requested_at,
+                declined_by=(*state.declined_by, command.drone_id),
+            )
+        ]
+    if state.status == "picked_up" and command.reason == "drone_lost":
+        return [
+            DeliveryFailed(
+                **common,
+                occurred_at=command.observed_at,
+                drone_id=command.drone_id,
+                reason="drone_lost",
+            )
+        ]
+    return []  # ended already, or taken up (picked up) after all
 
 
 def _require_drone(state: DeliveryState, drone_id: str, attempted: str) -> None:

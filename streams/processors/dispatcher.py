@@ -12,8 +12,39 @@ request per delivery, and a fix per drone when its availability changes or every
 Dispatch proposes (an `AssignDrone` command); the delivery aggregate accepts it, or
 refuses it if the delivery was cancelled meanwhile. A proposed drone is reserved until
 its own telemetry shows it on that mission; fixes older than the reservation cannot free
-it again. A reservation that its drone never takes up expires after `reservation_ttl`,
-and a cancellation or a reschedule frees it at once, so no drone stays blocked.
+it again. A cancellation or a reschedule frees it at once; a reservation its drone does
+not take up within `take_up_within` is withdrawn (below), so no drone stays blocked and
+no delivery stays assigned to a drone that never flies it.
+
+Time, and why it comes from the log: the decisions on time (a drone silent too long, an
+assignment not taken up, a delivery waiting too long) are made only on a `LivenessTick`,
+a record the worker's Faust app writes into this very topic every few seconds (a timer
+on the group's leader) with its wall time. "Now" for dispatch is the last tick read, and
+it is stored with the fleet (`CLOCK_KEY`), so a rebuild from offset 0 reads the same
+ticks between the same fixes and makes the same decisions; a decision on the processing
+wall clock would differ on every replay. A drone's silence is measured in that clock
+too (`heard_at`: the last tick before dispatch heard of it), never against the fix's own
+time, which a speeded-up simulator sets in the past (`simulator.world.clock`).
+
+Liveness: a drone dispatch has not heard of for `silent_after` is lost. It is never
+proposed, a `DroneLost` record says so (on this topic; counted by the worker's metrics),
+and the delivery it held (a reservation, or the mission its last fix flew) is taken
+back with a `WithdrawAssignment` (`drone_lost`): the aggregate reschedules it before the
+pickup and fails it with `drone_lost` after. The gate tells dispatch of every drone at
+least every `fleet_refresh` (keep it well under `silent_after`), so a drone that flies
+is never taken for lost. A lost drone's next fix makes it available again (`DroneFound`).
+A drone that reports idle with no mission while dispatch holds it on one has forgotten
+it: the simulator was restarted (its drones start idle at their depots and never read
+old assignments). Its mission is withdrawn at once, as `drone_lost`: the parcel is as
+gone as with a silent drone. A drone's normal end of mission is not mistaken for that:
+the gate passes on every change of a drone's mission, so dispatch sees it fly home with
+no delivery (returning) before it is idle.
+
+Every wait ends: a delivery no drone can take within `promise` of entering the queue is
+failed with `no_drone_available` (an `ExpireRequest`), so the business and its customer
+get an answer instead of an endless "requested". Failing rather than waiting on: the
+promise is what the business was told, and a parcel still at the pickup can be requested
+again; waiting forever is what issue 17 found.
 
 Reassignment: a drone that refuses its assignment or aborts before the pickup makes the
 aggregate write `DeliveryRescheduled`, which the deliveries worker forwards here. The
@@ -49,20 +80,32 @@ import numpy as np
 from contracts import (
     AnyEvent,
     AssignDrone,
+    Command,
     DeliveryCancelled,
     DeliveryRequested,
     DeliveryRescheduled,
+    DroneFound,
+    DroneLost,
     DroneMilestone,
+    ExpireRequest,
     GeoPoint,
+    LivenessTick,
     TelemetryReported,
+    WithdrawAssignment,
+    WithdrawReason,
     decode_event,
     encode_command,
+    encode_event,
     new_event_id,
 )
 from streams.domain.drone_choice import DispatchPolicy, choose_among
 from streams.errors import UnexpectedRecordError
 from streams.processors.fleet_index import FleetIndex
 from streams.processors.records import REFUSALS, Outgoing, SourceRecord, refused
+from streams.processors.telemetry_gate import FLEET_KEY
+
+CLOCK_KEY = b""
+"""The fleet table's key of dispatch's clock (the last tick's time): no drone id is empty."""
 
 
 class FleetEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,10 +119,17 @@ class FleetEntry(msgspec.Struct, frozen=True, kw_only=True):
     observed_at: datetime
     reserved_for: str | None = None
     reserved_at: datetime | None = None
+    """Dispatch's clock when it proposed the drone (None before the first tick)."""
+    heard_at: datetime | None = None
+    """Dispatch's clock when it last heard of the drone (None: before the first tick)."""
+    mission: str | None = None
+    """The delivery the drone's last fix said it flies, if any."""
+    lost: bool = False
+    """Silent for longer than `silent_after`: not proposed until it reports again."""
 
     def available(self) -> bool:
-        """Idle, and not promised to a delivery."""
-        return self.idle and self.reserved_for is None
+        """Idle, not promised to a delivery, and not lost."""
+        return self.idle and self.reserved_for is None and not self.lost
 
 
 class WaitingDelivery(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,10 +150,14 @@ class WaitingDelivery(msgspec.Struct, frozen=True, kw_only=True):
     """Its place in the queue: a rescheduled delivery keeps its original request time."""
     declined_by: tuple[str, ...] = ()
     """Drones that gave it up: never proposed for it again."""
+    queued_at: datetime | None = None
+    """Dispatch's clock when it entered the queue (None before the first tick): `promise`
+    counts from here, not from `requested_at`, which is the requester's clock."""
 
 
 _fleet_decoder = msgspec.json.Decoder(FleetEntry)
 _waiting_decoder = msgspec.json.Decoder(WaitingDelivery)
+_clock_decoder = msgspec.json.Decoder(datetime)
 _encoder = msgspec.json.Encoder()
 
 
@@ -114,7 +168,14 @@ class DispatchProcessor:
     fleet: MutableMapping[bytes, bytes]
     queue: MutableMapping[bytes, bytes]
     policy: DispatchPolicy = field(default_factory=DispatchPolicy)
-    reservation_ttl: timedelta = timedelta(seconds=60)
+    take_up_within: timedelta = timedelta(seconds=30)
+    """How long a proposed drone has to show it flies the delivery before it is withdrawn."""
+    silent_after: timedelta = timedelta(seconds=15)
+    """How long a drone may go unheard of before it is lost."""
+    promise: timedelta = timedelta(minutes=30)
+    """How long a delivery may wait for a drone before it fails with `no_drone_available`."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Liveness decisions since the worker started, by kind (the worker's metrics)."""
     _index: FleetIndex[FleetEntry] | None = field(default=None, init=False, repr=False)
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
@@ -125,26 +186,144 @@ class DispatchProcessor:
             return [refused(record, "dispatch", refusal, now)]
 
     def _on_event(self, event: AnyEvent, now: datetime) -> list[Outgoing]:
+        out: list[Outgoing] = []
         if isinstance(event, TelemetryReported):
-            if not self._on_fix(event, now):
-                return []
+            if not self._on_fix(event, out):
+                return out
         elif isinstance(event, DroneMilestone):
-            if not self._on_milestone(event):
-                return []
+            if not self._on_milestone(event, out):
+                return out
         elif isinstance(event, DeliveryRequested):
             if self.queue.get(event.delivery_id.encode()) is not None:
                 return []  # a redelivered request: already waiting
-            self.queue[event.delivery_id.encode()] = _encoder.encode(_waiting(event))
+            self._enqueue(_waiting(event))
         elif isinstance(event, DeliveryRescheduled):
             self._release(event.delivery_id)
             if self.queue.get(event.delivery_id.encode()) is not None:
                 return []  # a redelivered reschedule: already waiting
-            self.queue[event.delivery_id.encode()] = _encoder.encode(_waiting(event))
+            self._enqueue(_waiting(event))
         elif isinstance(event, DeliveryCancelled):
             self._forget(event.delivery_id)
+        elif isinstance(event, LivenessTick):
+            if not self._on_tick(event.occurred_at, out):
+                return out
+        elif isinstance(event, DroneLost | DroneFound):
+            return []  # dispatch's own facts, read back: applied when they were decided
         else:
             raise UnexpectedRecordError(event.event_type)
-        return self._assign_waiting(now)
+        return [*out, *self._assign_waiting(now)]
+
+    def clock(self) -> datetime | None:
+        """Dispatch's "now": the time of the last tick read (None before the first)."""
+        raw = self.fleet.get(CLOCK_KEY)
+        return _clock_decoder.decode(raw) if raw else None
+
+    def _enqueue(self, waiting: WaitingDelivery) -> None:
+        queued = msgspec.structs.replace(waiting, queued_at=self.clock())
+        self.queue[waiting.delivery_id.encode()] = _encoder.encode(queued)
+
+    def _on_tick(self, now: datetime, out: list[Outgoing]) -> bool:
+        """Apply the rules on time at `now`; True when a drone became available.
+
+        Ticks from two leaders (a rebalance) may interleave: the clock only moves on,
+        and a tick older than it changes nothing.
+        """
+        clock = self.clock()
+        if clock is not None and now <= clock:
+            return False
+        self.fleet[CLOCK_KEY] = _encoder.encode(now)
+        freed = False
+        for entry in list(self._entries().values()):
+            freed |= self._check_liveness(entry, now, out)
+        for waiting in self.waiting():
+            if waiting.queued_at is None:  # queued before the first tick: it starts now
+                self._enqueue(msgspec.structs.replace(waiting, queued_at=now))
+            elif now - waiting.queued_at > self.promise:
+                del self.queue[waiting.delivery_id.encode()]
+                self._count("expired_no_drone_available")
+                expiry = ExpireRequest(
+                    command_id=new_event_id(),
+                    delivery_id=waiting.delivery_id,
+                    issued_at=now,
+                    observed_at=now,
+                )
+                out.append(_command(expiry))
+        return freed
+
+    def _check_liveness(self, entry: FleetEntry, now: datetime, out: list[Outgoing]) -> bool:
+        """Lose a silent drone, withdraw a reservation not taken up (one drone, at `now`).
+
+        True when the drone became available (its reservation was withdrawn).
+        """
+        if entry.heard_at is None or (entry.reserved_for and entry.reserved_at is None):
+            # Heard of (or proposed) before the first tick: its time starts now.
+            heard = entry.heard_at or now
+            reserved = entry.reserved_at or (now if entry.reserved_for else None)
+            self._put(msgspec.structs.replace(entry, heard_at=heard, reserved_at=reserved))
+        elif entry.lost:
+            return False
+        elif now - entry.heard_at > self.silent_after:
+            delivery_id = entry.reserved_for or entry.mission
+            lost = DroneLost(
+                event_id=new_event_id(),
+                sequence=1,
+                occurred_at=now,
+                recorded_at=now,
+                drone_id=entry.drone_id,
+                last_seen_at=entry.observed_at,
+                delivery_id=delivery_id,
+            )
+            out.append(Outgoing("dispatch", FLEET_KEY, encode_event(lost)))
+            self._count("drone_lost")
+            if delivery_id is not None:
+                out.append(self._withdraw(delivery_id, entry.drone_id, "drone_lost", now))
+            self._put(
+                msgspec.structs.replace(
+                    entry, lost=True, reserved_for=None, reserved_at=None, mission=None
+                )
+            )
+        elif (
+            entry.reserved_for is not None
+            and entry.reserved_at is not None
+            and now - entry.reserved_at > self.take_up_within
+        ):
+            out.append(self._withdraw(entry.reserved_for, entry.drone_id, "not_taken_up", now))
+            freed = msgspec.structs.replace(entry, reserved_for=None, reserved_at=None)
+            self._put(freed)
+            return freed.available()
+        return False
+
+    def _withdraw(
+        self, delivery_id: str, drone_id: str, reason: WithdrawReason, now: datetime
+    ) -> Outgoing:
+        self._count(f"withdrawn_{reason}")
+        return _command(
+            WithdrawAssignment(
+                command_id=new_event_id(),
+                delivery_id=delivery_id,
+                issued_at=now,
+                drone_id=drone_id,
+                reason=reason,
+                observed_at=now,
+            )
+        )
+
+    def _count(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def _heard(self, entry: FleetEntry | None, drone_id: str, out: list[Outgoing]) -> None:
+        """A lost drone reported: say it is found (it becomes available again)."""
+        if entry is not None and entry.lost:
+            clock = self.clock() or entry.observed_at
+            found = DroneFound(
+                event_id=new_event_id(),
+                sequence=1,
+                occurred_at=clock,
+                recorded_at=clock,
+                drone_id=drone_id,
+            )
+            out.append(Outgoing("dispatch", FLEET_KEY, encode_event(found)))
+            self._count("drone_found")
 
     def waiting(self) -> list[WaitingDelivery]:
         """The deliveries waiting for a drone, oldest first."""
@@ -164,7 +343,9 @@ class DispatchProcessor:
         """The fleet table, decoded once, kept in step with its writes (`fleet_index`)."""
         if self._index is None:
             self._index = FleetIndex(
-                _fleet_decoder.decode(raw) for raw in self.fleet.values() if raw
+                _fleet_decoder.decode(raw)
+                for key, raw in self.fleet.items()
+                if raw and key != CLOCK_KEY
             )
         return self._index
 
@@ -181,37 +362,44 @@ class DispatchProcessor:
             if entry.reserved_for == delivery_id:
                 self._put(msgspec.structs.replace(entry, reserved_for=None, reserved_at=None))
 
-    def _on_fix(self, fix: TelemetryReported, now: datetime) -> bool:
+    def _on_fix(self, fix: TelemetryReported, out: list[Outgoing]) -> bool:
         """Update the drone's entry; True when it may now take a delivery."""
         entry = self._entries().get(fix.drone_id)
         if entry is not None and fix.occurred_at <= entry.observed_at:
             return False  # an older fix never overrides a newer one
+        self._heard(entry, fix.drone_id, out)
         reserved_for, reserved_at = (
             (entry.reserved_for, entry.reserved_at) if entry else (None, None)
         )
-        if reserved_for is not None and reserved_at is not None:
-            took_it = fix.delivery_id == reserved_for
-            expired = now - reserved_at > self.reservation_ttl
-            if took_it or expired:
-                reserved_for, reserved_at = None, None
+        if reserved_for is not None and fix.delivery_id == reserved_for:
+            reserved_for, reserved_at = None, None  # it took it up
+        idle = fix.phase == "idle" and fix.delivery_id is None
+        held = entry.mission if entry is not None and not entry.lost else None
+        if idle and held is not None:
+            # Idle with no mission while dispatch holds it on one: it forgot it.
+            self._count("mission_forgotten")
+            out.append(self._withdraw(held, fix.drone_id, "drone_lost", fix.occurred_at))
         updated = FleetEntry(
             drone_id=fix.drone_id,
             lat=fix.lat,
             lon=fix.lon,
             battery_pct=fix.battery_pct,
-            idle=fix.phase == "idle" and fix.delivery_id is None,
+            idle=idle,
             observed_at=fix.occurred_at,
             reserved_for=reserved_for,
             reserved_at=reserved_at,
+            heard_at=self.clock(),
+            mission=fix.delivery_id,
         )
         self._put(updated)
         return updated.available() and (entry is None or not entry.available())
 
-    def _on_milestone(self, milestone: DroneMilestone) -> bool:
+    def _on_milestone(self, milestone: DroneMilestone, out: list[Outgoing]) -> bool:
         """Update the drone's entry at once; True when it may now take a delivery."""
         entry = self._entries().get(milestone.drone_id)
         if entry is not None and milestone.occurred_at < entry.observed_at:
             return False  # older than what dispatch knows already
+        self._heard(entry, milestone.drone_id, out)
         updated = FleetEntry(
             drone_id=milestone.drone_id,
             lat=milestone.lat,
@@ -221,6 +409,10 @@ class DispatchProcessor:
             observed_at=milestone.occurred_at,
             reserved_for=entry.reserved_for if entry else None,
             reserved_at=entry.reserved_at if entry else None,
+            heard_at=self.clock(),
+            # An abort leaves the delivery to the drone's own report; returned or
+            # charged means no mission. Battery low changes nothing about it.
+            mission=entry.mission if entry and milestone.kind == "battery_low" else None,
         )
         self._put(updated)
         # A charged drone may fit a mission it could not before, even if it was idle.
@@ -257,17 +449,20 @@ class DispatchProcessor:
                 issued_at=now,
                 drone_id=drone_id,
             )
-            out.append(
-                Outgoing(
-                    "delivery_commands", delivery.delivery_id.encode(), encode_command(proposal)
-                )
-            )
+            out.append(_command(proposal))
             reserved = msgspec.structs.replace(
-                index.entries[drone_id], reserved_for=delivery.delivery_id, reserved_at=now
+                index.entries[drone_id],
+                reserved_for=delivery.delivery_id,
+                reserved_at=self.clock(),
             )
             self._put(reserved)
             del self.queue[delivery.delivery_id.encode()]
         return out
+
+
+def _command(command: Command) -> Outgoing:
+    """A command to the delivery aggregate, keyed by its delivery."""
+    return Outgoing("delivery_commands", command.delivery_id.encode(), encode_command(command))
 
 
 def _waiting(event: DeliveryRequested | DeliveryRescheduled) -> WaitingDelivery:

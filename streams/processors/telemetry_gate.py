@@ -3,7 +3,8 @@
 Telemetry is keyed by drone, so one worker sees every fix of the drones of its
 partitions; the last accepted fix per drone is all the validator needs. Valid fixes of
 drones on a mission go to `delivery-telemetry`, keyed by delivery. Dispatch hears of a
-drone when its availability changes, and at least every `fleet_refresh`, not on every
+drone when its availability or its mission changes, and at least every `fleet_refresh`
+(liveness: a drone dispatch does not hear of is lost), not on every
 fix: that keeps the single dispatch partition light even with thousands of drones.
 A drone's milestones (`DroneMilestone`: returned, charged, battery low, aborted) share
 its topic and go to dispatch at once (see `streams.processors.dispatcher` for why).
@@ -27,9 +28,12 @@ class TelemetryGate:
     """Validates raw telemetry; forwards what the deliveries and dispatch need."""
 
     policy: ValidationPolicy = field(default_factory=ValidationPolicy)
-    fleet_refresh: timedelta = timedelta(seconds=30)
+    fleet_refresh: timedelta = timedelta(seconds=5)
+    """Dispatch hears of every drone at least this often: well under its `silent_after`."""
     last_fixes: dict[str, LastFix] = field(default_factory=dict)
-    told_dispatch: dict[str, tuple[bool, datetime]] = field(default_factory=dict)
+    told_dispatch: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
+    """Per drone: what dispatch was last told it flies ("" idle, None busy with no
+    delivery, else the delivery), and the fix time."""
     counts: dict[str, int] = field(default_factory=dict)
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
@@ -56,12 +60,16 @@ class TelemetryGate:
         return out
 
     def _dispatch_needs(self, fix: TelemetryReported) -> bool:
-        """True when availability changed or dispatch has not heard of the drone lately."""
-        idle = fix.phase == "idle" and fix.delivery_id is None
+        """True when availability or mission changed, or dispatch has not heard lately.
+
+        Dispatch sees every change of a drone's mission, so that a drone back from one
+        (no delivery, flying home) is not taken for a drone that forgot it.
+        """
+        doing = "" if fix.phase == "idle" and fix.delivery_id is None else fix.delivery_id
         told = self.told_dispatch.get(fix.drone_id)
-        if told is not None and told[0] == idle and fix.occurred_at - told[1] < self.fleet_refresh:
+        if told is not None and told[0] == doing and fix.occurred_at - told[1] < self.fleet_refresh:
             return False
-        self.told_dispatch[fix.drone_id] = (idle, fix.occurred_at)
+        self.told_dispatch[fix.drone_id] = (doing, fix.occurred_at)
         return True
 
     def _refuse(

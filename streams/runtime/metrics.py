@@ -1,10 +1,15 @@
-"""Prometheus metrics of a stream worker: what the telemetry gate decided, by verdict.
+"""Prometheus metrics of a stream worker: what the telemetry gate and dispatch decided.
 
 Operators see a surge of one dead-letter reason here within a scrape (`future_timestamp`:
 drones' clocks drifting; `impossible_speed`: a bad GPS; `undecodable`: a broken
 producer) instead of counting rows of `dead_letters` after the fact. The counts are the
 gate's own (`TelemetryGate.counts`), read when Prometheus scrapes; the worker serves them
 from its own registry on `metrics_port`, in a thread next to its event loop.
+
+Dispatch's liveness decisions (`DispatchProcessor.counts`) are counted the same way: a
+rise of `drone_lost` is drones going silent (a radio, a simulator down), of
+`mission_forgotten` a restarted simulator, of `expired_no_drone_available` a fleet too
+small for its demand. Only the worker owning the dispatch partition counts them.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.telemetry_gate import TelemetryGate
 
 
@@ -38,10 +44,34 @@ class GateCollector(Collector):
         yield family
 
 
-def gate_registry(gate: TelemetryGate) -> CollectorRegistry:
-    """A registry holding the gate's counts and nothing else."""
+class DispatchCollector(Collector):
+    """Reads dispatch's liveness decisions when Prometheus scrapes."""
+
+    def __init__(self, dispatcher: DispatchProcessor) -> None:
+        self.dispatcher = dispatcher
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        """One counter, labelled by decision (`drone_lost`, `drone_found`, ...)."""
+        family = CounterMetricFamily(
+            "dronefleet_dispatch_liveness",
+            "Dispatch's liveness decisions since the worker started, by decision: drones "
+            "lost and found, missions forgotten, assignments withdrawn, waits expired.",
+            labels=["decision"],
+        )
+        counts = dict(self.dispatcher.counts)  # one copy: the event loop adds to it
+        for decision in sorted(counts):
+            family.add_metric([decision], counts[decision])
+        yield family
+
+
+def gate_registry(
+    gate: TelemetryGate, dispatcher: DispatchProcessor | None = None
+) -> CollectorRegistry:
+    """A registry holding the gate's counts (and dispatch's, when given)."""
     registry = CollectorRegistry()
     registry.register(GateCollector(gate))
+    if dispatcher is not None:
+        registry.register(DispatchCollector(dispatcher))
     return registry
 
 

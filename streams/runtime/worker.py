@@ -32,6 +32,8 @@ after construction.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,13 +42,13 @@ from typing import Any
 import faust
 from faust.worker import Worker
 
-from contracts import Topics, utc_now
+from contracts import LivenessTick, Topics, encode_event, new_event_id, utc_now
 from streams.domain.eta import EtaModel
 from streams.processors.delivery_processor import DeliveryProcessor
 from streams.processors.delivery_repository import DeliveryRepository
 from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.records import OutTopic, SourceRecord
-from streams.processors.telemetry_gate import TelemetryGate
+from streams.processors.telemetry_gate import FLEET_KEY, TelemetryGate
 from streams.runtime import metrics
 from streams.runtime.batch_loop import BatchLoop, LoopConfig, Process, process_records
 from streams.runtime.changelogged_table import ChangeloggedTable
@@ -89,17 +91,18 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> Stre
     replayed = horizon or {}
     topics = settings.topics
     outputs = output_topics(topics)
-    gate = TelemetryGate()
+    gate = TelemetryGate(fleet_refresh=timedelta(seconds=settings.fleet_refresh_s))
+    app = faust_app(settings)
+    dispatcher = add_dispatch_agent(app, topics, outputs, replayed, dispatch_processor(settings))
+    add_liveness_timer(app, settings, topics)
     stages = StagesService(
         (
             gate_loop(settings, topics, gate, outputs),
             deliveries_loop(settings, topics, outputs, replayed),
         ),
-        serve_metrics=metrics_endpoint(settings, gate),
+        serve_metrics=metrics_endpoint(settings, gate, dispatcher),
         gc_freezing=settings,
     )
-    app = faust_app(settings)
-    add_dispatch_agent(app, topics, outputs, replayed)
     return StreamWorker(app, stages)
 
 
@@ -187,12 +190,14 @@ def eta_model(settings: StreamsSettings) -> EtaModel:
     )
 
 
-def metrics_endpoint(settings: StreamsSettings, gate: TelemetryGate) -> Callable[[], object] | None:
-    """What starts the gate's metrics endpoint; None when no port is set."""
+def metrics_endpoint(
+    settings: StreamsSettings, gate: TelemetryGate, dispatcher: DispatchProcessor | None = None
+) -> Callable[[], object] | None:
+    """What starts the gate's (and dispatch's) metrics endpoint; None when no port is set."""
     port = settings.metrics_port
     if port is None:
         return None
-    registry = metrics.gate_registry(gate)
+    registry = metrics.gate_registry(gate, dispatcher)
     return lambda: metrics.serve(registry, settings.metrics_host, port)
 
 
@@ -218,14 +223,30 @@ def faust_app(settings: StreamsSettings) -> DronefleetApp:
     )
 
 
+def dispatch_processor(settings: StreamsSettings) -> DispatchProcessor:
+    """The dispatcher with its liveness settings, over empty tables (the agent's replace them)."""
+    return DispatchProcessor(
+        fleet={},
+        queue={},
+        take_up_within=timedelta(seconds=settings.assignment_take_up_s),
+        silent_after=timedelta(seconds=settings.drone_silent_after_s),
+        promise=timedelta(seconds=settings.wait_promise_s),
+    )
+
+
 def add_dispatch_agent(
-    app: faust.App, topics: Topics, outputs: Mapping[OutTopic, str], replayed: Horizon
+    app: faust.App,
+    topics: Topics,
+    outputs: Mapping[OutTopic, str],
+    replayed: Horizon,
+    configured: DispatchProcessor | None = None,
 ) -> DispatchProcessor:
     """The dispatcher, over two Faust tables, as the app's one agent (on `dispatch`)."""
     fleet, queue = (
         faust_table(app, table, topics.dispatch.partitions) for table in DISPATCH_TABLES
     )
-    dispatcher = DispatchProcessor(fleet=fleet, queue=queue)
+    configured = configured or DispatchProcessor(fleet={}, queue={})
+    dispatcher = dataclasses.replace(configured, fleet=fleet, queue=queue)
 
     async def reindex_fleet() -> None:
         """After a rebalance the table may hold another worker's writes."""
@@ -239,6 +260,32 @@ def add_dispatch_agent(
         await send_each(stream, "dispatch", dispatcher.process, outputs, sinks, replayed)
 
     return dispatcher
+
+
+def add_liveness_timer(app: faust.App, settings: StreamsSettings, topics: Topics) -> None:
+    """Every `liveness_tick_s`, the group's leader writes its wall time into `dispatch`.
+
+    The dispatcher decides on time only on these ticks (`streams.processors.dispatcher`
+    says why); one writer, the leader, so a group of workers does not tick N times.
+    """
+    sink = raw_topic(app, topics.dispatch.name)
+    ticks = itertools.count(1)
+
+    async def liveness_tick() -> None:
+        now = utc_now()
+        tick = LivenessTick(
+            event_id=new_event_id(),
+            sequence=next(ticks),
+            occurred_at=now,
+            recorded_at=now,
+            worker=settings.instance_id or settings.app_id,
+        )
+        await sink.send(key=FLEET_KEY, value=encode_event(tick))
+
+    # Faust's timer decorator is untyped: applied as a call, it types nothing away.
+    app.timer(interval=settings.liveness_tick_s, on_leader=True, name="liveness-tick")(
+        liveness_tick
+    )
 
 
 def raw_topic(app: faust.App, name: str) -> Any:

@@ -18,9 +18,15 @@ from contracts import (
     DeliveryRequested,
     DeliveryRescheduled,
     DroneAssigned,
+    DroneFound,
+    DroneLost,
     DroneMilestone,
     DronePhase,
+    ExpireRequest,
+    FailureReason,
     GeoPoint,
+    GiveUpReason,
+    LivenessTick,
     MilestoneKind,
     PickedUp,
     RefusalReason,
@@ -31,6 +37,8 @@ from contracts import (
     TelemetryReported,
     TrackingStatus,
     TrackingUpdated,
+    WithdrawAssignment,
+    WithdrawReason,
 )
 
 ids = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=64)
@@ -113,14 +121,25 @@ rescheduled = st.builds(
     DeliveryRescheduled,
     delivery_id=ids,
     drone_id=ids,
-    reason=abort_reasons | refusal_reasons,
+    reason=st.sampled_from(get_args(GiveUpReason)),
     pickup=points,
     dropoff=points,
     requested_at=utc_datetimes,
     declined_by=st.lists(ids, min_size=1, max_size=4).map(tuple),
     **_common(),
 )
-failed = st.builds(DeliveryFailed, delivery_id=ids, drone_id=ids, reason=abort_reasons, **_common())
+failed = st.builds(
+    DeliveryFailed,
+    delivery_id=ids,
+    drone_id=st.none() | ids,
+    reason=st.sampled_from(get_args(FailureReason)),
+    **_common(),
+)
+liveness_tick = st.builds(LivenessTick, worker=ids, **_common())
+drone_lost = st.builds(
+    DroneLost, drone_id=ids, last_seen_at=utc_datetimes, delivery_id=st.none() | ids, **_common()
+)
+drone_found = st.builds(DroneFound, drone_id=ids, **_common())
 drone_milestone = st.builds(
     DroneMilestone,
     drone_id=ids,
@@ -145,6 +164,9 @@ EVENT_STRATEGIES = {
     "TelemetryReported": telemetry,
     "TrackingUpdated": tracking,
     "BusinessRegistered": business_registered,
+    "LivenessTick": liveness_tick,
+    "DroneLost": drone_lost,
+    "DroneFound": drone_found,
 }
 any_event = st.one_of(*EVENT_STRATEGIES.values())
 
@@ -178,4 +200,12 @@ COMMAND_STRATEGIES = {
         observed_at=utc_datetimes,
         **_command_fields(),
     ),
+    "WithdrawAssignment": st.builds(
+        WithdrawAssignment,
+        drone_id=ids,
+        reason=st.sampled_from(get_args(WithdrawReason)),
+        observed_at=utc_datetimes,
+        **_command_fields(),
+    ),
+    "ExpireRequest": st.builds(ExpireRequest, observed_at=utc_datetimes, **_command_fields()),
 }

@@ -28,6 +28,9 @@ OTHER_TABLES: dict[str, TableLayout | None] = {
     "TrackingUpdated": TRACKING,
     "BusinessRegistered": BUSINESSES,
     "DroneMilestone": None,  # dispatch's, not the read model's
+    "LivenessTick": None,  # dispatch's clock, on its own topic
+    "DroneLost": None,
+    "DroneFound": None,
 }
 """Where each event that is not the delivery aggregate's lands (spelled out: the spec)."""
 

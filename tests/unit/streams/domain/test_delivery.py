@@ -19,11 +19,13 @@ from contracts import (
     DeliveryFailed,
     DeliveryRescheduled,
     DroneAssigned,
+    ExpireRequest,
     PickedUp,
     RefuseAssignment,
     ReportAbort,
     ReportDropoff,
     ReportPickup,
+    WithdrawAssignment,
 )
 from streams.domain.delivery import DeliveryState, decide, evolve, fold
 from streams.errors import IllegalTransitionError, NotTheAssignedDroneError, TooLateToCancelError
@@ -262,13 +264,21 @@ class DeliveryMachine(RuleBasedStateMachine):
 
     NEXT: ClassVar[dict[str | None, dict[str, str]]] = {
         None: {"DeliveryRequested": "requested"},
-        "requested": {"DroneAssigned": "assigned", "DeliveryCancelled": "cancelled"},
+        "requested": {
+            "DroneAssigned": "assigned",
+            "DeliveryCancelled": "cancelled",
+            "DeliveryFailed": "failed",  # no drone within the promise
+        },
         "assigned": {
             "PickedUp": "picked_up",
             "DeliveryRescheduled": "rescheduled",
             "DeliveryCancelled": "cancelled",
         },
-        "rescheduled": {"DroneAssigned": "assigned", "DeliveryCancelled": "cancelled"},
+        "rescheduled": {
+            "DroneAssigned": "assigned",
+            "DeliveryCancelled": "cancelled",
+            "DeliveryFailed": "failed",
+        },
         "picked_up": {"Delivered": "delivered", "DeliveryFailed": "failed"},
         "delivered": {},
         "cancelled": {},
@@ -303,8 +313,14 @@ class DeliveryMachine(RuleBasedStateMachine):
                 requested_at=T0,
                 declined_by=("drone-1",),
             ),
-            "DeliveryFailed": lambda: DeliveryFailed(
-                **envelope, delivery_id="d1", drone_id="drone-1", reason="battery"
+            "DeliveryFailed": lambda: (
+                DeliveryFailed(
+                    **envelope, delivery_id="d1", drone_id=None, reason="no_drone_available"
+                )
+                if self.model_status in ("requested", "rescheduled")
+                else DeliveryFailed(
+                    **envelope, delivery_id="d1", drone_id="drone-1", reason="battery"
+                )
             ),
         }
         return builders[kind]()  # type: ignore[no-any-return]
@@ -431,6 +447,27 @@ class CommandMachine(RuleBasedStateMachine):
         else:
             self._run(command, IllegalTransitionError)
 
+    @rule(drone=st.sampled_from(DRONES), lost=st.booleans())
+    def withdraw(self, drone: str, lost: bool) -> None:
+        command = withdraw(drone, "drone_lost" if lost else "not_taken_up")
+        if drone != self.drone or drone in self.declined:
+            self._run(command, None)  # stale: dispatch's view is behind
+        elif self.status == "assigned":
+            self._run(command, "rescheduled")
+            self.declined.append(drone)
+            self.drone = None
+        elif self.status == "picked_up" and lost:
+            self._run(command, "failed")
+        else:
+            self._run(command, None)
+
+    @rule()
+    def expire(self) -> None:
+        if self.status in ("requested", "rescheduled"):
+            self._run(expire(), "failed")
+        else:
+            self._run(expire(), None)
+
     @invariant()
     def state_matches_model(self) -> None:
         assert self.state.status == self.status
@@ -440,3 +477,77 @@ class CommandMachine(RuleBasedStateMachine):
 
 
 TestCommandMachine = CommandMachine.TestCase
+
+
+def withdraw(drone_id: str, reason: str = "drone_lost") -> WithdrawAssignment:
+    return WithdrawAssignment(
+        command_id="c7",
+        delivery_id="d1",
+        issued_at=T0,
+        drone_id=drone_id,
+        reason=reason,  # type: ignore[arg-type]
+        observed_at=T0 + timedelta(minutes=2),
+    )
+
+
+def expire() -> ExpireRequest:
+    return ExpireRequest(
+        command_id="c8", delivery_id="d1", issued_at=T0, observed_at=T0 + timedelta(minutes=30)
+    )
+
+
+@pytest.mark.parametrize("reason", ["drone_lost", "not_taken_up"])
+def test_a_withdrawn_assignment_is_rescheduled_before_the_pickup(reason: str) -> None:
+    state = fold([requested(), assigned()])
+    assert state is not None
+    (event,) = decide(state, withdraw("drone-1", reason), T0)
+    assert isinstance(event, DeliveryRescheduled)
+    assert (event.reason, event.declined_by) == (reason, ("drone-1",))
+    assert decide(evolve(state, event), withdraw("drone-1", reason), T0) == []  # redelivered
+
+
+def test_a_lost_drone_with_the_parcel_fails_the_delivery_with_drone_lost() -> None:
+    state = fold([requested(), assigned(), picked_up()])
+    assert state is not None
+    assert decide(state, withdraw("drone-1", "not_taken_up"), T0) == [], "it took it up"
+    (event,) = decide(state, withdraw("drone-1"), T0)
+    assert isinstance(event, DeliveryFailed)
+    assert (event.reason, event.drone_id) == ("drone_lost", "drone-1")
+    failed = evolve(state, event)
+    assert (failed.status, failed.failure_reason) == ("failed", "drone_lost")
+    assert decide(failed, withdraw("drone-1"), T0) == []
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        [requested()],  # never assigned (a refused proposal)
+        [requested(), assigned(), picked_up(), delivered()],  # it arrived first
+    ],
+)
+def test_a_stale_withdrawal_changes_nothing(history: list[DeliveryEvent]) -> None:
+    state = fold(history)
+    assert state is not None
+    assert decide(state, withdraw("drone-1"), T0) == []
+    assert decide(fold([requested(), assigned()]), withdraw("drone-9"), T0) == []
+
+
+@pytest.mark.parametrize("given_up", [False, True])
+def test_a_delivery_no_drone_took_in_time_fails_with_no_drone_available(given_up: bool) -> None:
+    state = fold([requested(), assigned()])
+    assert state is not None
+    if given_up:
+        (again,) = decide(state, withdraw("drone-1"), T0)
+        state = evolve(state, again)
+    else:
+        state = fold([requested()])
+    assert state is not None
+    (event,) = decide(state, expire(), T0)
+    assert isinstance(event, DeliveryFailed)
+    assert (event.reason, event.drone_id) == ("no_drone_available", None)
+    assert evolve(state, event).is_final
+
+
+def test_an_expiry_after_a_drone_took_the_delivery_changes_nothing() -> None:
+    for history in ([requested(), assigned()], [requested(), assigned(), picked_up()]):
+        assert decide(fold(history), expire(), T0) == []

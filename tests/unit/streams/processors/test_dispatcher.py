@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import msgspec
 
@@ -10,18 +10,59 @@ from contracts import (
     AssignDrone,
     DeliveryCancelled,
     DeliveryRescheduled,
+    DroneFound,
+    DroneLost,
+    ExpireRequest,
+    LivenessTick,
+    WithdrawAssignment,
     decode_command,
     decode_dead_letter,
+    decode_event,
 )
 from streams.domain.delivery import DeliveryState
 from streams.processors.dispatcher import DispatchProcessor
-from streams.processors.records import Outgoing
+from streams.processors.records import Outgoing, SourceRecord
 from tests.support.factories import DROPOFF, PICKUP, T0, fix, picked_up, requested
 from tests.support.processor_inputs import milestone, record
 
 
 def new_dispatcher() -> DispatchProcessor:
-    return DispatchProcessor(fleet={}, queue={}, reservation_ttl=timedelta(seconds=60))
+    return DispatchProcessor(
+        fleet={},
+        queue={},
+        take_up_within=timedelta(seconds=60),
+        silent_after=timedelta(seconds=15),
+        promise=timedelta(minutes=30),
+    )
+
+
+def tick(at: datetime) -> SourceRecord:
+    """The worker's clock at `at`, as the dispatch topic carries it."""
+    return record(
+        LivenessTick(event_id="t", sequence=1, occurred_at=at, recorded_at=at, worker="w"),
+        "dispatch",
+    )
+
+
+def withdrawals(outputs: list[Outgoing]) -> list[tuple[str, str, str]]:
+    found = []
+    for out in outputs:
+        if out.topic == "delivery_commands":
+            command = decode_command(out.value)
+            if isinstance(command, WithdrawAssignment):
+                found.append((command.delivery_id, command.drone_id, command.reason))
+    return found
+
+
+def facts(outputs: list[Outgoing]) -> list[tuple[str, str]]:
+    """Dispatch's own facts it wrote (DroneLost, DroneFound): type and drone."""
+    found = []
+    for out in outputs:
+        if out.topic == "dispatch":
+            event = decode_event(out.value)
+            assert isinstance(event, DroneLost | DroneFound)
+            found.append((event.event_type, event.drone_id))
+    return found
 
 
 def assignments(outputs: list[Outgoing]) -> dict[str, str]:
@@ -56,21 +97,30 @@ def test_a_stale_idle_fix_does_not_free_a_reserved_drone() -> None:
     assert dispatcher.process(record(requested("d2"), "dispatch"), later) == []
     flying = fix("x", seq=3, at=T0 + timedelta(seconds=2), delivery_id="d1", phase="to_pickup")
     dispatcher.process(record(flying, "dispatch"), later)
+    # Its mission over, it flies home (the gate passes on the change of mission) and lands.
+    home = fix("x", seq=4, at=T0 + timedelta(minutes=4), phase="returning", speed=10.0)
+    assert dispatcher.process(record(home, "dispatch"), later) == []
     back = T0 + timedelta(minutes=5)
-    freed = dispatcher.process(record(fix("x", seq=4, at=back, position=PICKUP), "dispatch"), back)
+    freed = dispatcher.process(record(fix("x", seq=5, at=back, position=PICKUP), "dispatch"), back)
     assert assignments(freed) == {"d2": "x"}  # back home: the waiting delivery gets it
 
 
 def test_an_unserved_reservation_expires() -> None:
+    """Issue 17: it used to free the drone silently, and the delivery stayed assigned to
+    a drone that never flew it; now the delivery is withdrawn (and rescheduled)."""
     dispatcher = new_dispatcher()
+    dispatcher.process(tick(T0), T0)
     dispatcher.process(record(fix("x", seq=1, position=PICKUP), "dispatch"), T0)
     dispatcher.process(record(requested("d1"), "dispatch"), T0)
     dispatcher.process(record(requested("d2"), "dispatch"), T0)
+    for second in range(10, 61, 10):  # it keeps reporting idle, without the delivery
+        at = T0 + timedelta(seconds=second)
+        dispatcher.process(record(fix("x", seq=second, at=at, position=PICKUP), "dispatch"), at)
+        assert dispatcher.process(tick(at), at) == []
     much_later = T0 + timedelta(seconds=61)
-    out = dispatcher.process(
-        record(fix("x", seq=2, at=much_later, position=PICKUP), "dispatch"), much_later
-    )
-    assert assignments(out) == {"d2": "x"}
+    out = dispatcher.process(tick(much_later), much_later)
+    assert withdrawals(out) == [("d1", "x", "not_taken_up")]
+    assert assignments(out[1:]) == {"d2": "x"}
 
 
 def test_dispatcher_keeps_waiting_without_a_capable_drone() -> None:
@@ -189,3 +239,119 @@ def test_dispatch_dead_letters_garbage_and_foreign_events() -> None:
         ("unexpected_type", "dispatch"),
     ]
     assert letters[1].detail == "PickedUp"
+
+
+def seconds(n: float) -> datetime:
+    return T0 + timedelta(seconds=n)
+
+
+def test_a_silent_drone_is_lost_its_delivery_withdrawn_and_found_when_it_reports() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(tick(T0), T0)
+    dispatcher.process(record(fix("x", seq=1, position=PICKUP), "dispatch"), T0)
+    dispatcher.process(record(fix("y", seq=1, position=DROPOFF), "dispatch"), T0)
+    assert assignments(dispatcher.process(record(requested("d1"), "dispatch"), T0)) == {"d1": "x"}
+    # x goes silent; y keeps reporting (idle).
+    for n in (5, 10, 15):
+        dispatcher.process(record(fix("y", seq=n, at=seconds(n), position=DROPOFF), "dispatch"), T0)
+        assert dispatcher.process(tick(seconds(n)), T0) == [], "15 s is not yet silent"
+    lost = dispatcher.process(tick(seconds(16)), T0)
+    assert facts(lost) == [("DroneLost", "x")]
+    assert withdrawals(lost) == [("d1", "x", "drone_lost")]
+    assert dispatcher.counts == {"drone_lost": 1, "withdrawn_drone_lost": 1}
+    assert dispatcher.process(tick(seconds(20)), T0) == [], "lost once, said once"
+    # Lost: not proposed, even for a new delivery it is nearest to.
+    assert assignments(dispatcher.process(record(requested("d2"), "dispatch"), T0)) == {"d2": "y"}
+    assert dispatcher.process(record(requested("d3"), "dispatch"), T0) == []
+    back = dispatcher.process(
+        record(fix("x", seq=2, at=seconds(30), position=PICKUP), "dispatch"), T0
+    )
+    assert facts(back) == [("DroneFound", "x")]
+    assert assignments(back[1:]) == {"d3": "x"}, "found: proposed again"
+
+
+def test_a_drone_silent_on_its_mission_has_its_delivery_withdrawn() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(tick(T0), T0)
+    dispatcher.process(record(fix("x", seq=1, position=PICKUP), "dispatch"), T0)
+    dispatcher.process(record(requested("d1"), "dispatch"), T0)
+    flying = fix("x", seq=2, at=seconds(1), delivery_id="d1", phase="to_dropoff")
+    dispatcher.process(record(flying, "dispatch"), T0)
+    out = dispatcher.process(tick(seconds(17)), T0)
+    assert withdrawals(out) == [("d1", "x", "drone_lost")]
+    assert facts(out) == [("DroneLost", "x")]
+
+
+def test_a_drone_idle_without_its_mission_forgot_it_but_one_back_home_did_not() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(tick(T0), T0)
+    dispatcher.process(record(fix("x", seq=1, position=PICKUP), "dispatch"), T0)
+    dispatcher.process(record(fix("y", seq=1, position=PICKUP), "dispatch"), T0)
+    dispatcher.process(record(requested("d1"), "dispatch"), T0)
+    dispatcher.process(record(requested("d2"), "dispatch"), T0)
+    for drone, delivery in (("x", "d1"), ("y", "d2")):
+        on_it = fix(drone, seq=2, at=seconds(1), delivery_id=delivery, phase="to_dropoff")
+        assert dispatcher.process(record(on_it, "dispatch"), T0) == []
+    # y delivers and flies home (no delivery), then lands: a normal end.
+    home = fix("y", seq=3, at=seconds(2), phase="returning")
+    assert dispatcher.process(record(home, "dispatch"), T0) == []
+    landed = dispatcher.process(record(fix("y", seq=4, at=seconds(3)), "dispatch"), T0)
+    assert withdrawals(landed) == []
+    # x reports idle with no delivery straight from its mission: a restarted simulator.
+    restarted = dispatcher.process(record(fix("x", seq=1, at=seconds(4)), "dispatch"), T0)
+    assert withdrawals(restarted) == [("d1", "x", "drone_lost")]
+    assert dispatcher.counts["mission_forgotten"] == 1
+
+
+def test_a_delivery_no_drone_takes_within_the_promise_expires() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(record(requested("d1"), "dispatch"), T0)  # before any tick
+    dispatcher.process(tick(seconds(10)), T0)  # its wait starts here
+    dispatcher.process(tick(seconds(100)), T0)
+    dispatcher.process(record(requested("d2"), "dispatch"), T0)  # waits from 100 s
+    assert dispatcher.process(tick(seconds(10 + 1800)), T0) == []
+    out = dispatcher.process(tick(seconds(10 + 1801)), T0)
+    (expiry,) = [decode_command(o.value) for o in out if o.topic == "delivery_commands"]
+    assert isinstance(expiry, ExpireRequest) and expiry.delivery_id == "d1"
+    assert [w.delivery_id for w in dispatcher.waiting()] == ["d2"]
+    assert dispatcher.counts == {"expired_no_drone_available": 1}
+
+
+def test_the_clock_only_moves_on_and_decisions_replay_the_same() -> None:
+    """A rebuild reads the same ticks between the same fixes: the same decisions."""
+    inputs = [
+        tick(T0),
+        record(fix("x", seq=1, position=PICKUP), "dispatch"),
+        record(requested("d1"), "dispatch"),
+        tick(seconds(20)),
+        tick(seconds(5)),  # an old leader's tick, read late: ignored
+        record(fix("x", seq=2, at=seconds(21), position=PICKUP), "dispatch"),
+        tick(seconds(90)),
+        record(requested("d2"), "dispatch"),
+        tick(seconds(2000)),
+    ]
+
+    def decisions() -> list[tuple[str, ...]]:
+        dispatcher = new_dispatcher()
+        found: list[tuple[str, ...]] = []
+        for n, item in enumerate(inputs):
+            wall = T0 + timedelta(hours=n)  # the processing wall clock must not matter
+            for out in dispatcher.process(item, wall):
+                value = decode_command(out.value) if out.topic == "delivery_commands" else None
+                if value is not None:
+                    found.append((value.command_type, value.delivery_id))
+                else:
+                    event = decode_event(out.value)
+                    found.append((event.event_type, event.occurred_at.isoformat()))
+        return found
+
+    first = decisions()
+    assert first == decisions()
+    assert first == [
+        ("AssignDrone", "d1"),
+        ("DroneLost", seconds(20).isoformat()),
+        ("WithdrawAssignment", "d1"),
+        ("DroneFound", seconds(20).isoformat()),
+        ("DroneLost", seconds(90).isoformat()),  # silent again since
+        ("ExpireRequest", "d2"),  # queued at 90 s, nobody took it for 30 min
+    ]
