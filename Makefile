@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo     the whole platform with a simulated fleet (Ctrl-C stops it)"
 	@echo "make test     unit, integration and end-to-end tests on the real stack"
-	@echo "make lint     ruff, mypy --strict, import boundaries, compose.yaml"
+	@echo "make lint     ruff, mypy --strict, import boundaries, compose.yaml, the Kubernetes manifests"
 	@echo "make bench    the benchmarks of BENCHMARKS.md"
 	@echo "make bench-e2e  the whole platform at 1k/5k/10k drones (private stack; BENCH_E2E_ARGS=...)"
 	@echo "make chaos    fault injection with loss accounting (private stack; CHAOS_ARGS=...)"
@@ -32,12 +32,19 @@ $(WEB_BUNDLE): $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/tsconfig.json
 	$(PY) -m api openapi $(WEB)/openapi.json
 	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund && npm run build
 
+# kustomize, for `make lint`'s offline check of the Kubernetes manifests (deploy/k8s/),
+# built from the Go module proxy with the machine's Go into an ignored folder.
+KUSTOMIZE := .cache/go/bin/kustomize
+KUSTOMIZE_VERSION := v5.7.1
+$(KUSTOMIZE):
+	GOBIN=$(CURDIR)/.cache/go/bin GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
 install: $(STAMP) $(WEB_BUNDLE)
 
 demo: $(STAMP) $(WEB_BUNDLE)
 	$(VENV)/bin/dronefleet demo
 
-test: $(STAMP) $(WEB_BUNDLE)
+test: $(STAMP) $(WEB_BUNDLE) $(KUSTOMIZE)
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
@@ -49,13 +56,14 @@ test-integration: $(STAMP)
 test-e2e: $(STAMP) $(WEB_BUNDLE)
 	$(PY) -m pytest tests/e2e
 
-lint: $(STAMP)
+lint: $(STAMP) $(KUSTOMIZE)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/check_compose.py
 	$(PY) scripts/check_notebooks.py
+	$(PY) scripts/check_k8s.py --kustomize $(KUSTOMIZE)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

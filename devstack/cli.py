@@ -1,7 +1,9 @@
 """`dronefleet`: the developer's entry point (the local stack and the demo).
 
 dronefleet stack up | down | status
-dronefleet demo [--drones N] [--deliveries-per-minute R]
+dronefleet topics --bootstrap HOST:PORT [--prefix P] [--partitions N] [--replication-factor R]
+dronefleet demo [--drones N] [--deliveries-per-minute R] [--namespace NAME] [--api-port P]
+                [--dashboard-port P] [--metrics-port P]
 """
 
 from __future__ import annotations
@@ -22,17 +24,47 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     stack_parser = commands.add_parser("stack", help="the local Kafka and PostgreSQL")
     stack_parser.add_argument("action", choices=["up", "down", "status"])
+    topics_parser = commands.add_parser(
+        "topics", help="create the platform's topics (contracts.topics) on any broker"
+    )
+    topics_parser.add_argument("--bootstrap", required=True)
+    topics_parser.add_argument("--prefix", default="")
+    topics_parser.add_argument("--partitions", type=int, default=4)
+    topics_parser.add_argument("--replication-factor", type=int, default=1)
     demo_parser = commands.add_parser("demo", help="the whole platform with a simulated fleet")
-    demo_parser.add_argument("--drones", type=int, default=8)
-    demo_parser.add_argument("--deliveries-per-minute", type=float, default=4.0)
+    demo_parser.add_argument("--drones", type=int, default=16)
+    demo_parser.add_argument(
+        "--deliveries-per-minute",
+        type=float,
+        default=None,
+        help="simulated demand (default: sized to the fleet, half of it busy)",
+    )
+    demo_parser.add_argument(
+        "--namespace",
+        default="",
+        help="a demo of its own on a running stack: topics <namespace>-*, database <namespace>",
+    )
+    demo_parser.add_argument("--api-port", type=int, default=8000)
+    demo_parser.add_argument("--dashboard-port", type=int, default=8501)
+    demo_parser.add_argument("--metrics-port", type=int, default=9108)
     args = parser.parse_args(argv)
     settings = StackSettings()
     try:
         if args.command == "stack":
             return _stack(args.action, settings)
+        if args.command == "topics":
+            return _topics(args)
         from devstack.demo import run_demo
 
-        return run_demo(settings, drones=args.drones, per_minute=args.deliveries_per_minute)
+        return run_demo(
+            settings,
+            drones=args.drones,
+            per_minute=args.deliveries_per_minute,
+            namespace=args.namespace,
+            api_port=args.api_port,
+            dashboard_port=args.dashboard_port,
+            metrics_port=args.metrics_port,
+        )
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -58,6 +90,19 @@ def _stack(action: str, settings: StackSettings) -> int:
     print(f"kafka     {_describe(current.kafka_running, current.kafka_healthy)}")
     print(f"postgres  {_describe(current.postgres_running, current.postgres_healthy)}")
     return 0 if current.healthy else 1
+
+
+def _topics(args: argparse.Namespace) -> int:
+    """Create the layout's missing topics (idempotent: a second run creates nothing)."""
+    import asyncio
+
+    from contracts import Topics
+    from devstack.kafka import create_topics
+
+    layout = Topics.with_prefix(args.prefix, args.partitions)
+    created = asyncio.run(create_topics(args.bootstrap, layout.all(), args.replication_factor))
+    print(f"topics    {', '.join(created) or 'all present'}")
+    return 0
 
 
 def _describe(running: bool, healthy: bool) -> str:

@@ -230,20 +230,32 @@ class KafkaNode:
             return set(await admin.list_topics())
 
     async def _create_topics(self, specs: tuple[TopicSpec, ...]) -> list[str]:
-        async with admin_client(self.settings.kafka_bootstrap) as admin:
-            # Another process may create them concurrently: that reaches the goal too.
-            return await create_missing_topics(
-                admin,
-                [
-                    NewTopic(
-                        spec.name,
-                        num_partitions=spec.partitions,
-                        replication_factor=1,
-                        topic_configs=spec.config(),
-                    )
-                    for spec in specs
-                ],
-            )
+        return await create_topics(self.settings.kafka_bootstrap, specs)
+
+
+async def create_topics(
+    bootstrap: str, specs: tuple[TopicSpec, ...], replication_factor: int = 1
+) -> list[str]:
+    """Create those of `specs` the broker at `bootstrap` lacks; return the names created.
+
+    The one place the platform's topics are made from their specs (`contracts.topics`):
+    by `dronefleet stack up` here, and by `dronefleet topics` on any broker (the
+    Kubernetes topics Job), so no deployment lists the topics again.
+    """
+    async with admin_client(bootstrap) as admin:
+        # Another process may create them concurrently: that reaches the goal too.
+        return await create_missing_topics(
+            admin,
+            [
+                NewTopic(
+                    spec.name,
+                    num_partitions=spec.partitions,
+                    replication_factor=replication_factor,
+                    topic_configs=spec.config(),
+                )
+                for spec in specs
+            ],
+        )
 
 
 def require_java() -> None:

@@ -26,9 +26,10 @@ _skipped: list[str] = []
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by its folder: unit, integration or e2e."""
+    """Mark each test by its folder: unit, integration or e2e (tests/unit/ has subfolders)."""
+    tests = Path(__file__).resolve().parent
     for item in items:
-        kind = Path(str(item.fspath)).parent.name
+        kind = Path(str(item.fspath)).resolve().relative_to(tests).parts[0]
         if kind in ("unit", "integration", "e2e"):
             item.add_marker(getattr(pytest.mark, kind))
 
