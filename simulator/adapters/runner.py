@@ -101,6 +101,9 @@ class SimulatorRunner:
             ),
             ack_timeout_s=settings.send_timeout_s,
         )
+        self.silenced: set[str] = set()
+        """Drones whose radio is dead: they fly on, and nothing they report is sent (a
+        fault for the platform's liveness rule; tests and fault scenarios set it)."""
         self.ready = asyncio.Event()
         """Set once the deliveries consumer knows its offsets: later events are seen."""
         self._stopping = asyncio.Event()
@@ -187,6 +190,8 @@ class SimulatorRunner:
         return max(1, min(self.settings.telemetry_cohorts, len(self.engine.drone_ids)))
 
     async def _send(self, reports: list[DroneReport]) -> None:
+        if self.silenced:
+            reports = [r for r in reports if r.drone_id not in self.silenced]
         milestones = [r for r in reports if isinstance(r, DroneMilestone)]
         self.stats.fleet_milestones += len(milestones)
         self.stats.aborts += sum(1 for m in milestones if m.kind == "aborted")

@@ -49,9 +49,10 @@ async def flying(
     topics: Topics,
     prefix: str,
     demand: PoissonDemand | None = None,
+    depot: GeoPoint = DEPOT,
     **options: object,
 ) -> AsyncIterator[SimulatorRunner]:
-    """A runner of two drones at 10 Hz, ready to read the deliveries topic."""
+    """A runner of two drones at 10 Hz at `depot`, ready to read the deliveries topic."""
     settings = SimulatorSettings(
         kafka_bootstrap=stack.kafka_bootstrap,
         topic_prefix=topics.prefix,
@@ -60,7 +61,7 @@ async def flying(
         telemetry_hz=10.0,
         **options,  # type: ignore[arg-type]
     )
-    engine = FleetEngine.at_depots(2, (DEPOT,), FAST_SPEC, seed=1, id_prefix=prefix)
+    engine = FleetEngine.at_depots(2, (depot,), FAST_SPEC, seed=1, id_prefix=prefix)
     runner = SimulatorRunner(settings, engine, demand=demand)
     task: asyncio.Task[RunStats] = asyncio.create_task(runner.run())
     await asyncio.wait_for(runner.ready.wait(), timeout=30)
