@@ -19,6 +19,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from psycopg_pool import AsyncConnectionPool
 
 from api import auth_keys, queries
+from api.airspace import AirspaceKeeper
 from api.errors import ForbiddenError, NotAuthenticatedError, UnavailableError
 from api.hub import TrackingHub
 from api.metrics import ApiMetrics
@@ -39,6 +40,8 @@ class Services:
     hub: TrackingHub
     metrics: ApiMetrics
     keys: auth_keys.KeyCache = field(default_factory=auth_keys.KeyCache)
+    airspace: AirspaceKeeper = field(default_factory=AirspaceKeeper)
+    """The airspace in force, kept current by the lifespan (`main.follow_airspace`)."""
 
 
 async def record(services: Services, topic: str, key: str, value: bytes, what: str) -> None:

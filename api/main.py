@@ -19,33 +19,51 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.airspace import AirspaceKeeper
 from api.deps import Services
 from api.errors import ApiError
 from api.fleet_feed import FleetHub
 from api.metrics import ApiMetrics
 from api.openapi import DESCRIPTION, install_problem_document
-from api.routes import businesses, deliveries, fleet, health, page, tracking
+from api.routes import airspace, businesses, deliveries, fleet, health, page, tracking
 from api.settings import ApiSettings
 from kafkaio import BatchSender
+from kafkaio.last_value import follow_values
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str) -> JSONResponse:
-    """An RFC 9457 problem-details response."""
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type=PROBLEM_JSON,
-    )
+def problem(status: int, title: str, detail: str, reason: str | None = None) -> JSONResponse:
+    """An RFC 9457 problem-details response (with a `reason` where a client can act on one)."""
+    body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    if reason is not None:
+        body["reason"] = reason
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 def _log_consumer_exit(task: asyncio.Task[None]) -> None:
     """A dead tracking consumer makes /readyz fail; the log says why."""
     if not task.cancelled() and task.exception() is not None:
         log.error("the tracking consumer stopped", exc_info=task.exception())
+
+
+async def follow_airspace(settings: ApiSettings) -> tuple[AirspaceKeeper, asyncio.Task[None]]:
+    """Start following the airspace topic; wait (a bounded time) for what is published."""
+    keeper = AirspaceKeeper()
+    caught_up = asyncio.Event()
+    task = asyncio.create_task(
+        follow_values(
+            settings.kafka_bootstrap, settings.topics.airspace.name, keeper.on_value, caught_up
+        )
+    )
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(caught_up.wait(), settings.airspace_wait_s)
+    if not caught_up.is_set():
+        log.error("the airspace was not read within %g s; reading on", settings.airspace_wait_s)
+    return keeper, task
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -67,12 +85,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
         await pool.open()
         consumer = asyncio.create_task(hub.consume(settings.kafka_bootstrap, topics.tracking.name))
         consumer.add_done_callback(_log_consumer_exit)
+        airspace, airspace_task = await follow_airspace(settings)
         metrics = ApiMetrics()
         metrics.watch(hub)
         metrics.gc_pauses.install()
         freezing = settings.freezing()
         freezer = asyncio.create_task(freezing) if freezing is not None else None
-        app.state.services = Services(settings, topics, sender, pool, hub, metrics)
+        app.state.services = Services(
+            settings, topics, sender, pool, hub, metrics, airspace=airspace
+        )
         try:
             yield
         finally:
@@ -81,6 +102,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await freezer
             metrics.gc_pauses.uninstall()
+            airspace_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await airspace_task
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer
@@ -98,7 +122,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return problem(error.status, error.title, error.detail)
+        return problem(error.status, error.title, error.detail, error.reason)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -113,6 +137,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app.include_router(businesses.router)
     app.include_router(deliveries.router)
+    app.include_router(airspace.router)
     app.include_router(fleet.router)
     app.include_router(tracking.router)
     app.include_router(health.router)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.errors import ProblemReason
 from contracts import DeliveryStatus, DronePhase, TrackingStatus
 
 
@@ -103,6 +104,9 @@ class ProblemPublic(BaseModel):
     title: str
     status: int
     detail: str
+    reason: ProblemReason | None = None
+    """Why, for a client to act on: a delivery no drone could serve (422) or an airspace
+    not known yet (503). Absent from other problems."""
 
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
@@ -231,3 +235,32 @@ class FleetUpdatePublic(BaseModel):
     remaining_m: float
     eta: datetime | None
     observed_at: datetime
+
+
+class ZonePublic(BaseModel):
+    """A no-fly zone: its name and its boundary (an open ring of points)."""
+
+    name: str
+    boundary: list[PointIn]
+
+
+class DepotPublic(BaseModel):
+    """A depot, where drones take off, land and charge."""
+
+    name: str
+    position: PointIn
+
+
+class AirspacePublic(BaseModel):
+    """The airspace in force: where drones may not fly, where they start, what is served."""
+
+    name: str
+    version: int
+    """The airspace's version (the event's sequence): it grows with every change."""
+    published_at: datetime
+    zones: list[ZonePublic]
+    depots: list[DepotPublic]
+    service_area: list[PointIn]
+    """The polygon the platform serves (an open ring): pickups and drop-offs lie inside."""
+    range_m: float
+    """The longest mission (nearest depot, pickup, drop-off, nearest depot) a drone flies."""

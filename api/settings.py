@@ -29,6 +29,9 @@ class ApiSettings(KafkaSettings, GcFreezeSettings):
     record_timeout_s: float = Field(default=10.0, gt=0)
     """The longest a request waits for the event log to confirm what it records; then 503
     (naming the delivery or business, which may still be recorded once the broker is back)."""
+    airspace_wait_s: float = Field(default=10.0, ge=0)
+    """How long the start waits to read the airspace already published (requests meanwhile:
+    503 `airspace_unknown`); the API reads on and starts without it after that."""
     registration_wait_s: float = Field(default=10.0, ge=0)
     """How long a registration waits for the read model to know the new key (then 202)."""
     token_ttl_s: int = 6 * 3600

@@ -24,13 +24,18 @@ def issue(secret: str, delivery_id: str, now: datetime, ttl: timedelta) -> str:
     )
 
 
-def verify(secret: str, token: str, delivery_id: str) -> None:
-    """Raise unless `token` is valid, unexpired and scoped to `delivery_id`."""
+def subject(secret: str, token: str) -> str:
+    """The delivery a valid, unexpired `token` is scoped to; raise otherwise."""
     try:
         claims = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE)
     except jwt.ExpiredSignatureError as error:
         raise NotAuthenticatedError("the tracking token has expired") from error
     except jwt.InvalidTokenError as error:
         raise NotAuthenticatedError("the tracking token is invalid") from error
-    if claims.get("sub") != delivery_id:
+    return str(claims.get("sub"))
+
+
+def verify(secret: str, token: str, delivery_id: str) -> None:
+    """Raise unless `token` is valid, unexpired and scoped to `delivery_id`."""
+    if subject(secret, token) != delivery_id:
         raise ForbiddenError("the tracking token is for another delivery")

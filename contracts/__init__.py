@@ -4,6 +4,7 @@ Every service imports these names from here and nothing from another service, so
 wire format has exactly one definition.
 """
 
+from contracts.airspace import PLATFORM_AIRSPACE_ID, AirspaceRules, Unservable
 from contracts.codec import decode_event, encode_event
 from contracts.commands import (
     AnyCommand,
@@ -27,6 +28,7 @@ from contracts.events import (
     EVENT_TYPES,
     FINAL_STATUSES,
     AbortReason,
+    AirspacePublished,
     AnyEvent,
     BusinessRegistered,
     Delivered,
@@ -36,6 +38,7 @@ from contracts.events import (
     DeliveryRequested,
     DeliveryRescheduled,
     DeliveryStatus,
+    Depot,
     DroneAssigned,
     DroneFound,
     DroneLost,
@@ -48,6 +51,7 @@ from contracts.events import (
     GiveUpReason,
     LivenessTick,
     MilestoneKind,
+    NoFlyZone,
     PickedUp,
     RefusalReason,
     TelemetryReported,
@@ -65,7 +69,10 @@ __all__ = [
     "DELIVERY_EVENT_TYPES",
     "EVENT_TYPES",
     "FINAL_STATUSES",
+    "PLATFORM_AIRSPACE_ID",
     "AbortReason",
+    "AirspacePublished",
+    "AirspaceRules",
     "AnyCommand",
     "AnyEvent",
     "AssignDrone",
@@ -82,6 +89,7 @@ __all__ = [
     "DeliveryRequested",
     "DeliveryRescheduled",
     "DeliveryStatus",
+    "Depot",
     "DroneAssigned",
     "DroneFound",
     "DroneLost",
@@ -95,6 +103,7 @@ __all__ = [
     "GiveUpReason",
     "LivenessTick",
     "MilestoneKind",
+    "NoFlyZone",
     "PickedUp",
     "RefusalReason",
     "RefuseAssignment",
@@ -106,6 +115,7 @@ __all__ = [
     "Topics",
     "TrackingStatus",
     "TrackingUpdated",
+    "Unservable",
     "WithdrawAssignment",
     "WithdrawReason",
     "decode_command",

@@ -374,6 +374,47 @@ class DroneFound(Event, frozen=True, kw_only=True, tag=True):
     drone_id: Identifier
 
 
+class NoFlyZone(msgspec.Struct, frozen=True):
+    """A named area no drone may enter (around an airport, say): a polygon of WGS84 points.
+
+    The ring is open (the last point is not repeated) and simple, with straight edges in
+    (lat, lon): every reader's point-in-zone answer is then the same, whether asked in
+    degrees (`contracts.airspace`) or in the simulator's local frame, a linear map of them.
+    """
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    boundary: Annotated[tuple[GeoPoint, ...], msgspec.Meta(min_length=3, max_length=4096)]
+
+
+class Depot(msgspec.Struct, frozen=True):
+    """Where drones take off, land and charge."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    position: GeoPoint
+
+
+class AirspacePublished(Event, frozen=True, kw_only=True, tag=True):
+    """Where the fleet may fly and whom it serves: the airspace every service reads.
+
+    On the compacted `airspace` topic, keyed by `airspace_id`: its last record is the
+    airspace in force (`sequence` counts its versions). Published from the simulator's
+    scenario when the platform starts (docs/decisions/0002-airspace.md); the geometry
+    that answers questions about it is `contracts.airspace`.
+    """
+
+    AGGREGATE: ClassVar[str] = "airspace_id"
+
+    airspace_id: Identifier
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    zones: Annotated[tuple[NoFlyZone, ...], msgspec.Meta(max_length=1000)]
+    depots: Annotated[tuple[Depot, ...], msgspec.Meta(min_length=1, max_length=1000)]
+    service_area: Annotated[tuple[GeoPoint, ...], msgspec.Meta(min_length=3, max_length=4096)]
+    """The polygon the platform serves: pickups and drop-offs lie inside it."""
+    range_m: Annotated[float, msgspec.Meta(gt=0.0)]
+    """The longest mission (nearest depot, pickup, drop-off, nearest depot) a fully
+    charged drone flies keeping its reserve: a longer one is refused at once."""
+
+
 DeliveryEvent = (
     DeliveryRequested
     | DroneAssigned
@@ -397,6 +438,7 @@ AnyEvent = (
     | LivenessTick
     | DroneLost
     | DroneFound
+    | AirspacePublished
 )
 """Every event type the codec knows: the delivery aggregate's and the others."""
 

@@ -8,6 +8,7 @@ partitions as `deliveries` so that a Faust agent can read both co-partitioned.
 `dispatch` has one partition on purpose: one owner assigns drones
 (see streams.processors.dispatcher).
 `businesses` (registrations, kept forever) is tiny: one partition keeps them in order.
+`airspace` (compacted, one partition) holds the airspace in force: its last record.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ class TopicSpec:
     retention_ms: int
     key: str
     doc: str
+    compacted: bool = False
+    """Keep the last record of each key forever instead of deleting by age."""
 
     def config(self) -> dict[str, str]:
         """Topic-level configs as Kafka's admin API wants them."""
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+        policy = "compact" if self.compacted else "delete"
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": policy}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class Topics:
     dispatch: TopicSpec
     deadletter: TopicSpec
     businesses: TopicSpec
+    airspace: TopicSpec
 
     @classmethod
     def with_prefix(cls, prefix: str = "", partitions: int = 4) -> Topics:
@@ -108,6 +113,14 @@ class Topics:
                 "business_id",
                 "BusinessRegistered: who may request deliveries (a key's hash, never the key).",
             ),
+            airspace=TopicSpec(
+                f"{prefix}airspace",
+                1,
+                FOREVER,
+                "airspace_id",
+                "AirspacePublished: no-fly zones, depots, service area, range (compacted).",
+                compacted=True,
+            ),
         )
 
     def all(self) -> tuple[TopicSpec, ...]:
@@ -121,4 +134,5 @@ class Topics:
             self.dispatch,
             self.deadletter,
             self.businesses,
+            self.airspace,
         )

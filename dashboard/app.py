@@ -39,6 +39,10 @@ def _in_flight(dsn: str) -> pd.DataFrame:
     return _with_connection(dsn, queries.in_flight)
 
 
+def _airspace(dsn: str) -> queries.AirspaceShapes | None:
+    return _with_connection(dsn, queries.airspace)
+
+
 def _day_outcomes(dsn: str, day: date) -> queries.DayOutcomes:
     return _with_connection(dsn, lambda conn: queries.day_outcomes(conn, day))
 
@@ -92,10 +96,12 @@ def fleet_panel(settings: DashboardSettings) -> None:
     cached = st.cache_data(ttl=settings.refresh_s, show_spinner=False)
     fleet = cached(_fleet)(settings.database_url)
     flying = cached(_in_flight)(settings.database_url)
+    airspace = cached(_airspace)(settings.database_url)
     left, right = st.columns([2, 1])
     with left:
         st.subheader(f"Fleet: {len(fleet)} drones")
-        st.pydeck_chart(maps.fleet_map(fleet, flying, settings.map_style), height=460)
+        deck = maps.fleet_map(fleet, flying, settings.map_style, airspace)
+        st.pydeck_chart(deck, height=460)
     with right:
         st.subheader("Drones by state")
         st.dataframe(figures.drones_by_state(fleet), hide_index=True)

@@ -17,6 +17,8 @@ from urllib.parse import quote
 import pandas as pd
 import pydeck as pdk
 
+from dashboard.queries import AirspaceShapes
+
 BLANK_STYLE: dict[str, Any] = {
     "version": 8,
     "name": "dronefleet-blank",
@@ -64,8 +66,58 @@ def _deck(
     )
 
 
-def fleet_map(fleet: pd.DataFrame, in_flight: pd.DataFrame, map_style: str | None) -> pdk.Deck:
-    """Every drone at its latest fix, coloured by phase; the drop-offs it is flying to."""
+def airspace_layers(airspace: AirspaceShapes | None) -> list[pdk.Layer]:
+    """The no-fly zones (red), the service area (an outline) and the depots (grey).
+
+    Drawn first, under the drones; not pickable (the tooltip is the drones'). None
+    before an airspace is published.
+    """
+    if airspace is None:
+        return []
+    return [
+        pdk.Layer(
+            "PolygonLayer",
+            id="service-area",
+            data=[{"name": f"service area {airspace.name}", "polygon": airspace.service_area}],
+            get_polygon="polygon",
+            filled=False,
+            stroked=True,
+            get_line_color=[100, 116, 139],
+            line_width_min_pixels=1,
+        ),
+        pdk.Layer(
+            "PolygonLayer",
+            id="no-fly-zones",
+            data=airspace.zones,
+            get_polygon="polygon",
+            get_fill_color=[220, 38, 38, 40],
+            get_line_color=[220, 38, 38],
+            line_width_min_pixels=1,
+        ),
+        pdk.Layer(
+            "ScatterplotLayer",
+            id="depots",
+            data=airspace.depots,
+            get_position="[lon, lat]",
+            get_fill_color=[148, 163, 184],
+            get_line_color=[71, 85, 105],
+            stroked=True,
+            line_width_min_pixels=1,
+            radius_min_pixels=6,
+        ),
+    ]
+
+
+def fleet_map(
+    fleet: pd.DataFrame,
+    in_flight: pd.DataFrame,
+    map_style: str | None,
+    airspace: AirspaceShapes | None = None,
+) -> pdk.Deck:
+    """Every drone at its latest fix, coloured by phase, and the drop-offs it flies to.
+
+    The airspace (no-fly zones, service area, depots) is drawn underneath when known.
+    """
     drones = fleet[["drone_id", "lat", "lon", "phase", "battery_pct"]].copy()
     drones["color"] = pd.Series(
         [PHASE_COLORS.get(str(p), [0, 0, 0]) for p in fleet["phase"]],
@@ -74,6 +126,7 @@ def fleet_map(fleet: pd.DataFrame, in_flight: pd.DataFrame, map_style: str | Non
     )
     dropoffs = in_flight[["delivery_id", "dropoff_lat", "dropoff_lon"]]
     layers = [
+        *airspace_layers(airspace),
         pdk.Layer(
             "ScatterplotLayer",
             id="dropoffs",

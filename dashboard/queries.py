@@ -54,6 +54,40 @@ def in_flight(conn: psycopg.Connection[Any]) -> pd.DataFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class AirspaceShapes:
+    """The airspace in force, as the maps draw it: rings of [lon, lat] and the depots."""
+
+    name: str
+    zones: list[dict[str, Any]]
+    """One dict per no-fly zone: `name` and `polygon` (a ring of [lon, lat])."""
+    depots: pd.DataFrame
+    """`name`, `lat`, `lon` of every depot."""
+    service_area: list[list[float]]
+    """The service area's ring of [lon, lat]."""
+
+
+def airspace(conn: psycopg.Connection[Any]) -> AirspaceShapes | None:
+    """The airspace in force (`airspace_view`), or None before one is published."""
+    row = conn.execute("SELECT name, zones, depots, service_area FROM airspace_view").fetchone()
+    if row is None:
+        return None
+    name, zones, depots, area = row
+    return AirspaceShapes(
+        name=name,
+        zones=[{"name": z["name"], "polygon": _ring(z["boundary"])} for z in zones],
+        depots=pd.DataFrame(
+            [(d["name"], d["position"]["lat"], d["position"]["lon"]) for d in depots],
+            columns=["name", "lat", "lon"],
+        ),
+        service_area=_ring(area),
+    )
+
+
+def _ring(points: list[dict[str, float]]) -> list[list[float]]:
+    return [[float(p["lon"]), float(p["lat"])] for p in points]
+
+
+@dataclass(frozen=True, slots=True)
 class DayOutcomes:
     """What became of the deliveries requested on one UTC day, so far."""
 

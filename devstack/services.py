@@ -192,13 +192,44 @@ def register_business(
     return key
 
 
+def publish_airspace(
+    config: PlatformConfig,
+    logs: Path,
+    simulator_args: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> None:
+    """Publish the scenario's airspace before the services that read it start.
+
+    The scenario is the simulator's (`dronefleet-simulator publish-airspace`, the one of
+    `--scenario` in `simulator_args` if given); publishing is idempotent.
+    """
+    args = simulator_args or []
+    at = args.index("--scenario") if "--scenario" in args else len(args)
+    scenario = args[at : at + 2]
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **config.environment(), **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", "publish-airspace", *scenario],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    with (logs / "airspace.log").open("ab") as log:
+        log.write(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise ServiceStartError(
+            f"publishing the airspace failed ({done.returncode}):\n{done.stderr.decode()[-2000:]}"
+        )
+
+
 def start_platform(
     config: PlatformConfig,
     logs: Path,
     simulator_args: list[str],
     extra_env: dict[str, str] | None = None,
 ) -> list[RunningService]:
-    """Start the sink, a stream worker and the API, wait for readiness, then the fleet.
+    """Publish the airspace, start the sink, a stream worker and the API, then the fleet.
 
     The simulator's demand places its orders as a business registered here.
 
@@ -206,6 +237,7 @@ def start_platform(
     """
     services: list[RunningService] = []
     try:
+        publish_airspace(config, logs, simulator_args, extra_env)
         for name, argv in (
             ("projections", ["projections", "sink"]),
             ("streams", ["streams", "worker"]),

@@ -14,6 +14,7 @@ import msgspec
 
 from contracts import (
     DELIVERY_EVENT_TYPES,
+    AirspacePublished,
     BusinessRegistered,
     DeadLetter,
     Event,
@@ -115,7 +116,19 @@ BUSINESSES = TableLayout(
         ("registered_at", "timestamptz"),
     ),
 )
-LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS, DEAD_LETTERS, BUSINESSES)
+AIRSPACE_VERSIONS = TableLayout(
+    "airspace_versions",
+    (
+        ("airspace_id", "text"),
+        ("sequence", "int8"),
+        ("event_id", "text"),
+        ("name", "text"),
+        ("published_at", "timestamptz"),
+        ("range_m", "float8"),
+        ("payload", "jsonb"),
+    ),
+)
+LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS, DEAD_LETTERS, BUSINESSES, AIRSPACE_VERSIONS)
 
 Row = tuple[Any, ...]
 
@@ -176,6 +189,16 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 event.key_id,
                 event.key_sha256,
                 event.occurred_at,
+            )
+        case AirspacePublished():
+            return AIRSPACE_VERSIONS, (
+                event.airspace_id,
+                event.sequence,
+                event.event_id,
+                event.name,
+                event.recorded_at,
+                event.range_m,
+                msgspec.to_builtins(event),
             )
     return None
 

@@ -360,6 +360,7 @@ def projected_topics(topics: Topics) -> tuple[list[str], str]:
         topics.tracking.name,
         topics.deliveries.name,
         topics.businesses.name,
+        topics.airspace.name,
     ]
     return [*names, topics.deadletter.name], topics.deadletter.name
 

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from simulator.adapters.airspace import publish_airspace
 from simulator.adapters.chaos import ChaosSpec
 from simulator.adapters.runner import SimulatorRunner
 from simulator.errors import ScenarioError
@@ -75,8 +76,15 @@ def main(argv: list[str] | None = None) -> None:
         help="perturb telemetry, percent per kind: drop=1,duplicate=2,reorder=1,corrupt=0.5,skew=1",
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    publish = commands.add_parser(
+        "publish-airspace",
+        help="publish the scenario's airspace (zones, depots, service area, range); idempotent",
+    )
+    publish.add_argument("--scenario", type=Path, default=defaults.scenario_path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.command == "publish-airspace":
+        sys.exit(_publish(parser, defaults, args.scenario))
     settings = defaults.model_copy(
         update={
             "drones": args.drones,
@@ -108,7 +116,22 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(asyncio.run(_run(settings, scenario, as_json=args.json)))
 
 
+def _publish(
+    parser: argparse.ArgumentParser, settings: SimulatorSettings, path: Path | None
+) -> int:
+    """Publish the airspace of the scenario at `path` (None: the bundled one)."""
+    try:
+        scenario = load_scenario(path) if path else default_scenario()
+    except ScenarioError as error:
+        parser.exit(2, f"dronefleet-simulator: {error}\n")
+    written = asyncio.run(publish_airspace(settings.kafka_bootstrap, settings.topics, scenario))
+    print(f"airspace {scenario.name!r} {'published' if written else 'already in force'}")
+    return 0
+
+
 async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool) -> int:
+    # The fleet flies this scenario: the platform must know its airspace (idempotent).
+    await publish_airspace(settings.kafka_bootstrap, settings.topics, scenario)
     spec = FlightSpec(
         cruise_speed_mps=settings.cruise_speed_mps,
         pickup_dwell_s=settings.dwell_s,

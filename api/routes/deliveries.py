@@ -54,7 +54,15 @@ DeliveryId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-
 async def request_delivery(
     body: DeliveryRequestIn, business: BusinessDep, services: ServicesDep
 ) -> DeliveryAcceptedPublic:
-    """Request a pickup. The delivery is accepted once its event is in the log."""
+    """Request a pickup. The delivery is accepted once its event is in the log.
+
+    A request no drone could ever serve is refused at once (422, with its `reason`:
+    `pickup_in_no_fly_zone`, `dropoff_in_no_fly_zone`, `outside_service_area`,
+    `beyond_range`); 503 `airspace_unknown` while the platform's airspace is not known.
+    """
+    pickup = GeoPoint(body.pickup.lat, body.pickup.lon)
+    dropoff = GeoPoint(body.dropoff.lat, body.dropoff.lon)
+    services.airspace.check(pickup, dropoff)
     now = utc_now()
     delivery_id = uuid.uuid4().hex
     event = DeliveryRequested(
@@ -64,8 +72,8 @@ async def request_delivery(
         recorded_at=now,
         delivery_id=delivery_id,
         business_id=business,
-        pickup=GeoPoint(body.pickup.lat, body.pickup.lon),
-        dropoff=GeoPoint(body.dropoff.lat, body.dropoff.lon),
+        pickup=pickup,
+        dropoff=dropoff,
     )
     await record(
         services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"

@@ -1,12 +1,12 @@
 """No-fly zones, and the one question the engine and the tests ask of them: is it inside.
 
-A zone is a polygon of WGS84 points. Zones are held in the scenario's `LocalFrame`,
-where the engine's straight flight segments are straight too (see `simulator.flight.geo`).
+A zone is the contracts' `NoFlyZone`, a polygon of WGS84 points: the very zones the
+platform publishes (`AirspacePublished`) and every service checks requests against.
+Zones are held in the scenario's `LocalFrame`, where the engine's straight flight
+segments are straight too (see `simulator.flight.geo`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -14,16 +14,10 @@ import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from contracts import GeoPoint
+from contracts import GeoPoint, NoFlyZone
 from simulator.flight.geo import FloatArray, LocalFrame
 
-
-@dataclass(frozen=True, slots=True)
-class NoFlyZone:
-    """A named area no drone may enter, e.g. around an airport."""
-
-    name: str
-    boundary: tuple[GeoPoint, ...]
+__all__ = ["Airspace", "NoFlyZone"]
 
 
 class Airspace:

@@ -30,6 +30,11 @@ from simulator.world.airports import AIRPORT_RADIUS_M, airport_zones
 
 DEFAULT_SCENARIO = Path(__file__).with_name("scenarios") / "zurich.toml"
 
+DEFAULT_RANGE_M = 20_000.0
+"""The fleet's range when a scenario names none: dispatch budgets 4 %/km and keeps a 20 %
+reserve (`streams.domain.drone_choice.DispatchPolicy`), so a full drone is proposed for
+missions of at most 80 / 4 = 20 km (a test keeps the two figures together)."""
+
 Lat = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0)]
 Lon = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0)]
 Positive = Annotated[float, msgspec.Meta(gt=0.0)]
@@ -71,12 +76,17 @@ class _NoFly(msgspec.Struct, forbid_unknown_fields=True):
     zones: list[_Zone] = msgspec.field(default_factory=list)
 
 
+class _Fleet(msgspec.Struct, forbid_unknown_fields=True):
+    range_m: Positive = DEFAULT_RANGE_M
+
+
 class _ScenarioFile(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     area: _Area
     depots: Annotated[list[_Depot], msgspec.Meta(min_length=1)]
     wind: _Wind = msgspec.field(default_factory=_Wind)
     no_fly: _NoFly = msgspec.field(default_factory=_NoFly)
+    fleet: _Fleet = msgspec.field(default_factory=_Fleet)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ class Scenario:
     wind: WindSpec = field(default_factory=WindSpec)
     zones: tuple[NoFlyZone, ...] = field(default=(), repr=False)
     depot_names: tuple[str, ...] = ()
+    range_m: float = DEFAULT_RANGE_M
+    """The longest mission (depot, pickup, drop-off, depot) a full drone is sent on."""
 
     @property
     def airspace(self) -> Airspace:
@@ -150,6 +162,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         wind=WindSpec(spec.wind.speed_mps, spec.wind.from_deg, spec.wind.variation_mps),
         zones=tuple(zones),
         depot_names=tuple(d.name for d in spec.depots),
+        range_m=spec.fleet.range_m,
     )
     _check_depots(scenario, source)
     return scenario

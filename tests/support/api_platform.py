@@ -15,6 +15,7 @@ from contracts import Topics
 from devstack.services import (
     PlatformConfig,
     RunningService,
+    publish_airspace,
     start_service,
     stop_all,
     wait_until_ready,
@@ -39,8 +40,9 @@ def running_api(
     *,
     with_sink: bool = True,
     extra_env: dict[str, str] | None = None,
+    with_airspace: bool = True,
 ) -> Iterator[PlatformConfig]:
-    """The API (and the sink) up and ready; stopped on exit."""
+    """The airspace published, the API (and the sink) up and ready; stopped on exit."""
     config = PlatformConfig(
         stack=stack,
         database=dsn.rsplit("/", 1)[1],
@@ -50,6 +52,8 @@ def running_api(
     logs = stack.home / "test-logs" / topics.prefix
     services: list[RunningService] = []
     try:
+        if with_airspace:  # the bundled Zurich scenario's, as the platform publishes it
+            publish_airspace(config, logs, extra_env=extra_env)
         names = [("projections", ["projections", "sink"])] if with_sink else []
         for name, argv in [*names, ("api", ["api", "serve"])]:
             services.append(start_service(name, argv, config, logs, extra_env))

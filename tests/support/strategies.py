@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from contracts import (
     AbortReason,
+    AirspacePublished,
     AssignDrone,
     BusinessRegistered,
     CancelDelivery,
@@ -17,6 +18,7 @@ from contracts import (
     DeliveryFailed,
     DeliveryRequested,
     DeliveryRescheduled,
+    Depot,
     DroneAssigned,
     DroneFound,
     DroneLost,
@@ -28,6 +30,7 @@ from contracts import (
     GiveUpReason,
     LivenessTick,
     MilestoneKind,
+    NoFlyZone,
     PickedUp,
     RefusalReason,
     RefuseAssignment,
@@ -152,6 +155,21 @@ drone_milestone = st.builds(
     **_common(),
 )
 
+names = st.text(printable, min_size=1, max_size=200)
+rings = st.lists(points, min_size=3, max_size=8).map(tuple)
+airspace_published = st.builds(
+    AirspacePublished,
+    airspace_id=ids,
+    name=names,
+    zones=st.lists(st.builds(NoFlyZone, name=names, boundary=rings), max_size=3).map(tuple),
+    depots=st.lists(st.builds(Depot, name=names, position=points), min_size=1, max_size=3).map(
+        tuple
+    ),
+    service_area=rings,
+    range_m=st.floats(min_value=1.0, max_value=1e6),
+    **_common(),
+)
+
 EVENT_STRATEGIES = {
     "DeliveryRequested": delivery_requested,
     "DroneAssigned": drone_assigned,
@@ -164,6 +182,7 @@ EVENT_STRATEGIES = {
     "TelemetryReported": telemetry,
     "TrackingUpdated": tracking,
     "BusinessRegistered": business_registered,
+    "AirspacePublished": airspace_published,
     "LivenessTick": liveness_tick,
     "DroneLost": drone_lost,
     "DroneFound": drone_found,

@@ -7,6 +7,7 @@ import "leaflet/dist/leaflet.css";
 import "./style.css";
 
 import {
+import { drawAirspace } from "./airspace";
   backoffMs,
   etaDeadline,
   formatCountdown,
@@ -178,3 +179,4 @@ if (token === null || deliveryId === "") {
   connect();
   window.setInterval(tick, 1000);
 }
+  void drawAirspace(map, `Bearer ${token}`);

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from contracts import DELIVERY_EVENT_TYPES, Event, encode_dead_letter, encode_event
 from projections.rows import (
+    AIRSPACE_VERSIONS,
     BUSINESSES,
     DEAD_LETTERS,
     DELIVERY_EVENTS,
@@ -27,6 +28,7 @@ OTHER_TABLES: dict[str, TableLayout | None] = {
     "TelemetryReported": TELEMETRY,
     "TrackingUpdated": TRACKING,
     "BusinessRegistered": BUSINESSES,
+    "AirspacePublished": AIRSPACE_VERSIONS,
     "DroneMilestone": None,  # dispatch's, not the read model's
     "LivenessTick": None,  # dispatch's clock, on its own topic
     "DroneLost": None,
