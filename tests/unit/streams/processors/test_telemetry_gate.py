@@ -48,3 +48,20 @@ def test_the_gate_passes_milestones_to_dispatch_at_once() -> None:
     (out,) = gate.process(record(milestone("drone-1", "returned", T0)), T0)
     assert (out.topic, out.key) == ("dispatch", FLEET_KEY)
     assert gate.counts["milestone"] == 1
+
+
+def test_gate_tells_dispatch_of_every_change_of_mission() -> None:
+    """A drone back from a mission (no delivery, flying home) is passed on at once, so that
+    dispatch does not take its idle fix for a drone that forgot its mission (a restart)."""
+    gate = TelemetryGate(fleet_refresh=timedelta(seconds=30))
+
+    def told(seq: int, **what: str) -> bool:
+        sent = fix(seq=seq, at=T0 + timedelta(seconds=seq), **what)  # type: ignore[arg-type]
+        return any(out.topic == "dispatch" for out in gate.process(record(sent), T0))
+
+    assert told(1, delivery_id="d1", phase="to_dropoff")
+    assert not told(2, delivery_id="d1", phase="to_dropoff")  # no news
+    assert told(3, phase="returning")  # the mission is over
+    assert not told(4, phase="returning")
+    assert told(5)  # idle: available again
+    assert TelemetryGate().fleet_refresh <= timedelta(seconds=5), "well under silent_after"
