@@ -41,11 +41,17 @@ class StreamsSettings(KafkaSettings, GcFreezeSettings):
     """The gate tells dispatch of every drone at least this often (and at once of a change
     of its availability or mission). Each drone costs dispatch a record per period: 2,000
     records/s at 10,000 drones."""
-    drone_silent_after_s: float = 15.0
+    drone_silent_after_s: float = 30.0
     """A drone dispatch has not heard of for this long is lost: never proposed, its
     delivery rescheduled (before the pickup) or failed with `drone_lost` (after it), until
     it reports again. At least twice `fleet_refresh_s` (a fix may be dropped) and above
-    `liveness_tick_s`."""
+    `liveness_tick_s`.
+
+    Why 30 s and not less: dispatch hears of drones through the telemetry gate, so while
+    a crashed worker's gate partitions move to another worker (1-18 s in `make chaos`
+    with the 10 s session timeout) their drones look silent. Below that, a worker crash
+    would fail deliveries with `drone_lost`; static membership (`instance_id`) makes the
+    move near instant, and then a shorter setting is safe."""
     assignment_take_up_s: float = 30.0
     """A proposed drone that shows no fix on the delivery within this long is withdrawn
     and the delivery rescheduled to another drone."""

@@ -170,7 +170,7 @@ class DispatchProcessor:
     policy: DispatchPolicy = field(default_factory=DispatchPolicy)
     take_up_within: timedelta = timedelta(seconds=30)
     """How long a proposed drone has to show it flies the delivery before it is withdrawn."""
-    silent_after: timedelta = timedelta(seconds=15)
+    silent_after: timedelta = timedelta(seconds=30)
     """How long a drone may go unheard of before it is lost."""
     promise: timedelta = timedelta(minutes=30)
     """How long a delivery may wait for a drone before it fails with `no_drone_available`."""
