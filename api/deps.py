@@ -24,6 +24,7 @@ from api.errors import ForbiddenError, NotAuthenticatedError, UnavailableError
 from api.hub import TrackingHub
 from api.metrics import ApiMetrics
 from api.settings import ApiSettings
+from api.waiting import WaitingLine
 from contracts import Topics
 from kafkaio import BatchSender, WireRecord
 
@@ -42,6 +43,15 @@ class Services:
     keys: auth_keys.KeyCache = field(default_factory=auth_keys.KeyCache)
     airspace: AirspaceKeeper = field(default_factory=AirspaceKeeper)
     """The airspace in force, kept current by the lifespan (`main.follow_airspace`)."""
+    waiting: WaitingLine | None = None
+    """The queue of waiting deliveries shared by this process's sockets (built on first use
+    with `settings.ws_wait_refresh_s`; see `waiting_line`)."""
+
+    def waiting_line(self) -> WaitingLine:
+        """The process's one `WaitingLine`, built on first use."""
+        if self.waiting is None:
+            self.waiting = WaitingLine(self.settings.ws_wait_refresh_s)
+        return self.waiting
 
 
 async def record(services: Services, topic: str, key: str, value: bytes, what: str) -> None:

@@ -24,6 +24,7 @@ from api.schemas import (
     FleetUpdatePublic,
     ProblemPublic,
     TrackingMessagePublic,
+    TrackingStateMessagePublic,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -32,6 +33,7 @@ COMPONENT_REF = "#/components/schemas/{model}"
 
 SOCKET_MESSAGES: tuple[type[BaseModel], ...] = (
     TrackingMessagePublic,
+    TrackingStateMessagePublic,
     FleetSnapshotPublic,
     FleetUpdatePublic,
 )
@@ -55,12 +57,14 @@ Credentials (see the security schemes): a business's `X-API-Key` (from
 tracking token as `Authorization: Bearer`, and the operators' key.
 
 Websockets (OpenAPI describes no websocket; their messages are the component schemas
-`TrackingMessagePublic`, `FleetSnapshotPublic` and `FleetUpdatePublic`):
-`GET /v1/deliveries/{id}/live` with the subprotocols `dronefleet.v1` and
-`bearer.<tracking token>` streams one delivery (a `snapshot`, then `update`s, closed
-with 1000 when it ends); `GET /v1/fleet/live` with `dronefleet.v1` and
-`bearer.<operator key>` streams the whole fleet (a `snapshot` of every drone, then
-every delivery's `update`s, coalesced per delivery for slow readers).
+`TrackingMessagePublic`, `TrackingStateMessagePublic`, `FleetSnapshotPublic` and
+`FleetUpdatePublic`): `GET /v1/deliveries/{id}/live` with the subprotocols
+`dronefleet.v1` and `bearer.<tracking token>` streams one delivery (a `snapshot`, then
+`update`s; `state` messages while it waits for a drone, with its place in the queue, and
+with the reason of a reschedule, failure or cancellation; closed with 1000 when it ends);
+`GET /v1/fleet/live` with `dronefleet.v1` and `bearer.<operator key>` streams the whole
+fleet (a `snapshot` of every drone, then every delivery's `update`s, coalesced per
+delivery for slow readers).
 Both refuse a foreign Origin or a bad credential before accepting (HTTP 403).
 
 Errors are RFC 9457 problem documents (`application/problem+json`).

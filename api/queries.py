@@ -19,6 +19,52 @@ async def delivery_status(pool: AsyncConnectionPool, delivery_id: str) -> dict[s
     )
 
 
+async def latest_track(pool: AsyncConnectionPool, delivery_id: str) -> dict[str, Any] | None:
+    """The newest row of `delivery_track_view` for one delivery (what its customer saw last)."""
+    return await _one(
+        pool,
+        "SELECT * FROM delivery_track_view WHERE delivery_id = %s ORDER BY sequence DESC LIMIT 1",
+        (delivery_id,),
+    )
+
+
+async def track(pool: AsyncConnectionPool, delivery_id: str) -> list[dict[str, Any]]:
+    """Every tracking update of a delivery in order: the track its customer saw drawn."""
+    return await _all(
+        pool,
+        "SELECT sequence, observed_at, lat, lon FROM delivery_track_view"
+        " WHERE delivery_id = %s ORDER BY sequence",
+        (delivery_id,),
+    )
+
+
+async def latest_reason(pool: AsyncConnectionPool, delivery_id: str) -> dict[str, Any] | None:
+    """Why the delivery was last rescheduled, failed or cancelled (`delivery_reasons_view`)."""
+    return await _one(
+        pool,
+        "SELECT status, reason FROM delivery_reasons_view WHERE delivery_id = %s"
+        " ORDER BY sequence DESC LIMIT 1",
+        (delivery_id,),
+    )
+
+
+async def waiting_deliveries(pool: AsyncConnectionPool) -> list[str]:
+    """The deliveries waiting for a drone (requested or rescheduled), in dispatch's order.
+
+    Dispatch serves its queue by request time, then id (a rescheduled delivery keeps its
+    request time); the order here is the same. The view folds every delivery, so this
+    costs O(deliveries): the API reads it at most once per refresh period, for all the
+    customers it serves (`api.waiting.WaitingLine`).
+    """
+    rows = await _all(
+        pool,
+        "SELECT delivery_id FROM delivery_status_view"
+        " WHERE status IN ('requested', 'rescheduled') ORDER BY requested_at, delivery_id",
+        (),
+    )
+    return [row["delivery_id"] for row in rows]
+
+
 async def ping(pool: AsyncConnectionPool) -> None:
     """Raise when the database does not answer."""
     async with pool.connection() as conn:
@@ -94,10 +140,12 @@ async def business_deliveries(
 
 
 async def delivery_history(pool: AsyncConnectionPool, delivery_id: str) -> list[dict[str, Any]]:
-    """A delivery's events in order, from `delivery_events_view`."""
+    """A delivery's events in order (`delivery_events_view`), with their reasons if any."""
     return await _all(
         pool,
-        "SELECT * FROM delivery_events_view WHERE delivery_id = %s ORDER BY sequence",
+        "SELECT e.*, r.reason FROM delivery_events_view e"
+        " LEFT JOIN delivery_reasons_view r USING (delivery_id, sequence)"
+        " WHERE e.delivery_id = %s ORDER BY e.sequence",
         (delivery_id,),
     )
 

@@ -97,6 +97,29 @@ class TrackingMessagePublic(BaseModel):
     observed_at: datetime
 
 
+class TrackingStateMessagePublic(BaseModel):
+    """A websocket message without a position: the delivery's state, from the read model.
+
+    Sent when there is no position to show: while the delivery waits for a drone (first
+    at once, then whenever its place changes), when the API has no update of it in
+    memory (after a restart, on another replica) and no position is recorded, and after
+    a rescheduled, failed or cancelled update to say why. A final `status` is the last
+    message: the socket is then closed with 1000.
+    """
+
+    type: Literal["state"]
+    delivery_id: str
+    status: TrackingStatus
+    reason: str | None
+    """Why it was rescheduled, failed or cancelled (`battery`, `drone_lost`,
+    `no_drone_available`, a business's words for a cancellation, ...); None otherwise."""
+    waiting_ahead: int | None
+    """While it waits for a drone: the waiting deliveries requested before it (dispatch
+    serves in request order), 0 when it is next; None when not waiting or not yet counted."""
+    waiting_total: int | None
+    """While it waits: how many deliveries wait for a drone in all, itself included."""
+
+
 class ProblemPublic(BaseModel):
     """RFC 9457 problem details."""
 
@@ -158,13 +181,29 @@ class DeliveryEventPublic(BaseModel):
     event_type: str
     occurred_at: datetime
     drone_id: str | None
+    reason: str | None
+    """Why it was rescheduled, failed or cancelled (those events only)."""
+
+
+class TrackPointPublic(BaseModel):
+    """Where the drone was in one tracking update its customer was sent."""
+
+    sequence: int
+    observed_at: datetime
+    lat: float
+    lon: float
 
 
 class DeliveryHistoryPublic(BaseModel):
-    """What happened to a delivery, in order."""
+    """What happened to a delivery, in order, and the track its customer was shown.
+
+    `track` is every tracking update's position in order (`delivery_track_view`): the
+    live map redraws the track from it after a reload.
+    """
 
     delivery_id: str
     events: list[DeliveryEventPublic]
+    track: list[TrackPointPublic]
 
 
 class DronePublic(BaseModel):

@@ -42,6 +42,12 @@ class ApiSettings(KafkaSettings, GcFreezeSettings):
     ws_queue_size: int = 1
     ws_max_missed_updates: int = Field(default=30, ge=1)
     """A client that missed this many updates in a row (stuck, not reading) is dropped."""
+    ws_wait_refresh_s: float = Field(default=5.0, gt=0)
+    """While a delivery waits for a drone, its socket re-reads its state and place in the
+    queue this often (one queue read per period per API process, shared by all sockets)."""
+    ws_reason_wait_s: float = Field(default=3.0, ge=0)
+    """After a rescheduled, failed or cancelled update, how long the socket waits for the
+    read model to have the reason before it goes on (or closes) without it."""
     socket_send_buffer_bytes: int = Field(default=64 * 1024, ge=0)
     """Kernel send buffer of each connection (SO_SNDBUF, set on the listening socket).
     Bounds what a client that stops reading pins in kernel memory; 0 leaves it to the

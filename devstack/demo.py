@@ -1,8 +1,12 @@
 """`dronefleet demo`: the whole platform with a simulated fleet, on one machine.
 
 Starts the stack (unless it runs), the projection sink, a stream worker, the API and the
-simulator with demand; requests one delivery itself and prints its live updates, so the
-terminal shows a delivery tracked end to end. Ctrl-C stops everything it started.
+simulator with demand; requests one delivery itself, prints its tracking link (the live
+map) and its live updates, so the terminal shows a delivery tracked end to end. Ctrl-C
+stops everything it started.
+
+The demand is sized to the fleet (`sized_demand`): a newcomer's delivery must find a
+drone within seconds, not wait behind a queue the fleet can never clear.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import json
 import signal
 import sys
 import time
+from typing import Any
 
 import httpx
 import websockets
 
+from contracts import Topics
 from devstack import stack
+from devstack.postgres import PostgresNode
 from devstack.services import (
     PlatformConfig,
     RunningService,
@@ -27,28 +34,67 @@ from devstack.services import (
 )
 from devstack.settings import StackSettings
 
+MISSION_MINUTES = 10.0
+"""How long one delivery of the demo's demand keeps a drone busy, charging included.
 
-def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
-    """Run until Ctrl-C (or SIGTERM); return the exit code."""
+In the Zurich scenario a drone flies about 2 km to the pickup, 3.6 km (the mean distance
+of two points of the 4 km demand disc) to the drop-off and 1.5 km back to a depot: 7 km
+at 15 m/s, plus climbs, descents and two 10 s dwells, is about 9 minutes; the ~25 % of
+battery it used takes 2 minutes on the charger.
+"""
+
+UTILISATION = 0.5
+"""The share of the fleet the demand keeps busy: half, so a burst of requests (Poisson
+arrivals bunch) still finds a free drone and the queue empties between bursts."""
+
+
+def sized_demand(drones: int) -> float:
+    """Deliveries per minute that keep `UTILISATION` of `drones` busy (16 drones: 0.8)."""
+    return drones * UTILISATION / MISSION_MINUTES
+
+
+def run_demo(
+    settings: StackSettings,
+    *,
+    drones: int,
+    per_minute: float | None = None,
+    namespace: str = "",
+    api_port: int = 8000,
+    dashboard_port: int = 8501,
+    metrics_port: int = 9108,
+) -> int:
+    """Run until Ctrl-C (or SIGTERM); return the exit code.
+
+    `per_minute` None: the demand sized to the fleet (`sized_demand`). `namespace`: a
+    demo of its own on a running stack (its topics prefixed `<namespace>-`, its own
+    database), next to another demo or the tests; with other ports, it collides with
+    nothing.
+    """
+    demand = sized_demand(drones) if per_minute is None else per_minute
     _stop_on_signals()
     print("starting the local stack (Kafka, PostgreSQL)...", flush=True)
-    started = stack.up(settings)
+    prefix = f"{namespace}-" if namespace else ""
+    started = stack.up(settings, Topics.with_prefix(prefix))
+    database = namespace or settings.postgres_db
+    PostgresNode(settings).ensure_database(database)
     config = PlatformConfig(
         stack=settings,
-        database=settings.postgres_db,
-        dashboard_port=8501,
-        streams_metrics_port=9108,
+        database=database,
+        topic_prefix=prefix,
+        api_port=api_port,
+        dashboard_port=dashboard_port,
+        streams_metrics_port=metrics_port,
     )
-    logs = settings.home / "logs"
+    logs = settings.home / "logs" / (namespace or "main")
     services: list[RunningService] = []
     try:
         services = start_platform(
             config,
             logs,
-            ["--drones", str(drones), "--demand-per-minute", str(per_minute)],
+            ["--drones", str(drones), "--demand-per-minute", f"{demand:g}"],
         )
         business_key = register_business(config, "demo shop", "shop@example.com")
-        _print_banner(config, business_key, logs)
+        _print_banner(config, business_key, logs, drones, demand)
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_follow_one_delivery(config, business_key))
             _wait_forever(services)
@@ -61,10 +107,12 @@ def run_demo(settings: StackSettings, *, drones: int, per_minute: float) -> int:
     return 0
 
 
-def _print_banner(config: PlatformConfig, business_key: str, logs: object) -> None:
+def _print_banner(
+    config: PlatformConfig, business_key: str, logs: object, drones: int, demand: float
+) -> None:
     print(
         f"""
-dronefleet is running.
+dronefleet is running: {drones} drones, {demand:g} deliveries a minute of simulated demand.
   REST API        {config.api_url}/docs   (OpenAPI: {config.api_url}/openapi.json)
   dashboard       {config.dashboard_url}   (operators: the fleet, live)
   request         curl -X POST {config.api_url}/v1/deliveries \\
@@ -97,22 +145,33 @@ async def _follow_one_delivery(config: PlatformConfig, business_key: str) -> Non
         )
         response.raise_for_status()
         accepted = response.json()
-    print(f"delivery {accepted['delivery_id']} requested", flush=True)
+    requested = time.monotonic()
+    print(
+        f"delivery {accepted['delivery_id']} requested; watch it on the live map:\n"
+        f"  {accepted['tracking_url']}",
+        flush=True,
+    )
     try:
         async with websockets.connect(
             accepted["websocket_url"], subprotocols=accepted["websocket_subprotocols"]
         ) as socket:
             async for frame in socket:
-                update = json.loads(frame)
-                print(
-                    f"  {update['observed_at'][11:19]}  {update['status']:<20} "
-                    f"{update['remaining_m']:8.0f} m to go   ETA {(update['eta'] or '-')[11:19]}",
-                    flush=True,
-                )
+                print(f"  +{time.monotonic() - requested:5.0f} s  {describe(json.loads(frame))}")
     except websockets.ConnectionClosedError as closed:
         print(f"the tracking connection closed: {closed}", flush=True)
         return
-    print("delivered. The fleet keeps flying; Ctrl-C to stop.", flush=True)
+    print("The fleet keeps flying; Ctrl-C to stop.", flush=True)
+
+
+def describe(message: dict[str, Any]) -> str:
+    """One line for a tracking socket message (an update with a position, or a state)."""
+    status = f"{message['status']:<20}"
+    if message["type"] != "state":
+        eta = (message["eta"] or "-")[11:19]
+        return f"{status} {message['remaining_m']:8.0f} m to go   ETA {eta}"
+    if message["waiting_ahead"] is not None:
+        return f"{status} waiting for a drone, {message['waiting_ahead']} deliveries ahead"
+    return f"{status} {message['reason'] or ''}".rstrip()
 
 
 def _stop_on_signals() -> None:

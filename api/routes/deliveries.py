@@ -26,6 +26,7 @@ from api.schemas import (
     DeliveryRequestIn,
     DeliveryStatusPublic,
     PointIn,
+    TrackPointPublic,
 )
 from contracts import (
     CANCELLABLE_STATUSES,
@@ -141,12 +142,14 @@ async def delivery_status(
 async def delivery_history(
     delivery_id: DeliveryId, reader: DeliveryReaderDep, services: ServicesDep
 ) -> DeliveryHistoryPublic:
-    """What happened to the delivery, event by event, for its tracking token or business."""
+    """What happened to the delivery, event by event, and its track, for its token or business."""
     await _readable_status(delivery_id, reader, services)
     rows = await queries.delivery_history(services.pool, delivery_id)
+    track = await queries.track(services.pool, delivery_id)
     return DeliveryHistoryPublic(
         delivery_id=delivery_id,
         events=[DeliveryEventPublic.model_validate(row) for row in rows],
+        track=[TrackPointPublic.model_validate(row) for row in track],
     )
 
 

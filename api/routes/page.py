@@ -43,6 +43,7 @@ PAGE = """<!doctype html>
 <dt>Arrives in</dt><dd id="eta">…</dd>
 <dt>Distance left</dt><dd id="remaining">…</dd>
 </dl>
+<p id="detail" role="status"></p>
 <p id="connection" role="status"></p>
 </aside>
 <script src="/static/live-map.js" defer></script>

@@ -6,6 +6,13 @@ are checked before the connection is accepted: a refused client gets HTTP 403 an
 websocket. Then: a snapshot, every update, and a clean close when the delivery ends.
 Keepalive pings are the server's (uvicorn's `ws_ping_interval`).
 
+The snapshot is the newest update this process has consumed, or, when it has none
+(after a restart, on another replica, a delivery still waiting for its drone), what the
+read model knows: the newest recorded update and the delivery's state. Updates carry a
+position; `state` messages say what has none: a waiting delivery's place in the queue
+(again whenever it changes), the reason of a reschedule, failure or cancellation, an end
+the hub has not seen. A final state is the last message, then the close (1000).
+
 The sender is raced against the client's disconnect and against the hub dropping it:
 a client that stops reading blocks only its own send (uvicorn's write buffer is
 bounded and applies back-pressure), while its queue coalesces; once the hub drops it,
@@ -15,19 +22,21 @@ connection. Nothing is queued for a client beyond one update and one frame.
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 
-from api import auth_ws, tokens
+from api import auth_ws, queries, tokens
 from api.deps import Services, get_services
-from api.errors import ApiError, NotAuthenticatedError
+from api.errors import ApiError, NotAuthenticatedError, UnavailableError
 from api.hub import Subscription
 from api.routes.deliveries import SUBPROTOCOL
-from api.schemas import TrackingMessagePublic
+from api.schemas import TrackingMessagePublic, TrackingStateMessagePublic
+from api.waiting import Place
 from api.ws_session import run_session
-from contracts import FINAL_STATUSES, TrackingUpdated
+from contracts import FINAL_STATUSES, TrackingStatus, TrackingUpdated, shown_status
 
 router = APIRouter(tags=["tracking"])
 
@@ -91,18 +100,197 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
 async def _send_updates(
     websocket: WebSocket, subscription: Subscription, services: Services
 ) -> None:
-    """The snapshot, then each newer update, until the delivery ends."""
-    last_sequence = 0
+    """The snapshot, then each newer update, until the delivery ends.
+
+    The first message comes from the hub's memory (the latest update this process
+    consumed) or, when it has none, from the read model: after an API restart, on
+    another replica, or while the delivery waits for a drone (it has no update yet).
+    While the delivery waits (or its state is not known yet), the read model is asked
+    again every `ws_wait_refresh_s` for its state and place in the queue; once a drone
+    flies it, only the hub's updates follow.
+    """
+    feed = _Feed(websocket, services, subscription.delivery_id)
+    refresh_s = services.settings.ws_wait_refresh_s
     update = services.hub.latest(subscription.delivery_id)
-    kind: Literal["snapshot", "update"] = "snapshot"
-    while True:
-        if update is not None and update.sequence > last_sequence:
-            # The snapshot and the first queued update can be the same one: send it once.
-            await websocket.send_text(message(kind, update))
-            services.metrics.ws_messages.inc()
-            last_sequence = update.sequence
-            if update.status in FINAL_STATUSES:
-                await websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
-                return
-        update = await subscription.get()
-        kind = "update"
+    if update is not None:
+        ended = await feed.update("snapshot", update)
+    else:
+        ended = await feed.from_read_model()
+    polls = 0
+    while not ended:
+        if feed.waiting:
+            # Until the read model has the delivery (it may lag the request by a moment),
+            # ask again soon, then less often, up to the refresh period.
+            delay = min(refresh_s, 0.25 * 2**polls) if feed.first else refresh_s
+            try:
+                update = await asyncio.wait_for(subscription.get(), delay)
+            except TimeoutError:
+                polls += 1
+                ended = await feed.from_read_model()
+                continue
+        else:
+            update = await subscription.get()
+        ended = await feed.update("snapshot" if feed.first else "update", update)
+
+
+WAITING: frozenset[TrackingStatus] = frozenset({"requested", "rescheduled"})
+"""The statuses in which a delivery waits for a drone (its customer is told its place)."""
+
+WITH_REASON: frozenset[TrackingStatus] = frozenset({"rescheduled", "failed", "cancelled"})
+"""The statuses whose reason (`delivery_reasons_view`) the customer is told."""
+
+
+class _Feed:
+    """What one socket has sent so far, and how to send the next message.
+
+    `last_sequence` is the tracking sequence (of `TrackingUpdated`) of the newest update
+    sent, so an update is never sent twice whether it came from the read model or the
+    hub; `status` is the last status sent in any message.
+    """
+
+    def __init__(self, websocket: WebSocket, services: Services, delivery_id: str) -> None:
+        self.websocket = websocket
+        self.services = services
+        self.delivery_id = delivery_id
+        self.last_sequence = 0
+        self.status: TrackingStatus | None = None
+        self.last_state: TrackingStateMessagePublic | None = None
+
+    @property
+    def first(self) -> bool:
+        """Nothing sent yet: the next message is the snapshot."""
+        return self.status is None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the read model must be asked again: unknown yet, or waiting for a drone."""
+        return self.status is None or self.status in WAITING
+
+    async def update(self, kind: Literal["snapshot", "update"], update: TrackingUpdated) -> bool:
+        """Send a hub update (if newer); True once the delivery has ended and is closed."""
+        if update.sequence <= self.last_sequence:
+            return False  # the snapshot and the first queued update can be the same one
+        await self._send(message(kind, update))
+        self.last_sequence = update.sequence
+        self.status = update.status
+        if update.status in WITH_REASON:
+            reason = await self._reason(update.status, self.services.settings.ws_reason_wait_s)
+            if reason is not None:
+                await self._state(update.status, reason)
+        return await self._close_if_final()
+
+    async def from_read_model(self) -> bool:
+        """`_from_read_model`, or nothing while the database does not answer.
+
+        The hub's updates go on meanwhile; the read model is asked again after the
+        refresh period.
+        """
+        try:
+            return await self._from_read_model()
+        except UnavailableError:
+            return False
+
+    async def _from_read_model(self) -> bool:
+        """Send what the read model knows that this socket has not; True once closed.
+
+        The newest recorded tracking update first (only as the first message: later
+        ones come from the hub), then the state if it says more than that update: a
+        delivery still waiting (with its place), one ended without a final update
+        recorded, or a reason.
+        """
+        pool = self.services.pool
+        row = await queries.delivery_status(pool, self.delivery_id)
+        if row is None:
+            return False  # not in the read model yet: ask again after the refresh period
+        if self.first:
+            track = await queries.latest_track(pool, self.delivery_id)
+            if track is not None:
+                await self._send(_recorded(track))
+                self.last_sequence = track["sequence"]
+                self.status = track["status"]
+        shown = shown_status(row["status"])
+        if not self.first and shown != self.status and shown not in FINAL_STATUSES:
+            # Once something was sent, the hub's updates carry the flight; the read model
+            # may lag behind them, so here it only adds a place, a reason or the end.
+            return False
+        reason = await self._reason(shown, 0.0) if shown in WITH_REASON else None
+        await self._state(shown, reason)
+        return await self._close_if_final()
+
+    async def _state(self, status: TrackingStatus, reason: str | None) -> None:
+        """Send a state message if it tells the customer something new.
+
+        While waiting: whenever the place or the reason changes. Otherwise: a status no
+        update has shown yet (the read model knows more than the hub), or a reason.
+        """
+        place = await self._place() if status in WAITING else None
+        state = TrackingStateMessagePublic(
+            type="state",
+            delivery_id=self.delivery_id,
+            status=status,
+            reason=reason,
+            waiting_ahead=None if place is None else place.ahead,
+            waiting_total=None if place is None else place.waiting,
+        )
+        news = state != self.last_state and (
+            status in WAITING or status != self.status or reason is not None
+        )
+        if not news:
+            return
+        await self._send(state.model_dump_json())
+        self.last_state = state
+        self.status = status
+
+    async def _place(self) -> Place | None:
+        """The delivery's place in the queue; None when not counted (or no database)."""
+        try:
+            return await self.services.waiting_line().place(
+                lambda: queries.waiting_deliveries(self.services.pool), self.delivery_id
+            )
+        except UnavailableError:
+            return None
+
+    async def _reason(self, status: TrackingStatus, wait_s: float) -> str | None:
+        """The reason of the delivery's latest reschedule, failure or cancellation.
+
+        The tracking update can reach the API before the sink has written the event it
+        comes from, so the read model is asked again for up to `wait_s`.
+        """
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            try:
+                row = await queries.latest_reason(self.services.pool, self.delivery_id)
+            except UnavailableError:
+                return None  # said without its reason rather than not at all
+            if row is not None and row["status"] == status:
+                reason: str | None = row["reason"] or None
+                return reason
+            if asyncio.get_running_loop().time() >= deadline:
+                return None
+            await asyncio.sleep(0.25)
+
+    async def _close_if_final(self) -> bool:
+        if self.status not in FINAL_STATUSES:
+            return False
+        await self.websocket.close(code=status.WS_1000_NORMAL_CLOSURE)
+        return True
+
+    async def _send(self, text: str) -> None:
+        await self.websocket.send_text(text)
+        self.services.metrics.ws_messages.inc()
+
+
+def _recorded(track: dict[str, Any]) -> str:
+    """The snapshot of a tracking update recorded in `delivery_track_view`."""
+    return TrackingMessagePublic(
+        type="snapshot",
+        delivery_id=track["delivery_id"],
+        sequence=track["sequence"],
+        status=track["status"],
+        lat=track["lat"],
+        lon=track["lon"],
+        altitude_m=track["altitude_m"],
+        remaining_m=track["remaining_m"],
+        eta=track["eta"],
+        observed_at=track["observed_at"],
+    ).model_dump_json()

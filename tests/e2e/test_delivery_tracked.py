@@ -108,10 +108,14 @@ def test_a_customer_follows_a_delivery_until_it_is_delivered(
     config, dsn, key = platform
     accepted = request_delivery(config, key)
     delivery_id = accepted["delivery_id"]
-    messages, close_code = asyncio.run(follow(accepted))
+    frames, close_code = asyncio.run(follow(accepted))
 
     assert close_code == 1000, "the server closes cleanly when the delivery ends"
-    assert {m["delivery_id"] for m in messages} == {delivery_id}
+    assert {m["delivery_id"] for m in frames} == {delivery_id}
+    # Connected while it waits for its drone: told so at once, with its place in the queue.
+    assert frames[0]["type"] == "state" and frames[0]["status"] == "requested"
+    assert frames[0]["waiting_ahead"] == 0
+    messages = [m for m in frames if m["type"] != "state"]  # the updates, with positions
     statuses = [m["status"] for m in messages]
     assert statuses[-1] == "delivered"
     assert [ORDER.index(s) for s in statuses] == sorted(ORDER.index(s) for s in statuses)
@@ -290,7 +294,16 @@ def test_a_business_cancels_before_pickup_and_the_customer_sees_it(
         return await watcher
 
     messages, close_code = asyncio.run(cancel_while_watching())
-    assert messages[-1]["status"] == "cancelled" and messages[-1]["eta"] is None
+    updates = [m for m in messages if m["type"] != "state"]
+    assert updates[-1]["status"] == "cancelled" and updates[-1]["eta"] is None
+    assert messages[-1] == {
+        "type": "state",
+        "delivery_id": delivery_id,
+        "status": "cancelled",
+        "reason": "customer changed their mind",
+        "waiting_ahead": None,
+        "waiting_total": None,
+    }, "the business's reason follows the final update"
     assert close_code == 1000
     asyncio.run(
         wait_for(

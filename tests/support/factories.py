@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from contracts import (
+    AbortReason,
     Delivered,
+    DeliveryFailed,
     DeliveryRequested,
+    DeliveryRescheduled,
     DroneAssigned,
     DronePhase,
     GeoPoint,
+    GiveUpReason,
     PickedUp,
     TelemetryReported,
     TrackingStatus,
@@ -70,6 +74,46 @@ def delivered(delivery_id: str = "d1", drone_id: str = "drone-1", seq: int = 4) 
         recorded_at=at,
         delivery_id=delivery_id,
         drone_id=drone_id,
+    )
+
+
+def failed(
+    delivery_id: str = "d1",
+    drone_id: str = "drone-1",
+    seq: int = 4,
+    reason: AbortReason = "battery",
+    at: datetime = T0,
+) -> DeliveryFailed:
+    return DeliveryFailed(
+        event_id=new_event_id(),
+        sequence=seq,
+        occurred_at=at,
+        recorded_at=at,
+        delivery_id=delivery_id,
+        drone_id=drone_id,
+        reason=reason,
+    )
+
+
+def rescheduled(
+    delivery_id: str = "d1",
+    drone_id: str = "drone-1",
+    seq: int = 3,
+    reason: GiveUpReason = "unreachable",
+    at: datetime = T0,
+) -> DeliveryRescheduled:
+    return DeliveryRescheduled(
+        event_id=new_event_id(),
+        sequence=seq,
+        occurred_at=at,
+        recorded_at=at,
+        delivery_id=delivery_id,
+        drone_id=drone_id,
+        reason=reason,
+        pickup=PICKUP,
+        dropoff=DROPOFF,
+        requested_at=at,
+        declined_by=(drone_id,),
     )
 
 

@@ -1,25 +1,33 @@
 // The customer's live map: the drone, its track so far, the line to where it is heading,
-// pickup and drop-off, the state and a ticking ETA. Data comes from the API only: the
-// delivery's status once (for pickup and drop-off) and the live websocket, which the
-// page reopens by itself with backoff until the delivery ends.
+// pickup and drop-off, the state and a ticking ETA; while it waits for a drone, its place
+// in the queue, and why a drone gave it up or it failed. Data comes from the API only:
+// the delivery's status once (for pickup and drop-off), its history once (the track
+// drawn so far, after a reload too) and the live websocket, which the page reopens by
+// itself with backoff until the delivery ends.
 import L from "leaflet";
 import "leaflet/dist/leaflet.css";
 import "./style.css";
+import { drawAirspace } from "./airspace";
 
 import {
-import { drawAirspace } from "./airspace";
   backoffMs,
   etaDeadline,
   formatCountdown,
   formatDistance,
   isFinal,
+  mergeTrack,
   parseLink,
+  reasonText,
   shown,
   stateLabel,
   statusLabel,
   target,
+  waitText,
   type DeliveryStatus,
+  type History,
   type Point,
+  type SocketMessage,
+  type StateMessage,
   type Status,
   type TrackingMessage,
 } from "./tracking";
@@ -36,6 +44,7 @@ const view = {
   state: element("state"),
   eta: element("eta"),
   remaining: element("remaining"),
+  detail: element("detail"),
   connection: element("connection"),
 };
 
@@ -54,7 +63,7 @@ if (tileUrl !== "") {
   map.attributionControl.setPrefix(false);
   L.tileLayer(tileUrl, { attribution: document.body.dataset.tileAttribution ?? "" }).addTo(map);
 }
-const track = L.polyline([], { color: "#2563eb", weight: 4 }).addTo(map);
+const track = L.polyline([], { color: "#2563eb", weight: 4, className: "track" }).addTo(map);
 const ahead = L.polyline([], { color: "#2563eb", weight: 2, dashArray: "6 6" }).addTo(map);
 const placeStyle = { radius: 8, weight: 3, fillOpacity: 0.9 };
 const drone = L.circleMarker([0, 0], {
@@ -71,6 +80,7 @@ let dropoff: Point | null = null;
 let status: Status | null = null;
 let position: Point | null = null;
 let lastSequence = 0;
+const trackPoints = new Map<number, Point>();
 let deadline: number | null = null;
 let framed = false;
 let attempt = 0;
@@ -101,18 +111,56 @@ function redrawAhead(): void {
 function show(message: TrackingMessage): void {
   if (message.delivery_id !== deliveryId || message.sequence <= lastSequence) return;
   lastSequence = message.sequence;
-  status = message.status;
   position = { lat: message.lat, lon: message.lon };
   deadline = etaDeadline(message, Date.now());
   drone.setLatLng(latLng(position));
   if (!map.hasLayer(drone)) drone.addTo(map);
-  track.addLatLng(latLng(position));
-  view.state.textContent = statusLabel(message.status);
-  view.state.dataset.status = message.status;
+  trackPoints.set(message.sequence, position);
+  track.setLatLngs(mergeTrack(trackPoints).map(latLng));
+  showStatus(message.status);
   view.remaining.textContent = formatDistance(message.remaining_m);
   redrawAhead();
   frame();
   tick();
+}
+
+function showStatus(next: Status): void {
+  status = next;
+  view.state.textContent = statusLabel(next);
+  view.state.dataset.status = next;
+}
+
+/** A frame without a position: the state from the read model, the place in the queue
+ *  while waiting, the reason of a reschedule or an end. */
+function showState(message: StateMessage): void {
+  if (message.delivery_id !== deliveryId) return;
+  showStatus(message.status);
+  const why = reasonText(message.status, message.reason);
+  const waiting = message.status === "requested" || message.status === "rescheduled";
+  const lines = waiting ? [why, waitText(message.waiting_ahead)] : isFinal(message.status) ? [why] : [];
+  view.detail.textContent = lines.filter((line) => line !== null).join(" ");
+  redrawAhead();
+  tick();
+}
+
+function receive(message: SocketMessage): void {
+  if (message.type === "state") showState(message);
+  else {
+    const before = status;
+    show(message);
+    if (status !== before && status !== null && !isFinal(status)) view.detail.textContent = "";
+  }
+}
+
+/** Draw the track recorded so far (a reload, a reconnect): from the history endpoint. */
+async function loadTrack(authorization: string): Promise<void> {
+  const response = await fetch(`/v1/deliveries/${encodeURIComponent(deliveryId)}/history`, {
+    headers: { Authorization: authorization },
+  }).catch(() => null);
+  if (response === null || !response.ok) return; // the live updates still draw from now on
+  const history = (await response.json()) as History;
+  for (const point of history.track) trackPoints.set(point.sequence, { lat: point.lat, lon: point.lon });
+  track.setLatLngs(mergeTrack(trackPoints).map(latLng));
 }
 
 function tick(): void {
@@ -134,6 +182,7 @@ async function loadPlaces(authorization: string, attempt = 0): Promise<void> {
     if (status === null) view.state.textContent = stateLabel(delivery.status);
     redrawAhead();
     frame();
+    void loadTrack(authorization);
     return;
   }
   if (response !== null && (response.status === 401 || response.status === 403)) {
@@ -154,7 +203,7 @@ function connect(): void {
     attempt = 0;
     say("Live");
   };
-  socket.onmessage = (event: MessageEvent<string>) => show(JSON.parse(event.data) as TrackingMessage);
+  socket.onmessage = (event: MessageEvent<string>) => receive(JSON.parse(event.data) as SocketMessage);
   socket.onclose = () => {
     const ending = status !== null ? shown(status).ending : null;
     if (ending !== null) {
@@ -176,7 +225,7 @@ if (token === null || deliveryId === "") {
   say("This link has no tracking token.", true);
 } else {
   void loadPlaces(`Bearer ${token}`);
+  void drawAirspace(map, `Bearer ${token}`);
   connect();
   window.setInterval(tick, 1000);
 }
-  void drawAirspace(map, `Bearer ${token}`);

@@ -13,6 +13,14 @@ export type TrackingMessage = Schemas["TrackingMessagePublic"];
 export type Status = TrackingMessage["status"];
 /** `GET /v1/deliveries/{id}` (`DeliveryStatusPublic`). */
 export type DeliveryStatus = Schemas["DeliveryStatusPublic"];
+/** A websocket frame without a position (`TrackingStateMessagePublic`): the state, the
+ *  place in the queue while waiting for a drone, the reason of a reschedule or an end. */
+export type StateMessage = Schemas["TrackingStateMessagePublic"];
+/** Any frame of the delivery's socket. */
+export type SocketMessage = TrackingMessage | StateMessage;
+/** `GET /v1/deliveries/{id}/history` (`DeliveryHistoryPublic`): events and the track. */
+export type History = Schemas["DeliveryHistoryPublic"];
+export type TrackPoint = Schemas["TrackPointPublic"];
 /** The delivery's state in the read model (the aggregate's `DeliveryStatus`). */
 export type DeliveryState = DeliveryStatus["status"];
 export type Point = Schemas["PointIn"];
@@ -46,11 +54,7 @@ export function shown(status: Status): Shown {
     case "cancelled":
       return { label: "Cancelled", heading: null, ending: "This delivery was cancelled." };
     case "failed":
-      return {
-        label: "Failed",
-        heading: null,
-        ending: "This delivery failed: the drone turned back with the parcel.",
-      };
+      return { label: "Failed", heading: null, ending: "This delivery failed." };
     default:
       return { label: unhandled(status), heading: null, ending: null };
   }
@@ -82,6 +86,33 @@ export function stateLabel(state: DeliveryState): string {
   }
 }
 
+/** Why a drone gave a delivery up, or why it failed, in words. The reasons are the
+ *  platform's codes (`battery`, `drone_lost`, ...); an unknown one is shown as it is,
+ *  and a cancellation's reason is the business's own words. */
+export function reasonText(status: Status, reason: string | null): string | null {
+  if (reason === null || reason === "") return null;
+  if (status === "cancelled") return `The shop said: “${reason}”`;
+  const words: Record<string, string> = {
+    battery: "the drone's battery ran low",
+    insufficient_battery: "the drone had too little battery for the trip",
+    no_fly_zone: "a no-fly zone closed the drone's way",
+    unreachable: "the drone could not reach the pickup or the drop-off",
+    fault: "the drone had a fault",
+    busy: "the drone was already on another delivery",
+    drone_lost: "we lost contact with the drone",
+    no_drone_available: "no drone could take it in time",
+  };
+  const said = words[reason] ?? reason.replace(/_/g, " ");
+  return `Why: ${said}.`;
+}
+
+/** A waiting delivery's place in words (`waiting_ahead` of a state message). */
+export function waitText(ahead: number | null): string {
+  if (ahead === null) return "Waiting for a drone.";
+  if (ahead === 0) return "Next in line for a drone.";
+  return ahead === 1 ? "1 delivery ahead of yours." : `${ahead} deliveries ahead of yours.`;
+}
+
 /** Whether the live tracking has ended: no update follows a final status. */
 export function isFinal(status: Status): boolean {
   return shown(status).ending !== null;
@@ -94,6 +125,11 @@ export function parseLink(pathname: string, hash: string): { deliveryId: string;
   const deliveryId = decodeURIComponent(parts[parts.length - 1] ?? "");
   const token = new URLSearchParams(hash.replace(/^#/, "")).get("token");
   return { deliveryId, token };
+}
+
+/** The track to draw: the history's points and the live ones, by sequence, each once. */
+export function mergeTrack(points: ReadonlyMap<number, Point>): Point[] {
+  return [...points.entries()].sort(([a], [b]) => a - b).map(([, point]) => point);
 }
 
 /** Where the drone is heading: the pickup until it has the parcel, then the drop-off;
