@@ -54,7 +54,7 @@ def main() -> None:
     dsn = settings.dsn_for(database)
     migrate(dsn)
     try:
-        asyncio.run(fill(settings.kafka_bootstrap, topics.telemetry.name, fixes(n)))
+        asyncio.run(fill(settings.kafka_bootstrap, topics.accepted_telemetry.name, fixes(n)))
         result = asyncio.run(
             rebuild(
                 ProjectionsSettings(

@@ -157,7 +157,7 @@ def main() -> None:
         migrate(settings.dsn_for(name))
     try:
         events = fixes(n)
-        asyncio.run(fill(settings.kafka_bootstrap, topics.telemetry.name, events))
+        asyncio.run(fill(settings.kafka_bootstrap, topics.accepted_telemetry.name, events))
         sink_settings = ProjectionsSettings(
             kafka_bootstrap=settings.kafka_bootstrap,
             topic_prefix=prefix,

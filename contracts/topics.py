@@ -9,6 +9,9 @@ partitions as `deliveries` so that a Faust agent can read both co-partitioned.
 (see streams.processors.dispatcher).
 `businesses` (registrations, kept forever) is tiny: one partition keeps them in order.
 `airspace` (compacted, one partition) holds the airspace in force: its last record.
+`accepted-telemetry` is what the telemetry gate accepted (fixes and drone milestones, the
+original bytes, keyed by drone like `telemetry` and with as many partitions): the
+history the projections keep. Refused records are in `deadletter` only.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Topics:
     dispatch: TopicSpec
     deadletter: TopicSpec
     businesses: TopicSpec
+    accepted_telemetry: TopicSpec
     airspace: TopicSpec
 
     @classmethod
@@ -113,6 +117,13 @@ class Topics:
                 "business_id",
                 "BusinessRegistered: who may request deliveries (a key's hash, never the key).",
             ),
+            accepted_telemetry=TopicSpec(
+                f"{prefix}accepted-telemetry",
+                partitions,
+                7 * DAY_MS,
+                "drone_id",
+                "The fixes and milestones the telemetry gate accepted, as sent: the history.",
+            ),
             airspace=TopicSpec(
                 f"{prefix}airspace",
                 1,
@@ -134,5 +145,6 @@ class Topics:
             self.dispatch,
             self.deadletter,
             self.businesses,
+            self.accepted_telemetry,
             self.airspace,
         )

@@ -200,8 +200,11 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
 
 
 def sink_topics(topics: Topics) -> list[TopicSpec]:
-    """The topics the projection sink writes into the database."""
-    return [topics.telemetry, topics.tracking, topics.deliveries, topics.deadletter]
+    """The topics the projection sink writes into the database.
+
+    Telemetry is what the gate accepted (`accepted-telemetry`, see `projections.sink`).
+    """
+    return [topics.accepted_telemetry, topics.tracking, topics.deliveries, topics.deadletter]
 
 
 def consumed_topics(platform: Platform, topics: Topics) -> dict[str, list[TopicSpec]]:

@@ -6,8 +6,12 @@ Against it:
 - no valid record made a processor crash (dead-lettered as `processing_error`: the
   agent survived, but the record was never applied: a requested delivery never
   dispatched, say); counted as lost;
-- the projections' `telemetry` table must hold every decodable fix exactly once
-  (count against count distinct, and the set of keys against the topic's);
+- the projections' `telemetry` table must hold every fix the gate accepted (the
+  `accepted-telemetry` topic) exactly once (count against count distinct, and the set
+  of keys against that topic's), and no other: a row of a fix the gate only refused is
+  a refused fix in the history (`refused_rows`);
+- every decodable record of the telemetry topic is accepted (found in
+  `accepted-telemetry` by event id) or refused (`unaccounted` counts the others, as lost);
 - the stream gate must account for every record: a fix on a mission is forwarded to
   `delivery-telemetry` (found there by event id) or refused; a record it cannot use is
   in `dead_letters` with a reason (found by source topic, partition and offset);
@@ -65,6 +69,8 @@ class Observed:
     """Everything read back after a run."""
 
     telemetry: list[TelemetryRecord]
+    accepted: list[TelemetryRecord]
+    """The `accepted-telemetry` topic: what the gate let into the history."""
     table_keys: list[TelemetryKey]
     forwarded_ids: frozenset[str]
     dead_letters: dict[Where, str]
@@ -90,6 +96,10 @@ class Figures:
     telemetry_rows: int
     telemetry_rows_lost: int
     telemetry_duplicate_rows: int
+    refused_rows: int
+    """Rows of `telemetry` whose fix the gate never accepted (refused fixes as history)."""
+    unaccounted: int
+    """Decodable telemetry records neither accepted nor dead-lettered."""
     gate_checked: int
     gate_lost: int
     not_observable: int
@@ -110,6 +120,7 @@ class Figures:
         return (
             max(self.acked_not_in_topic, 0)
             + self.telemetry_rows_lost
+            + self.unaccounted
             + self.gate_lost
             + self.poison_missing
             + self.undecodable_not_dead_lettered
@@ -129,9 +140,10 @@ class Figures:
 def account(observed: Observed, acked: int, poison: list[SentPoison]) -> Figures:
     """Compare what was produced with what the platform kept."""
     records = observed.telemetry
-    expected = {(r.fix.drone_id, r.fix.sequence) for r in records if r.fix is not None}
+    expected = {(r.fix.drone_id, r.fix.sequence) for r in observed.accepted if r.fix is not None}
+    accepted_ids = {r.fix.event_id for r in observed.accepted if r.fix is not None}
     table = Counter(observed.table_keys)
-    gate_checked = gate_lost = not_observable = 0
+    gate_checked = gate_lost = not_observable = unaccounted = 0
     undecodable = undecodable_missing = 0
     for r in records:
         refused = (r.partition, r.offset) in observed.dead_letters
@@ -139,6 +151,8 @@ def account(observed: Observed, acked: int, poison: list[SentPoison]) -> Figures
             undecodable += 1
             undecodable_missing += 0 if refused else 1
             continue
+        if r.fix is not None and not refused and r.fix.event_id not in accepted_ids:
+            unaccounted += 1
         if r.fix is None or r.fix.delivery_id is None:
             not_observable += 0 if refused else 1
             continue
@@ -159,6 +173,8 @@ def account(observed: Observed, acked: int, poison: list[SentPoison]) -> Figures
         telemetry_rows=sum(table.values()),
         telemetry_rows_lost=len(expected - table.keys()),
         telemetry_duplicate_rows=sum(table.values()) - len(table),
+        refused_rows=len(table.keys() - expected),
+        unaccounted=unaccounted,
         gate_checked=gate_checked,
         gate_lost=gate_lost,
         not_observable=not_observable,
@@ -264,6 +280,7 @@ def _delivery_versions(records: list[ConsumerRecord[bytes, bytes]]) -> list[tupl
 async def collect(bootstrap: str, dsn: str, topics: Topics) -> Observed:
     """Read the topics and the projections after a run."""
     telemetry = decode_telemetry(await read_topic(bootstrap, topics.telemetry))
+    accepted = decode_telemetry(await read_topic(bootstrap, topics.accepted_telemetry))
     forwarded = _event_ids(await read_topic(bootstrap, topics.delivery_telemetry))
     deliveries = _delivery_versions(await read_topic(bootstrap, topics.deliveries))
     with psycopg.connect(dsn) as conn:
@@ -291,6 +308,7 @@ async def collect(bootstrap: str, dsn: str, topics: Topics) -> Observed:
         assert row is not None
     return Observed(
         telemetry=telemetry,
+        accepted=accepted,
         table_keys=keys,
         forwarded_ids=forwarded,
         dead_letters=dead,

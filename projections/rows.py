@@ -2,6 +2,13 @@
 
 Column lists here are the single definition of each table's COPY layout; `sink` uses
 them for the binary COPY's types and for the staging-to-table insert.
+
+`drone_latest` is state, not history: one row per drone, its newest accepted fix, with
+the same columns as `telemetry`. `newest_per_drone` picks a batch's newest fix of each
+drone (by `observed_at`, then `sequence`: the order `drone_latest_view` always had), and
+`LATEST_UPSERT` moves a drone's row only forward in time, so the table is the maximum
+over every fix written, whatever order or how many times they arrive (a replay or a
+rebuild gives the same rows).
 """
 
 from __future__ import annotations
@@ -129,6 +136,16 @@ AIRSPACE_VERSIONS = TableLayout(
     ),
 )
 LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS, DEAD_LETTERS, BUSINESSES, AIRSPACE_VERSIONS)
+DRONE_LATEST = TableLayout("drone_latest", TELEMETRY.columns)
+"""Upserted (`LATEST_UPSERT`), not appended like the `LAYOUTS`."""
+
+LATEST_UPSERT = (
+    "ON CONFLICT (drone_id) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in TELEMETRY.column_names[1:])
+    + " WHERE (EXCLUDED.observed_at, EXCLUDED.sequence)"
+    " > (drone_latest.observed_at, drone_latest.sequence)"
+)
+"""The conflict clause of every insert into `drone_latest`: only a newer fix replaces a row."""
 
 Row = tuple[Any, ...]
 
@@ -201,6 +218,20 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 msgspec.to_builtins(event),
             )
     return None
+
+
+def newest_per_drone(telemetry: list[Row]) -> list[Row]:
+    """The newest of each drone's `TELEMETRY` rows (by observed_at, then sequence).
+
+    One row per drone, as `INSERT ... ON CONFLICT DO UPDATE` requires (a statement may
+    not update a row twice); rows keep `TELEMETRY`'s column order, `DRONE_LATEST`'s too.
+    """
+    newest: dict[str, Row] = {}
+    for row in telemetry:
+        held = newest.get(row[0])
+        if held is None or (row[2], row[1]) > (held[2], held[1]):
+            newest[row[0]] = row
+    return list(newest.values())
 
 
 def dead_letter_row(letter: DeadLetter) -> Row:

@@ -15,6 +15,23 @@ batch in flight while the next is fetched and decoded.
 The dead-letter topic is sunk too (into `dead_letters`), and after batches that changed
 the roll-ups' inputs the materialized roll-ups are refreshed, at most every
 `rollup_refresh_interval_s` (see `projections.rollups`).
+
+Only what the platform accepted is history: telemetry comes from `accepted-telemetry`,
+which the telemetry gate writes (the original bytes of every fix and milestone it
+accepted), not from the raw `telemetry` topic the drones write. Why a topic and not a
+filter here: the gate's verdicts depend on what it saw before and on the time it ran
+(too old, from the future), so the sink could not repeat them and a rebuild would not
+equal live; joining `telemetry` against the dead letters would wait for a verdict that
+never comes for accepted fixes; and a log of the accepted records is what event sourcing
+replays. It costs the gate one more record per fix to produce (BENCHMARKS.md, "Accepted
+telemetry") and the broker one more copy of the fixes (7 days, like `telemetry`).
+
+"Now" is kept as state: in the same transaction as a batch's telemetry rows, the newest
+fix of each drone in the batch is upserted into `drone_latest` (through a staging table:
+one COPY and one `INSERT ... ON CONFLICT DO UPDATE ... WHERE newer`, see
+`projections.rows.LATEST_UPSERT`), so `drone_latest_view` and the fleet summary read one
+row per drone, whatever the length of the history, and an older fix arriving later
+changes nothing.
 """
 
 from __future__ import annotations
@@ -38,11 +55,14 @@ from projections.rollups import refresh_rollups
 from projections.rows import (
     DEAD_LETTERS,
     DELIVERY_EVENTS,
+    DRONE_LATEST,
+    LATEST_UPSERT,
     LAYOUTS,
     TELEMETRY,
     Row,
     TableLayout,
     dead_letter_row,
+    newest_per_drone,
     to_row,
 )
 from projections.settings import ProjectionsSettings
@@ -151,7 +171,7 @@ class PostgresWriter:
         while self._conn is None or self._conn.closed:
             try:
                 conn = psycopg.Connection.connect(self.settings.database_url)
-                for layout in LAYOUTS:
+                for layout in (*LAYOUTS, DRONE_LATEST):
                     conn.execute(
                         sql.SQL(
                             "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
@@ -227,6 +247,8 @@ class PostgresWriter:
                     inserted = _copy_through_staging(cursor, layout, table_rows)
                 self.stats.rows_written += inserted
                 self.stats.by_table[layout.name] += inserted
+            if rows.get(TELEMETRY):
+                _upsert_latest(cursor, newest_per_drone(rows[TELEMETRY]))
             cursor.executemany(
                 "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (projection, topic, partition)"
@@ -321,17 +343,32 @@ def _copy_through_staging(
     cursor: psycopg.Cursor[tuple[object, ...]], layout: TableLayout, rows: list[Row]
 ) -> int:
     """COPY into the session's staging table, then insert what the table lacks."""
-    staging = _staging(layout)
-    _copy(cursor, layout, staging, rows)
+    _copy(cursor, layout, _staging(layout), rows)
+    inserted = _insert_from_staging(cursor, layout, sql.SQL("ON CONFLICT DO NOTHING"))
+    cursor.execute(sql.SQL("TRUNCATE {}").format(_staging(layout)))
+    return inserted
+
+
+def _upsert_latest(cursor: psycopg.Cursor[tuple[object, ...]], newest: list[Row]) -> None:
+    """Move each drone's `drone_latest` row forward to its newest fix of the batch, if newer.
+
+    Once per transaction, so ON COMMIT DELETE ROWS is all the emptying its staging needs.
+    """
+    _copy(cursor, DRONE_LATEST, _staging(DRONE_LATEST), newest)
+    _insert_from_staging(cursor, DRONE_LATEST, sql.SQL(LATEST_UPSERT))
+
+
+def _insert_from_staging(
+    cursor: psycopg.Cursor[tuple[object, ...]], layout: TableLayout, conflict: sql.SQL
+) -> int:
+    """INSERT the staging table's rows into the table with a conflict clause; rows changed."""
     columns = sql.SQL(", ").join(map(sql.Identifier, layout.column_names))
     cursor.execute(
-        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
-            sql.Identifier(layout.name), columns, columns, staging
+        sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} {}").format(
+            sql.Identifier(layout.name), columns, columns, _staging(layout), conflict
         )
     )
-    inserted = max(cursor.rowcount, 0)
-    cursor.execute(sql.SQL("TRUNCATE {}").format(staging))
-    return inserted
+    return max(cursor.rowcount, 0)
 
 
 def _copy(
@@ -354,9 +391,12 @@ def _staging(layout: TableLayout) -> sql.Identifier:
 
 
 def projected_topics(topics: Topics) -> tuple[list[str], str]:
-    """The topics a projection consumes, and which of them is the dead-letter topic."""
+    """The topics a projection consumes, and which of them is the dead-letter topic.
+
+    Telemetry is the gate's `accepted-telemetry`, never the raw `telemetry` (see above).
+    """
     names = [
-        topics.telemetry.name,
+        topics.accepted_telemetry.name,
         topics.tracking.name,
         topics.deliveries.name,
         topics.businesses.name,

@@ -58,6 +58,10 @@ async function main() {
     });
     applied.push(name);
   }
+  // Like projections/migrate.py: the analysts' grants run again after the migrations.
+  for (const [name, sql] of await migrations()) {
+    if (name.startsWith('0052_')) await db.exec(sql);
+  }
 
   await db.exec(data);
   await db.exec(data); // a replay: ON CONFLICT DO NOTHING must keep every row once
@@ -109,6 +113,24 @@ async function main() {
         ' WHERE hypertable_name IS NOT NULL ORDER BY 1, 2',
     ),
     continuous_aggregates: caggs.map((r) => r.view_name),
+    // Tables that are no hypertable: state (drone_latest) and archives, not time series.
+    plain_tables: (
+      await rows(
+        db,
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace" +
+          " WHERE n.nspname = current_schema()" +
+          " AND c.relkind IN ('r', 'p') AND NOT EXISTS (SELECT 1 FROM" +
+          " timescaledb_information.hypertables h WHERE h.hypertable_name = c.relname) ORDER BY 1",
+      )
+    ).map((r) => r.relname),
+    // What the analysts' role may do: SELECT on the contract's views, nothing else.
+    analyst_grants: (
+      await rows(
+        db,
+        "SELECT table_name, privilege_type FROM information_schema.role_table_grants" +
+          " WHERE grantee = 'dronefleet_analyst' ORDER BY 1, 2",
+      )
+    ).map((r) => `${r.table_name}:${r.privilege_type}`),
     matviews: matviews.map((r) => r.matviewname),
     views,
   };

@@ -16,7 +16,13 @@ from contracts import DeadLetter, DecodeError, encode_dead_letter
 from streams.errors import RecordRefusedError
 
 OutTopic = Literal[
-    "deliveries", "delivery_commands", "delivery_telemetry", "tracking", "dispatch", "deadletter"
+    "deliveries",
+    "delivery_commands",
+    "delivery_telemetry",
+    "accepted_telemetry",
+    "tracking",
+    "dispatch",
+    "deadletter",
 ]
 """The logical topics a processor may send to (the app maps them to real topics)."""
 

@@ -8,6 +8,15 @@ drone when its availability or its mission changes, and at least every `fleet_re
 fix: that keeps the single dispatch partition light even with thousands of drones.
 A drone's milestones (`DroneMilestone`: returned, charged, battery low, aborted) share
 its topic and go to dispatch at once (see `streams.processors.dispatcher` for why).
+
+Everything the gate accepts (valid fixes and milestones) also goes to
+`accepted-telemetry`, as the original bytes and keyed by drone: that topic, not the raw
+`telemetry`, is what the projections keep as history, so a refused fix (null island,
+future-dated, too old, an impossible jump, a duplicate) is in the dead letters and
+nowhere else. Forwarding the bytes unchanged costs no re-encoding and keeps the record
+the drone sent, event id included; the key is the drone id the event carries (the
+simulator keys `telemetry` the same way), so each drone's history stays on one
+partition in order.
 """
 
 from __future__ import annotations
@@ -37,14 +46,17 @@ class TelemetryGate:
     counts: dict[str, int] = field(default_factory=dict)
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
-        """Dead-letter an invalid fix; route a valid on-mission fix to its delivery."""
+        """Dead-letter an invalid fix; accept a valid one, routing it to its delivery."""
         try:
             event = decode_event(record.value)
         except DecodeError as error:
             return self._refuse(record, error.reason, error.detail, now)
         if isinstance(event, DroneMilestone):
             self.counts["milestone"] = self.counts.get("milestone", 0) + 1
-            return [Outgoing("dispatch", FLEET_KEY, record.value)]
+            return [
+                Outgoing("accepted_telemetry", event.drone_id.encode(), record.value),
+                Outgoing("dispatch", FLEET_KEY, record.value),
+            ]
         if not isinstance(event, TelemetryReported):
             return self._refuse(record, "unexpected_type", event.event_type, now)
         reason = check_fix(event, self.last_fixes.get(event.drone_id), now, self.policy)
@@ -52,7 +64,7 @@ class TelemetryGate:
             return self._refuse(record, reason, f"drone {event.drone_id} seq {event.sequence}", now)
         self.last_fixes[event.drone_id] = remember(event)
         self.counts["valid"] = self.counts.get("valid", 0) + 1
-        out = []
+        out = [Outgoing("accepted_telemetry", event.drone_id.encode(), record.value)]
         if event.delivery_id is not None:
             out.append(Outgoing("delivery_telemetry", event.delivery_id.encode(), record.value))
         if self._dispatch_needs(event):

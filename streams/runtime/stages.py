@@ -18,6 +18,7 @@ from aiokafka import TopicPartition
 
 from kafkaio import WireRecord
 from kafkaio.compacted import read_compacted
+from streams.domain.validation import LastFix
 from streams.processors.delivery_processor import DeliveryProcessor
 from streams.processors.records import Outgoing, OutTopic, SourceRecord
 from streams.processors.telemetry_gate import TelemetryGate
@@ -29,20 +30,38 @@ log = logging.getLogger(__name__)
 
 
 class GateStage:
-    """Validates telemetry and routes it; keeps no table (its memory is per process)."""
+    """Validates telemetry and routes it; keeps no table (its memory is per process).
+
+    The gate remembers each drone's last accepted fix. When a batch's sends fail, the
+    loop replays the batch (`BatchLoop._replay` calls `assigned` first): the stage then
+    puts back the memory from before that batch, so its fixes are checked as the first
+    time instead of being refused as duplicates of themselves, which would leave a fix
+    whose accepted copy never reached `accepted-telemetry` out of the history. The
+    snapshot is a shallow copy of a dict of one entry per drone, per batch (a few
+    microseconds per thousand drones; the benchmark in BENCHMARKS.md includes it).
+    """
 
     name = "validate-telemetry"
 
     def __init__(self, gate: TelemetryGate, outputs: Mapping[OutTopic, str]) -> None:
         self.gate = gate
         self.outputs = outputs
+        self._before_batch: dict[str, LastFix] = {}
 
     def handle(self, records: list[SourceRecord], now: datetime) -> list[WireRecord]:
         """The gate's outputs for the batch."""
+        self._before_batch = dict(self.gate.last_fixes)
         return process_records(self.gate.process, self.name, records, self.outputs, now)
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
-        """Nothing to load: `streams.processors.telemetry_gate` says why its memory is no table."""
+        """Back to the memory from before the last batch, which may be replayed.
+
+        Nothing to load otherwise: `streams.processors.telemetry_gate` says why its
+        memory is no table. After a rebalance that follows a committed batch the memory
+        is one batch older than it could be: a repeat of that batch's fixes may then
+        pass the gate again, and the projections' unique keys absorb it.
+        """
+        self.gate.last_fixes = dict(self._before_batch)
 
     def revoked(self, partitions: set[TopicPartition]) -> None:
         """Nothing to forget."""

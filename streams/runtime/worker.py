@@ -2,6 +2,7 @@
 
 Topology:
     telemetry (by drone) --gate--> delivery-telemetry (by delivery) | dispatch | deadletter
+                                   | accepted-telemetry (by drone: the projected history)
     deliveries + delivery-commands + delivery-telemetry (co-partitioned by delivery)
         --decide, fold, ETA--> deliveries (the aggregate's events) | tracking | dispatch
     dispatch (one partition: one owner) --AssignDrone--> delivery-commands
@@ -112,6 +113,7 @@ def output_topics(topics: Topics) -> dict[OutTopic, str]:
         "deliveries": topics.deliveries.name,
         "delivery_commands": topics.delivery_commands.name,
         "delivery_telemetry": topics.delivery_telemetry.name,
+        "accepted_telemetry": topics.accepted_telemetry.name,
         "tracking": topics.tracking.name,
         "dispatch": topics.dispatch.name,
         "deadletter": topics.deadletter.name,

@@ -79,6 +79,8 @@ def test_every_fix_is_stored_exactly_once(result: ScenarioResult) -> None:
     assert figures.telemetry_rows_lost == 0
     assert figures.telemetry_duplicate_rows == 0
     assert figures.telemetry_rows == figures.telemetry_expected_rows > 1_000
+    assert figures.refused_rows == 0, "a fix the gate refused is in the history"
+    assert figures.unaccounted == 0, "a fix neither accepted nor refused"
 
 
 def test_every_fix_on_a_mission_is_forwarded_or_dead_lettered(result: ScenarioResult) -> None:

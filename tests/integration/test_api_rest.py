@@ -151,7 +151,7 @@ def test_operators_read_the_fleet(api: PlatformConfig) -> None:
         fix("drone-b", 1, now, battery=45.0),
         fix("drone-c", 1, now - timedelta(minutes=5), battery=10.0),
     ]
-    asyncio.run(produce(api.stack.kafka_bootstrap, f"{api.topic_prefix}telemetry", fixes))
+    asyncio.run(produce(api.stack.kafka_bootstrap, f"{api.topic_prefix}accepted-telemetry", fixes))
     operator = {"X-Operator-Key": api.operator_key}
     base = f"{api.api_url}/v1/fleet"
 

@@ -41,7 +41,11 @@ def loaded(running_stack: StackSettings, topics: Topics) -> list[Event]:
     fixes = telemetry_events()
     bootstrap = running_stack.kafka_bootstrap
     asyncio.run(
-        produce(bootstrap, topics.telemetry.name, [*fixes, fixes[10], (b"x", b"\x00garbage")])
+        produce(
+            bootstrap,
+            topics.accepted_telemetry.name,
+            [*fixes, fixes[10], (b"x", b"\x00garbage")],
+        )
     )
     asyncio.run(produce(bootstrap, topics.deliveries.name, [requested(), assigned(), picked_up()]))
     return fixes

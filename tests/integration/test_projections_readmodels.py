@@ -32,7 +32,7 @@ def produced(running_stack: StackSettings, topics: Topics) -> int:
     ]
     letters.append((b"telemetry", b"\x00 not an envelope"))
     batches: list[tuple[str, list[Any]]] = [
-        (topics.telemetry.name, list(ds.telemetry())),
+        (topics.accepted_telemetry.name, list(ds.telemetry())),
         (topics.deliveries.name, ds.deliveries()),
         (topics.tracking.name, list(ds.tracking())),
         (topics.deadletter.name, letters),

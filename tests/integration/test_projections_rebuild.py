@@ -78,7 +78,7 @@ def records_to_produce(topics: Topics) -> list[tuple[str, list[Any]]]:
     ]
     letters.append(letters[0])
     return [
-        (topics.telemetry.name, telemetry),
+        (topics.accepted_telemetry.name, telemetry),
         (topics.deliveries.name, deliveries),
         (topics.tracking.name, tracking),
         (topics.deadletter.name, letters),
@@ -120,16 +120,19 @@ def test_rebuild_equals_the_live_result(
     live = digests(database)
     assert {"telemetry", "delivery_status_view", "drone_minute_stats_view"} <= set(live)
     assert live["telemetry"].startswith(f"{len(ds.telemetry()) + 600}:")
+    assert live["drone_latest_view"].startswith("8:")  # drone-a, drone-b, drone-0..5
 
     with psycopg.connect(database) as conn:
         conn.execute("DELETE FROM telemetry WHERE drone_id IN ('drone-a', 'drone-3')")
         conn.execute("DELETE FROM delivery_events WHERE event_type = 'Delivered'")
         conn.execute("UPDATE tracking SET remaining_m = remaining_m + 1")
+        conn.execute("UPDATE drone_latest SET battery_pct = 1 WHERE drone_id = 'drone-3'")
     refresh_rollups(database)
     damaged = digests(database)
     assert damaged["telemetry"] != live["telemetry"]
     assert damaged["delivery_status_view"] != live["delivery_status_view"]
     assert damaged["drone_minute_stats_view"] != live["drone_minute_stats_view"]
+    assert damaged["drone_latest_view"] != live["drone_latest_view"]
     old_telemetry = oid(database, "telemetry")
 
     seen: list[Progress] = []
@@ -158,7 +161,7 @@ def test_the_live_sink_goes_on_after_a_rebuild(
     running_stack: StackSettings, topics: Topics, database: str, produced: int
 ) -> None:
     more = [fix("drone-late", seq, T0 + timedelta(seconds=seq)) for seq in range(1, 51)]
-    asyncio.run(produce(running_stack.kafka_bootstrap, topics.telemetry.name, more))
+    asyncio.run(produce(running_stack.kafka_bootstrap, topics.accepted_telemetry.name, more))
     before = count(database, "SELECT count(*) FROM telemetry")
     run_sink(settings_for(running_stack, topics, database), produced + len(more))
     assert count(database, "SELECT count(*) FROM telemetry") == before + len(more)

@@ -39,7 +39,7 @@ def test_rebuild_with_the_live_sink_running(
 
     async def scenario() -> RebuildResult:
         producing = asyncio.create_task(
-            produce_rounds(running_stack.kafka_bootstrap, topics.telemetry.name, 0.1)
+            produce_rounds(running_stack.kafka_bootstrap, topics.accepted_telemetry.name, 0.1)
         )
         try:
             async with running_sink(settings) as sink:
@@ -60,6 +60,8 @@ def test_rebuild_with_the_live_sink_running(
     assert count(database, "SELECT count(DISTINCT (drone_id, sequence)) FROM telemetry") == total
     assert checkpoints(database) == asyncio.run(
         end_offsets(
-            running_stack.kafka_bootstrap, topics.telemetry.name, topics.telemetry.partitions
+            running_stack.kafka_bootstrap,
+            topics.accepted_telemetry.name,
+            topics.accepted_telemetry.partitions,
         )
     )

@@ -79,7 +79,7 @@ def test_sink_rides_out_a_postgresql_restart(
 
     async def scenario() -> Sink:
         producing = asyncio.create_task(
-            produce_rounds(running_stack.kafka_bootstrap, topics.telemetry.name, 0.15)
+            produce_rounds(running_stack.kafka_bootstrap, topics.accepted_telemetry.name, 0.15)
         )
         try:
             async with running_sink(settings) as sink:
@@ -106,6 +106,8 @@ def test_sink_rides_out_a_postgresql_restart(
     assert count(database, "SELECT count(DISTINCT (drone_id, sequence)) FROM telemetry") == total
     assert checkpoints(database) == asyncio.run(
         end_offsets(
-            running_stack.kafka_bootstrap, topics.telemetry.name, topics.telemetry.partitions
+            running_stack.kafka_bootstrap,
+            topics.accepted_telemetry.name,
+            topics.accepted_telemetry.partitions,
         )
     )

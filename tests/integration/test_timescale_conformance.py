@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from projections.migrate import ANALYST_ROLE
 from projections.rollups import refresh_rollups
 from tests.support import projection_dataset
 
@@ -165,3 +166,32 @@ def test_every_view_returns_the_same_rows_on_both(
 def test_normalization_still_tells_different_numbers_apart() -> None:
     assert normalized([{"a": 12.0}]) == normalized([{"a": 12}])
     assert normalized([{"a": 12.0000001}]) != normalized([{"a": 12}])
+
+
+def test_drone_latest_is_state_in_a_plain_table_and_telemetry_history_a_hypertable(
+    pglite_side: dict[str, Any],
+) -> None:
+    assert "drone_latest" in pglite_side["plain_tables"]
+    assert "telemetry" not in pglite_side["plain_tables"]
+    # and the view over it answers the same on both servers (the test above); not empty:
+    assert len(pglite_side["views"]["drone_latest_view"]) == 2
+
+
+def analyst_grants(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            "SELECT table_name, privilege_type FROM information_schema.role_table_grants"
+            " WHERE grantee = %s ORDER BY 1, 2",
+            (ANALYST_ROLE,),
+        ).fetchall()
+    return [f"{table}:{privilege}" for table, privilege in found]
+
+
+def test_the_analyst_role_may_select_every_contract_view_and_nothing_else_on_both(
+    fresh_database: Callable[[], str],
+    postgres_side: tuple[dict[str, str], dict[str, list[Any]]],
+    pglite_side: dict[str, Any],
+) -> None:
+    expected = [f"{view}:SELECT" for view in sorted(postgres_side[0])]
+    assert analyst_grants(fresh_database()) == expected
+    assert pglite_side["analyst_grants"] == expected

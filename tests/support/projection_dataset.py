@@ -39,7 +39,16 @@ from contracts import (
     TelemetryReported,
     TrackingUpdated,
 )
-from projections.rows import DEAD_LETTERS, Row, TableLayout, dead_letter_row, to_row
+from projections.rows import (
+    DEAD_LETTERS,
+    DRONE_LATEST,
+    LATEST_UPSERT,
+    TELEMETRY,
+    Row,
+    TableLayout,
+    dead_letter_row,
+    to_row,
+)
 
 NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PICKUP = GeoPoint(47.3780, 8.5400)
@@ -237,18 +246,27 @@ def rows() -> list[tuple[TableLayout, Row]]:
 
 
 def as_sql(placed: Iterable[tuple[TableLayout, Row]]) -> str:
-    """INSERT ... ON CONFLICT DO NOTHING statements, the way the sink inserts the rows."""
+    """INSERT statements, the way the sink writes the rows.
+
+    Appended tables get `ON CONFLICT DO NOTHING`; every telemetry row is also upserted
+    into `drone_latest` with the sink's own conflict clause (`LATEST_UPSERT`: only a
+    newer fix replaces a drone's row), so the state table matches the history.
+    """
     statements = []
     for layout, row in placed:
-        columns = ", ".join(layout.column_names)
-        values = ", ".join(
-            f"CAST({_literal(value)} AS {kind})"
-            for value, kind in zip(row, layout.column_types, strict=True)
-        )
-        statements.append(
-            f"INSERT INTO {layout.name} ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING;"
-        )
+        statements.append(_insert(layout, row, "ON CONFLICT DO NOTHING"))
+        if layout == TELEMETRY:
+            statements.append(_insert(DRONE_LATEST, row, LATEST_UPSERT))
     return "\n".join(statements) + "\n"
+
+
+def _insert(layout: TableLayout, row: Row, conflict: str) -> str:
+    columns = ", ".join(layout.column_names)
+    values = ", ".join(
+        f"CAST({_literal(value)} AS {kind})"
+        for value, kind in zip(row, layout.column_types, strict=True)
+    )
+    return f"INSERT INTO {layout.name} ({columns}) VALUES ({values}) {conflict};"
 
 
 def _literal(value: Any) -> str:

@@ -24,6 +24,10 @@ def observed(**changes: object) -> Observed:
             TelemetryRecord(0, 1, idle, decodable=True),
             TelemetryRecord(1, 0, None, decodable=False),
         ],
+        "accepted": [
+            TelemetryRecord(0, 0, mission, decodable=True),
+            TelemetryRecord(0, 1, idle, decodable=True),
+        ],
         "table_keys": [("drone-1", 1), ("drone-2", 1)],
         "forwarded_ids": frozenset({mission.event_id}),
         "dead_letters": {(1, 0): "undecodable"},
@@ -80,6 +84,25 @@ def test_a_refused_fix_on_a_mission_is_accounted_for() -> None:
         poison=[],
     )
     assert figures.gate_lost == 0
+
+
+def test_history_holds_the_accepted_fixes_only_and_each_fix_is_accepted_or_refused() -> None:
+    sent = observed().telemetry
+    mission_only = sent[:1]  # the idle drone's fix was not accepted
+    assert sent[0].fix is not None
+    same = {"telemetry": sent, "forwarded_ids": frozenset({sent[0].fix.event_id})}
+    refused = observed(
+        **same,
+        accepted=mission_only,
+        dead_letters={(0, 1): "future_timestamp", (1, 0): "undecodable"},
+    )
+    figures = account(refused, acked=3, poison=[])
+    assert figures.telemetry_expected_rows == 1
+    assert figures.refused_rows == 1  # drone-2's refused fix is in `telemetry`
+    assert figures.unaccounted == 0 and figures.lost == 0
+    neither = account(observed(**same, accepted=mission_only), acked=3, poison=[])
+    assert neither.unaccounted == 1  # the idle fix: neither accepted nor refused
+    assert neither.lost == 1
 
 
 def test_duplicates_are_counted_in_each_projection() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from contracts import decode_dead_letter
+from contracts import GeoPoint, decode_dead_letter, encode_event
 from streams.processors.telemetry_gate import FLEET_KEY, TelemetryGate
-from tests.support.factories import T0, fix
+from tests.support.factories import DEPOT, T0, fix
 from tests.support.processor_inputs import milestone, record
 
 
@@ -22,17 +22,46 @@ def test_gate_dead_letters_garbage_with_reason_and_original_bytes() -> None:
 
 def test_gate_routes_on_mission_fixes_by_delivery_and_tells_dispatch_of_changes() -> None:
     gate = TelemetryGate(fleet_refresh=timedelta(seconds=30))
-    (first,) = gate.process(record(fix(seq=1)), T0)
+    _, first = gate.process(record(fix(seq=1)), T0)
     assert (first.topic, first.key) == ("dispatch", FLEET_KEY)  # a drone dispatch never saw
-    assert gate.process(record(fix(seq=2, at=T0 + timedelta(seconds=1))), T0) == []  # no news
+    assert [
+        o.topic for o in gate.process(record(fix(seq=2, at=T0 + timedelta(seconds=1))), T0)
+    ] == [
+        "accepted_telemetry"  # no news for dispatch
+    ]
     on_mission = fix(seq=3, at=T0 + timedelta(seconds=2), delivery_id="d1", phase="to_pickup")
     outs = gate.process(record(on_mission), T0)
     assert [(o.topic, o.key) for o in outs] == [
+        ("accepted_telemetry", b"drone-1"),
         ("delivery_telemetry", b"d1"),
         ("dispatch", FLEET_KEY),
     ]
     later = fix(seq=4, at=T0 + timedelta(seconds=40))
-    assert [o.topic for o in gate.process(record(later), later.occurred_at)] == ["dispatch"]
+    assert [o.topic for o in gate.process(record(later), later.occurred_at)] == [
+        "accepted_telemetry",
+        "dispatch",
+    ]
+
+
+def test_every_accepted_fix_goes_to_the_history_as_sent_and_no_refused_one() -> None:
+    gate = TelemetryGate()
+    far = GeoPoint(DEPOT.lat + 0.02, DEPOT.lon)
+    sent = encode_event(fix(seq=1))
+    (accepted, _) = gate.process(record(sent), T0)
+    assert (accepted.topic, accepted.key, accepted.value) == (
+        "accepted_telemetry",
+        b"drone-1",
+        sent,
+    )
+    refused = [
+        fix(seq=1),  # duplicate
+        fix(seq=2, at=T0 + timedelta(days=2)),  # from the future
+        fix(seq=3, at=T0 - timedelta(days=30)),  # too old
+        fix(seq=4, at=T0 + timedelta(seconds=1), position=GeoPoint(0.0, 0.0)),  # null island
+        fix(seq=5, at=T0 + timedelta(seconds=1), position=far),  # 2.2 km in one second
+    ]
+    for bad in refused:
+        assert [o.topic for o in gate.process(record(bad), T0)] == ["deadletter"]
 
 
 def test_gate_refuses_a_duplicate() -> None:
@@ -45,7 +74,10 @@ def test_gate_refuses_a_duplicate() -> None:
 def test_the_gate_passes_milestones_to_dispatch_at_once() -> None:
     gate = TelemetryGate()
     gate.process(record(fix(seq=1)), T0)
-    (out,) = gate.process(record(milestone("drone-1", "returned", T0)), T0)
+    sent = milestone("drone-1", "returned", T0)
+    accepted, out = gate.process(record(sent), T0)
+    assert (accepted.topic, accepted.key) == ("accepted_telemetry", b"drone-1")
+    assert accepted.value == record(sent).value  # the original bytes, not re-encoded
     assert (out.topic, out.key) == ("dispatch", FLEET_KEY)
     assert gate.counts["milestone"] == 1
 

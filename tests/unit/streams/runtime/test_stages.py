@@ -7,6 +7,7 @@ the deliveries fold's outputs and then its tables' changelog records); the loop 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
@@ -32,6 +33,7 @@ from tests.support.factories import T0, assigned, fix, requested
 pytestmark = pytest.mark.unit
 
 OUTPUTS: dict[OutTopic, str] = {
+    "accepted_telemetry": "t-accepted-telemetry",
     "delivery_telemetry": "t-delivery-telemetry",
     "dispatch": "t-dispatch",
     "deadletter": "t-deadletter",
@@ -52,8 +54,14 @@ def test_a_batch_dead_letters_the_bad_and_routes_the_good_in_order() -> None:
     now = utc_now()
     fresh = fix("x", at=now, delivery_id="d9", phase="to_pickup")
     out = gate_batch(TelemetryGate(), [raw(b"{}"), raw(encode_event(fresh), 1)], OUTPUTS, now)
-    assert [r.topic for r in out] == ["t-deadletter", "t-delivery-telemetry", "t-dispatch"]
-    assert out[1] == WireRecord("t-delivery-telemetry", b"d9", encode_event(fresh))
+    assert [r.topic for r in out] == [
+        "t-deadletter",
+        "t-accepted-telemetry",
+        "t-delivery-telemetry",
+        "t-dispatch",
+    ]
+    assert out[1] == WireRecord("t-accepted-telemetry", b"x", encode_event(fresh))
+    assert out[2] == WireRecord("t-delivery-telemetry", b"d9", encode_event(fresh))
     assert decode_dead_letter(out[0].value or b"").source_offset == 0
 
 
@@ -71,7 +79,10 @@ def test_a_fleet_milestone_goes_to_dispatch_untouched() -> None:
         battery_pct=40.0,
     )
     out = gate_batch(TelemetryGate(), [raw(encode_event(returned))], OUTPUTS, now)
-    assert out == [WireRecord("t-dispatch", b"fleet", encode_event(returned))]
+    assert out == [
+        WireRecord("t-accepted-telemetry", b"x", encode_event(returned)),
+        WireRecord("t-dispatch", b"fleet", encode_event(returned)),
+    ]
 
 
 def test_a_processor_failure_dead_letters_that_record_and_the_batch_goes_on(
@@ -92,7 +103,26 @@ def test_a_processor_failure_dead_letters_that_record_and_the_batch_goes_on(
     letter = decode_dead_letter(out[0].value or b"")
     assert (letter.reason, letter.processor) == ("processing_error", "validate-telemetry")
     assert "boom" in letter.detail
-    assert [r.topic for r in out[1:]] == ["t-delivery-telemetry", "t-dispatch"]
+    assert [r.topic for r in out[1:]] == [
+        "t-accepted-telemetry",
+        "t-delivery-telemetry",
+        "t-dispatch",
+    ]
+
+
+def test_a_replayed_batch_is_checked_against_the_memory_from_before_it() -> None:
+    """A batch whose sends failed is replayed (`BatchLoop._replay` calls `assigned`): its
+    fixes must be accepted again, not refused as duplicates of themselves, or a fix whose
+    accepted copy never reached the broker would be missing from the history."""
+    now = utc_now()
+    stage = GateStage(TelemetryGate(), OUTPUTS)
+    first = raw(encode_event(fix("x", 1, at=now - timedelta(seconds=1))))
+    stage.handle([first], now)
+    batch = [raw(encode_event(fix("x", 2, at=now)), 1)]
+    assert [r.topic for r in stage.handle(batch, now)] == ["t-accepted-telemetry"]
+    asyncio.run(stage.assigned(set()))  # the loop's reload before the replay
+    assert [r.topic for r in stage.handle(batch, now)] == ["t-accepted-telemetry"]
+    assert [r.topic for r in stage.handle(batch, now)] == ["t-deadletter"]  # a real repeat
 
 
 DELIVERY_OUTPUTS: dict[OutTopic, str] = {
