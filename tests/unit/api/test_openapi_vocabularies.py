@@ -24,6 +24,7 @@ SCHEMAS: dict[str, Any] = json.loads(openapi_document())["components"]["schemas"
     [
         ("DeliveryStatusPublic", "status", DeliveryStatus),  # the view folds the aggregate
         ("TrackingMessagePublic", "status", TrackingStatus),  # a TrackingUpdated
+        ("TrackingStateMessagePublic", "status", TrackingStatus),  # what a customer is shown
         ("FleetUpdatePublic", "status", TrackingStatus),
         ("DronePublic", "phase", DronePhase),
     ],
@@ -35,7 +36,12 @@ def test_each_status_field_is_the_enum_of_its_contract(
 
 
 def test_the_socket_messages_are_component_schemas() -> None:
-    for name in ("TrackingMessagePublic", "FleetSnapshotPublic", "FleetUpdatePublic"):
+    for name in (
+        "TrackingMessagePublic",
+        "TrackingStateMessagePublic",
+        "FleetSnapshotPublic",
+        "FleetUpdatePublic",
+    ):
         assert SCHEMAS[name]["type"] == "object", name
     drones = SCHEMAS["FleetSnapshotPublic"]["properties"]["drones"]["items"]
     assert drones == {"$ref": "#/components/schemas/DronePublic"}
