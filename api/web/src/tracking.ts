@@ -101,6 +101,7 @@ export function reasonText(status: Status, reason: string | null): string | null
     busy: "the drone was already on another delivery",
     drone_lost: "we lost contact with the drone",
     no_drone_available: "no drone could take it in time",
+    not_taken_up: "the drone did not take it up in time",
   };
   const said = words[reason] ?? reason.replace(/_/g, " ");
   return `Why: ${said}.`;
