@@ -110,6 +110,19 @@ class SimulatorRunner:
         self.clock = SimClock(utc_now(), time.monotonic())
         """Set again when the run starts: with a speed-up, a compressed past ending now."""
 
+    def _number_on_from(self, base: int) -> None:
+        """Number the drones' fixes from `base` (the start, in ms since the epoch) on.
+
+        The platform knows a fix by (drone, sequence): the gate refuses a sequence lower
+        than the last it accepted, and the read models keep one row per pair. A restarted
+        simulator (the same drone ids) numbering from 1 again would be refused and
+        dropped until it passed the last run's count, its drones silent to dispatch all
+        that time. From the start time in milliseconds, every run begins beyond any
+        earlier one, as long as a drone reports less than 1,000 times a second.
+        """
+        sequence = self.engine.telemetry_sequence
+        sequence[sequence < base] = base - 1  # the next fix is `base`
+
     def now(self) -> datetime:
         """The simulated time: what every report and request the runner builds is stamped with."""
         return self.clock.now(time.monotonic())
@@ -132,6 +145,7 @@ class SimulatorRunner:
         self.clock = SimClock.starting(
             utc_now(), time.monotonic(), self.settings.speedup, self.settings.duration_s
         )
+        self._number_on_from(int(time.time() * 1000))
         tasks: list[asyncio.Task[None]] = []
         try:
             await _resolve_positions(consumer)

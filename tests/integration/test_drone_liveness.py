@@ -244,3 +244,50 @@ async def test_a_drone_silent_with_the_parcel_fails_it_and_is_proposed_when_it_r
     assert (failed.drone_id, failed.reason) == (lost_drone, "drone_lost")
     (assigned,) = [e for e in events_for(again, "live-3") if isinstance(e, DroneAssigned)]
     assert assigned.drone_id == lost_drone
+
+
+async def test_a_restarted_simulator_s_drone_forgot_its_mission_and_it_is_rescheduled(
+    running_stack: StackSettings,
+    topics: Topics,
+    liveness_worker: RunningService,
+) -> None:
+    """The simulator is stopped and started again (the same drones, idle at the depot, no
+    mission): the assigned drone's first idle fix says it forgot its delivery, which is
+    rescheduled at once, long before the drone could count as silent, and flown by the
+    other drone. Its new fixes are accepted at once (they are numbered on, not from 1)."""
+    bootstrap = running_stack.kafka_bootstrap
+    depot = ZURICH.depots[3]
+    drones = {"lr-00000", "lr-00001"}
+    async with flying(running_stack, topics, "lr-", depot=depot):
+        await known_to_dispatch(running_stack, topics, drones)
+        await request(running_stack, topics, "live-4", depot)
+        first = await collect(bootstrap, topics.deliveries.name, reached("live-4", DroneAssigned))
+        (given,) = [e for e in events_for(first, "live-4") if isinstance(e, DroneAssigned)]
+        await collect(
+            bootstrap,
+            topics.telemetry.name,
+            seen(given.drone_id, lambda f: f.delivery_id == "live-4"),
+            30,
+        )
+    async with flying(running_stack, topics, "lr-", depot=depot):
+        restarted_at = time.monotonic()
+        await collect(bootstrap, topics.deliveries.name, reached("live-4", DeliveryRescheduled), 30)
+        took = time.monotonic() - restarted_at
+        history = events_for(
+            await collect(bootstrap, topics.deliveries.name, reached("live-4", Delivered), 120),
+            "live-4",
+        )
+
+    assert took < SILENT_S, f"rescheduled {took:.1f} s after the restart: not by silence"
+    assert [type(e).__name__ for e in history] == [
+        "DeliveryRequested",
+        "DroneAssigned",
+        "DeliveryRescheduled",
+        "DroneAssigned",
+        "PickedUp",
+        "Delivered",
+    ]
+    rescheduled, second = history[2], history[3]
+    assert isinstance(rescheduled, DeliveryRescheduled)
+    assert (rescheduled.drone_id, rescheduled.reason) == (given.drone_id, "drone_lost")
+    assert isinstance(second, DroneAssigned) and second.drone_id != given.drone_id
