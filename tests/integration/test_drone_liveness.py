@@ -7,7 +7,8 @@ far). A drone's radio dies (`SimulatorRunner.silenced`: it flies on, nothing it 
 is sent): before the pickup its delivery is rescheduled to the other drone within the
 setting plus a few seconds and delivered; after the pickup it fails with `drone_lost`,
 which the customer's tracking shows. The silent drone, reporting again, is found and
-proposed again.
+proposed again. A restarted simulator's drone, idle with no mission, has forgotten its
+delivery: it is rescheduled at once.
 """
 
 from __future__ import annotations
