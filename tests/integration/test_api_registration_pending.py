@@ -40,7 +40,7 @@ def test_a_pending_key_starts_working_when_the_sink_catches_up(
                 topic_prefix=topics.prefix,
                 database_url=dsn,
             ),
-            records=1,
+            records=2,  # the airspace the platform published at start, and the registration
         )
         answer = httpx.get(me, headers=key)
         assert answer.status_code == 200 and answer.json()["name"] == "early bird"
