@@ -24,6 +24,7 @@ from devstack.settings import StackSettings
 from loadtest.faults import Fault, Scenario
 from loadtest.lagwatch import LagWatch, recovery_s, wait_checkpoints, wait_drained
 from loadtest.ledger import Figures, account, collect_sync, partitions_silent_since
+from loadtest.outcomes import Outcomes, settle
 from loadtest.platform import Platform
 from loadtest.poison import SentPoison, poison_batch, send_poison
 from loadtest.private_stack import PrivateStack
@@ -61,6 +62,8 @@ class ScenarioResult:
     seconds: float
     load_average: float = 0.0
     """The machine's 1-minute load average when the run ended (2 cores: above 2 is queueing)."""
+    deliveries: Outcomes = field(default_factory=Outcomes)
+    """How the deliveries ended, after the drain (and `Scenario.settle_s`)."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values, for JSON."""
@@ -81,6 +84,7 @@ class ScenarioResult:
             "lag_after_drain": self.lag_after_drain,
             "seconds": round(self.seconds, 1),
             "load_average_1m_at_end": self.load_average,
+            "deliveries": self.deliveries.as_dict(),
         }
 
 
@@ -172,6 +176,7 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
                 name: recovery_s(watch.series[group], item.back_at)
                 for name, group in zip(("gate", "deliveries", "sink"), groups, strict=True)
             }
+        outcomes = settle(bootstrap, topics, scenario.settle_s)
         observed = collect_sync(bootstrap, stack.settings.dsn_for(database), topics)
         for item in struck:
             item.silent_partitions = partitions_silent_since(
@@ -196,6 +201,7 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
         lag_after_drain=lag,
         seconds=time.monotonic() - started,
         load_average=round(os.getloadavg()[0], 1),
+        deliveries=outcomes,
     )
 
 

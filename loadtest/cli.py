@@ -68,10 +68,15 @@ def main(argv: list[str] | None = None) -> None:
 
 def _chaos(args: argparse.Namespace, logs: Path) -> None:
     from loadtest.chaos import ScenarioResult, run_all
-    from loadtest.faults import full_scenarios, short_outage_scenario, short_scenario
+    from loadtest.faults import (
+        full_scenarios,
+        short_outage_scenario,
+        short_scenario,
+        silent_drones_scenario,
+    )
     from loadtest.report import chaos_table
 
-    short = [short_scenario(), short_outage_scenario()]
+    short = [short_scenario(), short_outage_scenario(), silent_drones_scenario()]
     scenarios = short if args.short else full_scenarios(args.scale)
     if args.scenario:
         scenarios = [s for s in scenarios if s.name in args.scenario]

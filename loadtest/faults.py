@@ -45,6 +45,9 @@ class Scenario:
     worker_env: dict[str, str] = field(default_factory=dict)
     simulator_env: dict[str, str] = field(default_factory=dict)
     """Settings for the simulator the CLI has no flag for (`DRONEFLEET_SIMULATOR_...`)."""
+    settle_s: float = 0.0
+    """After the drain, how long every delivery has to reach a final state (0: the ends
+    are only counted): the scenarios that silence drones check that none is left behind."""
 
     @property
     def events(self) -> int:
@@ -104,6 +107,7 @@ def full_scenarios(scale: float = 1.0) -> list[Scenario]:
             tuple(Fault(t(s), "poison") for s in (10, 30, 50)),
             chaos="duplicate=2,reorder=2,skew=2,corrupt=0.5",
         ),
+        silent_drones_scenario(t(60), 1000),
     ]
 
 
@@ -122,6 +126,38 @@ def short_outage_scenario() -> Scenario:
         chaos="duplicate=1,reorder=1",
         worker_env=dict(FAST_FAILOVER),
         simulator_env={"DRONEFLEET_SIMULATOR_SEND_TIMEOUT_S": "2"},
+    )
+
+
+SHORT_LIVENESS = {
+    "DRONEFLEET_STREAMS_DRONE_SILENT_AFTER_S": "8",
+    "DRONEFLEET_STREAMS_FLEET_REFRESH_S": "2",
+    "DRONEFLEET_STREAMS_LIVENESS_TICK_S": "1",
+    "DRONEFLEET_STREAMS_ASSIGNMENT_TAKE_UP_S": "10",
+    "DRONEFLEET_STREAMS_WAIT_PROMISE_S": "15",
+}
+"""Liveness settings a short run can see through: a drone silent 8 s is lost, a delivery
+waits at most 15 s for a drone (the defaults are 30 s and 30 minutes)."""
+
+
+def silent_drones_scenario(duration_s: float = 40.0, drones: int = 250) -> Scenario:
+    """A fifth of the drones fall silent mid-run, then the simulator stops.
+
+    Once it has stopped every drone is silent: after the drain no delivery may be left
+    in a non-final state (dispatch takes every mission back, every wait expires).
+    """
+    return Scenario(
+        "silent-drones",
+        drones,
+        duration_s,
+        (Fault(round(duration_s * 0.75), "poison"),),
+        chaos="duplicate=1,reorder=1",
+        worker_env={**FAST_FAILOVER, **SHORT_LIVENESS},
+        simulator_env={
+            "DRONEFLEET_SIMULATOR_SILENCE_AT_S": str(round(duration_s * 0.4)),
+            "DRONEFLEET_SIMULATOR_SILENCE_SHARE": "20",
+        },
+        settle_s=90.0,
     )
 
 

@@ -44,6 +44,12 @@ class SimulatorSettings(KafkaSettings):
     sooner and the producer is replaced sooner."""
     chaos: str = ""
     """Telemetry perturbations, e.g. `drop=1,duplicate=2,reorder=1,corrupt=0.5,skew=1`."""
+    silence_at_s: float = Field(default=0.0, ge=0)
+    """When (seconds into the run) `silence_share` of the drones fall silent; with 0 none."""
+    silence_share: float = Field(default=0.0, ge=0, le=100)
+    """Percent of the drones (the first by id) whose radio dies at `silence_at_s` for the
+    rest of the run: they fly on and send nothing (a fault scenario of the platform's
+    liveness rule, `loadtest.faults`)."""
     demand_via: Literal["api", "kafka"] = "api"
     """`api`: POST each request to the REST API; `kafka`: write DeliveryRequested directly."""
     demand_business_id: str = "simulator"

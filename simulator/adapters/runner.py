@@ -188,6 +188,7 @@ class SimulatorRunner:
                 if self.settings.duration_s and elapsed >= self.settings.duration_s:
                     return
                 self.stats.ticks += 1
+                self._silence_if_due(elapsed)
             reports = self.engine.step(self.now(), step_s, cohort(index, cohorts))
             steps += 1
             await self._send(reports)
@@ -198,6 +199,13 @@ class SimulatorRunner:
                 next_step = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=max(delay, 0))
+
+    def _silence_if_due(self, elapsed: float) -> None:
+        """From `silence_at_s` on, the first `silence_share` percent of the drones are silent."""
+        at, share = self.settings.silence_at_s, self.settings.silence_share
+        if at and share and elapsed >= at:
+            count = round(len(self.engine.drone_ids) * share / 100)
+            self.silenced.update(self.engine.drone_ids[:count])
 
     def _cohorts(self) -> int:
         """No more cohorts than drones: an empty cohort would only waste a step."""

@@ -5,7 +5,10 @@ simulator flies 250 drones at 1 Hz for 40 s (about 10,000 fixes, with duplicates
 reordering from its chaos mode), twice, with the faults of `loadtest.faults`:
 - `short`: the stream worker is SIGKILLed and restarted twice, PostgreSQL is restarted
   once and two batches of poison records are produced;
-- `short-outage`: the Kafka broker is stopped for 8 s, then a batch of poison follows.
+- `short-outage`: the Kafka broker is stopped for 8 s, then a batch of poison follows;
+- `silent-drones`: a fifth of the drones fall silent mid-run (and all of them when the
+  simulator stops), with short liveness settings: after the drain no delivery is left
+  in a non-final state.
 Then the ledger (`loadtest.ledger`) compares the telemetry topic with the projections
 and the dead letters. The long form with the issue's five scenarios is `make chaos`.
 
@@ -19,14 +22,21 @@ from __future__ import annotations
 import pytest
 
 from loadtest.chaos import ScenarioResult, run_scenario
-from loadtest.faults import Scenario, short_outage_scenario, short_scenario
+from loadtest.faults import (
+    Scenario,
+    short_outage_scenario,
+    short_scenario,
+    silent_drones_scenario,
+)
 from loadtest.poison import POISON_KINDS
 from loadtest.private_stack import PrivateStack
 
 Run = tuple[Scenario, ScenarioResult]
 
 
-@pytest.fixture(scope="module", params=[short_scenario, short_outage_scenario])
+@pytest.fixture(
+    scope="module", params=[short_scenario, short_outage_scenario, silent_drones_scenario]
+)
 def run(request: pytest.FixtureRequest, private_stack: PrivateStack) -> Run:
     scenario: Scenario = request.param()
     return scenario, run_scenario(private_stack, scenario, private_stack.settings.home / "logs")
@@ -120,3 +130,19 @@ def test_the_projections_drained(result: ScenarioResult) -> None:
     """
     sink = {k: v for k, v in result.lag_after_drain.items() if "dronefleet-streams" not in k}
     assert len(sink) == 2 and set(sink.values()) == {0}, result.lag_after_drain
+
+
+def test_no_delivery_is_left_behind(run: Run) -> None:
+    """Every delivery ends once its drones are silent: their missions are taken back
+    (rescheduled, or failed with `drone_lost`) and every wait for a drone expires.
+
+    Checked where the scenario gives the deliveries the time (`settle_s`, with short
+    liveness settings); elsewhere their ends are counted in the results only.
+    """
+    scenario, result = run
+    outcomes = result.deliveries
+    assert sum(outcomes.statuses.values()) > 0, "deliveries were requested"
+    if scenario.settle_s:
+        assert outcomes.not_final == 0, outcomes.as_dict()
+        lost = outcomes.reasons["rescheduled:drone_lost"] + outcomes.reasons["failed:drone_lost"]
+        assert lost > 0, outcomes.as_dict()
