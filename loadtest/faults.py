@@ -157,7 +157,7 @@ def silent_drones_scenario(duration_s: float = 40.0, drones: int = 250) -> Scena
             "DRONEFLEET_SIMULATOR_SILENCE_AT_S": str(round(duration_s * 0.4)),
             "DRONEFLEET_SIMULATOR_SILENCE_SHARE": "20",
         },
-        settle_s=90.0,
+        settle_s=60.0,
     )
 
 
