@@ -26,6 +26,9 @@ How (`rebuild(settings)`, `dronefleet-projections rebuild [--projection core]`):
 
 The rebuild holds what Kafka still holds: a topic whose retention dropped old records
 (telemetry, tracking) rebuilds without them, though the live tables may still keep them.
+Telemetry is replayed from `accepted-telemetry` (`projections.sink.projected_topics`), so
+a rebuild keeps only the fixes the gate accepted, and `drone_latest` comes out equal to
+live because its upsert keeps the newest fix whatever the order of the batches.
 Progress (events/s, % of the end offsets) goes to `on_progress`; the CLI prints it.
 """
 
