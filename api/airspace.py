@@ -13,12 +13,19 @@ client may try again (docs/decisions/0002-airspace.md).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+
+from aiokafka.errors import KafkaError
 
 from api.errors import AirspaceUnknownError, UnservableRequestError
 from contracts import AirspacePublished, AirspaceRules, DecodeError, GeoPoint, decode_event
+from kafkaio.last_value import follow_values
 
 log = logging.getLogger(__name__)
+
+RETRY_MAX_S = 10.0
+"""The longest pause before the follower tries the broker again."""
 
 
 class AirspaceKeeper:
@@ -31,6 +38,22 @@ class AirspaceKeeper:
     def current(self) -> AirspacePublished | None:
         """The airspace in force, if one was read."""
         return self.rules.airspace if self.rules is not None else None
+
+    async def follow(self, bootstrap: str, topic: str, caught_up: asyncio.Event) -> None:
+        """Follow the topic until cancelled, starting again after a broker error.
+
+        An API started while the broker is away must still learn the airspace once the
+        broker is back, not answer 503 for good; reading again from the first record
+        changes nothing (the last record wins).
+        """
+        delay = 0.5
+        while True:
+            try:
+                await follow_values(bootstrap, topic, self.on_value, caught_up)
+            except KafkaError as error:
+                log.warning("following the airspace failed (%s); again in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_S)
 
     def on_value(self, value: bytes) -> None:
         """Take a record of the topic: a readable airspace replaces the one in force."""

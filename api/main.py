@@ -28,7 +28,6 @@ from api.openapi import DESCRIPTION, install_problem_document
 from api.routes import airspace, businesses, deliveries, fleet, health, page, tracking
 from api.settings import ApiSettings
 from kafkaio import BatchSender
-from kafkaio.last_value import follow_values
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +54,7 @@ async def follow_airspace(settings: ApiSettings) -> tuple[AirspaceKeeper, asynci
     keeper = AirspaceKeeper()
     caught_up = asyncio.Event()
     task = asyncio.create_task(
-        follow_values(
-            settings.kafka_bootstrap, settings.topics.airspace.name, keeper.on_value, caught_up
-        )
+        keeper.follow(settings.kafka_bootstrap, settings.topics.airspace.name, caught_up)
     )
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(caught_up.wait(), settings.airspace_wait_s)

@@ -20,6 +20,7 @@ from contracts import TopicSpec
 from devstack.services import (
     PlatformConfig,
     RunningService,
+    publish_airspace,
     register_business,
     start_service,
     wait_until_ready,
@@ -88,8 +89,12 @@ class Platform:
         return f"{self.topic_prefix}projections-core"
 
     def start(self, workers: int = 1) -> None:
-        """Start the sink, `workers` stream workers and the API; wait for readiness."""
+        """Publish the airspace, start the sink, `workers` stream workers and the API, wait.
+
+        The airspace first: the API refuses deliveries until it knows one.
+        """
         try:
+            publish_airspace(self.config, self.logs)
             for name, argv in CORE:
                 self.services[name] = start_service(name, argv, self.config, self.logs)
             for _ in range(workers):

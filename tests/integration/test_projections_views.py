@@ -126,6 +126,28 @@ def test_drone_latest_view(dsn: str) -> None:
     ]
 
 
+def test_airspace_view_is_the_version_in_force(dsn: str) -> None:
+    rows = query(
+        dsn,
+        "SELECT airspace_id, version, name, published_at, range_m, zones, depots, service_area"
+        " FROM airspace_view",
+    )
+    assert len(rows) == 1
+    airspace_id, version, name, published_at, range_m, zones, depots, area = rows[0]
+    assert (airspace_id, version, name, published_at, range_m) == (
+        "platform",
+        2,
+        "zurich",
+        at(-30),
+        15_000.0,
+    )
+    assert [zone["name"] for zone in zones] == ["lake"]
+    assert zones[0]["boundary"][0] == {"lat": 47.35, "lon": 8.54}
+    assert [depot["name"] for depot in depots] == ["Hauptbahnhof", "Seefeld"]
+    assert depots[0]["position"] == {"lat": 47.378, "lon": 8.54}
+    assert len(area) == 3
+
+
 def test_dead_letter_counts_view(dsn: str) -> None:
     rows = query(dsn, "SELECT * FROM dead_letter_counts_view ORDER BY reason")
     assert rows == [

@@ -15,6 +15,8 @@ What it holds (UTC, on 2026-11-27):
 - tracking: three updates of d1 (12:00:20, 12:00:40, 12:10:00).
 - dead letters: two `out_of_range` and one `undecodable` telemetry records refused by
   validate-telemetry, one `illegal_transition` refused by the deliveries processor.
+- airspace: version 1 published at 11:00 (range 20 km, no zone), version 2 at 11:30
+  (range 15 km, one zone "lake", two depots): version 2 is in force.
 """
 
 from __future__ import annotations
@@ -27,14 +29,17 @@ from typing import Any
 import msgspec
 
 from contracts import (
+    AirspacePublished,
     BusinessRegistered,
     DeadLetter,
     Delivered,
     DeliveryRequested,
+    Depot,
     DroneAssigned,
     DronePhase,
     Event,
     GeoPoint,
+    NoFlyZone,
     PickedUp,
     TelemetryReported,
     TrackingUpdated,
@@ -210,6 +215,29 @@ def businesses() -> list[BusinessRegistered]:
     ]
 
 
+def airspace() -> list[AirspacePublished]:
+    """Two versions of a small airspace; the second is in force."""
+    area = (GeoPoint(47.30, 8.45), GeoPoint(47.30, 8.65), GeoPoint(47.45, 8.65))
+    lake = NoFlyZone("lake", (GeoPoint(47.35, 8.54), GeoPoint(47.35, 8.55), GeoPoint(47.36, 8.55)))
+    depots = (Depot("Hauptbahnhof", PICKUP), Depot("Seefeld", GeoPoint(47.3667, 8.5500)))
+
+    def version(sequence: int, minute: float, range_m: float) -> AirspacePublished:
+        return AirspacePublished(
+            event_id=f"airspace-{sequence}",
+            sequence=sequence,
+            occurred_at=at(minute),
+            recorded_at=at(minute),
+            airspace_id="platform",
+            name="zurich",
+            zones=(lake,) if sequence > 1 else (),
+            depots=depots if sequence > 1 else depots[:1],
+            service_area=area,
+            range_m=range_m,
+        )
+
+    return [version(1, -60, 20_000.0), version(2, -30, 15_000.0)]
+
+
 def dead_letters() -> list[DeadLetter]:
     """Four refused records: three telemetry (two reasons), one delivery event."""
 
@@ -237,7 +265,7 @@ def dead_letters() -> list[DeadLetter]:
 def rows() -> list[tuple[TableLayout, Row]]:
     """Every row of the data set, in load order."""
     placed: list[tuple[TableLayout, Row]] = []
-    for event in [*telemetry(), *deliveries(), *tracking(), *businesses()]:
+    for event in [*telemetry(), *deliveries(), *tracking(), *businesses(), *airspace()]:
         row = to_row(event)
         assert row is not None, event
         placed.append(row)

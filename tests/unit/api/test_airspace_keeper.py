@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import get_args
 
 import pytest
+from aiokafka.errors import KafkaConnectionError
 
+from api import airspace as api_airspace
 from api.airspace import AirspaceKeeper
 from api.errors import AirspaceUnknownError, ProblemReason, UnservableRequestError
 from api.main import create_app
@@ -54,3 +58,32 @@ def test_the_reasons_are_an_enum_of_the_problem_document() -> None:
     assert set(get_args(Unservable)) <= set(enum) and "airspace_unknown" in enum
     airspace = app.openapi()["paths"]["/v1/airspace"]["get"]
     assert {"200", "401", "503"} <= set(airspace["responses"])
+
+
+async def test_the_follower_starts_again_after_a_broker_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An API started while the broker is away learns the airspace once it is back."""
+    published = encode_event(airspace_of(default_scenario(), utc_now()))
+    calls: list[str] = []
+
+    async def flaky(
+        bootstrap: str, topic: str, on_value: Callable[[bytes], None], caught_up: asyncio.Event
+    ) -> None:
+        calls.append(topic)
+        if len(calls) == 1:
+            raise KafkaConnectionError("the broker is away")
+        on_value(published)
+        caught_up.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(api_airspace, "follow_values", flaky)
+    monkeypatch.setattr(api_airspace, "RETRY_MAX_S", 0.01)
+    keeper, caught_up = AirspaceKeeper(), asyncio.Event()
+    task = asyncio.create_task(keeper.follow("nowhere:1", "airspace", caught_up))
+    try:
+        await asyncio.wait_for(caught_up.wait(), 5)
+    finally:
+        task.cancel()
+    assert calls == ["airspace", "airspace"]
+    assert keeper.current is not None and keeper.current.name == "zurich"
