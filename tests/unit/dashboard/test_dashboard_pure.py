@@ -13,6 +13,7 @@ import pytest
 from dashboard import figures, maps
 from dashboard.cli import streamlit_argv
 from dashboard.lag import TopicLag, summarize
+from dashboard.queries import AirspaceShapes
 from dashboard.settings import DashboardSettings
 from devstack.services import PlatformConfig
 from devstack.settings import StackSettings
@@ -96,6 +97,25 @@ def test_the_maps_ask_no_cdn_and_no_token() -> None:
     assert "cartocdn" not in text and "mapbox://" not in text
     assert [layer["id"] for layer in deck["layers"]] == ["dropoffs", "drones"]
     assert len(deck["layers"][1]["data"]) == 3
+
+
+def test_the_fleet_map_draws_the_airspace_under_the_drones() -> None:
+    airspace = AirspaceShapes(
+        name="zurich",
+        zones=[{"name": "lake", "polygon": [[8.54, 47.35], [8.55, 47.35], [8.55, 47.36]]}],
+        depots=pd.DataFrame({"name": ["Hauptbahnhof"], "lat": [47.378], "lon": [8.54]}),
+        service_area=[[8.45, 47.30], [8.65, 47.30], [8.65, 47.45]],
+    )
+    deck = json.loads(maps.fleet_map(FLEET, IN_FLIGHT, None, airspace).to_json())
+    assert [layer["id"] for layer in deck["layers"]] == [
+        "service-area",
+        "no-fly-zones",
+        "depots",
+        "dropoffs",
+        "drones",
+    ]
+    assert deck["layers"][1]["data"][0]["polygon"][0] == [8.54, 47.35]
+    assert deck["layers"][2]["data"][0]["name"] == "Hauptbahnhof"
 
 
 def test_a_configured_base_map_is_used() -> None:
