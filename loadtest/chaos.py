@@ -25,7 +25,7 @@ from loadtest.faults import Fault, Scenario
 from loadtest.lagwatch import LagWatch, recovery_s, wait_checkpoints, wait_drained
 from loadtest.ledger import Figures, account, collect_sync, partitions_silent_since
 from loadtest.outcomes import Outcomes, settle
-from loadtest.platform import Platform
+from loadtest.platform import Platform, simulator_summary
 from loadtest.poison import SentPoison, poison_batch, send_poison
 from loadtest.private_stack import PrivateStack
 
@@ -91,10 +91,15 @@ class ScenarioResult:
 class _Injector:
     """Carries out faults on one platform and private stack."""
 
-    def __init__(self, stack: PrivateStack, platform: Platform, telemetry_topic: str) -> None:
+    def __init__(
+        self, stack: PrivateStack, platform: Platform, telemetry_topic: str, scenario: Scenario
+    ) -> None:
         self.stack = stack
         self.platform = platform
         self.telemetry_topic = telemetry_topic
+        self.scenario = scenario
+        self.simulator_runs: list[dict[str, Any]] = []
+        """The summaries of the simulators a restart stopped (the last run's comes at the end)."""
         self.poison: list[SentPoison] = []
         self.crashed: list[str] = []
 
@@ -116,6 +121,17 @@ class _Injector:
         if kind == "restart_postgres":
             back = self.stack.restart_postgres(fault.seconds)
             return Struck(kind, at_s, now, back, f"down {fault.seconds:.0f}s")
+        if kind == "restart_simulator":
+            self.platform.services["simulator"].stop()  # SIGTERM: it ends its run, summarised
+            self.simulator_runs.append(
+                simulator_summary(self.platform.services["simulator"].log_file)
+            )
+            rest = max(self.scenario.duration_s - at_s, 1.0)
+            # Another seed: a run's event ids come from its seed (runs are reproducible),
+            # and the same seed would send the first run's ids again.
+            again = [*self.scenario.simulator_args(rest), "--seed", str(len(self.simulator_runs))]
+            self.platform.start_simulator(again, self.scenario.simulator_env)
+            return Struck(kind, at_s, now, time.monotonic(), f"a new simulator for {rest:.0f}s")
         if kind == "stop_kafka":
             self.stack.stop_kafka()
             stopped = time.monotonic()
@@ -149,7 +165,7 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
     bootstrap = stack.settings.kafka_bootstrap
     started = time.monotonic()
     platform.start(workers=1)
-    injector = _Injector(stack, platform, topics.telemetry.name)
+    injector = _Injector(stack, platform, topics.telemetry.name, scenario)
     struck: list[Struck] = []
     groups = [platform.gate_group, platform.deliveries_group, platform.sink_group]
     try:
@@ -162,7 +178,8 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
                 item = injector.strike(fault, time.monotonic() - t0)
                 item.back_wall_ms = int((time.time() - (time.monotonic() - item.back_at)) * 1000)
                 struck.append(item)
-            summary = _wait_simulator(platform, injector, scenario.duration_s + 180)
+            last = _wait_simulator(platform, injector, scenario.duration_s + 180)
+            summary = summed([*injector.simulator_runs, last])
             injector.revive()
             lag = wait_drained(bootstrap, consumed_topics(platform, topics), timeout_s=240)
             lag["sink checkpoints behind the topics"] = wait_checkpoints(
@@ -203,6 +220,23 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
         load_average=round(os.getloadavg()[0], 1),
         deliveries=outcomes,
     )
+
+
+NOT_ADDED = frozenset({"drones", "telemetry_per_s", "asked_per_s", "speedup"})
+"""Summary values of a simulator run that are settings or rates, not counts."""
+
+
+def summed(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary of the simulator's runs (a restart makes two): counts added up."""
+    total: dict[str, Any] = {}
+    for run in runs:
+        for key, value in run.items():
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if numeric and key not in NOT_ADDED and isinstance(total.get(key), int | float):
+                total[key] += value
+            else:
+                total[key] = value
+    return total
 
 
 def sink_topics(topics: Topics) -> list[TopicSpec]:

@@ -73,10 +73,16 @@ def _chaos(args: argparse.Namespace, logs: Path) -> None:
         short_outage_scenario,
         short_scenario,
         silent_drones_scenario,
+        simulator_restart_scenario,
     )
     from loadtest.report import chaos_table
 
-    short = [short_scenario(), short_outage_scenario(), silent_drones_scenario()]
+    short = [
+        short_scenario(),
+        short_outage_scenario(),
+        silent_drones_scenario(),
+        simulator_restart_scenario(),
+    ]
     scenarios = short if args.short else full_scenarios(args.scale)
     if args.scenario:
         scenarios = [s for s in scenarios if s.name in args.scenario]

@@ -17,6 +17,7 @@ FaultKind = Literal[
     "restart_postgres",  # fast shutdown, `seconds` down, start
     "stop_kafka",  # controlled shutdown, `seconds` down, start
     "poison",  # one batch of poison records into the telemetry topic
+    "restart_simulator",  # stop the simulator, start a new one (its drones forget their missions)
 ]
 
 
@@ -59,15 +60,15 @@ class Scenario:
         """Requests per minute: about one per drone over the first minute, by default."""
         return self.demand_per_minute or float(self.drones)
 
-    def simulator_args(self) -> list[str]:
-        """The simulator CLI's flags for this scenario."""
+    def simulator_args(self, duration_s: float | None = None) -> list[str]:
+        """The simulator CLI's flags for this scenario (for `duration_s`: a restart's)."""
         args = [
             "--drones",
             str(self.drones),
             "--telemetry-hz",
             str(self.telemetry_hz),
             "--duration",
-            str(self.duration_s),
+            str(self.duration_s if duration_s is None else duration_s),
             "--demand-per-minute",
             str(self.demand),
         ]
@@ -108,6 +109,7 @@ def full_scenarios(scale: float = 1.0) -> list[Scenario]:
             chaos="duplicate=2,reorder=2,skew=2,corrupt=0.5",
         ),
         silent_drones_scenario(t(60), 1000),
+        simulator_restart_scenario(t(60), 1000),
     ]
 
 
@@ -157,6 +159,26 @@ def silent_drones_scenario(duration_s: float = 40.0, drones: int = 250) -> Scena
             "DRONEFLEET_SIMULATOR_SILENCE_AT_S": str(round(duration_s * 0.4)),
             "DRONEFLEET_SIMULATOR_SILENCE_SHARE": "20",
         },
+        settle_s=60.0,
+    )
+
+
+def simulator_restart_scenario(duration_s: float = 40.0, drones: int = 250) -> Scenario:
+    """The simulator is stopped mid-run and started again.
+
+    Its drones, back at their depots with no mission, have forgotten the deliveries they
+    flew: none of those may be left behind.
+    """
+    return Scenario(
+        "simulator-restart",
+        drones,
+        duration_s,
+        (
+            Fault(round(duration_s * 0.4), "restart_simulator"),
+            Fault(round(duration_s * 0.75), "poison"),
+        ),
+        chaos="duplicate=1,reorder=1",
+        worker_env={**FAST_FAILOVER, **SHORT_LIVENESS},
         settle_s=60.0,
     )
 

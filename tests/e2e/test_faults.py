@@ -8,7 +8,9 @@ reordering from its chaos mode), twice, with the faults of `loadtest.faults`:
 - `short-outage`: the Kafka broker is stopped for 8 s, then a batch of poison follows;
 - `silent-drones`: a fifth of the drones fall silent mid-run (and all of them when the
   simulator stops), with short liveness settings: after the drain no delivery is left
-  in a non-final state.
+  in a non-final state;
+- `simulator-restart`: the simulator is stopped and started again mid-run (its drones
+  forget their missions), then poison; no delivery left behind either.
 Then the ledger (`loadtest.ledger`) compares the telemetry topic with the projections
 and the dead letters. The long form with the issue's five scenarios is `make chaos`.
 
@@ -27,6 +29,7 @@ from loadtest.faults import (
     short_outage_scenario,
     short_scenario,
     silent_drones_scenario,
+    simulator_restart_scenario,
 )
 from loadtest.poison import POISON_KINDS
 from loadtest.private_stack import PrivateStack
@@ -35,7 +38,13 @@ Run = tuple[Scenario, ScenarioResult]
 
 
 @pytest.fixture(
-    scope="module", params=[short_scenario, short_outage_scenario, silent_drones_scenario]
+    scope="module",
+    params=[
+        short_scenario,
+        short_outage_scenario,
+        silent_drones_scenario,
+        simulator_restart_scenario,
+    ],
 )
 def run(request: pytest.FixtureRequest, private_stack: PrivateStack) -> Run:
     scenario: Scenario = request.param()

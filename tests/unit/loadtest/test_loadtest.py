@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from contracts import DecodeError, decode_event
+from loadtest.chaos import summed
 from loadtest.faults import full_scenarios, short_scenario
 from loadtest.followers import percentile
 from loadtest.hops import hop_latencies
@@ -175,3 +176,14 @@ def test_markdown_table() -> None:
     assert table(["a", "b"], [["x", 1_000], ["y", None]]) == (
         "| a | b |\n|---|---|\n| x | 1,000 |\n| y | - |"
     )
+
+
+def test_a_restarted_simulator_s_runs_are_summed_as_counts() -> None:
+    first = {"drones": 250, "telemetry_sent": 4_000, "telemetry_per_s": 250.0, "demand_via": "api"}
+    second = {"drones": 250, "telemetry_sent": 6_000, "telemetry_per_s": 240.0, "demand_via": "api"}
+    assert summed([first, second]) == {
+        "drones": 250,
+        "telemetry_sent": 10_000,
+        "telemetry_per_s": 240.0,
+        "demand_via": "api",
+    }
