@@ -103,14 +103,15 @@ def frame_with(at: AppTest, column: str) -> pd.DataFrame:
 
 
 def test_the_days_outcomes(app: AppTest) -> None:
-    # d1..d5 requested that day: d1, d2, d4 delivered in 10, 20 and 5 minutes; d3 never
-    # assigned and d5 in flight are open; only d1 had a promise, and kept it.
+    # d1..d5 requested that day: d1, d2, d4 delivered in 10, 20 and 5 minutes; d3 was
+    # cancelled before any drone took it; d5 in flight is open; only d1 had a promise,
+    # and kept it.
     assert metrics(app) == {
         "Requested": "5",
         "Delivered": "3",
-        "Cancelled": "0",
+        "Cancelled": "1",
         "Failed": "0",
-        "Open": "2",
+        "Open": "1",
         "On time": "100%",
         "Mean minutes to deliver": "11.7",
         "p90 minutes to deliver": "18.0",

@@ -73,7 +73,7 @@ def test_drone_minute_stats_view(dsn: str) -> None:
 def test_delivery_hourly_outcomes_view(dsn: str) -> None:
     rows = query(dsn, "SELECT * FROM delivery_hourly_outcomes_view ORDER BY hour")
     assert rows == [
-        # d1 (10 min), d2 (20 min) delivered; d3 requested, never assigned.
+        # d1 (10 min), d2 (20 min) delivered; d3 requested, never assigned (cancelled).
         (at(0), 3, 2, 2, 15.0, 20.0),
         # d4 requested 13:15, delivered 13:20.
         (at(60), 1, 1, 1, 5.0, 5.0),
@@ -89,9 +89,14 @@ def test_delivery_status_view(dsn: str) -> None:
     assert rows == [
         ("d1", "delivered", "drone-a", at(0), at(10), 0.0, at(10), 4),
         ("d2", "delivered", "drone-c", at(30), at(50), None, None, 4),
-        ("d3", "requested", None, at(45), None, None, None, 1),
+        ("d3", "cancelled", None, at(45), None, None, None, 2),
         ("d4", "delivered", "drone-b", at(75), at(80), None, None, 4),
     ]
+
+
+def test_delivery_reasons_view(dsn: str) -> None:
+    rows = query(dsn, "SELECT * FROM delivery_reasons_view ORDER BY delivery_id, sequence")
+    assert rows == [("d3", 2, "cancelled", at(50), "no longer needed")]
 
 
 def test_delivery_track_view(dsn: str) -> None:

@@ -11,7 +11,8 @@ What it holds (UTC, on 2026-11-27):
 - drone-b: one idle fix at 12:00:30 (0 m/s, battery 100) and one at 13:05:00 (5 m/s, 70).
 - deliveries: d1 requested 12:00, assigned, picked up 12:02, delivered 12:10 (10 min);
   d2 requested 12:30, assigned, delivered 12:50 (20 min); d3 requested 12:45, never
-  assigned; d4 requested 13:15, assigned, delivered 13:20 (5 min).
+  assigned, cancelled 12:50 ("no longer needed"); d4 requested 13:15, assigned,
+  delivered 13:20 (5 min).
 - tracking: three updates of d1 (12:00:20, 12:00:40, 12:10:00).
 - dead letters: two `out_of_range` and one `undecodable` telemetry records refused by
   validate-telemetry, one `illegal_transition` refused by the deliveries processor.
@@ -33,6 +34,7 @@ from contracts import (
     BusinessRegistered,
     DeadLetter,
     Delivered,
+    DeliveryCancelled,
     DeliveryRequested,
     Depot,
     DroneAssigned,
@@ -167,6 +169,15 @@ def deliveries() -> list[Event]:
         *_delivery("d1", 0, "drone-a", 10),
         *_delivery("d2", 30, "drone-c", 50),
         *_delivery("d3", 45, None, None),
+        DeliveryCancelled(
+            event_id="d3-2",
+            sequence=2,
+            occurred_at=at(50),
+            recorded_at=at(50),
+            delivery_id="d3",
+            requested_by="b1",
+            reason="no longer needed",
+        ),
         *_delivery("d4", 75, "drone-b", 80),
     ]
 
