@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from contracts import Topics
@@ -96,11 +95,3 @@ def fresh_database(running_stack: StackSettings) -> Iterator[Callable[[], str]]:
 def database(fresh_database: Callable[[], str]) -> str:
     """One migrated database for the module."""
     return fresh_database()
-
-
-def count(dsn: str, query: str, *params: object) -> int:
-    """Run a COUNT-like query and return the integer."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
-        assert row is not None
-        return int(row[0])

@@ -22,7 +22,7 @@ from websockets.exceptions import InvalidStatus
 from contracts import Topics
 from devstack.services import PlatformConfig, register_business, start_platform, stop_all
 from devstack.settings import StackSettings
-from tests.conftest import count
+from tests.support.database import count
 from tests.support.kafka_helpers import wait_for
 
 PICKUP = {"lat": 47.3800, "lon": 8.5420}  # a few hundred metres from the first depot

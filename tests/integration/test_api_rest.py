@@ -20,12 +20,9 @@ from websockets.exceptions import InvalidStatus
 from contracts import Topics, utc_now
 from devstack.services import PlatformConfig
 from devstack.settings import StackSettings
-from tests.support.api_platform import running_api
+from tests.support.api_platform import request, running_api
 from tests.support.factories import fix, tracking
 from tests.support.kafka_helpers import produce, wait_for
-
-PICKUP = {"lat": 47.3800, "lon": 8.5420}
-DROPOFF = {"lat": 47.3840, "lon": 8.5460}
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +40,6 @@ def register(api: PlatformConfig, name: str) -> dict[str, Any]:
         json={"name": name, "contact": f"{name}@example.com"},
     )
     assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def request(api: PlatformConfig, key: str) -> dict[str, Any]:
-    response = httpx.post(
-        f"{api.api_url}/v1/deliveries",
-        headers={"X-API-Key": key},
-        json={"pickup": PICKUP, "dropoff": DROPOFF},
-    )
-    assert response.status_code == 202, response.text
     body: dict[str, Any] = response.json()
     return body
 

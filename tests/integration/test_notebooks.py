@@ -23,7 +23,7 @@ from contracts import Topics
 from devstack.services import PlatformConfig, start_platform, stop_all
 from devstack.settings import StackSettings
 from projections.rollups import refresh_rollups
-from tests.conftest import count
+from tests.support.database import count
 from tests.support.kafka_helpers import wait_for
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))

@@ -12,7 +12,7 @@ from contracts import Event, Topics
 from devstack.settings import StackSettings
 from projections.migrate import migrate
 from projections.settings import ProjectionsSettings
-from tests.conftest import count
+from tests.support.database import count
 from tests.support.factories import T0, assigned, fix, picked_up, requested
 from tests.support.kafka_helpers import produce
 from tests.support.sink_helpers import run_sink_until_consumed

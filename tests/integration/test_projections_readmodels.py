@@ -17,8 +17,8 @@ from contracts import Topics, encode_dead_letter
 from devstack.settings import StackSettings
 from projections.settings import ProjectionsSettings
 from projections.sink import Sink
-from tests.conftest import count
 from tests.support import projection_dataset as ds
+from tests.support.database import count
 from tests.support.kafka_helpers import produce
 from tests.support.sink_helpers import run_sink_until_consumed
 

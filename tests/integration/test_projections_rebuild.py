@@ -24,8 +24,8 @@ from projections.rebuild import Progress, RebuildError, rebuild
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
 from projections.shadow import RETIRED_SCHEMA, SHADOW_SCHEMA
-from tests.conftest import count
 from tests.support import projection_dataset as ds
+from tests.support.database import count
 from tests.support.factories import T0, fix
 from tests.support.kafka_helpers import produce
 from tests.support.sink_helpers import run_sink_until_consumed

@@ -14,15 +14,17 @@ from contracts import Topics
 from devstack.settings import StackSettings
 from projections.rebuild import RebuildResult, rebuild
 from projections.settings import ProjectionsSettings
-from tests.conftest import count
-from tests.integration.test_projections_restart import (
+from tests.support.database import count
+from tests.support.kafka_helpers import wait_for
+from tests.support.sink_helpers import (
     DRONES,
     ROUNDS,
-    end_offsets,
+    checkpoints,
+    filled_ends,
     produce_rounds,
+    running_sink,
+    wait_for_checkpoints,
 )
-from tests.support.kafka_helpers import wait_for
-from tests.support.sink_helpers import checkpoints, running_sink, wait_for_checkpoints
 
 
 def test_rebuild_with_the_live_sink_running(
@@ -59,7 +61,7 @@ def test_rebuild_with_the_live_sink_running(
     assert count(database, "SELECT count(*) FROM telemetry") == total
     assert count(database, "SELECT count(DISTINCT (drone_id, sequence)) FROM telemetry") == total
     assert checkpoints(database) == asyncio.run(
-        end_offsets(
+        filled_ends(
             running_stack.kafka_bootstrap,
             topics.accepted_telemetry.name,
             topics.accepted_telemetry.partitions,

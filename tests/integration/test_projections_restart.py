@@ -11,56 +11,25 @@ other modules use their own databases and their fixtures connect afresh.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-from contracts import Topics, encode_event
+from contracts import Topics
 from devstack.postgres import PostgresNode
 from devstack.settings import StackSettings
 from projections.settings import ProjectionsSettings
 from projections.sink import Sink
-from tests.conftest import count
-from tests.support.factories import T0, fix
+from tests.support.database import count
 from tests.support.kafka_helpers import wait_for
-from tests.support.sink_helpers import checkpoints, running_sink, wait_for_checkpoints
+from tests.support.sink_helpers import (
+    DRONES,
+    ROUNDS,
+    checkpoints,
+    filled_ends,
+    produce_rounds,
+    running_sink,
+    wait_for_checkpoints,
+)
 
-DRONES = 50
-ROUNDS = 40  # one fix per drone per round: 2,000 fixes
 OUTAGE_S = 3.0
-
-
-async def produce_rounds(bootstrap: str, topic: str, pause_s: float) -> None:
-    """ROUNDS rounds of one fix per drone, a pause between rounds, every send acked."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        for seq in range(1, ROUNDS + 1):
-            sent = [
-                await producer.send(
-                    topic,
-                    encode_event(fix(f"drone-{d}", seq, T0 + timedelta(seconds=seq))),
-                    key=f"drone-{d}".encode(),
-                )
-                for d in range(DRONES)
-            ]
-            await asyncio.gather(*sent)
-            await asyncio.sleep(pause_s)
-    finally:
-        await producer.stop()
-
-
-async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[tuple[str, int], int]:
-    """The topic's end offsets, for the partitions that hold records."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    wanted = [TopicPartition(topic, p) for p in range(partitions)]
-    consumer.assign(wanted)
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(wanted)
-    finally:
-        await consumer.stop()
-    return {(tp.topic, tp.partition): offset for tp, offset in ends.items() if offset > 0}
 
 
 def test_sink_rides_out_a_postgresql_restart(
@@ -105,7 +74,7 @@ def test_sink_rides_out_a_postgresql_restart(
     assert count(database, "SELECT count(*) FROM telemetry") == total
     assert count(database, "SELECT count(DISTINCT (drone_id, sequence)) FROM telemetry") == total
     assert checkpoints(database) == asyncio.run(
-        end_offsets(
+        filled_ends(
             running_stack.kafka_bootstrap,
             topics.accepted_telemetry.name,
             topics.accepted_telemetry.partitions,

@@ -25,8 +25,7 @@ from api import tokens
 from contracts import Topics, utc_now
 from devstack.services import PlatformConfig, register_business
 from devstack.settings import StackSettings
-from tests.integration.test_api_rest import request
-from tests.support.api_platform import running_api
+from tests.support.api_platform import request, running_api
 from tests.support.factories import assigned, delivered, failed, picked_up, tracking
 from tests.support.kafka_helpers import produce, wait_for
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
+from typing import Any
+
+import httpx
 
 from contracts import Topics
 from devstack.services import (
@@ -61,3 +64,20 @@ def running_api(
         yield config
     finally:
         stop_all(services)
+
+
+PICKUP = {"lat": 47.3800, "lon": 8.5420}
+DROPOFF = {"lat": 47.3840, "lon": 8.5460}
+"""A short hop inside Zurich's service area, clear of the airport's no-fly zone."""
+
+
+def request(api: PlatformConfig, key: str) -> dict[str, Any]:
+    """Request a delivery from PICKUP to DROPOFF as the business with `key`; the 202 body."""
+    response = httpx.post(
+        f"{api.api_url}/v1/deliveries",
+        headers={"X-API-Key": key},
+        json={"pickup": PICKUP, "dropoff": DROPOFF},
+    )
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    return body
