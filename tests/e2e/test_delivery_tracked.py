@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -19,64 +17,12 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from contracts import Topics
-from devstack.services import PlatformConfig, register_business, start_platform, stop_all
-from devstack.settings import StackSettings
+from tests.support.api_platform import DROPOFF, PICKUP, Platform
+from tests.support.api_platform import request as request_delivery
 from tests.support.database import count
 from tests.support.kafka_helpers import wait_for
 
-PICKUP = {"lat": 47.3800, "lon": 8.5420}  # a few hundred metres from the first depot
-DROPOFF = {"lat": 47.3840, "lon": 8.5460}
 ORDER = ["en_route_to_pickup", "en_route_to_dropoff", "delivered"]
-
-Platform = tuple[PlatformConfig, str, str]
-"""The running platform's config, its database's DSN, and a registered business's key."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def platform(
-    running_stack: StackSettings, topics: Topics, fresh_database: Callable[[], str]
-) -> Iterator[Platform]:
-    dsn = fresh_database()
-    config = PlatformConfig(
-        stack=running_stack,
-        database=dsn.rsplit("/", 1)[1],
-        topic_prefix=topics.prefix,
-        api_port=free_port(),
-        streams_metrics_port=free_port(),
-    )
-    logs = running_stack.home / "test-logs" / config.topic_prefix
-    services = start_platform(
-        config,
-        logs,
-        ["--drones", "3", "--telemetry-hz", "2", "--cruise-speed", "40"],
-        {
-            "DRONEFLEET_SIMULATOR_DWELL_S": "2",
-            "DRONEFLEET_STREAMS_DWELL_S": "2",
-            "DRONEFLEET_STREAMS_CRUISE_SPEED_MPS": "40",
-        },
-    )
-    try:
-        yield config, dsn, register_business(config, "e2e shop")
-    finally:
-        stop_all(services)
-
-
-def request_delivery(config: PlatformConfig, key: str) -> dict[str, Any]:
-    response = httpx.post(
-        f"{config.api_url}/v1/deliveries",
-        headers={"X-API-Key": key},
-        json={"pickup": PICKUP, "dropoff": DROPOFF},
-    )
-    assert response.status_code == 202, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def follow(

@@ -16,9 +16,9 @@ from contracts import Topics
 from devstack.services import PlatformConfig, register_business
 from devstack.settings import StackSettings
 from simulator.world.scenario import default_scenario
-from tests.e2e.test_delivery_tracked import request_delivery
-from tests.e2e.test_live_map_browser import _keep_errors, browser  # noqa: F401 (a fixture)
+from tests.support.api_platform import request as request_delivery
 from tests.support.api_platform import running_api
+from tests.support.browser import keep_errors
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +31,12 @@ def api(
 
 def test_the_live_map_draws_every_no_fly_zone_and_depot(
     api: PlatformConfig,
-    browser: Browser,  # noqa: F811 (the imported fixture)
+    browser: Browser,
 ) -> None:
     accepted = request_delivery(api, register_business(api, "airspace shop"))
     page = browser.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: _keep_errors(m, problems))
+    page.on("console", lambda m: keep_errors(m, problems))
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.goto(accepted["tracking_url"])
     scenario = default_scenario()

@@ -8,16 +8,11 @@ from another origin and break no rule of its Content-Security-Policy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from playwright.sync_api import Browser, Page
 
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-
-from tests.e2e.test_delivery_tracked import (  # the same platform as the end-to-end test
-    Platform,
-    platform,  # noqa: F401 (a fixture)
-    request_delivery,
-)
+from tests.support.api_platform import Platform
+from tests.support.api_platform import request as request_delivery
+from tests.support.browser import keep_errors
 
 WAIT_MS = 120_000  # an upper bound for the fleet to get going, not a timing assertion
 
@@ -33,18 +28,8 @@ OFFSET_FROM_PICKUP = """() => {
 ETA_SHOWN = r"() => /^\d+:\d\d$/.test(document.getElementById('eta').textContent)"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox"]
-        )
-        yield chromium
-        chromium.close()
-
-
 def test_the_tracking_link_shows_the_drone_moving_and_the_eta_changing(
-    platform: Platform,  # noqa: F811 (the imported fixture)
+    platform: Platform,
     browser: Browser,
 ) -> None:
     config, _, key = platform
@@ -58,7 +43,7 @@ def test_the_tracking_link_shows_the_drone_moving_and_the_eta_changing(
     page: Page = browser.new_page()
     problems: list[str] = []
     elsewhere: list[str] = []
-    page.on("console", lambda m: _keep_errors(m, problems))
+    page.on("console", lambda m: keep_errors(m, problems))
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(
         "request",
@@ -100,11 +85,3 @@ def test_the_tracking_link_shows_the_drone_moving_and_the_eta_changing(
     assert problems == [], "no console errors, no Content-Security-Policy violation"
     assert elsewhere == [], "nothing is loaded from another origin"
     page.close()
-
-
-def _keep_errors(message: ConsoleMessage, into: list[str]) -> None:
-    url = message.location.get("url", "")
-    if "/v1/deliveries/" in url and "404" in message.text:
-        return  # the status is not in the read model yet: the page retries, by design
-    if message.type == "error" or "Content Security Policy" in message.text:
-        into.append(f"{message.text} ({url})")

@@ -23,9 +23,9 @@ from playwright.sync_api import Browser, Page
 from contracts import Event, GeoPoint, Topics, TrackingStatus, utc_now
 from devstack.services import PlatformConfig, register_business
 from devstack.settings import StackSettings
-from tests.e2e.test_delivery_tracked import PICKUP, request_delivery
-from tests.e2e.test_live_map_browser import _keep_errors, browser  # noqa: F401 (a fixture)
-from tests.support.api_platform import running_api
+from tests.support.api_platform import PICKUP, running_api
+from tests.support.api_platform import request as request_delivery
+from tests.support.browser import keep_errors
 from tests.support.factories import assigned, failed, rescheduled, tracking
 from tests.support.kafka_helpers import produce
 
@@ -76,7 +76,7 @@ def _open(chromium: Browser, link: str) -> tuple[Page, list[str], list[str]]:
     page = chromium.new_page()
     problems: list[str] = []
     sockets: list[str] = []
-    page.on("console", lambda m: _keep_errors(m, problems))
+    page.on("console", lambda m: keep_errors(m, problems))
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on("websocket", lambda socket: sockets.append(socket.url))
     page.goto(link)
@@ -123,7 +123,7 @@ def test_a_failed_delivery_says_why_and_the_page_stops(
     running_stack: StackSettings,
     topics: Topics,
     api_only: Api,
-    browser: Browser,  # noqa: F811 (the imported fixture)
+    browser: Browser,
 ) -> None:
     page, problems, sockets = _watched_then_given_up(
         running_stack,
@@ -149,7 +149,7 @@ def test_a_rescheduled_delivery_says_why_and_its_place_in_the_queue(
     running_stack: StackSettings,
     topics: Topics,
     api_only: Api,
-    browser: Browser,  # noqa: F811 (the imported fixture)
+    browser: Browser,
 ) -> None:
     page, problems, sockets = _watched_then_given_up(
         running_stack,
@@ -177,7 +177,7 @@ def test_the_track_is_redrawn_after_a_reload(
     running_stack: StackSettings,
     topics: Topics,
     api_only: Api,
-    browser: Browser,  # noqa: F811 (the imported fixture)
+    browser: Browser,
 ) -> None:
     api, key = api_only
     accepted = _in_flight(running_stack, topics, api, key, fixes=5)

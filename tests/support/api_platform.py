@@ -81,3 +81,8 @@ def request(api: PlatformConfig, key: str) -> dict[str, Any]:
     assert response.status_code == 202, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+Platform = tuple[PlatformConfig, str, str]
+"""A running platform's config, its database's DSN, and a registered business's key
+(the end-to-end tests' `platform` fixture, tests/e2e/conftest.py)."""
