@@ -56,6 +56,20 @@ async def produce(
         await producer.stop()
 
 
+async def marker_written(bootstrap: str, topic: str, partition: int, end: int) -> None:
+    """Wait until the partition's end offset counts the transaction's commit marker.
+
+    The broker answers the commit once the transaction log says so and writes the
+    markers into the partitions a moment later: an end offset asked at once can still
+    be the one before the marker.
+    """
+    for _ in range(300):
+        if (await end_offsets(bootstrap, [(topic, partition)]))[(topic, partition)] >= end:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{topic}[{partition}] has no commit marker after 30 s")
+
+
 async def listed(admin: AIOKafkaAdminClient, names: list[str]) -> None:
     """Wait until the broker lists the topics (a new topic is listed a moment later)."""
     for _ in range(300):
@@ -98,6 +112,7 @@ async def test_read_to_end_stops_at_the_ends_seen_at_the_start(bootstrap: str, p
     await produce(bootstrap, topic, before)
     # Partition 2 ends with a transaction's commit marker: an offset no record is given at.
     await produce(bootstrap, topic, [(2, b"tx", b"in a transaction")], transactional_id=topic)
+    await marker_written(bootstrap, topic, 2, end=10 + 1 + 1)
     partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
     read: list[tuple[int, bytes | None]] = []
     reached: dict[TopicPartition, int] = {}
@@ -124,6 +139,7 @@ async def test_a_partition_ending_with_a_commit_marker_is_read_to_its_end(
 ) -> None:
     topic = await new_topic(bootstrap, f"{prefix}marker", partitions=1)
     await produce(bootstrap, topic, [(0, b"k", b"1"), (0, b"k", b"2")], transactional_id=topic)
+    await marker_written(bootstrap, topic, 0, end=3)
     partition = TopicPartition(topic, 0)
     assert await end_offsets(bootstrap, [(topic, 0)]) == {(topic, 0): 3}  # two and the marker
 
