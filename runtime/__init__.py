@@ -1,10 +1,34 @@
-"""Process plumbing the services share that is not about Kafka: the collector's freezing.
+"""Process plumbing the services share that is not about Kafka.
 
 Like `kafkaio`, services may import it and it imports no service (import-linter). It
-exists because the API's fan-out and the stream worker's stages both keep a large heap
-of long-lived objects and both paid for it in full collections (`runtime.gc_freeze`).
+holds what every service process needs the same way: keeping long-lived objects out of
+the collector's full passes (`runtime.gc_freeze`: the API's fan-out and the stream
+worker's stages both paid for them), the health and metrics endpoint (`runtime.probes`)
+and the logging setup (`runtime.logs`), so that probes, scrapes and log lines look alike
+whichever service answers.
 """
 
 from runtime.gc_freeze import GcFreezeSettings, freeze_periodically
+from runtime.logs import LogSettings, configure_logging, logging_config
+from runtime.probes import (
+    Heartbeat,
+    Probes,
+    ProbeServer,
+    ProbeSettings,
+    Readiness,
+    beat_forever,
+)
 
-__all__ = ["GcFreezeSettings", "freeze_periodically"]
+__all__ = [
+    "GcFreezeSettings",
+    "Heartbeat",
+    "LogSettings",
+    "ProbeServer",
+    "ProbeSettings",
+    "Probes",
+    "Readiness",
+    "beat_forever",
+    "configure_logging",
+    "freeze_periodically",
+    "logging_config",
+]
