@@ -148,7 +148,14 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
     )
     demand_radius_m = settings.demand_radius_m or scenario.demand_radius_m or scenario.radius_m
     demand = (
-        PoissonDemand(scenario, settings.demand_per_minute, demand_radius_m, settings.seed)
+        PoissonDemand(
+            scenario,
+            settings.demand_per_minute,
+            demand_radius_m,
+            settings.seed,
+            impossible_share=settings.impossible_share,
+            for_s=settings.demand_for_s,
+        )
         if settings.demand_per_minute > 0
         else None
     )
@@ -190,6 +197,7 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         "send_errors": stats.send_errors,
         "late_steps": stats.late_steps,
         "producer_renewals": stats.producer_renewals,
+        **runner.demand_tally.summary(),
         **(chaos.as_dict() if chaos else {}),
     }
     print(

@@ -50,6 +50,14 @@ class SimulatorSettings(KafkaSettings):
     """Percent of the drones (the first by id) whose radio dies at `silence_at_s` for the
     rest of the run: they fly on and send nothing (a fault scenario of the platform's
     liveness rule, `loadtest.faults`)."""
+    impossible_share: float = Field(default=0.0, ge=0, le=100)
+    """Percent of the orders through the API that no drone could ever serve (a pickup or
+    drop-off in a no-fly zone, far outside the service area, beyond range): the API must
+    refuse each with its reason (`simulator.world.demand`, a fault scenario of
+    `loadtest.faults`). Not on the Kafka path, which writes what the API accepted."""
+    demand_for_s: float = Field(default=0.0, ge=0)
+    """Seconds of demand from the start (simulated), then no more requests, so the fleet
+    can finish what it took before the run ends; 0: demand for the whole run."""
     demand_via: Literal["api", "kafka"] = "api"
     """`api`: POST each request to the REST API; `kafka`: write DeliveryRequested directly."""
     demand_business_id: str = "simulator"

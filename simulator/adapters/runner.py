@@ -36,7 +36,7 @@ from contracts import (
     utc_now,
 )
 from kafkaio import BatchSender, WireRecord
-from simulator.adapters.api_client import post_order
+from simulator.adapters.api_client import DemandTally, post_order
 from simulator.adapters.chaos import Chaos, ChaosSpec
 from simulator.adapters.wire import refusal, to_records
 from simulator.flight.engine import FleetEngine, cohort
@@ -101,6 +101,8 @@ class SimulatorRunner:
             ),
             ack_timeout_s=settings.send_timeout_s,
         )
+        self.demand_tally = DemandTally()
+        """The API's answers to the orders, held against what each was drawn to be."""
         self.silenced: set[str] = set()
         """Drones whose radio is dead: they fly on, and nothing they report is sent (a
         fault for the platform's liveness rule; tests and fault scenarios set it)."""
@@ -261,8 +263,8 @@ class SimulatorRunner:
     async def _demand_to_kafka(self, demand: PoissonDemand) -> None:
         """Write each request to the deliveries topic, as the API would after its checks."""
         topic = self.topics.deliveries.name
-        while True:
-            await asyncio.sleep(self.clock.wall_seconds(demand.next_gap_s()))
+        while (gap := demand.next_gap_s()) is not None:
+            await asyncio.sleep(self.clock.wall_seconds(gap))
             request = demand.next_request(self.settings.demand_business_id, self.now())
             record = WireRecord(topic, request.delivery_id.encode(), encode_event(request))
             acks = await self._sender.send([record])
@@ -273,11 +275,14 @@ class SimulatorRunner:
 
     async def _demand_to_api(self, demand: PoissonDemand) -> None:
         async with httpx.AsyncClient(base_url=self.settings.api_url, timeout=10.0) as client:
-            while True:
-                await asyncio.sleep(self.clock.wall_seconds(demand.next_gap_s()))
+            while (gap := demand.next_gap_s()) is not None:
+                await asyncio.sleep(self.clock.wall_seconds(gap))
+                order = demand.next_order()
                 try:
-                    await post_order(client, self.settings.api_key, demand.next_order())
-                    self.stats.requests_posted += 1
+                    answer = await post_order(client, self.settings.api_key, order)
+                    self.demand_tally.record(order, answer)
+                    if answer.refused is None:
+                        self.stats.requests_posted += 1
                 except httpx.HTTPError as error:
                     self.stats.request_errors += 1
                     log.warning("delivery request failed: %s", error)
