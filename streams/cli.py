@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from runtime import configure_logging, logging_config
 from streams.settings import StreamsSettings
 
 
@@ -16,6 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     """Run a stream worker or one of the operator tools."""
     args = sys.argv[1:] if argv is None else argv
     settings = StreamsSettings()
+    if args[:1] != ["worker"]:  # the worker hands the configuration to Faust instead
+        configure_logging(settings, "streams")
     if args[:1] == ["worker"]:
         from streams.runtime.changelogs import declare_changelogs
         from streams.runtime.horizon import read_horizon
@@ -24,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
 
         horizon = asyncio.run(read_horizon(settings.kafka_bootstrap, settings.app_group))
         asyncio.run(declare_changelogs(changelog_specs(settings), settings.kafka_bootstrap))
-        bootstrap(settings, horizon).run(settings.log_level)
+        bootstrap(settings, horizon).run(settings.log_level, logging_config(settings, "streams"))
         return
     if args[:1] == ["eta-report"]:
         from streams.ops.eta_report import run_report

@@ -9,10 +9,10 @@ from pydantic_settings import SettingsConfigDict
 
 from contracts import TopicSpec
 from kafkaio.settings import KafkaSettings
-from runtime import GcFreezeSettings
+from runtime import GcFreezeSettings, LogSettings
 
 
-class StreamsSettings(KafkaSettings, GcFreezeSettings):
+class StreamsSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     """One worker's configuration; passed to `bootstrap`, never imported globally.
 
     With the collector's freezing (`runtime.gc_freeze`): at 10,000 drones the stages'
@@ -26,8 +26,9 @@ class StreamsSettings(KafkaSettings, GcFreezeSettings):
     web_enabled: bool = False
     web_port: int = 6066
     metrics_port: int | None = None
-    """Serve Prometheus metrics (`streams.runtime.metrics`: the gate's verdicts) on this port;
-    None: not served. Each worker on one host needs its own."""
+    """Serve the probes and Prometheus metrics (`streams.runtime.metrics`: `/healthz`,
+    `/readyz`, `/metrics`) on this port; None: not served. Each worker on one host needs
+    its own."""
     metrics_host: str = "127.0.0.1"
     tracking_min_interval_s: float = 1.0
     max_future_skew_s: float = 5.0
@@ -63,7 +64,6 @@ class StreamsSettings(KafkaSettings, GcFreezeSettings):
     dispatch decides on (a decision comes at most this late)."""
     batch_size: int = 5_000
     """Most records the gate or the deliveries stage takes per batch (one produce, one commit)."""
-    log_level: str = "info"
     session_timeout_s: float = 10.0
     """How long the group waits for a silent worker before giving its partitions away.
 

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -120,6 +121,47 @@ def process_records(
     return wire
 
 
+@dataclass
+class LoopStats:
+    """What a loop did, for its metrics (`streams.runtime.metrics` reads it at scrape time)."""
+
+    joined: bool = False
+    """The consumer has had partitions assigned at least once (the worker's readiness)."""
+    batches: int = 0
+    batch_seconds: float = 0.0
+    """Time from a batch's fetch to its commit, summed (handle, produce, acks, commit)."""
+    replays: int = 0
+    records_in: dict[str, int] = field(default_factory=dict)
+    """Records consumed, by source topic."""
+    records_out: dict[str, int] = field(default_factory=dict)
+    """Records produced, by destination topic (outputs, dead letters, changelogs)."""
+    lag: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Records behind the partition's end after the last batch that read it."""
+
+    def batch_done(
+        self,
+        seconds: float,
+        fetched: Mapping[TopicPartition, Sequence[object]],
+        outputs: Sequence[WireRecord],
+        consumer: AIOKafkaConsumer,
+    ) -> None:
+        """Count a committed batch, and each read partition's lag behind its high watermark."""
+        self.batches += 1
+        self.batch_seconds += seconds
+        for tp, messages in fetched.items():
+            self.records_in[tp.topic] = self.records_in.get(tp.topic, 0) + len(messages)
+            end = consumer.highwater(tp)
+            if end is not None:
+                self.lag[(tp.topic, tp.partition)] = max(end - consumer_offset(messages), 0)
+        for record in outputs:
+            self.records_out[record.topic] = self.records_out.get(record.topic, 0) + 1
+
+
+def consumer_offset(messages: Sequence[object]) -> int:
+    """The next offset after a partition's fetched messages."""
+    return int(getattr(messages[-1], "offset", -1)) + 1
+
+
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     """Hands partition changes to the stage, between batches (never during one)."""
 
@@ -133,6 +175,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         async with self._loop.batch_lock:
             await self._loop.stage.assigned(set(assigned))
+            self._loop.stats.joined = True
 
 
 class BatchLoop:
@@ -145,6 +188,7 @@ class BatchLoop:
         self.stage = stage
         self.clock = clock
         self.processed = 0
+        self.stats = LoopStats()
         self.stopping = asyncio.Event()
         self.batch_lock = asyncio.Lock()
 
@@ -214,14 +258,18 @@ class BatchLoop:
                 for tp, messages in fetched.items()
                 for m in messages
             ]
-            acks = await sender.send(self.stage.handle(records, self.clock()))
+            started = time.monotonic()
+            outputs = self.stage.handle(records, self.clock())
+            acks = await sender.send(outputs)
             if acks.failed:
                 first = {tp: messages[0].offset for tp, messages in fetched.items()}
+                self.stats.replays += 1
                 await self._replay(consumer, first, sum(acks.failed.values()))
                 return
             offsets = {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
             await self._commit(consumer, offsets)
             self.processed += len(records)
+            self.stats.batch_done(time.monotonic() - started, fetched, outputs, consumer)
 
     async def _replay(
         self, consumer: AIOKafkaConsumer, first: Mapping[TopicPartition, int], n: int

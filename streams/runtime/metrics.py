@@ -1,27 +1,41 @@
-"""Prometheus metrics of a stream worker: what the telemetry gate and dispatch decided.
+"""Prometheus metrics and probes of a stream worker: what its stages and dispatch did.
 
 Operators see a surge of one dead-letter reason here within a scrape (`future_timestamp`:
 drones' clocks drifting; `impossible_speed`: a bad GPS; `undecodable`: a broken
 producer) instead of counting rows of `dead_letters` after the fact. The counts are the
 gate's own (`TelemetryGate.counts`), read when Prometheus scrapes; the worker serves them
-from its own registry on `metrics_port`, in a thread next to its event loop.
+from its own registry on `metrics_port`, in a thread next to its event loop
+(`runtime.probes`, with `/healthz` and `/readyz`).
 
 Dispatch's liveness decisions (`DispatchProcessor.counts`) are counted the same way: a
 rise of `drone_lost` is drones going silent (a radio, a simulator down), of
 `mission_forgotten` a restarted simulator, of `expired_no_drone_available` a fleet too
 small for its demand. Only the worker owning the dispatch partition counts them.
+
+The batched stages (the gate and the deliveries fold, `streams.runtime.batch_loop`) each
+report their batches, the time a batch takes from fetch to commit, the records in by
+topic and out by topic (outputs, dead letters and changelogs), replays after a failed
+send, and their lag per partition as the stage itself last saw it. That lag is the
+stage's own view: a stage that stopped reports nothing, which is why the alerts on lag
+read the consumer groups' committed offsets from Kafka instead
+(`streams.ops.lag_exporter`), and this one is for the dashboards.
+
+Labels stay bounded: stage names, topic names, partition numbers, verdicts and decisions
+are fixed sets; no delivery or drone id is ever a label.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from runtime import Probes, ProbeServer, beat_forever
 from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.telemetry_gate import TelemetryGate
+from streams.runtime.batch_loop import BatchLoop
 
 
 class GateCollector(Collector):
@@ -64,18 +78,95 @@ class DispatchCollector(Collector):
         yield family
 
 
+class StagesCollector(Collector):
+    """Reads the batched stages' `LoopStats` when Prometheus scrapes."""
+
+    def __init__(self, loops: Sequence[BatchLoop]) -> None:
+        self.loops = tuple(loops)
+
+    def collect(self) -> Iterator[Metric]:
+        """Batches, batch seconds, replays, records in and out by topic, lag per partition."""
+        batches = CounterMetricFamily(
+            "dronefleet_stage_batches", "Batches the stage committed.", labels=["stage"]
+        )
+        seconds = CounterMetricFamily(
+            "dronefleet_stage_batch_seconds",
+            "Time the stage's committed batches took from fetch to commit, summed "
+            "(divide its rate by the batches' rate for the mean batch time).",
+            labels=["stage"],
+        )
+        replays = CounterMetricFamily(
+            "dronefleet_stage_replays",
+            "Batches replayed after a failed send (the broker refused or timed out).",
+            labels=["stage"],
+        )
+        records_in = CounterMetricFamily(
+            "dronefleet_stage_records_in",
+            "Records the stage consumed, by source topic.",
+            labels=["stage", "topic"],
+        )
+        records_out = CounterMetricFamily(
+            "dronefleet_stage_records_out",
+            "Records the stage produced, by destination topic (outputs, dead letters, changelogs).",
+            labels=["stage", "topic"],
+        )
+        lag = GaugeMetricFamily(
+            "dronefleet_stage_lag_records",
+            "Records behind the partition's end after the stage's last batch on it.",
+            labels=["stage", "topic", "partition"],
+        )
+        for loop in self.loops:
+            stage, stats = loop.stage.name, loop.stats
+            batches.add_metric([stage], stats.batches)
+            seconds.add_metric([stage], stats.batch_seconds)
+            replays.add_metric([stage], stats.replays)
+            for topic, count in sorted(dict(stats.records_in).items()):
+                records_in.add_metric([stage, topic], count)
+            for topic, count in sorted(dict(stats.records_out).items()):
+                records_out.add_metric([stage, topic], count)
+            for (topic, partition), behind in sorted(dict(stats.lag).items()):
+                lag.add_metric([stage, topic, str(partition)], behind)
+        yield from (batches, seconds, replays, records_in, records_out, lag)
+
+
 def gate_registry(
-    gate: TelemetryGate, dispatcher: DispatchProcessor | None = None
+    gate: TelemetryGate,
+    dispatcher: DispatchProcessor | None = None,
+    loops: Sequence[BatchLoop] = (),
 ) -> CollectorRegistry:
-    """A registry holding the gate's counts (and dispatch's, when given)."""
+    """A registry holding the gate's counts (dispatch's and the stages', when given)."""
     registry = CollectorRegistry()
     registry.register(GateCollector(gate))
     if dispatcher is not None:
         registry.register(DispatchCollector(dispatcher))
+    if loops:
+        registry.register(StagesCollector(loops))
     return registry
 
 
-def serve(registry: CollectorRegistry, host: str, port: int) -> int:
-    """Serve `/metrics` from a background thread; the port it listens on (0: any free)."""
-    server, _ = start_http_server(port, addr=host, registry=registry)
-    return int(server.server_port)
+def stages_ready(loops: Sequence[BatchLoop]) -> str | None:
+    """Ready once every stage's consumer has joined its group and been given partitions.
+
+    Before that the worker processes nothing; a stage that loses its group later
+    (a broker outage) keeps its word: the loop retries by itself, no restart needed.
+    """
+    waiting = [loop.stage.name for loop in loops if not loop.stats.joined]
+    return f"not yet in their consumer groups: {', '.join(waiting)}" if waiting else None
+
+
+def worker_probes(
+    gate: TelemetryGate,
+    dispatcher: DispatchProcessor | None = None,
+    loops: Sequence[BatchLoop] = (),
+) -> Probes:
+    """The worker's probes: its registry, and ready when its stages have joined."""
+    return Probes(gate_registry(gate, dispatcher, loops), ready=lambda: stages_ready(loops))
+
+
+async def serve(probes: Probes, host: str, port: int) -> None:
+    """Serve the probes on `port` and beat their heartbeat from this loop, until cancelled."""
+    server = ProbeServer(probes, host, port)
+    try:
+        await beat_forever(probes.heartbeat)
+    finally:
+        server.close()

@@ -15,7 +15,8 @@ here too: they belong to the process, not to Faust.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from mode import Service
 
@@ -30,12 +31,13 @@ class StagesService(Service):
         self,
         loops: Sequence[BatchLoop],
         *,
-        serve_metrics: Callable[[], object] | None = None,
+        serve_metrics: Callable[[], Coroutine[Any, Any, None]] | None = None,
         gc_freezing: GcFreezeSettings | None = None,
     ) -> None:
         """The stages' loops, with what else runs beside the app.
 
-        `serve_metrics` starts the metrics endpoint (None: no endpoint); `gc_freezing`
+        `serve_metrics` serves the probes and metrics until cancelled (None: no
+        endpoint), on this loop, whose heartbeat it beats (`runtime.probes`); `gc_freezing`
         holds the collector's freezing periods (None: never freeze).
         """
         super().__init__()
@@ -46,7 +48,7 @@ class StagesService(Service):
     async def on_start(self) -> None:
         """Serve the metrics, then run every stage's loop and the freezing in the background."""
         if self.serve_metrics is not None:
-            self.serve_metrics()
+            self.add_future(self.serve_metrics())
         for loop in self.loops:
             self.add_future(loop.supervise())
         freezing = self.gc_freezing.freezing() if self.gc_freezing is not None else None

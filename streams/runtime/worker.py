@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -74,13 +74,17 @@ class StreamWorker:
     app: DronefleetApp
     stages: StagesService
 
-    def faust_worker(self, loglevel: str) -> Worker:
-        """Faust's worker for the app, with the stages as a service it starts first."""
-        return Worker(self.app, self.stages, loglevel=loglevel)
+    def faust_worker(self, loglevel: str, logging: dict[str, Any] | None = None) -> Worker:
+        """Faust's worker for the app, with the stages as a service it starts first.
 
-    def run(self, loglevel: str) -> None:
+        `logging`: a `dictConfig` dictionary (`runtime.logs`) for Faust to set up instead
+        of its own format.
+        """
+        return Worker(self.app, self.stages, loglevel=loglevel, logging_config=logging)
+
+    def run(self, loglevel: str, logging: dict[str, Any] | None = None) -> None:
         """Run until stopped (a signal), as `dronefleet-streams worker` does."""
-        self.faust_worker(loglevel).execute_from_commandline()
+        self.faust_worker(loglevel, logging).execute_from_commandline()
 
 
 def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> StreamWorker:
@@ -96,12 +100,13 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> Stre
     app = faust_app(settings)
     dispatcher = add_dispatch_agent(app, topics, outputs, replayed, dispatch_processor(settings))
     add_liveness_timer(app, settings, topics)
+    loops = (
+        gate_loop(settings, topics, gate, outputs),
+        deliveries_loop(settings, topics, outputs, replayed),
+    )
     stages = StagesService(
-        (
-            gate_loop(settings, topics, gate, outputs),
-            deliveries_loop(settings, topics, outputs, replayed),
-        ),
-        serve_metrics=metrics_endpoint(settings, gate, dispatcher),
+        loops,
+        serve_metrics=metrics_endpoint(settings, gate, dispatcher, loops),
         gc_freezing=settings,
     )
     return StreamWorker(app, stages)
@@ -193,14 +198,17 @@ def eta_model(settings: StreamsSettings) -> EtaModel:
 
 
 def metrics_endpoint(
-    settings: StreamsSettings, gate: TelemetryGate, dispatcher: DispatchProcessor | None = None
-) -> Callable[[], object] | None:
-    """What starts the gate's (and dispatch's) metrics endpoint; None when no port is set."""
+    settings: StreamsSettings,
+    gate: TelemetryGate,
+    dispatcher: DispatchProcessor | None = None,
+    loops: Sequence[BatchLoop] = (),
+) -> Callable[[], Coroutine[Any, Any, None]] | None:
+    """What serves the worker's probes and metrics (`streams.runtime.metrics`); None: no port."""
     port = settings.metrics_port
     if port is None:
         return None
-    registry = metrics.gate_registry(gate, dispatcher)
-    return lambda: metrics.serve(registry, settings.metrics_host, port)
+    probes = metrics.worker_probes(gate, dispatcher, loops)
+    return lambda: metrics.serve(probes, settings.metrics_host, port)
 
 
 def faust_app(settings: StreamsSettings) -> DronefleetApp:

@@ -34,10 +34,17 @@ def test_the_service_runs_every_loop_and_serves_the_metrics_until_stopped() -> N
     served: list[str] = []
     loops = [FakeLoop(), FakeLoop()]
 
+    async def serve_metrics() -> None:
+        served.append("metrics")
+        try:
+            await asyncio.Event().wait()  # until cancelled, like the probes' server
+        finally:
+            served.append("stopped")
+
     async def scenario() -> None:
         service = StagesService(
             loops,  # type: ignore[arg-type]
-            serve_metrics=lambda: served.append("metrics"),
+            serve_metrics=serve_metrics,
             gc_freezing=None,
         )
         await service.start()
@@ -45,7 +52,7 @@ def test_the_service_runs_every_loop_and_serves_the_metrics_until_stopped() -> N
         await service.stop()
 
     asyncio.run(scenario())
-    assert served == ["metrics"]
+    assert served == ["metrics", "stopped"]
 
 
 def test_the_metrics_endpoint_is_served_only_with_a_port() -> None:
@@ -53,4 +60,6 @@ def test_the_metrics_endpoint_is_served_only_with_a_port() -> None:
     assert without.stages.serve_metrics is None
     with_port = bootstrap(StreamsSettings(kafka_bootstrap="localhost:1", metrics_port=0))
     serve: Any = with_port.stages.serve_metrics
-    assert isinstance(serve(), int), "the port it listens on"
+    serving = serve()
+    assert asyncio.iscoroutine(serving), "served on the worker's loop, beating its heartbeat"
+    serving.close()
