@@ -70,15 +70,20 @@ class KeyCache:
     """Recently read key ids, so a known business's requests skip the database.
 
     Bounded (least recently used out) and expiring (`ttl_s`), so memory stays flat and
-    a future revocation takes effect within the TTL. Only rows read from the view are
-    cached, never a presented key: a wrong secret for a known id still fails the
-    compare, and unknown ids go to the database each time.
+    a revocation takes effect within the TTL. Only rows read from the view are cached,
+    never a presented key: a wrong secret for a known id still fails the compare.
+    A key id the view does not know is remembered as unknown for `unknown_ttl_s`
+    (in its own bounded map, so a flood of made-up ids cannot push known rows out):
+    the same unknown key then costs one query per period, not one a request. Short,
+    because a key registered meanwhile must start working soon on every replica.
     """
 
-    def __init__(self, size: int = 10_000, ttl_s: float = 300.0) -> None:
+    def __init__(self, size: int = 10_000, ttl_s: float = 300.0, unknown_ttl_s: float = 30.0):
         self.size = size
         self.ttl_s = ttl_s
+        self.unknown_ttl_s = unknown_ttl_s
         self._rows: OrderedDict[str, tuple[KnownKey, float]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
 
     def get(self, key_id: str, now: float) -> KnownKey | None:
         """The cached row of `key_id`, unless absent or older than the TTL."""
@@ -91,7 +96,25 @@ class KeyCache:
 
     def put(self, key_id: str, row: KnownKey, now: float) -> None:
         """Remember a row read at `now`."""
+        self._unknown.pop(key_id, None)
         self._rows[key_id] = (row, now)
         self._rows.move_to_end(key_id)
         while len(self._rows) > self.size:
             self._rows.popitem(last=False)
+
+    def known_unknown(self, key_id: str, now: float) -> bool:
+        """Whether `key_id` was looked up and not found less than `unknown_ttl_s` ago."""
+        since = self._unknown.get(key_id)
+        if since is None or now - since > self.unknown_ttl_s:
+            self._unknown.pop(key_id, None)
+            return False
+        return True
+
+    def put_unknown(self, key_id: str, now: float) -> None:
+        """Remember that the view did not know `key_id` at `now`."""
+        if self.unknown_ttl_s <= 0:
+            return
+        self._unknown[key_id] = now
+        self._unknown.move_to_end(key_id)
+        while len(self._unknown) > self.size:
+            self._unknown.popitem(last=False)

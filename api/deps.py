@@ -24,6 +24,7 @@ from api.errors import ForbiddenError, NotAuthenticatedError, UnavailableError
 from api.hub import TrackingHub
 from api.metrics import ApiMetrics
 from api.settings import ApiSettings
+from api.throttle import RateLimits, SocketCaps
 from api.waiting import WaitingLine
 from contracts import Topics
 from kafkaio import BatchSender, WireRecord
@@ -41,6 +42,9 @@ class Services:
     hub: TrackingHub
     metrics: ApiMetrics
     keys: auth_keys.KeyCache = field(default_factory=auth_keys.KeyCache)
+    rates: RateLimits | None = None
+    """The per-business rate limit (the per-address one is `throttle.BodySizeLimit`'s)."""
+    sockets: SocketCaps = field(default_factory=lambda: SocketCaps(10, 10_000))
     airspace: AirspaceKeeper = field(default_factory=AirspaceKeeper)
     """The airspace in force, kept current by the lifespan (`main.follow_airspace`)."""
     waiting: WaitingLine | None = None
@@ -115,6 +119,8 @@ async def authenticate_business(services: Services, key: str) -> str:
     known = await _known_key(services, key_id) if key_id is not None else None
     if known is None or not auth_keys.matches(key, known.sha256):
         raise NotAuthenticatedError("a valid X-API-Key header is required")
+    if services.rates is not None:
+        services.rates.check_business(known.business_id)
     return known.business_id
 
 
@@ -123,8 +129,12 @@ async def _known_key(services: Services, key_id: str) -> auth_keys.KnownKey | No
     now = time.monotonic()
     known = services.keys.get(key_id, now)
     if known is None:
+        if services.keys.known_unknown(key_id, now):
+            return None
+        services.metrics.key_lookups.inc()
         row = await queries.business_key(services.pool, key_id)
         if row is None:
+            services.keys.put_unknown(key_id, now)
             return None
         known = auth_keys.KnownKey(row["business_id"], row["key_sha256"])
         services.keys.put(key_id, known, now)

@@ -1,25 +1,60 @@
-"""The API's error hierarchy; `main` maps it to RFC 9457 problem details."""
+"""The API's error hierarchy; `main` maps it to RFC 9457 problem details.
+
+Every error carries a machine-readable `reason` (an enum in the OpenAPI document), so a
+client branches on it rather than on the English of `detail`: each class has a default,
+and a few cases name themselves more precisely (why a delivery cannot be served, why
+the airspace is not known).
+"""
 
 from typing import Literal
 
 from contracts import Unservable
 
-ProblemReason = Literal[Unservable, "airspace_unknown"]
-"""A problem's machine-readable `reason`, where a client can act on it (an enum in the
-OpenAPI document): why a delivery request can never be served (422), or why it cannot
-be judged now (503)."""
+ProblemReason = Literal[
+    Unservable,
+    "airspace_unknown",
+    "invalid_request",
+    "not_authenticated",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "unavailable",
+    "internal_error",
+    "body_too_large",
+    "rate_limited",
+    "too_many_sockets",
+    "idempotency_key_reused",
+]
+"""A problem's machine-readable `reason` (an enum in the OpenAPI document)."""
+
+REASON_OF_STATUS: dict[int, ProblemReason] = {
+    400: "invalid_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    422: "invalid_request",
+    429: "rate_limited",
+    503: "unavailable",
+}
+"""The reason of a problem raised outside `ApiError` (Starlette's 404, 405, ...)."""
 
 
 class ApiError(Exception):
-    """Base class: an error a client should see, with its HTTP status."""
+    """Base class: an error a client should see, with its HTTP status and reason."""
 
     status = 500
     title = "Internal error"
+    default_reason: ProblemReason = "internal_error"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.reason: ProblemReason | None = None
+        self.reason: ProblemReason = self.default_reason
+        self.headers: dict[str, str] = {}
 
 
 class InvalidRequestError(ApiError):
@@ -27,6 +62,7 @@ class InvalidRequestError(ApiError):
 
     status = 422
     title = "Invalid request"
+    default_reason: ProblemReason = "invalid_request"
 
 
 class NotAuthenticatedError(ApiError):
@@ -34,6 +70,7 @@ class NotAuthenticatedError(ApiError):
 
     status = 401
     title = "Not authenticated"
+    default_reason: ProblemReason = "not_authenticated"
 
 
 class ForbiddenError(ApiError):
@@ -41,6 +78,7 @@ class ForbiddenError(ApiError):
 
     status = 403
     title = "Forbidden"
+    default_reason: ProblemReason = "forbidden"
 
 
 class NotFoundError(ApiError):
@@ -48,6 +86,7 @@ class NotFoundError(ApiError):
 
     status = 404
     title = "Not found"
+    default_reason: ProblemReason = "not_found"
 
 
 class ConflictError(ApiError):
@@ -55,6 +94,34 @@ class ConflictError(ApiError):
 
     status = 409
     title = "Conflict"
+    default_reason: ProblemReason = "conflict"
+
+
+class BodyTooLargeError(ApiError):
+    """A request body over `max_body_bytes` (refused before authentication)."""
+
+    status = 413
+    title = "Request body too large"
+    default_reason: ProblemReason = "body_too_large"
+
+
+class RateLimitedError(ApiError):
+    """Over a rate limit (per client address or per business); `Retry-After` says when."""
+
+    status = 429
+    title = "Too many requests"
+    default_reason: ProblemReason = "rate_limited"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(max(1, retry_after_s))}
+
+
+class IdempotencyKeyReusedError(InvalidRequestError):
+    """An Idempotency-Key already used with a different request body (422)."""
+
+    title = "Idempotency-Key reused"
+    default_reason: ProblemReason = "idempotency_key_reused"
 
 
 class UnavailableError(ApiError):
@@ -62,6 +129,7 @@ class UnavailableError(ApiError):
 
     status = 503
     title = "Service unavailable"
+    default_reason: ProblemReason = "unavailable"
 
 
 class UnservableRequestError(InvalidRequestError):
@@ -77,6 +145,4 @@ class UnservableRequestError(InvalidRequestError):
 class AirspaceUnknownError(UnavailableError):
     """The API has not read the platform's airspace yet: it cannot judge a request."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = "airspace_unknown"
+    default_reason: ProblemReason = "airspace_unknown"

@@ -20,13 +20,15 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.airspace import AirspaceKeeper
+from api.auth_keys import KeyCache
 from api.deps import Services
-from api.errors import ApiError
+from api.errors import REASON_OF_STATUS, ApiError
 from api.fleet_feed import FleetHub
 from api.metrics import ApiMetrics
 from api.openapi import DESCRIPTION, install_problem_document
-from api.routes import airspace, businesses, deliveries, fleet, health, page, tracking
+from api.routes import airspace, businesses, deliveries, docs, fleet, health, page, tracking
 from api.settings import ApiSettings
+from api.throttle import BodySizeLimit, RateLimits, SocketCaps
 from kafkaio import BatchSender
 
 log = logging.getLogger(__name__)
@@ -34,13 +36,14 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, title: str, detail: str, reason: str | None = None) -> JSONResponse:
-    """An RFC 9457 problem-details response (with a `reason` where a client can act on one)."""
+def problem(
+    status: int, title: str, detail: str, reason: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An RFC 9457 problem-details response with its machine-readable `reason`."""
     body: dict[str, object] = {"type": "about:blank", "title": title, "status": status}
     body["detail"] = detail
-    if reason is not None:
-        body["reason"] = reason
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    body["reason"] = reason
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _log_consumer_exit(task: asyncio.Task[None]) -> None:
@@ -89,7 +92,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
         freezing = settings.freezing()
         freezer = asyncio.create_task(freezing) if freezing is not None else None
         app.state.services = Services(
-            settings, topics, sender, pool, hub, metrics, airspace=airspace
+            settings,
+            topics,
+            sender,
+            pool,
+            hub,
+            metrics,
+            keys=KeyCache(unknown_ttl_s=settings.unknown_key_ttl_s),
+            airspace=airspace,
+            rates=rates,
+            sockets=SocketCaps(settings.ws_max_per_token, settings.ws_max_per_business),
         )
         try:
             yield
@@ -114,23 +126,30 @@ def create_app(settings: ApiSettings) -> FastAPI:
         summary="Request drone deliveries and track them live.",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_document(app)
+    rates = RateLimits.of(settings.rate_per_address, settings.rate_per_business)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes, rates=rates)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return problem(error.status, error.title, error.detail, error.reason)
+        return problem(error.status, error.title, error.detail, error.reason, error.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem(error.status_code, HTTPStatus(error.status_code).phrase, str(error.detail))
+        reason = REASON_OF_STATUS.get(error.status_code, "invalid_request")
+        return problem(
+            error.status_code, HTTPStatus(error.status_code).phrase, str(error.detail), reason
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
         details = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
         )
-        return problem(422, "Invalid request", details)
+        return problem(422, "Invalid request", details, "invalid_request")
 
     app.include_router(businesses.router)
     app.include_router(deliveries.router)
@@ -139,4 +158,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(tracking.router)
     app.include_router(health.router)
     page.mount(app, settings)
+    docs.mount(app)
     return app

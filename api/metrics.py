@@ -41,6 +41,11 @@ class ApiMetrics:
             "Delivery requests accepted (202).",
             registry=self.registry,
         )
+        self.key_lookups = Counter(
+            "dronefleet_api_key_lookups",
+            "Business key ids looked up in the read model (cache misses, known or not).",
+            registry=self.registry,
+        )
         self.gc_pauses = GcPauses(self.registry)
 
     def watch(self, hub: TrackingHub) -> None:

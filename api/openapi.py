@@ -26,6 +26,7 @@ from api.schemas import (
     TrackingMessagePublic,
     TrackingStateMessagePublic,
 )
+from api.throttle import UNLIMITED_PATHS
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/ProblemPublic"}
@@ -45,7 +46,9 @@ TITLES = {
     403: "Forbidden: a valid credential that does not reach this resource.",
     404: "Not found (or not yet in the read model).",
     409: "Conflict: the resource's state does not allow it.",
+    413: "Request body too large (`max_body_bytes`), refused before authentication.",
     422: "Invalid request: the detail names the offending field.",
+    429: "Too many requests (per client address or per business); see `Retry-After`.",
     503: "Service unavailable: Kafka or the database does not answer; try again.",
 }
 
@@ -88,10 +91,27 @@ def problem_document(schema: dict[str, Any]) -> dict[str, Any]:
     )
     for name, definition in socket_schemas["$defs"].items():
         components.setdefault(name, definition)  # a REST body of the same name stays
-    for path in schema.get("paths", {}).values():
+    for route, path in schema.get("paths", {}).items():
         for operation in path.values():
             if "requestBody" in operation:  # FastAPI answers 400 to a body that is not JSON
                 operation["responses"].setdefault("400", {"description": TITLES[400]})
+            if "requestBody" in operation or operation.get("operationId", "").startswith(
+                ("request_delivery", "cancel_delivery", "register_business")
+            ):  # a body (optional ones too) is cut off at `max_body_bytes`
+                operation["responses"].setdefault("413", {"description": TITLES[413]})
+            if route not in UNLIMITED_PATHS:  # `api.throttle` limits every other path
+                operation["responses"].setdefault(
+                    "429",
+                    {
+                        "description": TITLES[429],
+                        "headers": {
+                            "Retry-After": {
+                                "description": "Seconds until a request is admitted again.",
+                                "schema": {"type": "integer"},
+                            }
+                        },
+                    },
+                )
             for status, response in operation.get("responses", {}).items():
                 if status[:1] in ("4", "5"):
                     response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}

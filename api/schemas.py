@@ -127,9 +127,10 @@ class ProblemPublic(BaseModel):
     title: str
     status: int
     detail: str
-    reason: ProblemReason | None = None
-    """Why, for a client to act on: a delivery no drone could serve (422) or an airspace
-    not known yet (503). Absent from other problems."""
+    reason: ProblemReason
+    """Why, for a client to act on: e.g. `rate_limited` (429, with `Retry-After`),
+    `body_too_large` (413), `idempotency_key_reused` (422), why a delivery no drone could
+    serve (422), an airspace not known yet (503). Every problem has one."""
 
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import limits
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -58,8 +59,34 @@ class ApiSettings(KafkaSettings, GcFreezeSettings):
     Empty: no tiles, the route and markers on a plain background (nothing leaves the API).
     Its origin is the only other one the page's Content-Security-Policy allows."""
     map_tile_attribution: str = ""
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    """The largest request body read (413 `body_too_large` beyond, before anyone is
+    authenticated: an unauthenticated client cannot make the API buffer more). The
+    largest legitimate body, a delivery request, is well under 1 KiB."""
+    rate_per_address: str = "100/second"
+    """Requests one client address may make (`limits` notation, e.g. `100/second`,
+    `600/minute`), checked before authentication; 429 `rate_limited` with Retry-After
+    beyond. Behind a proxy, the address is the proxy's unless uvicorn trusts its
+    forwarded headers (`FORWARDED_ALLOW_IPS`)."""
+    rate_per_business: str = "50/second"
+    """Authenticated requests one business may make (all its keys together); 429
+    `rate_limited` with Retry-After beyond."""
+    unknown_key_ttl_s: float = Field(default=30.0, ge=0)
+    """How long a key id the read model does not know is remembered as unknown, so a
+    flood of one unknown key costs one database query per period, not one a request."""
+    ws_max_per_token: int = Field(default=10, ge=1)
+    """Open tracking sockets one tracking token may hold on one API process (a customer's
+    few devices); 429 `too_many_sockets` at the handshake beyond."""
+    ws_max_per_business: int = Field(default=10_000, ge=1)
+    """Open tracking sockets the deliveries of one business may hold on one API process."""
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("rate_per_address", "rate_per_business")
+    @classmethod
+    def _rate(cls, rate: str) -> str:
+        limits.parse(rate)  # a malformed rate fails at start, not on the first request
+        return rate
 
     @field_validator("operator_key")
     @classmethod

@@ -85,6 +85,7 @@ async def request_delivery(
         delivery_id,
         now,
         timedelta(seconds=services.settings.token_ttl_s),
+        business_id=business,
     )
     base = services.settings.public_url.rstrip("/")
     ws_base = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)

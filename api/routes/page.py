@@ -15,7 +15,7 @@ import html
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -62,12 +62,16 @@ def tile_origin(tile_url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(settings: ApiSettings, host: str) -> str:
+def content_security_policy(settings: ApiSettings) -> str:
     """Only this API (and the tile server, if any) may serve the page's resources.
 
-    connect-src names the websocket origins of the requested host explicitly, since
-    older browsers do not let 'self' cover ws:/wss:.
+    connect-src names the websocket origin of the configured `public_url` explicitly,
+    since older browsers do not let 'self' cover ws:/wss:. It is built from the settings
+    alone, never from the request: echoing the Host header let whoever controls that
+    header (a cache poisoned by a forged Host, a misrouted proxy) widen the policy.
     """
+    public = urlsplit(settings.public_url)
+    websocket = ("wss" if public.scheme == "https" else "ws") + f"://{public.netloc}"
     tiles = tile_origin(settings.map_tile_url)
     if tiles is not None and "{s}" in settings.map_tile_url:
         tiles = f"{urlsplit(settings.map_tile_url).scheme}://*.{tiles.split('.', 1)[1]}"
@@ -78,7 +82,7 @@ def content_security_policy(settings: ApiSettings, host: str) -> str:
             "script-src 'self'",
             "style-src 'self'",
             f"img-src {images}",
-            f"connect-src 'self' ws://{host} wss://{host}",
+            f"connect-src 'self' {websocket}",
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",
@@ -94,19 +98,20 @@ def mount(app: FastAPI, settings: ApiSettings) -> None:
         tile_attribution=html.escape(settings.map_tile_attribution, quote=True),
     )
 
+    policy = content_security_policy(settings)
+
     @app.get("/track/{delivery_id}", response_class=HTMLResponse, tags=["tracking"])
-    async def live_map(delivery_id: str, request: Request) -> HTMLResponse:
+    async def live_map(delivery_id: str) -> HTMLResponse:
         """The live map of a delivery; its token comes in the link's fragment."""
         if not all((STATIC_DIR / name).is_file() for name in BUNDLE):
             raise UnavailableError(
                 "the live map is not built: run `make install` (or `dronefleet-api openapi "
                 "api/web/openapi.json`, then `npm ci && npm run build` in api/web)"
             )
-        host = request.headers.get("host") or urlsplit(settings.public_url).netloc
         return HTMLResponse(
             page,
             headers={
-                "Content-Security-Policy": content_security_policy(settings, host),
+                "Content-Security-Policy": policy,
                 "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer",
                 "Cache-Control": "no-store",

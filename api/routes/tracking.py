@@ -26,7 +26,7 @@ import asyncio
 from functools import lru_cache
 from typing import Any, Literal
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Response, WebSocket, WebSocketDisconnect, status
 
 from api import auth_ws, queries, tokens
 from api.deps import Services, get_services
@@ -34,6 +34,7 @@ from api.errors import ApiError, NotAuthenticatedError, UnavailableError
 from api.hub import Subscription
 from api.routes.deliveries import SUBPROTOCOL
 from api.schemas import TrackingMessagePublic, TrackingStateMessagePublic
+from api.throttle import problem_body
 from api.waiting import Place
 from api.ws_session import run_session
 from contracts import FINAL_STATUSES, TrackingStatus, TrackingUpdated, shown_status
@@ -58,32 +59,65 @@ def message(kind: Literal["snapshot", "update"], update: TrackingUpdated) -> str
     ).model_dump_json()
 
 
-def _refusal(websocket: WebSocket, services: Services, delivery_id: str) -> str | None:
-    """Why the handshake must be refused ("origin" or "token"), or None to accept."""
+def _refusal(
+    websocket: WebSocket, services: Services, delivery_id: str
+) -> tuple[str, None] | tuple[None, tuple[str, tokens.TokenClaims]]:
+    """Why the handshake must be refused ("origin" or "token"), or the token and its claims."""
     if not auth_ws.origin_allowed(
         websocket.headers.get("origin"), services.settings.allowed_origins
     ):
-        return "origin"
+        return "origin", None
     token = auth_ws.credential_from_subprotocols(websocket.scope.get("subprotocols", []))
     try:
         if token is None:
             raise NotAuthenticatedError("no bearer.<token> subprotocol")
-        tokens.verify(services.settings.token_secret.get_secret_value(), token, delivery_id)
+        claims = tokens.verify(
+            services.settings.token_secret.get_secret_value(), token, delivery_id
+        )
     except ApiError:
-        return "token"
-    return None
+        return "token", None
+    return None, (token, claims)
+
+
+async def _deny_too_many(websocket: WebSocket) -> None:
+    """429 `too_many_sockets` as the handshake's answer (a close before accept: 403)."""
+    body = problem_body(
+        429,
+        "Too many sockets",
+        "this token or business has too many open sockets",
+        "too_many_sockets",
+    )
+    try:
+        await websocket.send_denial_response(
+            Response(body, status_code=429, media_type="application/problem+json")
+        )
+    except RuntimeError:  # a server without the denial-response extension
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="too many sockets")
 
 
 @router.websocket("/v1/deliveries/{delivery_id}/live")
 async def live(websocket: WebSocket, delivery_id: str) -> None:
     """Push a delivery's position, state and ETA to the holder of its token."""
     services = get_services(websocket)  # type: ignore[arg-type]
-    refusal = _refusal(websocket, services, delivery_id)
-    if refusal is not None:
+    refusal, admitted = _refusal(websocket, services, delivery_id)
+    if admitted is None:
         services.metrics.ws_refused.labels(refusal).inc()
         reason = "origin not allowed" if refusal == "origin" else "not authorized"
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
         return
+    token, claims = admitted
+    if not services.sockets.admit(token, claims.business_id):
+        services.metrics.ws_refused.labels("too_many_sockets").inc()
+        await _deny_too_many(websocket)
+        return
+    try:
+        await _serve(websocket, services, delivery_id)
+    finally:
+        services.sockets.release(token, claims.business_id)
+
+
+async def _serve(websocket: WebSocket, services: Services, delivery_id: str) -> None:
+    """The admitted socket's session, until the delivery ends or the client goes."""
     subscription = services.hub.subscribe(delivery_id)
     services.metrics.ws_connections.inc()
     try:

@@ -94,7 +94,7 @@ def test_the_openapi_document_describes_errors_and_credentials() -> None:
     app = create_app(ApiSettings(token_secret="s" * 32))
     document = app.openapi()
     schemes = document["components"]["securitySchemes"]
-    assert set(schemes) == {"BusinessKey", "OperatorKey", "TrackingToken"}
+    assert set(schemes) == {"BusinessKey", "OperatorKey", "OperatorBearer", "TrackingToken"}
     assert "HTTPValidationError" not in document["components"]["schemas"]
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -109,3 +109,7 @@ def test_the_openapi_document_describes_errors_and_credentials() -> None:
     assert listing["security"] == [{"BusinessKey": []}]
     assert {"401", "422"} <= set(listing["responses"])
     assert document["paths"]["/v1/fleet/summary"]["get"]["security"] == [{"OperatorKey": []}]
+    assert {"429", "413"} <= set(document["paths"]["/v1/deliveries"]["post"]["responses"])
+    assert "429" not in document["paths"]["/healthz"]["get"]["responses"]
+    metrics = document["paths"]["/metrics"]["get"]
+    assert {"OperatorBearer": []} in metrics["security"] and "401" in metrics["responses"]
