@@ -1,11 +1,13 @@
 """`dronefleet-streams lag`: a consumer group's lag per partition, once or as a watchdog.
 
     dronefleet-streams lag [--group GROUP ...] [--watch SECONDS] [--stuck-after SECONDS]
+    dronefleet-streams lag [--group GROUP ...] --serve PORT [--host HOST] [--every SECONDS]
 
 The default groups are the stream workers' three: their Faust app id (the dispatcher),
 `-gate` (the telemetry gate) and `-deliveries` (the deliveries fold). With `--watch`, it prints
 the total lag at each interval and a line per stuck partition (exit code 3 on the first
-stuck partition with `--fail-on-stuck`, for scripts and CI).
+stuck partition with `--fail-on-stuck`, for scripts and CI). With `--serve`, it serves
+the groups' lag to Prometheus instead (`streams.ops.lag_exporter`), for the alerts.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import timedelta
 
 from contracts import utc_now
 from kafkaio.offsets import group_offsets
+from streams.ops import lag_exporter
 from streams.ops.lag_watchdog import PartitionLag, Watchdog, snapshot
 from streams.settings import StreamsSettings
 
@@ -62,8 +65,18 @@ def main(args: list[str], settings: StreamsSettings) -> int:
     parser.add_argument("--watch", type=float, default=0.0, help="seconds between checks")
     parser.add_argument("--stuck-after", type=float, default=60.0)
     parser.add_argument("--fail-on-stuck", action="store_true")
+    parser.add_argument("--serve", type=int, default=None, help="serve Prometheus metrics")
+    parser.add_argument("--host", default=settings.metrics_host)
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between readings")
     options = parser.parse_args(args)
     groups = options.groups or settings.groups
+    if options.serve is not None:
+        asyncio.run(
+            lag_exporter.serve(
+                settings.kafka_bootstrap, groups, options.host, options.serve, options.every
+            )
+        )
+        return 0
     if options.watch <= 0:
         print(render(asyncio.run(groups_lag(settings.kafka_bootstrap, groups))))
         return 0
