@@ -17,7 +17,15 @@ from typing import Annotated
 import msgspec
 
 from contracts.errors import DecodeError
-from contracts.events import AbortReason, Identifier, RefusalReason, UtcDatetime, WithdrawReason
+from contracts.events import (
+    AbortReason,
+    GeoPoint,
+    Identifier,
+    RefusalReason,
+    RequestDigest,
+    UtcDatetime,
+    WithdrawReason,
+)
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="command_type", tag=True):
@@ -39,11 +47,33 @@ class AssignDrone(Command, frozen=True, kw_only=True, tag=True):
     drone_id: Identifier
 
 
+class RequestDelivery(Command, frozen=True, kw_only=True, tag=True):
+    """A business asks for a delivery with an `Idempotency-Key` (the API's only request
+    that goes through the aggregate rather than straight to the log as `DeliveryRequested`).
+
+    `delivery_id` is derived from the business and its key, so every retry of the
+    request, on any API replica, after any restart, names the same delivery; the
+    aggregate records `DeliveryRequested` (with `request_digest`) for the first, nothing
+    for a retry with the same digest, and refuses a different request under the same key.
+    """
+
+    business_id: Identifier
+    pickup: GeoPoint
+    dropoff: GeoPoint
+    request_digest: RequestDigest
+
+
 class CancelDelivery(Command, frozen=True, kw_only=True, tag=True):
-    """The business (or its customer) asks to cancel; allowed only before pickup."""
+    """The business (or its customer) asks to cancel; allowed only before pickup.
+
+    Only the delivery's own business may (the aggregate checks `requested_by`). With an
+    `Idempotency-Key`, `request_digest` lets the aggregate tell a retry (same digest:
+    nothing more happens) from another cancellation under the same key (refused).
+    """
 
     requested_by: Identifier
     reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    request_digest: RequestDigest | None = None
 
 
 class ReportPickup(Command, frozen=True, kw_only=True, tag=True):
@@ -105,6 +135,7 @@ class ExpireRequest(Command, frozen=True, kw_only=True, tag=True):
 
 AnyCommand = (
     AssignDrone
+    | RequestDelivery
     | CancelDelivery
     | ReportPickup
     | ReportDropoff

@@ -27,6 +27,9 @@ NonNegative = Annotated[float, msgspec.Meta(ge=0.0)]
 Percent = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
 Sequence = Annotated[int, msgspec.Meta(ge=1)]
 Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+RequestDigest = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+"""The SHA-256 (hex) of a client's request made with an `Idempotency-Key`: what the
+aggregate compares when the same key (the same delivery or command id) comes again."""
 
 FinalStatus = Literal["delivered", "cancelled", "failed"]
 """The ends of a delivery: after these no event may follow and live tracking ends.
@@ -171,6 +174,10 @@ class DeliveryRequested(Event, frozen=True, kw_only=True, tag=True):
     business_id: Identifier
     pickup: GeoPoint
     dropoff: GeoPoint
+    request_digest: RequestDigest | None = None
+    """Set when the business sent an `Idempotency-Key` (`RequestDelivery`): the delivery
+    id is derived from the business and the key, and a second request with the same key
+    is compared against this digest by the aggregate."""
 
 
 class DroneAssigned(Event, frozen=True, kw_only=True, tag=True):
@@ -211,6 +218,8 @@ class DeliveryCancelled(Event, frozen=True, kw_only=True, tag=True):
     requested_by: Identifier
     reason: Annotated[str, msgspec.Meta(max_length=500)]
     drone_id: Identifier | None = None
+    request_digest: RequestDigest | None = None
+    """The cancelling request's digest, when it came with an `Idempotency-Key`."""
 
 
 class DeliveryRescheduled(Event, frozen=True, kw_only=True, tag=True):

@@ -15,6 +15,18 @@ its events with `evolve`; `decide` is how a command becomes events, refusing ill
     assigned    --WithdrawAssignment-->         rescheduled (lost drone, or not taken up)
     picked_up   --WithdrawAssignment(drone_lost)--> failed  (final, `drone_lost`)
     requested / rescheduled --ExpireRequest-->  failed      (final, `no_drone_available`)
+    (none)      --RequestDelivery-->            requested   (a business's request with an
+                                                             Idempotency-Key)
+
+Idempotency-Key: the API derives the delivery id of a keyed request from the business and
+its key, and sends `RequestDelivery` with the digest of the request's body instead of
+writing `DeliveryRequested` itself. The first one becomes `DeliveryRequested` (carrying
+the digest); a retry with the same digest changes nothing (no second event, on any
+replica, after any restart: the state is the fold of the log); a different request under
+the same key is refused with `IdempotencyConflictError`. A keyed cancellation carries its
+digest the same way: repeating it changes nothing, another one under the same key is
+refused. A cancellation from anyone but the delivery's own business is refused
+(`NotTheOwnerError`), whatever the API checked before.
 
 A drone that refuses its assignment, or aborts before the pickup, gives the delivery
 up: it is `rescheduled` (back in the dispatch queue; the customer is told) and its
@@ -62,10 +74,26 @@ from contracts import (
     ReportAbort,
     ReportDropoff,
     ReportPickup,
+    RequestDelivery,
     WithdrawAssignment,
     new_event_id,
 )
 from streams.errors import IllegalTransitionError, NotTheAssignedDroneError, TooLateToCancelError
+
+
+class IdempotencyConflictError(IllegalTransitionError):
+    """A request (or cancellation) under an Idempotency-Key already used for another one."""
+
+    def __init__(self, delivery_id: str, status: str | None, attempted: str) -> None:
+        super().__init__(
+            delivery_id,
+            status,
+            f"{attempted} with an Idempotency-Key already used for a different request",
+        )
+
+
+class NotTheOwnerError(IllegalTransitionError):
+    """A command about a delivery from a business that does not own it."""
 
 
 class DeliveryState(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +111,10 @@ class DeliveryState(msgspec.Struct, frozen=True, kw_only=True):
     declined_by: tuple[str, ...] = ()
     """Drones that refused or aborted this delivery; none of them is assigned it again."""
     failure_reason: str | None = None
+    request_digest: str | None = None
+    """The digest of the keyed request that created the delivery (None: no key)."""
+    cancel_digest: str | None = None
+    """The digest of the keyed cancellation that ended it (None: none, or no key)."""
 
     @property
     def is_final(self) -> bool:
@@ -110,6 +142,7 @@ def evolve(state: DeliveryState | None, event: DeliveryEvent) -> DeliveryState:
                 dropoff=event.dropoff,
                 version=event.sequence,
                 requested_at=event.occurred_at,
+                request_digest=event.request_digest,
             )
         case DroneAssigned():
             current = _require(state, event, allowed=ASSIGNABLE)
@@ -126,7 +159,12 @@ def evolve(state: DeliveryState | None, event: DeliveryEvent) -> DeliveryState:
             )
         case DeliveryCancelled():
             current = _require(state, event, allowed=CANCELLABLE_STATUSES)
-            return msgspec.structs.replace(current, status="cancelled", version=event.sequence)
+            return msgspec.structs.replace(
+                current,
+                status="cancelled",
+                version=event.sequence,
+                cancel_digest=event.request_digest,
+            )
         case DeliveryRescheduled():
             current = _require(state, event, allowed=("assigned",))
             return msgspec.structs.replace(
@@ -160,6 +198,8 @@ def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> l
     A command repeated after it took effect (at-least-once delivery) yields no event;
     a command the state forbids raises `IllegalTransitionError`.
     """
+    if isinstance(command, RequestDelivery):
+        return _request(state, command, now)
     if state is None:
         raise IllegalTransitionError(command.delivery_id, None, command.command_type)
     common = _Envelope(
@@ -189,8 +229,23 @@ def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> l
                     dropoff=state.dropoff,
                 )
             ]
+        case RequestDelivery():  # decided above, before a state is required
+            return _request(state, command, now)
         case CancelDelivery():
+            if command.requested_by != state.business_id:
+                raise NotTheOwnerError(
+                    state.delivery_id,
+                    state.status,
+                    f"CancelDelivery by {command.requested_by}, not the delivery's business",
+                )
             if state.status == "cancelled":
+                if command.request_digest is not None and state.cancel_digest not in (
+                    None,
+                    command.request_digest,
+                ):
+                    raise IdempotencyConflictError(
+                        state.delivery_id, state.status, "CancelDelivery"
+                    )
                 return []
             if state.status in ("picked_up", "delivered"):
                 raise TooLateToCancelError(state.delivery_id, state.status, "CancelDelivery")
@@ -203,6 +258,7 @@ def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> l
                     requested_by=command.requested_by,
                     reason=command.reason,
                     drone_id=state.drone_id,
+                    request_digest=command.request_digest,
                 )
             ]
         case ReportPickup():
@@ -234,6 +290,32 @@ def decide(state: DeliveryState | None, command: AnyCommand, now: datetime) -> l
                     reason="no_drone_available",
                 )
             ]
+
+
+def _request(
+    state: DeliveryState | None, command: RequestDelivery, now: datetime
+) -> list[DeliveryEvent]:
+    """A keyed request: the delivery's first event, nothing for a retry, or refused."""
+    if state is not None:
+        if (
+            state.request_digest == command.request_digest
+            and state.business_id == command.business_id
+        ):
+            return []  # the same request again (a retry after a timeout, another replica)
+        raise IdempotencyConflictError(state.delivery_id, state.status, "RequestDelivery")
+    return [
+        DeliveryRequested(
+            event_id=new_event_id(),
+            sequence=1,
+            occurred_at=command.issued_at,
+            recorded_at=now,
+            delivery_id=command.delivery_id,
+            business_id=command.business_id,
+            pickup=command.pickup,
+            dropoff=command.dropoff,
+            request_digest=command.request_digest,
+        )
+    ]
 
 
 def _give_up(

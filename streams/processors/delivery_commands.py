@@ -11,6 +11,8 @@ rescheduled one goes back into its queue); milestones are handed to tracking.
 Kafka orders records within a partition of one topic, not across topics: a command read
 before its delivery's request is parked in the repository, and decided as soon as the
 request is applied (`DeliveryProcessor` takes them back, each refused on its own).
+A `RequestDelivery` (a business's request with an Idempotency-Key) is the one command
+that needs no state: it creates the delivery, or is a retry of the one it created.
 Refusals are raised as typed errors (`streams.errors`), never dead-lettered here.
 """
 
@@ -28,6 +30,7 @@ from contracts import (
     DeliveryRequested,
     DeliveryRescheduled,
     PickedUp,
+    RequestDelivery,
     encode_event,
 )
 from streams.domain.delivery import decide, evolve
@@ -60,7 +63,7 @@ class DeliveryCommandHandler:
         when too many commands already wait for a delivery nobody requested.
         """
         state = self.repository.state(command.delivery_id)
-        if state is None:
+        if state is None and not isinstance(command, RequestDelivery):  # that one creates it
             if len(self.repository.parked_commands(command.delivery_id)) >= MAX_PARKED:
                 raise ParkingLotFullError(command.delivery_id)
             self.repository.park(command.delivery_id, raw)

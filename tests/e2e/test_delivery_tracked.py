@@ -144,7 +144,9 @@ def test_tokens_and_origins_are_checked_before_accept(platform: Platform) -> Non
     assert foreign.status_code == 403
     assert foreign.headers["content-type"] == "application/problem+json"
 
-    metrics = httpx.get(f"{config.api_url}/metrics").text
+    assert httpx.get(f"{config.api_url}/metrics").status_code == 401  # operators only
+    operator = {"Authorization": f"Bearer {config.operator_key}"}
+    metrics = httpx.get(f"{config.api_url}/metrics", headers=operator).text
     refused = {
         line.split('"')[1]: float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()

@@ -121,5 +121,6 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_others_get_every_u
         assert peak_queued <= READERS + 1, "at most one queued update per client"
         assert peak_buffer <= HIGH_WATER + FRAME, "the stalled client's unsent bytes stay bounded"
         async with httpx.AsyncClient() as client:
-            metrics = (await client.get(f"{api.url}/metrics")).text.splitlines()
+            answer = await client.get(f"{api.url}/metrics", headers=api.operator_headers)
+            metrics = answer.text.splitlines()
         assert "dronefleet_ws_dropped_total 1.0" in metrics

@@ -55,6 +55,13 @@ class ServedApi:
             if getattr(connection, "transport", None) is not None
         ]
 
+    @property
+    def operator_headers(self) -> dict[str, str]:
+        """The operators' credential, as Prometheus sends it (for `/metrics`)."""
+        key = self.settings.operator_key
+        assert key is not None, "api_settings gives every served API an operator key"
+        return {"Authorization": f"Bearer {key.get_secret_value()}"}
+
     def token(self, delivery_id: str, ttl: timedelta = timedelta(hours=1)) -> str:
         secret = self.settings.token_secret.get_secret_value()
         return tokens.issue(secret, delivery_id, utc_now(), ttl)
@@ -62,12 +69,13 @@ class ServedApi:
 
 def api_settings(bootstrap: str, topics: Topics, database_url: str, **extra: object) -> ApiSettings:
     """Settings for an in-process API on these topics and this database."""
+    options: dict[str, object] = {"operator_key": secrets.token_hex(32), **extra}
     return ApiSettings(
         kafka_bootstrap=bootstrap,
         topic_prefix=topics.prefix,
         database_url=database_url,
         token_secret=secrets.token_hex(32),
-        **extra,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
     )
 
 

@@ -7,6 +7,7 @@ from typing import get_args
 
 from hypothesis import strategies as st
 
+import contracts
 from contracts import (
     AbortReason,
     AirspacePublished,
@@ -194,10 +195,24 @@ def _command_fields() -> dict[str, st.SearchStrategy[object]]:
     return {"command_id": ids, "delivery_id": ids, "issued_at": utc_datetimes}
 
 
+request_digests = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
+
 COMMAND_STRATEGIES = {
     "AssignDrone": st.builds(AssignDrone, drone_id=ids, **_command_fields()),
+    "RequestDelivery": st.builds(
+        contracts.RequestDelivery,
+        business_id=ids,
+        pickup=points,
+        dropoff=points,
+        request_digest=request_digests,
+        **_command_fields(),
+    ),
     "CancelDelivery": st.builds(
-        CancelDelivery, requested_by=ids, reason=st.text(max_size=500), **_command_fields()
+        CancelDelivery,
+        requested_by=ids,
+        reason=st.text(max_size=500),
+        request_digest=st.none() | request_digests,
+        **_command_fields(),
     ),
     "ReportPickup": st.builds(
         ReportPickup, drone_id=ids, observed_at=utc_datetimes, **_command_fields()
