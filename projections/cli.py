@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 
+from projections.metrics import sink_probes
 from projections.migrate import migrate
 from projections.rebuild import Progress, RebuildError, rebuild
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
 from projections.sink import Sink
+from runtime import ProbeServer, beat_forever, configure_logging
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,8 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     the topics from offset 0 into fresh tables and swaps them in (`projections.rebuild`).
     """
     args = sys.argv[1:] if argv is None else argv
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = ProjectionsSettings()
+    configure_logging(settings, "projections")
     if args[:1] == ["migrate"]:
         applied = migrate(settings.database_url)
         print(f"applied: {', '.join(applied) or 'nothing (up to date)'}")
@@ -78,7 +79,17 @@ async def _run_sink(settings: ProjectionsSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, sink.stop)
-    await sink.run()
+    if settings.metrics_port is None:
+        await sink.run()
+        return
+    probes = sink_probes(sink.stats)
+    server = ProbeServer(probes, settings.metrics_host, settings.metrics_port)
+    beating = asyncio.create_task(beat_forever(probes.heartbeat))
+    try:
+        await sink.run()
+    finally:
+        beating.cancel()
+        server.close()
 
 
 if __name__ == "__main__":

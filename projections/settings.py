@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic_settings import SettingsConfigDict
 
 from kafkaio.settings import KafkaSettings
+from runtime import LogSettings, ProbeSettings
 
 
-class ProjectionsSettings(KafkaSettings):
-    """One sink process's configuration."""
+class ProjectionsSettings(KafkaSettings, ProbeSettings, LogSettings):
+    """One sink process's configuration (its probes and metrics: `projections.metrics`)."""
 
     model_config = SettingsConfigDict(env_prefix="DRONEFLEET_PROJECTIONS_")
 

@@ -89,6 +89,12 @@ class SinkStats:
     reconnects: int = 0
     refreshes: int = 0
     by_table: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    write_seconds: float = 0.0
+    """Time the committed batches' transactions took, summed (retries included)."""
+    last_checkpoint_at: float | None = None
+    """Wall time (epoch seconds) of the last committed batch and its checkpoint."""
+    database_up: bool = False
+    """The writer holds an open connection (the sink's readiness)."""
 
 
 def build_rows(
@@ -179,6 +185,7 @@ class PostgresWriter:
                     )
                 conn.commit()
                 self._conn = conn
+                self.stats.database_up = True
             except psycopg.OperationalError as error:
                 log.warning("database unavailable (%s); retrying in %.1fs", error, delay)
                 time.sleep(delay)
@@ -206,11 +213,14 @@ class PostgresWriter:
     def _write_until_done(
         self, rows: dict[TableLayout, list[Row]], offsets: dict[TopicPartition, int]
     ) -> None:
+        started = time.monotonic()
         while True:
             conn = self._connection()
             try:
                 self._write_once(conn, rows, offsets)
                 self.stats.batches += 1
+                self.stats.write_seconds += time.monotonic() - started
+                self.stats.last_checkpoint_at = time.time()
                 return
             except psycopg.OperationalError as error:
                 log.warning("write failed (%s); reconnecting and writing the batch again", error)
@@ -219,6 +229,7 @@ class PostgresWriter:
     def _drop_connection(self) -> None:
         """Give up a broken connection; the next call reconnects."""
         self._close_connection()
+        self.stats.database_up = False
         self.stats.reconnects += 1
 
     def _close_connection(self) -> None:
