@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import signal
 import sys
 import time
 from pathlib import Path
 
+from runtime import ProbeServer, beat_forever, configure_logging
 from simulator.adapters.airspace import publish_airspace
 from simulator.adapters.chaos import ChaosSpec
+from simulator.adapters.metrics import simulator_probes
 from simulator.adapters.runner import SimulatorRunner
 from simulator.errors import ScenarioError
 from simulator.flight.engine import FleetEngine, FlightSpec
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     publish.add_argument("--scenario", type=Path, default=defaults.scenario_path)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging(defaults, "simulator")
     if args.command == "publish-airspace":
         sys.exit(_publish(parser, defaults, args.scenario))
     settings = defaults.model_copy(
@@ -160,6 +161,13 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         else None
     )
     runner = SimulatorRunner(settings, engine, demand)
+    probes = simulator_probes(runner)
+    server = (
+        ProbeServer(probes, settings.metrics_host, settings.metrics_port)
+        if settings.metrics_port is not None
+        else None
+    )
+    beating = asyncio.create_task(beat_forever(probes.heartbeat))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, runner.stop)
@@ -169,6 +177,9 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         stats = await runner.run()
     finally:
         progress.cancel()
+        beating.cancel()
+        if server is not None:
+            server.close()
     elapsed = max(time.monotonic() - started, 1e-9)
     asked = asked_per_s(settings)
     chaos = runner.chaos.counts if runner.chaos is not None else None

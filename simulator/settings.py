@@ -9,10 +9,11 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kafkaio.settings import KafkaSettings
+from runtime import LogSettings, ProbeSettings
 
 
-class SimulatorSettings(KafkaSettings):
-    """One simulator process's configuration."""
+class SimulatorSettings(KafkaSettings, ProbeSettings, LogSettings):
+    """One simulator process's configuration (probes and metrics: `simulator.adapters.metrics`)."""
 
     model_config = SettingsConfigDict(env_prefix="DRONEFLEET_SIMULATOR_")
 
@@ -64,3 +65,5 @@ class SimulatorSettings(KafkaSettings):
     """The business of the requests written to Kafka (the API takes it from the key)."""
     api_url: str = "http://127.0.0.1:8000"
     api_key: str = ""
+    log_level: str = "warning"
+    """Warnings only by default: the run prints its own progress and summary."""
