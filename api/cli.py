@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from api.main import create_app
 from api.settings import ApiSettings
+from runtime import logging_config
 
 
 def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvicorn.Config:
@@ -38,7 +39,8 @@ def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvic
         # shutting down does not wait for such connections for ever.
         "timeout_graceful_shutdown": 10.0,
         "access_log": True,
-        "log_level": "info",
+        "log_level": settings.log_level,
+        "log_config": logging_config(settings, "api"),  # JSON or text (`runtime.logs`)
     }
     return uvicorn.Config(app, **(options | overrides))
 

@@ -9,10 +9,10 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kafkaio.settings import KafkaSettings
-from runtime import GcFreezeSettings
+from runtime import GcFreezeSettings, LogSettings
 
 
-class ApiSettings(KafkaSettings, GcFreezeSettings):
+class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     """One API process's configuration.
 
     With the collector's freezing (`runtime.gc_freeze`): with 5,000 clients it took the
