@@ -21,3 +21,11 @@ class ProjectionsSettings(KafkaSettings, ProbeSettings, LogSettings):
     # Materialized roll-ups (plain PostgreSQL) are refreshed at most this often; each
     # refresh re-aggregates its whole input, so this bounds the load it adds.
     rollup_refresh_interval_s: float = 30.0
+    # Plain PostgreSQL's time partitions (projections.partitions): telemetry and tracking
+    # are kept this long (whole hourly partitions are dropped), the per-minute roll-up
+    # longer (it is ~60x smaller); partitions are created this far ahead, and the
+    # maintenance that does both runs this often. TimescaleDB uses its own policies.
+    retention_hours: float = 72.0
+    rollup_retention_days: float = 30.0
+    partitions_ahead_hours: float = 3.0
+    maintenance_interval_s: float = 300.0

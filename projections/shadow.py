@@ -49,12 +49,19 @@ _KEYWORDS = {
     "S": "SEQUENCE",
 }
 # Relations that move on their own (a table's index, toast, identity sequence) are not
-# listed: ALTER TABLE ... SET SCHEMA takes them along.
+# listed: ALTER TABLE ... SET SCHEMA takes them along. A partition (of the time-partitioned
+# history, migration 0070) depends on its parent automatically too, but does *not* move
+# with it, so partitions are listed and moved like tables. A live partition the shadow
+# has no namesake of stays behind, still attached to the retired table, and goes with it
+# when the retired schema is dropped. (A partitioned table depends on its own partition
+# key columns, internally: not a reason to leave it out.)
 _RELATIONS = """
 SELECT c.relname, c.relkind FROM pg_class c
 WHERE c.relnamespace = %s::regnamespace AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                  AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+  AND (c.relispartition
+       OR NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid AND d.refobjid <> c.oid
+                      AND d.deptype IN ('a', 'i')))
 ORDER BY c.relname
 """
 

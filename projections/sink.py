@@ -44,6 +44,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import msgspec
 import psycopg
@@ -51,7 +52,10 @@ from aiokafka.structs import TopicPartition
 from psycopg import sql
 
 from contracts import DecodeError, Topics, decode_dead_letter, decode_event
-from projections.rollups import refresh_rollups
+from projections.partitions import TELEMETRY as TELEMETRY_PARTS
+from projections.partitions import TRACKING as TRACKING_PARTS
+from projections.partitions import PartitionGuard, maintain
+from projections.rollups import minutes_of, note_minutes, refresh_rollups
 from projections.rows import (
     DEAD_LETTERS,
     DELIVERY_EVENTS,
@@ -59,6 +63,7 @@ from projections.rows import (
     LATEST_UPSERT,
     LAYOUTS,
     TELEMETRY,
+    TRACKING,
     Row,
     TableLayout,
     dead_letter_row,
@@ -145,6 +150,7 @@ class PostgresWriter:
         self.settings = settings
         self.stats = stats
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._partitions = PartitionGuard()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-writer")
 
     def write(
@@ -233,6 +239,7 @@ class PostgresWriter:
         self.stats.reconnects += 1
 
     def _close_connection(self) -> None:
+        self._partitions.forget()
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
@@ -250,6 +257,8 @@ class PostgresWriter:
                 "SELECT pg_advisory_xact_lock_shared(%s, hashtext(current_schema()))",
                 (WRITE_LOCK,),
             )
+            minutes = minutes_of(row[2] for row in rows.get(TELEMETRY, ()))
+            self._ensure_partitions(conn, rows, minutes)
             for layout, table_rows in rows.items():
                 if not table_rows:
                     continue
@@ -260,6 +269,8 @@ class PostgresWriter:
                 self.stats.by_table[layout.name] += inserted
             if rows.get(TELEMETRY):
                 _upsert_latest(cursor, newest_per_drone(rows[TELEMETRY]))
+                if self._partitions.active(conn):
+                    note_minutes(cursor, minutes)
             cursor.executemany(
                 "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (projection, topic, partition)"
@@ -270,13 +281,33 @@ class PostgresWriter:
                 ],
             )
 
+    def _ensure_partitions(
+        self,
+        conn: psycopg.Connection[tuple[object, ...]],
+        rows: dict[TableLayout, list[Row]],
+        minutes: set[datetime],
+    ) -> None:
+        """Every row's hour has its partition before the COPY (plain PostgreSQL).
+
+        Telemetry's hours come from its minutes (already computed for the roll-up's
+        notes); tracking's are computed here. Both are a few per batch.
+        """
+        if minutes:
+            hours = {TELEMETRY_PARTS.start_of(minute) for minute in minutes}
+            self._partitions.ensure(conn, TELEMETRY_PARTS, hours)
+        if rows.get(TRACKING):
+            hours = {TRACKING_PARTS.start_of(m) for m in minutes_of(r[2] for r in rows[TRACKING])}
+            self._partitions.ensure(conn, TRACKING_PARTS, hours)
+
 
 class RollupRefresher:
-    """Refreshes the materialized roll-ups when their inputs changed, at most every N s.
+    """Refreshes the roll-ups when their inputs changed, and keeps the time partitions.
 
-    Runs the refresh in a worker thread with its own connection, one at a time, so a
-    slow REFRESH delays neither the consume loop nor the batch writes. A failed refresh
-    (database away) is logged and retried at the next opportunity.
+    The roll-ups at most every `rollup_refresh_interval_s`, the partitions
+    (`projections.partitions.maintain`) every `maintenance_interval_s`. Both run in a
+    worker thread with its own connection, one at a time, so a slow refresh delays
+    neither the consume loop nor the batch writes. A failed run (database away) is
+    logged and retried at the next opportunity.
     """
 
     INPUTS = frozenset({TELEMETRY.name, DELIVERY_EVENTS.name})
@@ -286,7 +317,9 @@ class RollupRefresher:
         self.stats = stats
         self._dirty = False
         self._last = float("-inf")
-        self._task: asyncio.Task[list[str]] | None = None
+        self._last_maintenance = float("-inf")
+        self._refreshing = False
+        self._task: asyncio.Task[None] | None = None
 
     def note_written(self, tables: Iterable[str]) -> None:
         """Remember that a batch changed a roll-up's input tables."""
@@ -298,13 +331,32 @@ class RollupRefresher:
         if self._task is not None and self._task.done():
             self._finish(self._task)
             self._task = None
-        due = time.monotonic() - self._last >= self.settings.rollup_refresh_interval_s
-        if self._dirty and due and self._task is None:
+        if self._task is not None:
+            return
+        now = time.monotonic()
+        refresh = self._dirty and now - self._last >= self.settings.rollup_refresh_interval_s
+        keep = now - self._last_maintenance >= self.settings.maintenance_interval_s
+        if refresh:
             self._dirty = False
-            self._last = time.monotonic()
-            self._task = asyncio.create_task(
-                asyncio.to_thread(refresh_rollups, self.settings.database_url)
+            self._last = now
+        if keep:
+            self._last_maintenance = now
+        if refresh or keep:
+            self._refreshing = refresh
+            self._task = asyncio.create_task(asyncio.to_thread(self._run, refresh, keep))
+
+    def _run(self, refresh: bool, keep: bool) -> None:
+        """Partitions first (the refresh may need today's roll-up partition), then roll-ups."""
+        if keep:
+            settings = self.settings
+            maintain(
+                settings.database_url,
+                retention=timedelta(hours=settings.retention_hours),
+                rollup_retention=timedelta(days=settings.rollup_retention_days),
+                ahead=timedelta(hours=settings.partitions_ahead_hours),
             )
+        if refresh:
+            refresh_rollups(self.settings.database_url)
 
     async def flush(self) -> None:
         """Wait for a running refresh, then refresh once more if rows came since."""
@@ -320,13 +372,16 @@ class RollupRefresher:
             except psycopg.Error as error:
                 log.warning("final roll-up refresh failed (%s)", error)
 
-    def _finish(self, task: asyncio.Task[list[str]]) -> None:
+    def _finish(self, task: asyncio.Task[None]) -> None:
         error = task.exception()
         if error is None:
-            self.stats.refreshes += 1
+            self.stats.refreshes += int(self._refreshing)
         else:
-            log.warning("roll-up refresh failed (%s); retrying later", error)
-            self._dirty = True
+            log.warning(
+                "roll-up refresh or partition maintenance failed (%s); retrying later", error
+            )
+            self._dirty = self._dirty or self._refreshing
+            self._last_maintenance = float("-inf")
 
 
 def _copy_into_table(

@@ -38,13 +38,17 @@ WRITE_TIME_COLUMNS = {
 
 
 def digests(dsn: str) -> dict[str, str]:
-    """md5 of every table, view and materialized view of the live schema, rows sorted."""
+    """md5 of every table, view and materialized view of the live schema, rows sorted.
+
+    A time partition is not compared on its own (its rows are in its table's digest):
+    which empty partitions exist ahead depends on when the maintenance last ran.
+    """
     with psycopg.connect(dsn) as conn:
         names = [
             str(row[0])
             for row in conn.execute(
                 "SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
-                " AND relkind IN ('r', 'p', 'v', 'm') ORDER BY relname"
+                " AND relkind IN ('r', 'p', 'v', 'm') AND NOT relispartition ORDER BY relname"
             )
         ]
         result = {}
@@ -127,7 +131,9 @@ def test_rebuild_equals_the_live_result(
         conn.execute("DELETE FROM delivery_events WHERE event_type = 'Delivered'")
         conn.execute("UPDATE tracking SET remaining_m = remaining_m + 1")
         conn.execute("UPDATE drone_latest SET battery_pct = 1 WHERE drone_id = 'drone-3'")
-    refresh_rollups(database)
+    # Damage by hand notes no minute for the incremental roll-up (only the sink does):
+    # re-aggregate everything, as after any write that bypasses the sink.
+    refresh_rollups(database, full=True)
     damaged = digests(database)
     assert damaged["telemetry"] != live["telemetry"]
     assert damaged["delivery_status_view"] != live["delivery_status_view"]

@@ -44,10 +44,15 @@ def test_the_later_migrations_can_run_twice(dsn: str) -> None:
     assert query(dsn, "SELECT count(*) FROM drone_minute_stats_view") == [(4,)]
 
 
-def test_plain_postgresql_gets_materialized_rollups_with_unique_keys(dsn: str) -> None:
+def test_plain_postgresql_gets_an_incremental_minute_rollup_and_a_materialized_one(
+    dsn: str,
+) -> None:
     assert query(dsn, "SELECT matviewname FROM pg_matviews ORDER BY 1") == [
         ("delivery_hourly_outcomes",),
-        ("drone_minute_stats",),
+    ]
+    # since 0070 a table partitioned by day, re-aggregated minute by minute
+    assert query(dsn, "SELECT relkind FROM pg_class WHERE relname = 'drone_minute_stats'") == [
+        ("p",)
     ]
     assert refresh_rollups(dsn) == ["delivery_hourly_outcomes", "drone_minute_stats"]
 
