@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from api import auth_keys, queries
+from api import auth_keys, idempotency, queries
 from api.deps import BusinessDep, OperatorDep, ServicesDep, record
-from api.errors import NotFoundError, UnavailableError
+from api.errors import IdempotencyKeyReusedError, NotFoundError, UnavailableError
+from api.idempotency import IdempotencyKeyHeader
 from api.openapi import problem_responses
 from api.schemas import BusinessPublic, BusinessRegisteredPublic, BusinessRegistrationIn
 from contracts import BusinessRegistered, encode_event, new_event_id, utc_now
@@ -49,12 +51,39 @@ POLL_S = 0.05
     },
 )
 async def register_business(
-    body: BusinessRegistrationIn, services: ServicesDep, response: Response
+    body: BusinessRegistrationIn,
+    services: ServicesDep,
+    response: Response,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> BusinessRegisteredPublic:
-    """Register a business and issue its API key (shown in this answer only)."""
+    """Register a business and issue its API key (shown in this answer only).
+
+    With an `Idempotency-Key` (the operator's), a retry registers nothing more and shows
+    the same business and the same key again (derived from the key, see
+    `api.idempotency.business_key`); the same key with another body gets 422
+    `idempotency_key_reused`.
+    """
     now = utc_now()
-    business_id = uuid.uuid4().hex
-    key = auth_keys.issue()
+    if idempotency_key is None:
+        business_id = uuid.uuid4().hex
+        key = auth_keys.issue()
+    else:
+        business_id = idempotency.derived_id("business", idempotency_key)
+        key = idempotency.business_key(
+            services.settings.token_secret.get_secret_value(), idempotency_key
+        )
+        existing = await queries.business(services.pool, business_id)
+        if existing is not None:  # a retry: answer as the first time, record nothing
+            _same_registration(existing, body)
+            return BusinessRegisteredPublic(
+                business_id=business_id,
+                name=existing["name"],
+                contact=existing["contact"],
+                registered_at=existing["registered_at"],
+                key_id=key.key_id,
+                api_key=key.key,
+                status="active",
+            )
     event = BusinessRegistered(
         event_id=new_event_id(),
         sequence=1,
@@ -70,6 +99,12 @@ async def register_business(
         services, services.topics.businesses.name, business_id, encode_event(event), "registration"
     )
     active = await _wait_until_projected(services, key.key_id)
+    if active and idempotency_key is not None:
+        # Two first tries at once (on two replicas) both recorded: the read model kept one.
+        projected = await queries.business(services.pool, business_id)
+        if projected is not None:
+            _same_registration(projected, body)
+            now = projected["registered_at"]
     if not active:
         response.status_code = status.HTTP_202_ACCEPTED
     return BusinessRegisteredPublic(
@@ -81,6 +116,15 @@ async def register_business(
         api_key=key.key,
         status="active" if active else "pending",
     )
+
+
+def _same_registration(row: dict[str, Any], body: BusinessRegistrationIn) -> None:
+    """Raise 422 `idempotency_key_reused` unless the recorded business is this body's."""
+    recorded = BusinessRegistrationIn(name=row["name"], contact=row["contact"])
+    if idempotency.digest(recorded) != idempotency.digest(body):
+        raise IdempotencyKeyReusedError(
+            "this Idempotency-Key was used to register a different business"
+        )
 
 
 async def _wait_until_projected(services: ServicesDep, key_id: str) -> bool:

@@ -7,14 +7,15 @@ business sees its own deliveries only; a tracking token reaches its one delivery
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
-from api import cursors, queries, tokens
+from api import cursors, idempotency, queries, tokens
 from api.deps import BusinessDep, DeliveryReader, DeliveryReaderDep, ServicesDep, record
-from api.errors import ConflictError, NotFoundError
+from api.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
+from api.idempotency import IdempotencyKeyHeader
 from api.openapi import problem_responses
 from api.schemas import (
     CancellationAcceptedPublic,
@@ -33,6 +34,7 @@ from contracts import (
     CancelDelivery,
     DeliveryRequested,
     GeoPoint,
+    RequestDelivery,
     encode_command,
     encode_event,
     new_event_id,
@@ -53,14 +55,22 @@ DeliveryId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-
     responses=problem_responses(401, 422, 503),
 )
 async def request_delivery(
-    body: DeliveryRequestIn, business: BusinessDep, services: ServicesDep
+    body: DeliveryRequestIn,
+    business: BusinessDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> DeliveryAcceptedPublic:
-    """Request a pickup. The delivery is accepted once its event is in the log.
+    """Request a pickup. The delivery is accepted once its event (or command) is in the log.
 
     A request no drone could ever serve is refused at once (422, with its `reason`:
     `pickup_in_no_fly_zone`, `dropoff_in_no_fly_zone`, `outside_service_area`,
     `beyond_range`); 503 `airspace_unknown` while the platform's airspace is not known.
+    With an `Idempotency-Key`, a retry gets the same delivery (and, once the read model
+    has it, the very same answer) and nothing more is recorded; the same key with another
+    body is refused with 422 `idempotency_key_reused` (`api.idempotency`).
     """
+    if idempotency_key is not None:
+        return await _keyed_request(body, business, services, idempotency_key)
     pickup = GeoPoint(body.pickup.lat, body.pickup.lon)
     dropoff = GeoPoint(body.dropoff.lat, body.dropoff.lon)
     services.airspace.check(pickup, dropoff)
@@ -80,10 +90,62 @@ async def request_delivery(
         services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"
     )
     services.metrics.deliveries_requested.inc()
+    return _accepted(services, delivery_id, business, now)
+
+
+async def _keyed_request(
+    body: DeliveryRequestIn, business: str, services: ServicesDep, idempotency_key: str
+) -> DeliveryAcceptedPublic:
+    """A request with an Idempotency-Key: from the read model, or asked of the aggregate.
+
+    `RequestDelivery` is recorded once by the aggregate, which refuses a reused key; the
+    read model answers a retry once it has the delivery.
+    """
+    delivery_id = idempotency.derived_id("delivery", business, idempotency_key)
+    request_digest = idempotency.digest(body)
+    row = await queries.delivery_status(services.pool, delivery_id)
+    if row is not None:
+        recorded = DeliveryRequestIn(
+            pickup=PointIn(lat=row["pickup_lat"], lon=row["pickup_lon"]),
+            dropoff=PointIn(lat=row["dropoff_lat"], lon=row["dropoff_lon"]),
+        )
+        if row["business_id"] != business or idempotency.digest(recorded) != request_digest:
+            raise IdempotencyKeyReusedError(
+                "this Idempotency-Key was used for a different delivery request"
+            )
+        return _accepted(services, delivery_id, business, row["requested_at"])
+    pickup = GeoPoint(body.pickup.lat, body.pickup.lon)
+    dropoff = GeoPoint(body.dropoff.lat, body.dropoff.lon)
+    services.airspace.check(pickup, dropoff)
+    now = utc_now()
+    command = RequestDelivery(
+        command_id=new_event_id(),
+        delivery_id=delivery_id,
+        issued_at=now,
+        business_id=business,
+        pickup=pickup,
+        dropoff=dropoff,
+        request_digest=request_digest,
+    )
+    await record(
+        services,
+        services.topics.delivery_commands.name,
+        delivery_id,
+        encode_command(command),
+        "delivery",
+    )
+    services.metrics.deliveries_requested.inc()
+    return _accepted(services, delivery_id, business, now)
+
+
+def _accepted(
+    services: ServicesDep, delivery_id: str, business: str, requested_at: datetime
+) -> DeliveryAcceptedPublic:
+    """The 202 body; the token is issued at the request's time, so a replay gets the same."""
     token = tokens.issue(
         services.settings.token_secret.get_secret_value(),
         delivery_id,
-        now,
+        requested_at,
         timedelta(seconds=services.settings.token_ttl_s),
         business_id=business,
     )
@@ -198,24 +260,45 @@ async def cancel_delivery(
     business: BusinessDep,
     services: ServicesDep,
     body: CancelRequestIn | None = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CancellationAcceptedPublic:
     """Ask to cancel a delivery before pickup; the delivery's own log has the last word.
 
     The read model answers quickly for the common cases (unknown delivery, another
     business's delivery, already picked up); the aggregate then decides against the
     authoritative state and the customer's live tracking ends with status `cancelled`.
+    With an `Idempotency-Key`, a retry after the cancellation took effect gets the same
+    202 (not 409), and the same key with another reason 422 `idempotency_key_reused`.
     """
     row = await queries.delivery_status(services.pool, delivery_id)
     if row is None or row["business_id"] != business:
         raise NotFoundError("no such delivery for this business")
+    reason = body.reason if body else ""
+    request_digest = idempotency.digest(body or CancelRequestIn())
+    if idempotency_key is not None and row["status"] == "cancelled":
+        recorded = await queries.latest_reason(services.pool, delivery_id)
+        if recorded is not None and recorded["status"] == "cancelled":
+            if (recorded["reason"] or "") != reason:
+                raise IdempotencyKeyReusedError(
+                    "this delivery was cancelled with another reason: the Idempotency-Key "
+                    "was used for a different cancellation"
+                )
+            return CancellationAcceptedPublic(
+                delivery_id=delivery_id, status="cancellation_requested"
+            )
     if row["status"] not in CANCELLABLE_STATUSES:
         raise ConflictError(f"a delivery that is {row['status']} can no longer be cancelled")
     command = CancelDelivery(
-        command_id=new_event_id(),
+        command_id=(
+            idempotency.derived_id("cancellation", business, delivery_id, idempotency_key)
+            if idempotency_key is not None
+            else new_event_id()
+        ),
         delivery_id=delivery_id,
         issued_at=utc_now(),
         requested_by=business,
-        reason=body.reason if body else "",
+        reason=reason,
+        request_digest=request_digest if idempotency_key is not None else None,
     )
     await record(
         services,
