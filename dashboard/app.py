@@ -17,7 +17,7 @@ import pandas as pd
 import psycopg
 import streamlit as st
 
-from dashboard import figures, maps, queries
+from dashboard import auth, figures, maps, queries
 from dashboard.lag import LagReport, read_lag
 from dashboard.settings import DashboardSettings
 
@@ -177,6 +177,8 @@ def drilldown_panel(settings: DashboardSettings, day: date) -> None:
 def run(settings: DashboardSettings) -> None:
     """Lay out the page; the live parts re-run on their own every `refresh_s`."""
     st.set_page_config(page_title="dronefleet operations", layout="wide")
+    if not auth.signed_in(settings):
+        return  # nothing drawn and nothing queried before the operators' key
     st.title("dronefleet operations")
     day = st.sidebar.date_input("Day (UTC)", value=datetime.now(UTC).date(), key="day")
     assert isinstance(day, date)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from kafkaio.settings import KafkaSettings
@@ -14,7 +14,7 @@ class DashboardSettings(KafkaSettings):
     Built once per script run by `dashboard.app` (the composition root) and passed down.
     """
 
-    model_config = SettingsConfigDict(env_prefix="DRONEFLEET_DASHBOARD_")
+    model_config = SettingsConfigDict(env_prefix="DRONEFLEET_DASHBOARD_", populate_by_name=True)
 
     database_url: str = "postgresql://dronefleet@127.0.0.1:25432/dronefleet"
     refresh_s: float = Field(default=5.0, gt=0)
@@ -36,6 +36,18 @@ class DashboardSettings(KafkaSettings):
     map_style: str | None = None
     """A MapLibre style URL for the maps' base map (e.g. your own tile server). None: a
     plain background drawn in the browser, so the maps need no CDN and no token."""
+    operator_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "DRONEFLEET_DASHBOARD_OPERATOR_KEY", "DRONEFLEET_API_OPERATOR_KEY"
+        ),
+    )
+    """The operators' key, which the sign-in asks for (`dashboard.auth`). Read from
+    `DRONEFLEET_DASHBOARD_OPERATOR_KEY`, else the API's `DRONEFLEET_API_OPERATOR_KEY` (one
+    environment for the whole platform, as the demo gives). Unset: the dashboard shows
+    nothing."""
+    sign_in_pause_s: float = Field(default=0.5, ge=0)
+    """The pause after each wrong key, times the session's wrong keys so far (up to 5 s)."""
     port: int = 8501
     address: str = "127.0.0.1"
 

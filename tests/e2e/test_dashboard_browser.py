@@ -35,11 +35,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def dashboard_url(
+def dashboard(
     running_stack: StackSettings,
     fresh_database: Callable[[], str],
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[str]:
+) -> Iterator[tuple[str, str]]:
     dsn = fresh_database()
     dashboard_dataset.load(dsn)
     # Started the way `dronefleet demo` starts it: devstack's service, the platform's env.
@@ -61,15 +61,16 @@ def dashboard_url(
                 pass
             assert time.monotonic() < deadline, f"the dashboard did not start:\n{log.read_text()}"
             time.sleep(0.5)
-        yield url
+        yield url, config.operator_key  # the platform's operators' key signs in
     finally:
         service.stop()
 
 
 @pytest.mark.timeout(600)  # a software-rendered WebGL page on a busy 2-core machine
 def test_the_fleet_map_is_drawn_without_any_outside_request(
-    dashboard_url: str, tmp_path: Path
+    dashboard: tuple[str, str], tmp_path: Path
 ) -> None:
+    dashboard_url, operator_key = dashboard
     outside: list[str] = []
 
     def only_local(route: Route) -> None:
@@ -85,6 +86,10 @@ def test_the_fleet_map_is_drawn_without_any_outside_request(
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.route("**/*", only_local)
             page.goto(dashboard_url)
+            sign_in = page.locator("input[type='password']")
+            sign_in.wait_for(timeout=180_000)
+            sign_in.fill(operator_key)
+            sign_in.press("Enter")
             chart = page.locator("[data-testid='stDeckGlJsonChart']").first
             # deck.gl's canvas over MapLibre's (the blank inline style): both drawn.
             chart.locator("#deckgl-overlay").wait_for(timeout=180_000)

@@ -9,6 +9,7 @@ consumer group that this test commits on the real broker.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -21,10 +22,12 @@ from streamlit.testing.v1 import AppTest
 from contracts import Topics
 from devstack.settings import StackSettings
 from tests.support import dashboard_dataset
+from tests.support.attacks import tally
 from tests.support.kafka_helpers import produce
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 DAY = date(2026, 11, 27)
+OPERATOR_KEY = secrets.token_hex(32)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +73,8 @@ def dashboard_env(
     """The dashboard's settings, in the environment for as long as the module's apps run."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DRONEFLEET_DASHBOARD_DATABASE_URL", dsn)
+        env.setenv("DRONEFLEET_DASHBOARD_OPERATOR_KEY", OPERATOR_KEY)
+        env.setenv("DRONEFLEET_DASHBOARD_SIGN_IN_PAUSE_S", "0")  # many guesses, no waiting
         env.setenv("DRONEFLEET_DASHBOARD_KAFKA_BOOTSTRAP", running_stack.kafka_bootstrap)
         env.setenv("DRONEFLEET_DASHBOARD_TOPIC_PREFIX", topics.prefix)
         env.setenv("DRONEFLEET_DASHBOARD_CONSUMER_GROUPS", '["dronefleet-streams"]')
@@ -80,6 +85,7 @@ def started_app(day: date) -> AppTest:
     """The app run once, then set to `day`."""
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
+    at.text_input(key="operator_key").input(OPERATOR_KEY).run()
     at.date_input(key="day").set_value(day).run()
     assert not at.exception, at.exception
     return at
@@ -190,3 +196,28 @@ def test_a_delivery_drill_down(app: AppTest) -> None:
     assert len(app.get("vega_lite_chart")) == 2, "ETA error by lead time, ETA over time"
     decks = app.get("deck_gl_json_chart")
     assert len(decks) == 2, "the fleet map and the delivery's track"
+
+
+def test_nothing_is_shown_or_queried_without_the_operators_key(dashboard_env: None) -> None:
+    """Wrong keys, many times: the sign-in only, never a panel (the security suite's tally)."""
+    attempts = tally("dashboard without the operators' key")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.metric and not at.dataframe and len(at.text_input) == 1
+    near_misses = ["x", OPERATOR_KEY[:-1], OPERATOR_KEY.upper(), " " + OPERATOR_KEY]
+    for guess in near_misses + [secrets.token_hex(32) for _ in range(46)]:
+        at.text_input(key="operator_key").input(guess).run()
+        attempts.count(admitted=bool(at.metric or at.dataframe or at.date_input))
+    assert attempts.let_in == 0
+    at.text_input(key="operator_key").input(OPERATOR_KEY).run()
+    assert at.date_input, "the right key opens the dashboard"
+
+
+def test_without_a_configured_key_the_dashboard_shows_nothing(
+    dashboard_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DRONEFLEET_DASHBOARD_OPERATOR_KEY")
+    monkeypatch.delenv("DRONEFLEET_API_OPERATOR_KEY", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.text_input and not at.metric and "OPERATOR_KEY" in at.error[0].value

@@ -192,3 +192,12 @@ def test_the_platform_configures_the_dashboard_it_starts(monkeypatch: pytest.Mon
     ]
     assert settings.port == 8765 and config.dashboard_url == "http://127.0.0.1:8765"
     assert PlatformConfig(stack=StackSettings(), database="somedb").dashboard_url is None
+
+
+def test_the_sign_in_compares_the_whole_key_and_pauses_more_after_each_miss() -> None:
+    from dashboard.auth import MAX_PAUSE_S, key_matches, pause_after
+
+    assert key_matches("k" * 64, "k" * 64)
+    assert not key_matches("k" * 63, "k" * 64) and not key_matches("K" * 64, "k" * 64)
+    pauses = [pause_after(n, 0.5) for n in range(1, 20)]
+    assert pauses == sorted(pauses) and pauses[0] == 0.5 and pauses[-1] == MAX_PAUSE_S
