@@ -74,11 +74,11 @@ def refresh_rollups(database_url: str, full: bool = False) -> list[str]:
     `full`: re-aggregate every minute of `drone_minute_stats` (after a bulk load).
     """
     with psycopg.connect(database_url, autocommit=True) as conn:
-        names = []
+        incremental = []
         if is_partitioned(conn, "drone_minute_stats"):
             refresh_minute_stats(conn, full)
-            names.append("drone_minute_stats")
-        names += [
+            incremental.append("drone_minute_stats")
+        materialized = [
             str(row[0])
             for row in conn.execute(
                 "SELECT matviewname FROM pg_matviews"
@@ -87,14 +87,11 @@ def refresh_rollups(database_url: str, full: bool = False) -> list[str]:
                 (list(ROLLUPS),),
             )
         ]
-        for name in names:
-            if name != "drone_minute_stats":
-                conn.execute(
-                    sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY {}").format(
-                        sql.Identifier(name)
-                    )
-                )
-    return sorted(names)
+        for name in materialized:  # before 0070, drone_minute_stats is one of them
+            conn.execute(
+                sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY {}").format(sql.Identifier(name))
+            )
+    return sorted(incremental + materialized)
 
 
 def refresh_minute_stats(conn: Conn, full: bool = False) -> int:

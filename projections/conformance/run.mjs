@@ -8,7 +8,8 @@
 // must change nothing, like a replay through the sink), refreshes every continuous
 // aggregate and materialized view, runs the given queries and prints one JSON document:
 //   { "views": {name: [row, ...]}, "contract_views": [...], "hypertables": [...],
-//     "jobs": [...], "continuous_aggregates": [...], "extension": "2.23.0..." }
+//     "jobs": [...], "chunk_intervals": [...], "policies": [...],
+//     "continuous_aggregates": [...], "extension": "2.23.0..." }
 // Rows are JSON text produced by PostgreSQL itself (row_to_json), so both servers format
 // timestamps and numbers the same way.
 //
@@ -111,6 +112,18 @@ async function main() {
       db,
       'SELECT proc_name, hypertable_name FROM timescaledb_information.jobs' +
         ' WHERE hypertable_name IS NOT NULL ORDER BY 1, 2',
+    ),
+    // 0070: chunks sized to the ingest rate, and what the policies keep and compress.
+    chunk_intervals: await rows(
+      db,
+      "SELECT hypertable_name, extract(epoch FROM time_interval)::int AS seconds" +
+        ' FROM timescaledb_information.dimensions' +
+        " WHERE hypertable_name IN ('telemetry', 'tracking') ORDER BY 1",
+    ),
+    policies: await rows(
+      db,
+      'SELECT proc_name, hypertable_name, schedule_interval::text AS every, config::text AS config' +
+        ' FROM timescaledb_information.jobs WHERE hypertable_name IS NOT NULL ORDER BY 1, 2',
     ),
     continuous_aggregates: caggs.map((r) => r.view_name),
     // Tables that are no hypertable: state (drone_latest) and archives, not time series.

@@ -147,6 +147,27 @@ def test_compression_retention_and_refresh_jobs_exist(pglite_side: dict[str, Any
     } <= jobs
 
 
+def test_chunks_are_sized_to_the_ingest_rate_and_policies_bound_the_history(
+    pglite_side: dict[str, Any],
+) -> None:
+    """0070: an hour a chunk, compressed after 3 h, telemetry kept 7 days, tracking 30."""
+    assert pglite_side["chunk_intervals"] == [
+        {"hypertable_name": "telemetry", "seconds": 3600},
+        {"hypertable_name": "tracking", "seconds": 3600},
+    ]
+    configs = {
+        (p["proc_name"], p["hypertable_name"]): json.loads(p["config"])
+        for p in pglite_side["policies"]
+    }
+    assert configs[("policy_compression", "telemetry")]["compress_after"] == "03:00:00"
+    assert configs[("policy_compression", "tracking")]["compress_after"] == "03:00:00"
+    assert configs[("policy_retention", "telemetry")]["drop_after"] == "7 days"
+    assert configs[("policy_retention", "tracking")]["drop_after"] == "30 days"
+    # the continuous aggregate's refresh window stays inside the raw data's retention
+    refresh = configs[("policy_refresh_continuous_aggregate", "drone_minute_stats")]
+    assert refresh["start_offset"] == "3 days"
+
+
 def test_both_servers_expose_the_same_contract_views(
     postgres_side: tuple[dict[str, str], dict[str, list[Any]]], pglite_side: dict[str, Any]
 ) -> None:
