@@ -9,11 +9,11 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo     the whole platform with a simulated fleet (Ctrl-C stops it)"
 	@echo "make test     unit, integration and end-to-end tests on the real stack"
-	@echo "make lint     ruff, mypy --strict, import boundaries, compose.yaml, the Kubernetes manifests"
+	@echo "make lint     ruff, mypy --strict, import boundaries, compose.yaml, the Kubernetes manifests, the alert rules"
 	@echo "make bench    the benchmarks of BENCHMARKS.md"
 	@echo "make bench-e2e  the whole platform at 1k/5k/10k drones (private stack; BENCH_E2E_ARGS=...)"
 	@echo "make chaos    fault injection with loss accounting (private stack; CHAOS_ARGS=...)"
-	@echo "make stack-up | stack-down | stack-status   the local Kafka and PostgreSQL"
+	@echo "make stack-up | stack-down | stack-status   the local Kafka, PostgreSQL and Prometheus"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -39,7 +39,17 @@ KUSTOMIZE_VERSION := v5.7.1
 $(KUSTOMIZE):
 	GOBIN=$(CURDIR)/.cache/go/bin GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
-install: $(STAMP) $(WEB_BUNDLE)
+# Prometheus and promtool, the same way: the local stack's Prometheus (`dronefleet stack
+# up`, which builds them itself when missing: devstack/prometheus.py) and `make lint`'s
+# test of the alert rules. A cold build takes minutes; Go's caches make it seconds after.
+PROMTOOL := .cache/go/bin/promtool
+PROMETHEUS_VERSION := v0.316.0
+$(PROMTOOL):
+	GOBIN=$(CURDIR)/.cache/go/bin GOFLAGS=-mod=mod go install \
+	  github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION) \
+	  github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+
+install: $(STAMP) $(WEB_BUNDLE) $(PROMTOOL)
 
 demo: $(STAMP) $(WEB_BUNDLE)
 	$(VENV)/bin/dronefleet demo
@@ -56,7 +66,7 @@ test-integration: $(STAMP)
 test-e2e: $(STAMP) $(WEB_BUNDLE)
 	$(PY) -m pytest tests/e2e
 
-lint: $(STAMP) $(KUSTOMIZE)
+lint: $(STAMP) $(KUSTOMIZE) $(PROMTOOL)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -64,6 +74,8 @@ lint: $(STAMP) $(KUSTOMIZE)
 	$(PY) scripts/check_compose.py
 	$(PY) scripts/check_notebooks.py
 	$(PY) scripts/check_k8s.py --kustomize $(KUSTOMIZE)
+	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
+	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

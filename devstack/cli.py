@@ -13,6 +13,7 @@ import sys
 
 from devstack import stack
 from devstack.errors import StackError
+from devstack.prometheus import PrometheusNode
 from devstack.settings import StackSettings
 
 
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="dronefleet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    stack_parser = commands.add_parser("stack", help="the local Kafka and PostgreSQL")
+    stack_parser = commands.add_parser("stack", help="the local Kafka, PostgreSQL and Prometheus")
     stack_parser.add_argument("action", choices=["up", "down", "status"])
     topics_parser = commands.add_parser(
         "topics", help="create the platform's topics (contracts.topics) on any broker"
@@ -46,7 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo_parser.add_argument("--api-port", type=int, default=8000)
     demo_parser.add_argument("--dashboard-port", type=int, default=8501)
-    demo_parser.add_argument("--metrics-port", type=int, default=9108)
+    demo_parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9108,
+        help="the stream worker's metrics; the sink, simulator and lag exporter use the next 3",
+    )
     args = parser.parse_args(argv)
     settings = StackSettings()
     try:
@@ -80,6 +86,7 @@ def _stack(action: str, settings: StackSettings) -> int:
             f" at {settings.postgres_dsn}\n"
             f"topics    {', '.join(result.created_topics) or 'all present'}"
         )
+        print(f"prometheus {_prometheus_line(settings, result.started_prometheus)}")
         return 0
     if action == "down":
         kafka_was, postgres_was = stack.down(settings)
@@ -89,6 +96,9 @@ def _stack(action: str, settings: StackSettings) -> int:
     current = stack.status(settings)
     print(f"kafka     {_describe(current.kafka_running, current.kafka_healthy)}")
     print(f"postgres  {_describe(current.postgres_running, current.postgres_healthy)}")
+    if settings.prometheus:
+        running, healthy = current.prometheus_running, current.prometheus_healthy
+        print(f"prometheus {_describe(running, healthy)} at {PrometheusNode(settings).url}")
     return 0 if current.healthy else 1
 
 
@@ -103,6 +113,19 @@ def _topics(args: argparse.Namespace) -> int:
     created = asyncio.run(create_topics(args.bootstrap, layout.all(), args.replication_factor))
     print(f"topics    {', '.join(created) or 'all present'}")
     return 0
+
+
+def _prometheus_line(settings: StackSettings, started: bool) -> str:
+    """What `up` did about Prometheus, in words."""
+    if not settings.prometheus:
+        return "off (DRONEFLEET_STACK_PROMETHEUS=false)"
+    node = PrometheusNode(settings)
+    if node.pid() is None:
+        return (
+            f"not started: port {settings.prometheus_port} is taken by another program"
+            " (set DRONEFLEET_STACK_PROMETHEUS_PORT)"
+        )
+    return f"{'started' if started else 'already running'} at {node.url}"
 
 
 def _describe(running: bool, healthy: bool) -> str:

@@ -25,6 +25,7 @@ import websockets
 from contracts import Topics
 from devstack import stack
 from devstack.postgres import PostgresNode
+from devstack.prometheus import PrometheusNode
 from devstack.services import (
     PlatformConfig,
     RunningService,
@@ -84,6 +85,9 @@ def run_demo(
         api_port=api_port,
         dashboard_port=dashboard_port,
         streams_metrics_port=metrics_port,
+        projections_metrics_port=metrics_port + 1,
+        simulator_metrics_port=metrics_port + 2,
+        lag_exporter_port=metrics_port + 3,
     )
     logs = settings.home / "logs" / (namespace or "main")
     services: list[RunningService] = []
@@ -124,8 +128,12 @@ dronefleet is running: {drones} drones, {demand:.2f} deliveries a minute of simu
                   (POST /v1/businesses with that key registers another business)
   live tracking   connect to the answer's websocket_url with the subprotocols
                   ["dronefleet.v1", "bearer.<tracking_token>"]
-  metrics         {config.api_url}/metrics (the API)
-                  http://127.0.0.1:{config.streams_metrics_port}/metrics (the stream worker)
+  prometheus      {_prometheus_url(config)}
+                  (every service's metrics, the alerts: {_prometheus_url(config)}/alerts)
+  metrics         {config.api_url}/metrics (the API, with the operators' key as a bearer)
+                  http://127.0.0.1:{config.streams_metrics_port}/metrics (the stream worker;
+                  the sink, the simulator and the lag exporter on the next three ports,
+                  each with /healthz and /readyz)
   logs            {logs}/*.log
 Following one delivery below; Ctrl-C stops everything.
 """,
@@ -172,6 +180,16 @@ def describe(message: dict[str, Any]) -> str:
     if message["waiting_ahead"] is not None:
         return f"{status} waiting for a drone, {message['waiting_ahead']} deliveries ahead"
     return f"{status} {message['reason'] or ''}".rstrip()
+
+
+def _prometheus_url(config: PlatformConfig) -> str:
+    """Where the stack's Prometheus is, or why there is none."""
+    node = PrometheusNode(config.stack)
+    if not config.stack.prometheus:
+        return "off (DRONEFLEET_STACK_PROMETHEUS=false)"
+    if node.pid() is None:
+        return f"not running (port {config.stack.prometheus_port} taken by another program)"
+    return node.url
 
 
 def _stop_on_signals() -> None:

@@ -19,6 +19,7 @@ import httpx
 
 from devstack.errors import ServiceStartError
 from devstack.processes import tail
+from devstack.prometheus import PrometheusNode
 from devstack.settings import StackSettings
 
 KAFKA_SERVICES = ("STREAMS", "PROJECTIONS", "API", "SIMULATOR", "DASHBOARD")
@@ -47,6 +48,38 @@ class PlatformConfig:
     streams_metrics_port: int | None = None
     """The stream worker's Prometheus endpoint; None: not served (harnesses with several
     workers on one host, which would collide on one port)."""
+    projections_metrics_port: int | None = None
+    """The projection sink's probes and metrics; None: not served."""
+    simulator_metrics_port: int | None = None
+    """The simulator's probes and metrics; None: not served."""
+    lag_exporter_port: int | None = None
+    """Where `dronefleet-streams lag --serve` serves the groups' lag; None: not started."""
+    log_format: str | None = None
+    """`json` or `text` for every service (`runtime.logs`); None: each one's default."""
+
+    @property
+    def namespace(self) -> str:
+        """The platform's name in Prometheus's `namespace` label: its prefix, or `main`."""
+        return self.topic_prefix.rstrip("-") or "main"
+
+    def metrics_port(self, service: str) -> int | None:
+        """The port a service (by its `start_service` name) serves `/metrics` on, if any."""
+        return {
+            "api": self.api_port,
+            "streams": self.streams_metrics_port,
+            "projections": self.projections_metrics_port,
+            "simulator": self.simulator_metrics_port,
+            "lag-exporter": self.lag_exporter_port,
+        }.get(service)
+
+    def lag_groups(self) -> list[str]:
+        """The consumer groups whose lag the alerts watch: the worker's three and the sink's.
+
+        Their names as the services make them (`StreamsSettings.groups`, the sink's
+        `projections.source`), checked against them in tests/unit/devstack.
+        """
+        app = f"{self.topic_prefix}dronefleet-streams"
+        return [app, f"{app}-gate", f"{app}-deliveries", f"{self.topic_prefix}projections-core"]
 
     @property
     def api_url(self) -> str:
@@ -80,6 +113,19 @@ class PlatformConfig:
                 if self.streams_metrics_port is not None
                 else {}
             ),
+            **{
+                f"DRONEFLEET_{service}_METRICS_PORT": str(port)
+                for service, port in (
+                    ("PROJECTIONS", self.projections_metrics_port),
+                    ("SIMULATOR", self.simulator_metrics_port),
+                )
+                if port is not None
+            },
+            **{
+                f"DRONEFLEET_{service}_LOG_FORMAT": self.log_format
+                for service in ("STREAMS", "PROJECTIONS", "API", "SIMULATOR")
+                if self.log_format is not None
+            },
             "DRONEFLEET_PROJECTIONS_DATABASE_URL": database_url,
             "DRONEFLEET_API_DATABASE_URL": database_url,
             "DRONEFLEET_API_TOKEN_SECRET": self.token_secret,
@@ -102,13 +148,19 @@ class RunningService:
     name: str
     process: subprocess.Popen[bytes]
     log_file: Path
+    scrape_job: Path | None = None
+    """Its scrape configuration in the stack's Prometheus (`devstack.prometheus`), if any."""
+    prometheus: PrometheusNode | None = None
 
     def alive(self) -> bool:
         """True while the process runs."""
         return self.process.poll() is None
 
     def stop(self, grace_s: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after the grace period."""
+        """SIGTERM, then SIGKILL after the grace period; Prometheus stops scraping it."""
+        if self.prometheus is not None and self.scrape_job is not None:
+            self.prometheus.unregister(self.scrape_job)
+            self.scrape_job = None
         if not self.alive():
             return
         self.process.send_signal(signal.SIGTERM)
@@ -140,7 +192,17 @@ def start_service(
             env=env,
             start_new_session=True,
         )
-    return RunningService(name, process, log_file)
+    service = RunningService(name, process, log_file)
+    port = config.metrics_port(name)
+    if port is not None and config.stack.prometheus:
+        service.prometheus = PrometheusNode(config.stack)
+        service.scrape_job = service.prometheus.register(
+            f"{config.namespace}-{name}",
+            f"127.0.0.1:{port}",
+            {"namespace": config.namespace, "service": name},
+            bearer=config.operator_key if name == "api" else None,
+        )
+    return service
 
 
 def wait_until_ready(api_url: str, services: list[RunningService], timeout_s: float = 90.0) -> None:
@@ -231,9 +293,12 @@ def start_platform(
 ) -> list[RunningService]:
     """Publish the airspace, start the sink, a stream worker and the API, then the fleet.
 
-    The simulator's demand places its orders as a business registered here.
+    With `config.lag_exporter_port`, the groups' lag exporter too; every service with a
+    metrics port is scraped by the stack's Prometheus while it runs.
 
-    On any failure the processes already started are stopped before the error propagates.
+        The simulator's demand places its orders as a business registered here.
+
+        On any failure the processes already started are stopped before the error propagates.
     """
     services: list[RunningService] = []
     try:
@@ -244,6 +309,10 @@ def start_platform(
             ("api", ["api", "serve"]),
         ):
             services.append(start_service(name, argv, config, logs, extra_env))
+        if config.lag_exporter_port is not None:
+            groups = [arg for group in config.lag_groups() for arg in ("--group", group)]
+            argv = ["streams", "lag", *groups, "--serve", str(config.lag_exporter_port)]
+            services.append(start_service("lag-exporter", argv, config, logs, extra_env))
         wait_until_ready(config.api_url, services)
         demand_key = register_business(config, "simulated demand")
         simulator_env = {**(extra_env or {}), "DRONEFLEET_SIMULATOR_API_KEY": demand_key}

@@ -1,6 +1,6 @@
 """Where the local stack lives and which ports it uses.
 
-Non-default ports (29092, 25432) so the stack never collides with a Kafka or a
+Non-default ports (29092, 25432, 29090 for Prometheus) so the stack never collides with a Kafka or a
 PostgreSQL that a developer already runs. Override with DRONEFLEET_STACK_* variables.
 """
 
@@ -30,6 +30,16 @@ class StackSettings(BaseSettings):
     postgres_user: str = "dronefleet"
     postgres_db: str = "dronefleet"
     start_timeout_s: float = 90.0
+    prometheus: bool = True
+    """Run a Prometheus scraping every service the demo and the tests start
+    (`devstack.prometheus`); false: Kafka and PostgreSQL only."""
+    prometheus_port: int = 29090
+    prometheus_version: str = "v0.316.0"
+    """The Go module version of github.com/prometheus/prometheus (Prometheus 3.x)."""
+    prometheus_scrape_interval_s: float = 5.0
+    """How often it scrapes and evaluates the alert rules: short, so that the alert
+    tests see a rule fire within a minute or two."""
+    prometheus_retention: str = "2d"
 
     @property
     def kafka_bootstrap(self) -> str:

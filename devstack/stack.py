@@ -1,7 +1,9 @@
 """Bring the whole local stack up or down, idempotently, and report its status.
 
-`up` starts what is not running, waits until both servers are healthy and creates the
-platform's topics; a second `up` finds everything running and changes nothing.
+`up` starts what is not running, waits until the servers are healthy and creates the
+platform's topics; a second `up` finds everything running and changes nothing. The
+servers: Kafka, PostgreSQL and, unless `DRONEFLEET_STACK_PROMETHEUS=false`, Prometheus
+(`devstack.prometheus`), which scrapes the services the demo and the tests start.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from contracts import Topics
 from devstack.kafka import KafkaNode
 from devstack.postgres import PostgresNode
+from devstack.prometheus import PrometheusNode
 from devstack.settings import StackSettings
 
 
@@ -22,6 +25,8 @@ class StackStatus:
     kafka_healthy: bool
     postgres_running: bool
     postgres_healthy: bool
+    prometheus_running: bool = False
+    prometheus_healthy: bool = False
 
     @property
     def healthy(self) -> bool:
@@ -36,6 +41,7 @@ class UpResult:
     started_kafka: bool
     started_postgres: bool
     created_topics: list[str]
+    started_prometheus: bool = False
 
 
 def up(settings: StackSettings, topics: Topics | None = None) -> UpResult:
@@ -47,11 +53,21 @@ def up(settings: StackSettings, topics: Topics | None = None) -> UpResult:
     postgres.wait_healthy(settings.start_timeout_s)
     kafka.wait_healthy(settings.start_timeout_s)
     created = kafka.create_topics((topics or Topics.with_prefix()).all())
-    return UpResult(started_kafka, started_postgres, created)
+    started_prometheus = False
+    if settings.prometheus:
+        prometheus = PrometheusNode(settings)
+        started_prometheus = prometheus.start()
+        if prometheus.pid() is not None:
+            prometheus.wait_healthy(settings.start_timeout_s)
+    return UpResult(started_kafka, started_postgres, created, started_prometheus)
 
 
 def down(settings: StackSettings) -> tuple[bool, bool]:
-    """Stop both servers; return (kafka was running, postgres was running)."""
+    """Stop the servers; return (kafka was running, postgres was running).
+
+    Prometheus stops first (it would only record the others going away).
+    """
+    PrometheusNode(settings).stop()
     return KafkaNode(settings).stop(), PostgresNode(settings).stop()
 
 
@@ -61,9 +77,13 @@ def status(settings: StackSettings) -> StackStatus:
     postgres = PostgresNode(settings)
     kafka_running = kafka.pid() is not None
     postgres_running = postgres.running()
+    prometheus = PrometheusNode(settings)
+    prometheus_running = prometheus.pid() is not None
     return StackStatus(
         kafka_running=kafka_running,
         kafka_healthy=kafka_running and kafka.healthy(),
         postgres_running=postgres_running,
         postgres_healthy=postgres_running and postgres.healthy(),
+        prometheus_running=prometheus_running,
+        prometheus_healthy=prometheus_running and prometheus.healthy(),
     )

@@ -58,8 +58,8 @@ SETTINGS: dict[str, type[Any]] = {
     "DRONEFLEET_PROJECTIONS_": ProjectionsSettings,
     "DRONEFLEET_DASHBOARD_": DashboardSettings,
 }
-HTTP_SERVICES_WITHOUT_PROBES = {"projections"}
-"""Serves no HTTP yet (issue 21 gives it a health endpoint): the kubelet restarts a crash."""
+HTTP_SERVICES_WITHOUT_PROBES: set[str] = set()
+"""None now: every long-running service serves `/healthz` and `/readyz` (`runtime.probes`)."""
 
 Objects = list[dict[str, Any]]
 

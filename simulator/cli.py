@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import signal
 import sys
 import time
@@ -213,7 +214,7 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
     }
     print(
         json.dumps(summary)
-        if as_json
+        if as_json or settings.log_format == "json"
         else "summary: " + ", ".join(f"{k}={v}" for k, v in summary.items())
     )
     rate_ok = achieved >= 0.95 * asked * (stats.ticks / max(stats.ticks, 1)) or elapsed < 5
@@ -225,6 +226,11 @@ def asked_per_s(settings: SimulatorSettings) -> float:
     return settings.drones * settings.telemetry_hz * settings.speedup
 
 
+progress_log = logging.getLogger("simulator.progress")
+"""The progress line as a log record when the logs are JSON: at warning, the simulator's
+default level, because it is the run's output and not a detail to filter away."""
+
+
 async def _progress(runner: SimulatorRunner, started: float) -> None:
     asked = asked_per_s(runner.settings)
     last_sent, last_at = 0, started
@@ -234,14 +240,16 @@ async def _progress(runner: SimulatorRunner, started: float) -> None:
         stats = runner.stats
         rate = (stats.telemetry_sent - last_sent) / (now - last_at)
         last_sent, last_at = stats.telemetry_sent, now
-        print(
+        line = (
             f"[{now - started:6.0f}s] telemetry {rate:8.1f}/s of {asked:.0f}/s asked"
             f"  in flight {runner.engine.in_flight():4d}"
             f"  assignments {stats.assignments}  requests {stats.requests_posted}"
-            f"  errors {stats.send_errors + stats.request_errors}",
-            file=sys.stderr,
-            flush=True,
+            f"  errors {stats.send_errors + stats.request_errors}"
         )
+        if runner.settings.log_format == "json":  # a log collector reads JSON lines only
+            progress_log.warning(line)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
