@@ -1,4 +1,4 @@
-"""`dronefleet-projections migrate | sink | refresh | rebuild`: schema, sink, roll-ups, replay."""
+"""`dronefleet-projections migrate | sink | refresh | maintain | rebuild`: the projections' CLI."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import signal
 import sys
+from datetime import timedelta
 
 from projections.metrics import sink_probes
 from projections.migrate import migrate
+from projections.partitions import maintain
 from projections.rebuild import Progress, RebuildError, rebuild
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
@@ -17,11 +19,14 @@ from runtime import ProbeServer, beat_forever, configure_logging
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run `migrate`, `sink`, `refresh` or `rebuild [--projection NAME]`.
+    """Run `migrate`, `sink`, `refresh [--full]`, `maintain` or `rebuild [--projection NAME]`.
 
     `migrate` applies the schema; `sink` migrates, then sinks until SIGTERM; `refresh`
-    refreshes the materialized roll-ups now (after a bulk load, say); `rebuild` replays
-    the topics from offset 0 into fresh tables and swaps them in (`projections.rebuild`).
+    refreshes the roll-ups now (`--full`: re-aggregate every minute, after writing rows
+    around the sink, a bulk load say); `maintain` creates the time partitions ahead and
+    drops those past the retention now (the sink does it every `maintenance_interval_s`);
+    `rebuild` replays the topics from offset 0 into fresh tables and swaps them in
+    (`projections.rebuild`).
     """
     args = sys.argv[1:] if argv is None else argv
     settings = ProjectionsSettings()
@@ -35,14 +40,29 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_run_sink(settings))
         return
     if args[:1] == ["refresh"]:
-        refreshed = refresh_rollups(settings.database_url)
+        refreshed = refresh_rollups(settings.database_url, full=args[1:] == ["--full"])
         print(f"refreshed: {', '.join(refreshed) or 'nothing (continuous aggregates only)'}")
+        return
+    if args[:1] == ["maintain"]:
+        report = maintain(
+            settings.database_url,
+            retention=timedelta(hours=settings.retention_hours),
+            rollup_retention=timedelta(days=settings.rollup_retention_days),
+            ahead=timedelta(hours=settings.partitions_ahead_hours),
+        )
+        print(
+            f"created: {', '.join(report.created) or 'nothing'}; dropped:"
+            f" {', '.join(report.dropped) or 'nothing'}; default rows deleted:"
+            f" {report.default_rows_deleted}; left for the next run (locked):"
+            f" {', '.join(report.skipped) or 'nothing'}"
+        )
         return
     if args[:1] == ["rebuild"]:
         _rebuild(settings, args[1:])
         return
     print(
-        "usage: dronefleet-projections migrate | sink | refresh | rebuild [--projection NAME]",
+        "usage: dronefleet-projections migrate | sink | refresh [--full] | maintain"
+        " | rebuild [--projection NAME]",
         file=sys.stderr,
     )
     raise SystemExit(2)
