@@ -3,7 +3,7 @@
 dronefleet stack up | down | status
 dronefleet topics --bootstrap HOST:PORT [--prefix P] [--partitions N] [--replication-factor R]
 dronefleet demo [--drones N] [--deliveries-per-minute R] [--namespace NAME] [--api-port P]
-                [--dashboard-port P] [--metrics-port P]
+                [--dashboard-port P] [--metrics-port P] [--log-format text|json]
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         default=9108,
         help="the stream worker's metrics; the sink, simulator and lag exporter use the next 3",
     )
+    demo_parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="the services' logs (json: one object a line, for jq)",
+    )
     args = parser.parse_args(argv)
     settings = StackSettings()
     try:
@@ -70,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             api_port=args.api_port,
             dashboard_port=args.dashboard_port,
             metrics_port=args.metrics_port,
+            log_format=args.log_format,
         )
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -63,6 +63,7 @@ def run_demo(
     api_port: int = 8000,
     dashboard_port: int = 8501,
     metrics_port: int = 9108,
+    log_format: str = "text",
 ) -> int:
     """Run until Ctrl-C (or SIGTERM); return the exit code.
 
@@ -88,6 +89,7 @@ def run_demo(
         projections_metrics_port=metrics_port + 1,
         simulator_metrics_port=metrics_port + 2,
         lag_exporter_port=metrics_port + 3,
+        log_format=log_format,
     )
     logs = settings.home / "logs" / (namespace or "main")
     services: list[RunningService] = []
