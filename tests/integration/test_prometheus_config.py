@@ -1,4 +1,4 @@
-"""The configuration the stack writes for Prometheus is one promtool accepts, services included."""
+"""The stack's Prometheus: a configuration promtool accepts, started once per port, stopped."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from devstack import stack
 from devstack.prometheus import PrometheusNode
 from devstack.settings import StackSettings
+from tests.support.api_platform import free_port
 
 
 def test_promtool_accepts_the_stack_s_configuration(
@@ -34,3 +36,29 @@ def test_promtool_accepts_the_stack_s_configuration(
     ]
     assert job["authorization"]["credentials_file"] == str(node.scrape_dir / "t-api.bearer")
     assert (node.scrape_dir / "t-api.bearer").stat().st_mode & 0o077 == 0, "the key is private"
+
+
+def test_a_stack_runs_its_prometheus_and_a_second_leaves_the_port_alone(
+    running_stack: StackSettings, tmp_path: Path
+) -> None:
+    port = free_port()
+    own = PrometheusNode(
+        running_stack.model_copy(update={"home": tmp_path / "a", "prometheus_port": port})
+    )
+    other = PrometheusNode(
+        running_stack.model_copy(update={"home": tmp_path / "b", "prometheus_port": port})
+    )
+    try:
+        assert own.start(), "started"
+        own.wait_healthy(60)
+        assert not own.start(), "a second start changes nothing"
+        assert not other.start(), "another stack's Prometheus on the port: not an error"
+        assert other.pid() is None
+    finally:
+        assert own.stop()
+    assert not own.healthy()
+
+
+def test_the_shared_stack_runs_prometheus(running_stack: StackSettings) -> None:
+    current = stack.status(running_stack)
+    assert current.prometheus_running and current.prometheus_healthy
