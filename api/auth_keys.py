@@ -84,6 +84,7 @@ class KeyCache:
         self.unknown_ttl_s = unknown_ttl_s
         self._rows: OrderedDict[str, tuple[KnownKey, float]] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._expected: OrderedDict[str, None] = OrderedDict()
 
     def get(self, key_id: str, now: float) -> KnownKey | None:
         """The cached row of `key_id`, unless absent or older than the TTL."""
@@ -97,6 +98,7 @@ class KeyCache:
     def put(self, key_id: str, row: KnownKey, now: float) -> None:
         """Remember a row read at `now`."""
         self._unknown.pop(key_id, None)
+        self._expected.pop(key_id, None)
         self._rows[key_id] = (row, now)
         self._rows.move_to_end(key_id)
         while len(self._rows) > self.size:
@@ -110,9 +112,19 @@ class KeyCache:
             return False
         return True
 
+    def expect(self, key_id: str) -> None:
+        """Never remember `key_id` as unknown: this process issued it, still `pending`.
+
+        It works here as soon as the sink has it (on other replicas within
+        `unknown_ttl_s` of a failed try).
+        """
+        self._expected[key_id] = None
+        while len(self._expected) > self.size:
+            self._expected.popitem(last=False)
+
     def put_unknown(self, key_id: str, now: float) -> None:
         """Remember that the view did not know `key_id` at `now`."""
-        if self.unknown_ttl_s <= 0:
+        if self.unknown_ttl_s <= 0 or key_id in self._expected:
             return
         self._unknown[key_id] = now
         self._unknown.move_to_end(key_id)

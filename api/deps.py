@@ -25,6 +25,7 @@ from api.hub import TrackingHub
 from api.metrics import ApiMetrics
 from api.settings import ApiSettings
 from api.throttle import RateLimits, SocketCaps
+from api.token_life import DeliveryEnds
 from api.waiting import WaitingLine
 from contracts import Topics
 from kafkaio import BatchSender, WireRecord
@@ -45,6 +46,8 @@ class Services:
     rates: RateLimits | None = None
     """The per-business rate limit (the per-address one is `throttle.BodySizeLimit`'s)."""
     sockets: SocketCaps = field(default_factory=lambda: SocketCaps(10, 10_000))
+    ends: DeliveryEnds = field(default_factory=DeliveryEnds)
+    """When ended deliveries ended (a tracking token stops working after; `api.token_life`)."""
     airspace: AirspaceKeeper = field(default_factory=AirspaceKeeper)
     """The airspace in force, kept current by the lifespan (`main.follow_airspace`)."""
     waiting: WaitingLine | None = None

@@ -15,6 +15,7 @@ ProblemReason = Literal[
     "airspace_unknown",
     "invalid_request",
     "not_authenticated",
+    "token_expired",
     "forbidden",
     "not_found",
     "method_not_allowed",

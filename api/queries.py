@@ -190,3 +190,15 @@ async def fleet_summary(pool: AsyncConnectionPool, silent_after_s: float) -> dic
     )
     assert totals is not None  # an aggregate without GROUP BY always has one row
     return totals
+
+
+async def delivery_end(pool: AsyncConnectionPool, delivery_id: str) -> dict[str, Any] | None:
+    """The delivery's status and, once final, when it ended (delivered, cancelled, failed)."""
+    return await _one(
+        pool,
+        "SELECT s.status, coalesce(s.delivered_at, s.cancelled_at,"
+        " (SELECT max(r.occurred_at) FROM delivery_reasons_view r"
+        "  WHERE r.delivery_id = s.delivery_id AND r.status = 'failed')) AS ended_at"
+        " FROM delivery_status_view s WHERE s.delivery_id = %s",
+        (delivery_id,),
+    )

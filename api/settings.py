@@ -36,6 +36,9 @@ class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     registration_wait_s: float = Field(default=10.0, ge=0)
     """How long a registration waits for the read model to know the new key (then 202)."""
     token_ttl_s: int = 6 * 3600
+    token_after_final_s: float = Field(default=3600.0, ge=0)
+    """A tracking token stops working this long after its delivery's final state
+    (delivered, cancelled, failed), whatever its own expiry (`api.token_life`)."""
     public_url: str = "http://127.0.0.1:8000"
     allowed_origins: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
@@ -71,9 +74,11 @@ class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     rate_per_business: str = "50/second"
     """Authenticated requests one business may make (all its keys together); 429
     `rate_limited` with Retry-After beyond."""
-    unknown_key_ttl_s: float = Field(default=30.0, ge=0)
+    unknown_key_ttl_s: float = Field(default=10.0, ge=0)
     """How long a key id the read model does not know is remembered as unknown, so a
-    flood of one unknown key costs one database query per period, not one a request."""
+    flood of one unknown key costs one database query per period, not one a request.
+    A key registered `pending` works on the replica that issued it as soon as the sink
+    has it, on the others within this time after a failed try."""
     ws_max_per_token: int = Field(default=10, ge=1)
     """Open tracking sockets one tracking token may hold on one API process (a customer's
     few devices); 429 `too_many_sockets` at the handshake beyond."""

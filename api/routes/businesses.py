@@ -106,6 +106,7 @@ async def register_business(
             _same_registration(projected, body)
             now = projected["registered_at"]
     if not active:
+        services.keys.expect(key.key_id)
         response.status_code = status.HTTP_202_ACCEPTED
     return BusinessRegisteredPublic(
         business_id=business_id,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
-from api import cursors, idempotency, queries, tokens
+from api import cursors, idempotency, queries, token_life, tokens
 from api.deps import BusinessDep, DeliveryReader, DeliveryReaderDep, ServicesDep, record
 from api.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
 from api.idempotency import IdempotencyKeyHeader
@@ -226,6 +226,8 @@ async def _readable_status(
     """
     if reader.token is not None:
         tokens.verify(services.settings.token_secret.get_secret_value(), reader.token, delivery_id)
+        ended = await services.ends.ended_at(services.pool, delivery_id)
+        token_life.check(ended, utc_now(), services.settings.token_after_final_s)
     row = await queries.delivery_status(services.pool, delivery_id)
     if row is None or (reader.business_id is not None and row["business_id"] != reader.business_id):
         raise NotFoundError("no such delivery yet; it may still be on its way to the read model")

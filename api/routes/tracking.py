@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Response, WebSocket, WebSocketDisconnect, status
 
-from api import auth_ws, queries, tokens
+from api import auth_ws, queries, token_life, tokens
 from api.deps import Services, get_services
 from api.errors import ApiError, NotAuthenticatedError, UnavailableError
 from api.hub import Subscription
@@ -37,7 +37,7 @@ from api.schemas import TrackingMessagePublic, TrackingStateMessagePublic
 from api.throttle import problem_body
 from api.waiting import Place
 from api.ws_session import run_session
-from contracts import FINAL_STATUSES, TrackingStatus, TrackingUpdated, shown_status
+from contracts import FINAL_STATUSES, TrackingStatus, TrackingUpdated, shown_status, utc_now
 
 router = APIRouter(tags=["tracking"])
 
@@ -106,6 +106,15 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
         return
     token, claims = admitted
+    try:
+        ended = await services.ends.ended_at(services.pool, delivery_id)
+        token_life.check(ended, utc_now(), services.settings.token_after_final_s)
+    except UnavailableError:
+        pass  # the read model does not answer: the token's own expiry still holds
+    except token_life.TokenEndedError:
+        services.metrics.ws_refused.labels("token_expired").inc()
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="not authorized")
+        return
     if not services.sockets.admit(token, claims.business_id):
         services.metrics.ws_refused.labels("too_many_sockets").inc()
         await _deny_too_many(websocket)

@@ -39,6 +39,7 @@ from tests.support.stream_worker import worker  # noqa: F401  (this module's wor
 MAX_BODY = 4096
 PER_ADDRESS = 30
 PER_BUSINESS = 10
+TOKEN_AFTER_FINAL_S = 3
 GENEROUS = "100000/minute"
 """Rates no test of the main API reaches: each limit is tried on an API of its own."""
 
@@ -62,6 +63,7 @@ def api(
         "DRONEFLEET_API_UNKNOWN_KEY_TTL_S": "600",
         "DRONEFLEET_API_WS_MAX_PER_TOKEN": "2",
         "DRONEFLEET_API_WS_MAX_PER_BUSINESS": "3",
+        "DRONEFLEET_API_TOKEN_AFTER_FINAL_S": str(TOKEN_AFTER_FINAL_S),
     }
     with running_api(running_stack, topics, database, extra_env=env) as config:
         yield config
@@ -363,6 +365,39 @@ def test_a_replayed_registration_shows_the_same_key_and_registers_nothing(
         f"{api.api_url}/v1/businesses/me", headers={"X-API-Key": first.json()["api_key"]}
     )
     assert me.status_code == 200 and me.json()["name"] == "twice"
+
+
+# 3. Token life ---------------------------------------------------------------------------
+
+
+def test_a_tracking_token_stops_working_after_its_delivery_ended(api: PlatformConfig) -> None:
+    attempts = tally(f"tracking tokens {TOKEN_AFTER_FINAL_S} s after their delivery ended")
+    key = business_key(api, "finished")
+    accepted = order(api, key).json()
+    delivery_id, token = accepted["delivery_id"], accepted["tracking_token"]
+    status_url = f"{api.api_url}/v1/deliveries/{delivery_id}"
+    bearer = {"Authorization": f"Bearer {token}"}
+    until(lambda: httpx.get(status_url, headers=bearer).status_code == 200, 60, "the delivery")
+    assert socket_status(api, delivery_id, token) == 101
+    cancelled = httpx.post(f"{status_url}/cancel", headers={"X-API-Key": key})
+    assert cancelled.status_code == 202, cancelled.text
+    until(
+        lambda: httpx.get(status_url, headers=bearer).json().get("status") == "cancelled",
+        60,
+        "the cancellation in the read model",
+    )
+    time.sleep(TOKEN_AFTER_FINAL_S + 1)
+    with httpx.Client(timeout=30) as client:
+        for index in range(150):
+            if index % 3 == 2:
+                attempts.count(admitted=socket_status(api, delivery_id, token) != 403)
+                continue
+            url = status_url if index % 3 == 0 else f"{status_url}/history"
+            answer = client.get(url, headers=bearer)
+            attempts.count(admitted=not is_problem(answer, 401, "token_expired"))
+    assert attempts.let_in == 0
+    business = httpx.get(status_url, headers={"X-API-Key": key})
+    assert business.status_code == 200, "the business still reads its delivery"
 
 
 # 4. Operators' surfaces -----------------------------------------------------------------

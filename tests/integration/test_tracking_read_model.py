@@ -35,11 +35,16 @@ def database(fresh_database: Callable[[], str]) -> str:
     return fresh_database()
 
 
+OLD_DELIVERIES = {"DRONEFLEET_API_TOKEN_AFTER_FINAL_S": str(10 * 365 * 86400)}
+"""The module's deliveries happened at the factories' fixed times, long ago: their tokens
+must outlive their end for these tests (`api.token_life`)."""
+
+
 @pytest.fixture(scope="module")
 def first_api(
     running_stack: StackSettings, topics: Topics, database: str
 ) -> Iterator[PlatformConfig]:
-    with running_api(running_stack, topics, database) as config:
+    with running_api(running_stack, topics, database, extra_env=OLD_DELIVERIES) as config:
         yield config
 
 
@@ -112,7 +117,9 @@ def test_a_finished_delivery_is_told_at_once_by_an_api_started_after_it_ended(
 
     # A new API process: its hub consumes the tracking topic from the end, so it has
     # nothing of this delivery in memory; only the read model knows it ended.
-    with running_api(running_stack, topics, database, with_sink=False) as restarted:
+    with running_api(
+        running_stack, topics, database, with_sink=False, extra_env=OLD_DELIVERIES
+    ) as restarted:
         socket = Socket(restarted, delivery_id)
         asyncio.run(socket.follow(lambda _: False))
 

@@ -60,6 +60,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_others_get_every_u
         database,
         ws_max_missed_updates=MAX_MISSED,
         socket_send_buffer_bytes=16 * 1024,
+        ws_max_per_token=READERS + 1,  # every client follows the one delivery with one token
     )
     delivery_id = uuid.uuid4().hex
     async with serving(settings, tracking(f"probe-{delivery_id}")) as api:

@@ -101,3 +101,13 @@ def test_unknown_key_ids_are_remembered_for_a_short_time_only() -> None:
     for index in range(5):  # a flood of made-up ids stays bounded
         cache.put_unknown(f"x{index}", now=3)
     assert cache.get("k2", now=4) is not None and len(cache._unknown) == 2
+
+
+def test_a_pending_key_this_process_issued_is_never_remembered_as_unknown() -> None:
+    cache = KeyCache(unknown_ttl_s=30)
+    cache.expect("k1")
+    cache.put_unknown("k1", now=0)
+    assert not cache.known_unknown("k1", now=1)
+    cache.put("k1", KnownKey("b", "h"), now=2)  # projected: an ordinary known key from now on
+    cache.put_unknown("k2", now=2)
+    assert cache.known_unknown("k2", now=3)
