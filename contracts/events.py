@@ -361,6 +361,47 @@ class LivenessTick(Event, frozen=True, kw_only=True, tag=True):
     worker: Identifier
 
 
+class DroneHeard(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
+    """One drone as dispatch needs it, from a fix the gate accepted.
+
+    Encoded as an array (field order is the schema): a `FleetHeard` lists hundreds, and
+    the names would double its bytes.
+    """
+
+    drone_id: Identifier
+    occurred_at: UtcDatetime
+    """The fix's time: dispatch never lets an older one override a newer."""
+    lat: Latitude
+    lon: Longitude
+    battery_pct: Percent
+    phase: DronePhase
+    delivery_id: Identifier | None = None
+
+
+FLEET_HEARD_MAX = 2_000
+"""The most drones one `FleetHeard` names: its bytes stay well under the broker's 1 MB."""
+
+
+class FleetHeard(Event, frozen=True, kw_only=True, tag=True):
+    """The drones one batch of the telemetry gate tells dispatch of, in fix order.
+
+    On the dispatch topic, one record per gate batch rather than a fix per drone: the
+    gate tells dispatch of every drone at least every refresh period (liveness), about
+    2,000 drones a second at 10,000 drones, and as one Faust record per drone that was
+    18 % of the stream worker's profile, stalling the gate in the same event loop
+    (BENCHMARKS.md, "After issues 17 and 18"). `gate` names the worker whose gate wrote
+    it; `sequence` counts that gate's records since it started.
+    """
+
+    AGGREGATE: ClassVar[str] = "gate"
+
+    gate: Identifier
+    drones: Annotated[
+        tuple[DroneHeard, ...], msgspec.Meta(min_length=1, max_length=FLEET_HEARD_MAX)
+    ]
+    """At most `FLEET_HEARD_MAX` (about 200 KB): a busy batch writes several records."""
+
+
 class DroneLost(Event, frozen=True, kw_only=True, tag=True):
     """Dispatch lost a drone: silent since `last_seen_at`, or it forgot its mission.
 
@@ -445,6 +486,7 @@ AnyEvent = (
     | TrackingUpdated
     | BusinessRegistered
     | LivenessTick
+    | FleetHeard
     | DroneLost
     | DroneFound
     | AirspacePublished

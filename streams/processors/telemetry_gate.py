@@ -4,10 +4,15 @@ Telemetry is keyed by drone, so one worker sees every fix of the drones of its
 partitions; the last accepted fix per drone is all the validator needs. Valid fixes of
 drones on a mission go to `delivery-telemetry`, keyed by delivery. Dispatch hears of a
 drone when its availability or its mission changes, and at least every `fleet_refresh`
-(liveness: a drone dispatch does not hear of is lost), not on every
-fix: that keeps the single dispatch partition light even with thousands of drones.
-A drone's milestones (`DroneMilestone`: returned, charged, battery low, aborted) share
-its topic and go to dispatch at once (see `streams.processors.dispatcher` for why).
+(liveness: a drone dispatch does not hear of is lost), not on every fix, and in one
+`FleetHeard` record per batch (`fleet_heard`) rather than a record per drone: at 10,000
+drones the refresh alone is 2,000 drones a second, and as single records through the
+dispatcher's Faust agent they were 18 % of the worker's profile, in the event loop the
+gate shares (BENCHMARKS.md, "After issues 17 and 18"). A drone's milestones (`DroneMilestone`:
+returned, charged, battery low, aborted) share its topic and go to dispatch at once as
+they are (see `streams.processors.dispatcher` for why); dispatch orders a drone's
+milestones and fixes by their times, so the batch record coming after a milestone of the
+same batch changes nothing.
 
 Everything the gate accepts (valid fixes and milestones) also goes to
 `accepted-telemetry`, as the original bytes and keyed by drone: that topic, not the raw
@@ -24,7 +29,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from contracts import DecodeError, DroneMilestone, TelemetryReported, decode_event
+from contracts import (
+    FLEET_HEARD_MAX,
+    DecodeError,
+    DroneHeard,
+    DroneMilestone,
+    FleetHeard,
+    TelemetryReported,
+    decode_event,
+    encode_event,
+    new_event_id,
+)
 from streams.domain.validation import LastFix, ValidationPolicy, check_fix, remember
 from streams.processors.records import Outgoing, SourceRecord, dead_letter
 
@@ -44,6 +59,12 @@ class TelemetryGate:
     """Per drone: what dispatch was last told it flies ("" idle, None busy with no
     delivery, else the delivery), and the fix time."""
     counts: dict[str, int] = field(default_factory=dict)
+    name: str = "gate"
+    """Who tells dispatch (the worker's instance): the `gate` of its `FleetHeard` records."""
+    heard: list[DroneHeard] = field(default_factory=list)
+    """The drones to tell dispatch of at the end of the batch, in fix order."""
+    told: int = 0
+    """`FleetHeard` records written since the gate started (their sequence)."""
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
         """Dead-letter an invalid fix; accept a valid one, routing it to its delivery."""
@@ -68,7 +89,37 @@ class TelemetryGate:
         if event.delivery_id is not None:
             out.append(Outgoing("delivery_telemetry", event.delivery_id.encode(), record.value))
         if self._dispatch_needs(event):
-            out.append(Outgoing("dispatch", FLEET_KEY, record.value))
+            self.heard.append(
+                DroneHeard(
+                    drone_id=event.drone_id,
+                    occurred_at=event.occurred_at,
+                    lat=event.lat,
+                    lon=event.lon,
+                    battery_pct=event.battery_pct,
+                    phase=event.phase,
+                    delivery_id=event.delivery_id,
+                )
+            )
+        return out
+
+    def fleet_heard(self, now: datetime) -> list[Outgoing]:
+        """The batch's word to dispatch: `FleetHeard` records naming the drones due, if any.
+
+        Call it once per batch, after its records; it empties `heard`.
+        """
+        heard, self.heard = self.heard, []
+        out = []
+        for start in range(0, len(heard), FLEET_HEARD_MAX):
+            self.told += 1
+            event = FleetHeard(
+                event_id=new_event_id(),
+                sequence=self.told,
+                occurred_at=now,
+                recorded_at=now,
+                gate=self.name,
+                drones=tuple(heard[start : start + FLEET_HEARD_MAX]),
+            )
+            out.append(Outgoing("dispatch", FLEET_KEY, encode_event(event)))
         return out
 
     def _dispatch_needs(self, fix: TelemetryReported) -> bool:

@@ -49,9 +49,15 @@ class GateStage:
         self._before_batch: dict[str, LastFix] = {}
 
     def handle(self, records: list[SourceRecord], now: datetime) -> list[WireRecord]:
-        """The gate's outputs for the batch."""
+        """The gate's outputs for the batch, then its word to dispatch on the drones seen."""
         self._before_batch = dict(self.gate.last_fixes)
-        return process_records(self.gate.process, self.name, records, self.outputs, now)
+        self.gate.heard.clear()  # a batch that failed before its end is replayed whole
+        wire = process_records(self.gate.process, self.name, records, self.outputs, now)
+        wire.extend(
+            WireRecord(self.outputs[out.topic], out.key, out.value)
+            for out in self.gate.fleet_heard(now)
+        )
+        return wire
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
         """Back to the memory from before the last batch, which may be replayed.

@@ -96,7 +96,10 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> Stre
     replayed = horizon or {}
     topics = settings.topics
     outputs = output_topics(topics)
-    gate = TelemetryGate(fleet_refresh=timedelta(seconds=settings.fleet_refresh_s))
+    gate = TelemetryGate(
+        fleet_refresh=timedelta(seconds=settings.fleet_refresh_s),
+        name=settings.instance_id or settings.app_id,
+    )
     app = faust_app(settings)
     dispatcher = add_dispatch_agent(app, topics, outputs, replayed, dispatch_processor(settings))
     add_liveness_timer(app, settings, topics)

@@ -19,7 +19,6 @@ from contracts import (
     DeliveryRequested,
     DeliveryRescheduled,
     DroneAssigned,
-    TelemetryReported,
     Topics,
     TrackingUpdated,
     decode_event,
@@ -28,7 +27,7 @@ from contracts import (
 )
 from devstack.services import RunningService
 from devstack.settings import StackSettings
-from tests.support.kafka_helpers import collect, produce
+from tests.support.kafka_helpers import collect, known_to_dispatch, produce
 from tests.support.simulator_runner import DEPOT, flying, near, seen
 from tests.support.stream_worker import worker  # noqa: F401  (this module's worker)
 
@@ -54,12 +53,7 @@ async def test_an_aborted_delivery_is_rescheduled_reassigned_and_delivered(
     pickup, dropoff = near(DEPOT, 800, 300), near(DEPOT, 1_000, 500)
     async with flying(running_stack, topics, "rs-") as runner:
         # Dispatch must know both drones (their first fixes) before the request.
-        def both_known(records: Records) -> bool:
-            fixes = (decode_event(r.value) for r in records if r.value)
-            known = {f.drone_id for f in fixes if isinstance(f, TelemetryReported)}
-            return {"rs-00000", "rs-00001"} <= known
-
-        await collect(bootstrap, topics.dispatch.name, both_known, 90)
+        await known_to_dispatch(bootstrap, topics.dispatch.name, {"rs-00000", "rs-00001"})
         now = utc_now()
         request = DeliveryRequested(
             event_id=new_event_id(),

@@ -31,7 +31,6 @@ from contracts import (
     DroneLost,
     GeoPoint,
     PickedUp,
-    TelemetryReported,
     Topics,
     TrackingUpdated,
     decode_event,
@@ -40,7 +39,7 @@ from contracts import (
 )
 from devstack.services import PlatformConfig, RunningService, start_service
 from devstack.settings import StackSettings
-from tests.support.kafka_helpers import collect, produce
+from tests.support.kafka_helpers import collect, known_to_dispatch, produce
 from tests.support.simulator_runner import ZURICH, flying, near, seen
 
 Records = list[ConsumerRecord[bytes, bytes]]
@@ -118,14 +117,6 @@ async def request(stack: StackSettings, topics: Topics, delivery_id: str, at: Ge
     await produce(stack.kafka_bootstrap, topics.deliveries.name, [requested])
 
 
-async def known_to_dispatch(stack: StackSettings, topics: Topics, drones: set[str]) -> None:
-    def all_known(records: Records) -> bool:
-        fixes = (decode_event(r.value) for r in records if r.value)
-        return drones <= {f.drone_id for f in fixes if isinstance(f, TelemetryReported)}
-
-    await collect(stack.kafka_bootstrap, topics.dispatch.name, all_known, 90)
-
-
 def scrape(port: int, decision: str) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
         text = answer.read().decode()
@@ -142,7 +133,9 @@ async def test_a_drone_silent_before_the_pickup_loses_its_delivery_to_another(
     bootstrap = running_stack.kafka_bootstrap
     depot = ZURICH.depots[1]
     async with flying(running_stack, topics, "lb-", depot=depot) as runner:
-        await known_to_dispatch(running_stack, topics, {"lb-00000", "lb-00001"})
+        await known_to_dispatch(
+            running_stack.kafka_bootstrap, topics.dispatch.name, {"lb-00000", "lb-00001"}
+        )
         await request(running_stack, topics, "live-1", depot)
         first = await collect(bootstrap, topics.deliveries.name, reached("live-1", DroneAssigned))
         (given,) = [e for e in events_for(first, "live-1") if isinstance(e, DroneAssigned)]
@@ -196,7 +189,9 @@ async def test_a_drone_silent_with_the_parcel_fails_it_and_is_proposed_when_it_r
     bootstrap = running_stack.kafka_bootstrap
     depot = ZURICH.depots[2]
     async with flying(running_stack, topics, "la-", depot=depot) as runner:
-        await known_to_dispatch(running_stack, topics, {"la-00000", "la-00001"})
+        await known_to_dispatch(
+            running_stack.kafka_bootstrap, topics.dispatch.name, {"la-00000", "la-00001"}
+        )
         await request(running_stack, topics, "live-2", depot)
         picked = await collect(bootstrap, topics.deliveries.name, reached("live-2", PickedUp), 90)
         (pickup,) = [e for e in events_for(picked, "live-2") if isinstance(e, PickedUp)]
@@ -260,7 +255,7 @@ async def test_a_restarted_simulator_s_drone_forgot_its_mission_and_it_is_resche
     depot = ZURICH.depots[3]
     drones = {"lr-00000", "lr-00001"}
     async with flying(running_stack, topics, "lr-", depot=depot):
-        await known_to_dispatch(running_stack, topics, drones)
+        await known_to_dispatch(bootstrap, topics.dispatch.name, drones)
         await request(running_stack, topics, "live-4", depot)
         first = await collect(bootstrap, topics.deliveries.name, reached("live-4", DroneAssigned))
         (given,) = [e for e in events_for(first, "live-4") if isinstance(e, DroneAssigned)]

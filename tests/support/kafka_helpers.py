@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from contracts import Event, encode_event
+from contracts import Event, FleetHeard, decode_event, encode_event
 
 
 async def produce(
@@ -54,6 +54,17 @@ async def collect(
     finally:
         await consumer.stop()
     return records
+
+
+async def known_to_dispatch(bootstrap: str, dispatch_topic: str, drones: set[str]) -> None:
+    """Wait until the gate has told dispatch of every one of `drones` (`FleetHeard`)."""
+
+    def all_known(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+        told = (decode_event(r.value) for r in records if r.value)
+        heard = {d.drone_id for e in told if isinstance(e, FleetHeard) for d in e.drones}
+        return drones <= heard
+
+    await collect(bootstrap, dispatch_topic, all_known, 90)
 
 
 async def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from contracts import AnyCommand, DroneMilestone, encode_command, encode_event
+from contracts import (
+    AnyCommand,
+    DroneHeard,
+    DroneMilestone,
+    FleetHeard,
+    TelemetryReported,
+    encode_command,
+    encode_event,
+)
 from contracts.events import Event
 from streams.processors.records import SourceRecord
 from tests.support.factories import PICKUP
@@ -38,3 +46,24 @@ def milestone(drone_id: str, kind: str, at: datetime, battery: float = 90.0) -> 
         lon=PICKUP.lon,
         battery_pct=battery,
     )
+
+
+def fleet_heard(*fixes: TelemetryReported, at: datetime | None = None) -> SourceRecord:
+    """What a gate batch tells dispatch of `fixes`, as a record of the dispatch topic."""
+    now = at or max(f.occurred_at for f in fixes)
+    drones = tuple(
+        DroneHeard(
+            drone_id=f.drone_id,
+            occurred_at=f.occurred_at,
+            lat=f.lat,
+            lon=f.lon,
+            battery_pct=f.battery_pct,
+            phase=f.phase,
+            delivery_id=f.delivery_id,
+        )
+        for f in fixes
+    )
+    told = FleetHeard(
+        event_id="heard", sequence=1, occurred_at=now, recorded_at=now, gate="g", drones=drones
+    )
+    return record(told, "dispatch")

@@ -22,11 +22,13 @@ from contracts import (
     Depot,
     DroneAssigned,
     DroneFound,
+    DroneHeard,
     DroneLost,
     DroneMilestone,
     DronePhase,
     ExpireRequest,
     FailureReason,
+    FleetHeard,
     GeoPoint,
     GiveUpReason,
     LivenessTick,
@@ -144,6 +146,22 @@ drone_lost = st.builds(
     DroneLost, drone_id=ids, last_seen_at=utc_datetimes, delivery_id=st.none() | ids, **_common()
 )
 drone_found = st.builds(DroneFound, drone_id=ids, **_common())
+drone_heard = st.builds(
+    DroneHeard,
+    drone_id=ids,
+    occurred_at=utc_datetimes,
+    lat=latitudes,
+    lon=longitudes,
+    battery_pct=st.floats(min_value=0, max_value=100, allow_nan=False),
+    phase=st.sampled_from(get_args(DronePhase)),
+    delivery_id=st.none() | ids,
+)
+fleet_heard = st.builds(
+    FleetHeard,
+    gate=ids,
+    drones=st.lists(drone_heard, min_size=1, max_size=4).map(tuple),
+    **_common(),
+)
 drone_milestone = st.builds(
     DroneMilestone,
     drone_id=ids,
@@ -187,6 +205,7 @@ EVENT_STRATEGIES = {
     "LivenessTick": liveness_tick,
     "DroneLost": drone_lost,
     "DroneFound": drone_found,
+    "FleetHeard": fleet_heard,
 }
 any_event = st.one_of(*EVENT_STRATEGIES.values())
 

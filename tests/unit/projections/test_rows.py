@@ -33,6 +33,7 @@ OTHER_TABLES: dict[str, TableLayout | None] = {
     "LivenessTick": None,  # dispatch's clock, on its own topic
     "DroneLost": None,
     "DroneFound": None,
+    "FleetHeard": None,  # the gate's word to dispatch
 }
 """Where each event that is not the delivery aggregate's lands (spelled out: the spec)."""
 

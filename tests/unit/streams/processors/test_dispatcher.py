@@ -23,7 +23,7 @@ from streams.domain.delivery import DeliveryState
 from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.records import Outgoing, SourceRecord
 from tests.support.factories import DROPOFF, PICKUP, T0, fix, picked_up, requested
-from tests.support.processor_inputs import milestone, record
+from tests.support.processor_inputs import fleet_heard, milestone, record
 
 
 def new_dispatcher() -> DispatchProcessor:
@@ -355,3 +355,58 @@ def test_the_clock_only_moves_on_and_decisions_replay_the_same() -> None:
         ("DroneLost", seconds(90).isoformat()),  # silent again since
         ("ExpireRequest", "d2"),  # queued at 90 s, nobody took it for 30 min
     ]
+
+
+class CountingTable(dict[bytes, bytes]):
+    """A fleet table that counts its writes (each is a changelog record in the worker)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_one_fleet_heard_record_tells_dispatch_of_many_drones_in_one_round() -> None:
+    dispatcher = new_dispatcher()
+    dispatcher.process(tick(T0), T0)
+    assert dispatcher.process(record(requested("d1"), "dispatch"), T0) == []
+    told = fleet_heard(fix("far", position=DROPOFF), fix("near", position=PICKUP))
+    assert assignments(dispatcher.process(told, T0)) == {"d1": "near"}
+    assert dispatcher.waiting() == []
+    again = fleet_heard(fix("far", seq=2, at=seconds(1), position=DROPOFF))
+    assert dispatcher.process(again, T0) == [], "nothing waits: no round"
+
+
+def test_a_drone_heard_again_with_nothing_new_costs_no_table_write() -> None:
+    fleet = CountingTable()
+    dispatcher = DispatchProcessor(fleet=fleet, queue={}, silent_after=timedelta(seconds=15))
+    dispatcher.process(tick(T0), T0)
+    written = fleet.writes
+    dispatcher.process(fleet_heard(fix("x", position=PICKUP)), T0)
+    assert fleet.writes == written + 1, "a new drone is written"
+    for n in range(1, 6):  # idle where it was, heard every second
+        dispatcher.process(fleet_heard(fix("x", seq=n + 1, at=seconds(n), position=PICKUP)), T0)
+    assert fleet.writes == written + 1
+    flying = fix("x", seq=8, at=seconds(7), position=PICKUP, delivery_id="d1", phase="to_pickup")
+    dispatcher.process(fleet_heard(flying), T0)
+    assert fleet.writes == written + 2, "a new mission is written"
+    further = fix("x", seq=9, at=seconds(8), position=DROPOFF, delivery_id="d1", phase="to_pickup")
+    dispatcher.process(fleet_heard(further), T0)
+    assert fleet.writes == written + 2, "a busy drone's position waits for its next change"
+
+
+def test_after_a_recovery_silence_counts_from_the_recovered_clock() -> None:
+    """The table keeps `heard_at` only with material changes: a recovered drone is not lost
+    for having said nothing new, and a truly silent one still is, `silent_after` later."""
+    dispatcher = new_dispatcher()  # silent after 15 s
+    dispatcher.process(tick(T0), T0)
+    dispatcher.process(fleet_heard(fix("x", position=PICKUP)), T0)  # written, heard at 0
+    for n in (5, 10):
+        dispatcher.process(fleet_heard(fix("x", seq=n, at=seconds(n), position=PICKUP)), T0)
+        dispatcher.process(tick(seconds(n)), T0)
+    dispatcher.forget_fleet_index()  # a rebalance: the table is all the new owner has
+    assert dispatcher.process(tick(seconds(20)), T0) == [], "heard at 10, recovered at 10"
+    assert facts(dispatcher.process(tick(seconds(26)), T0)) == [("DroneLost", "x")]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from contracts import GeoPoint, decode_dead_letter, encode_event
+from contracts import (
+    FLEET_HEARD_MAX,
+    FleetHeard,
+    GeoPoint,
+    decode_dead_letter,
+    decode_event,
+    encode_event,
+)
 from streams.processors.telemetry_gate import FLEET_KEY, TelemetryGate
 from tests.support.factories import DEPOT, T0, fix
 from tests.support.processor_inputs import milestone, record
@@ -20,34 +27,60 @@ def test_gate_dead_letters_garbage_with_reason_and_original_bytes() -> None:
     assert gate.counts == {"undecodable": 1}
 
 
+def heard(gate: TelemetryGate) -> list[tuple[str, int]]:
+    """The batch's word to dispatch, as (drone, its fix's second) pairs; empties it."""
+    told = []
+    for out in gate.fleet_heard(T0):
+        assert (out.topic, out.key) == ("dispatch", FLEET_KEY)
+        event = decode_event(out.value)
+        assert isinstance(event, FleetHeard)
+        told += [(d.drone_id, int((d.occurred_at - T0).total_seconds())) for d in event.drones]
+    return told
+
+
 def test_gate_routes_on_mission_fixes_by_delivery_and_tells_dispatch_of_changes() -> None:
     gate = TelemetryGate(fleet_refresh=timedelta(seconds=30))
-    _, first = gate.process(record(fix(seq=1)), T0)
-    assert (first.topic, first.key) == ("dispatch", FLEET_KEY)  # a drone dispatch never saw
+    assert [o.topic for o in gate.process(record(fix(seq=1)), T0)] == ["accepted_telemetry"]
+    assert heard(gate) == [("drone-1", 0)]  # a drone dispatch never saw
     assert [
         o.topic for o in gate.process(record(fix(seq=2, at=T0 + timedelta(seconds=1))), T0)
     ] == [
         "accepted_telemetry"  # no news for dispatch
     ]
+    assert heard(gate) == []
     on_mission = fix(seq=3, at=T0 + timedelta(seconds=2), delivery_id="d1", phase="to_pickup")
     outs = gate.process(record(on_mission), T0)
     assert [(o.topic, o.key) for o in outs] == [
         ("accepted_telemetry", b"drone-1"),
         ("delivery_telemetry", b"d1"),
-        ("dispatch", FLEET_KEY),
     ]
     later = fix(seq=4, at=T0 + timedelta(seconds=40))
     assert [o.topic for o in gate.process(record(later), later.occurred_at)] == [
         "accepted_telemetry",
-        "dispatch",
     ]
+    assert heard(gate) == [("drone-1", 2), ("drone-1", 40)]  # in fix order, one record
+
+
+def test_dispatch_hears_of_a_batch_of_drones_in_records_under_the_broker_limit() -> None:
+    gate = TelemetryGate()
+    drones = [f"drone-{n}" for n in range(FLEET_HEARD_MAX + 5)]
+    for name in drones:
+        gate.process(record(fix(name, seq=1)), T0)
+    records = gate.fleet_heard(T0)
+    assert len(records) == 2
+    assert max(len(r.value) for r in records) < 500_000
+    told = [decode_event(r.value) for r in records]
+    assert [e.sequence for e in told if isinstance(e, FleetHeard)] == [1, 2]
+    names = [d.drone_id for e in told if isinstance(e, FleetHeard) for d in e.drones]
+    assert names == drones
+    assert gate.fleet_heard(T0) == []  # told once
 
 
 def test_every_accepted_fix_goes_to_the_history_as_sent_and_no_refused_one() -> None:
     gate = TelemetryGate()
     far = GeoPoint(DEPOT.lat + 0.02, DEPOT.lon)
     sent = encode_event(fix(seq=1))
-    (accepted, _) = gate.process(record(sent), T0)
+    (accepted,) = gate.process(record(sent), T0)
     assert (accepted.topic, accepted.key, accepted.value) == (
         "accepted_telemetry",
         b"drone-1",
@@ -74,6 +107,7 @@ def test_gate_refuses_a_duplicate() -> None:
 def test_the_gate_passes_milestones_to_dispatch_at_once() -> None:
     gate = TelemetryGate()
     gate.process(record(fix(seq=1)), T0)
+    heard(gate)
     sent = milestone("drone-1", "returned", T0)
     accepted, out = gate.process(record(sent), T0)
     assert (accepted.topic, accepted.key) == ("accepted_telemetry", b"drone-1")
@@ -89,7 +123,8 @@ def test_gate_tells_dispatch_of_every_change_of_mission() -> None:
 
     def told(seq: int, **what: str) -> bool:
         sent = fix(seq=seq, at=T0 + timedelta(seconds=seq), **what)  # type: ignore[arg-type]
-        return any(out.topic == "dispatch" for out in gate.process(record(sent), T0))
+        gate.process(record(sent), T0)
+        return heard(gate) == [("drone-1", seq)]
 
     assert told(1, delivery_id="d1", phase="to_dropoff")
     assert not told(2, delivery_id="d1", phase="to_dropoff")  # no news

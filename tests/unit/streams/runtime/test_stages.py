@@ -16,7 +16,9 @@ from contracts import (
     AssignDrone,
     DroneMilestone,
     Event,
+    FleetHeard,
     decode_dead_letter,
+    decode_event,
     encode_command,
     encode_event,
     utc_now,
@@ -63,6 +65,9 @@ def test_a_batch_dead_letters_the_bad_and_routes_the_good_in_order() -> None:
     assert out[1] == WireRecord("t-accepted-telemetry", b"x", encode_event(fresh))
     assert out[2] == WireRecord("t-delivery-telemetry", b"d9", encode_event(fresh))
     assert decode_dead_letter(out[0].value or b"").source_offset == 0
+    told = decode_event(out[3].value or b"")  # one word to dispatch, after the batch
+    assert isinstance(told, FleetHeard)
+    assert [(d.drone_id, d.delivery_id) for d in told.drones] == [("x", "d9")]
 
 
 def test_a_fleet_milestone_goes_to_dispatch_untouched() -> None:
