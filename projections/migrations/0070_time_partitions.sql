@@ -117,7 +117,10 @@ BEGIN
             COMMENT ON TABLE tracking IS
                 'Tracking updates, range-partitioned by UTC hour of observed_at (0070).';
         END IF;
-        EXECUTE format('CREATE INDEX %I ON %I USING brin (observed_at)', t || '_observed_brin', t);
+        -- autosummarize: a filled block range is summarized by autovacuum soon after, not at
+        -- the next VACUUM (an unsummarized range is read whole by every range scan).
+        EXECUTE format('CREATE INDEX %I ON %I USING brin (observed_at)'
+                       ' WITH (pages_per_range = 32, autosummarize = on)', t || '_observed_brin', t);
         EXECUTE format('SELECT max(observed_at) FROM %I', t || '_before_0070') INTO newest;
         IF newest IS NULL THEN
             EXECUTE format('DROP TABLE %I', t || '_before_0070');
@@ -154,7 +157,8 @@ BEGIN
         -- again, then finds it and adds no second index.
         CONSTRAINT drone_minute_stats_key PRIMARY KEY (drone_id, minute)
     ) PARTITION BY RANGE (minute);
-    CREATE INDEX drone_minute_stats_minute_brin ON drone_minute_stats USING brin (minute);
+    CREATE INDEX drone_minute_stats_minute_brin ON drone_minute_stats USING brin (minute)
+        WITH (pages_per_range = 32, autosummarize = on);
     COMMENT ON TABLE drone_minute_stats IS
         'Per drone and UTC minute: the fixes'' aggregates; only the minutes noted in '
         'drone_minute_pending are re-aggregated (projections.rollups). Partitioned by UTC day.';
