@@ -6,12 +6,21 @@ demand through the API; `followers` customers request deliveries and follow them
 the websocket. Measured over the window after a warm-up:
 - telemetry events/s produced (the telemetry topic's end offsets), processed by the
   stream workers and written by the sink (their committed offsets);
-- end-to-end latency p50/p99: fix built by the simulator -> update on a customer socket;
+- latency over every update (the headline): fix built by the simulator -> its update
+  in the tracking topic, by Kafka's record timestamps, for every update whose fix was
+  built inside the window (`loadtest.hops`); the sample is every delivery in flight,
+  not only the followed ones;
+- latency to a customer's socket p50/p99: fix built -> update on a followed socket
+  (what the API's fan-out adds on top);
 - consumer lag of the workers and of the sink when the simulator stops;
-- events lost: fixes the simulator had acknowledged and the telemetry table lacks,
-  once the sink has drained (or what is still missing when the drain times out);
+- losses by identity, once the sink has drained (`loadtest.ledger`): the fixes the
+  simulator had acknowledged against the distinct (drone, sequence) in the telemetry
+  topic; every accepted fix's identity against the rows of `telemetry`; every fix on a
+  mission against `delivery-telemetry` by event id; a surplus cannot hide a loss;
 - CPU and memory per process (psutil).
-Then the scale-out ratio: the same level with two stream workers against one.
+`runs` repeats each level; the report gives each run, then the median and the worst
+run by the every-update p99. Then the scale-out ratio: the same level with two stream
+workers against one.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from loadtest.chaos import consumed_topics
 from loadtest.followers import Followers, percentile
 from loadtest.hops import read_hops, summarize
 from loadtest.lagwatch import LagWatch, Sample, wait_drained
+from loadtest.ledger import Observed, account, collect_sync
 from loadtest.platform import Platform, pid_of_kafka, postmaster_pid
 from loadtest.private_stack import PrivateStack, private_settings
 from loadtest.profile import Profiler
@@ -53,6 +63,8 @@ class BenchPlan:
     """Where to write py-spy profiles of the Python services; None: no profiling."""
     cohorts: int | None = None
     """The simulator's `--cohorts`; None: its default (the fleet spread over the second)."""
+    runs: int = 1
+    """Consecutive runs of each level (issue 20 asks for five): median and worst reported."""
 
 
 def run_bench(plan: BenchPlan, home: Path | None, logs: Path, out: Path) -> str:
@@ -62,8 +74,10 @@ def run_bench(plan: BenchPlan, home: Path | None, logs: Path, out: Path) -> str:
     try:
         stack.up()
         for drones in plan.levels:
-            results.append(run_level(stack, plan, drones, workers=1, logs=logs))
-            _write(results, out)
+            for run in range(1, plan.runs + 1):
+                result = run_level(stack, plan, drones, workers=1, logs=logs / f"run{run}")
+                results.append({**result, "run": run})
+                _write(results, out)
         if plan.scale_out_level:
             results.append(run_level(stack, plan, plan.scale_out_level, workers=2, logs=logs))
     finally:
@@ -112,6 +126,7 @@ def run_level(
             t0 = time.monotonic()
             time.sleep(WARMUP_S)
             fans.measuring.set()
+            window_start_ms = int(time.time() * 1000)
             profiler = None
             if plan.profile_dir is not None and Profiler.available():
                 profiler = Profiler(plan.profile_dir / label, plan.duration_s - WARMUP_S - 2)
@@ -121,6 +136,7 @@ def run_level(
                 while simulator.alive() and time.monotonic() < t0 + plan.duration_s + 60:
                     time.sleep(0.5)
             fans.measuring.clear()
+            window_ms = (window_start_ms, int(time.time() * 1000))
             profile = profiler.finish() if profiler is not None else {}
             window_end = time.monotonic()
             summary = platform.wait_simulator(30.0)
@@ -129,13 +145,17 @@ def run_level(
         gate = _window(watch.series[platform.gate_group], t0 + WARMUP_S, window_end)
         streams = _window(watch.series[platform.deliveries_group], t0 + WARMUP_S, window_end)
         sink = _window(watch.series[platform.sink_group], t0 + WARMUP_S, window_end)
-        rows, distinct = _telemetry_rows(stack.settings.dsn_for(database))
-        hops = summarize(asyncio.run(read_hops(bootstrap, topics)))
+        dsn = stack.settings.dsn_for(database)
+        rows, distinct = _telemetry_rows(dsn)
+        hops = summarize(asyncio.run(read_hops(bootstrap, topics, window_ms)))
+        observed = collect_sync(bootstrap, dsn, topics)
     finally:
         platform.stop()
     stack.postgres.drop_database(database)
     stack.delete_topics(topics)
     sent = int(summary.get("telemetry_sent", 0))
+    losses = losses_by_identity(observed, sent - int(summary.get("fleet_milestones", 0)))
+    every_update = hops.get("to tracking topic", {})
     telemetry = topics.telemetry.name
     return {
         "drones": drones,
@@ -147,6 +167,9 @@ def run_level(
         "deliveries_per_s": _rate(streams, topics.delivery_telemetry.name, "committed"),
         # The sink projects what the gate accepted (issue 18), not the raw topic.
         "sink_per_s": _rate(sink, topics.accepted_telemetry.name, "committed"),
+        "update_p50_ms": every_update.get("p50_ms"),
+        "update_p99_ms": every_update.get("p99_ms"),
+        "update_samples": every_update.get("samples"),
         "latency_p50_ms": percentile(fans.latencies_ms, 50),
         "latency_p99_ms": percentile(fans.latencies_ms, 99),
         "latency_samples": len(fans.latencies_ms),
@@ -161,11 +184,40 @@ def run_level(
         "telemetry_sent": sent,
         "telemetry_rows": rows,
         "duplicate_rows": rows - distinct,
-        "lost": sent - distinct,
+        "lost": losses["lost"],
+        "losses": losses,
         "simulator": summary,
         "processes": sampler.summary(),
         "load_average_1m_at_end": round(os.getloadavg()[0], 1),
         "profile": profile,
+    }
+
+
+def losses_by_identity(observed: Observed, fixes_acked: int) -> dict[str, int]:
+    """What was lost between the simulator's acknowledged fixes and the read models.
+
+    By identity at every step the log makes possible: the simulator knows only how many
+    fixes the broker acknowledged, so that step compares the count with the distinct
+    (drone, sequence) in the topic (a duplicate record cannot make up for a missing
+    one); from the topic on, the ledger follows each fix by its identity.
+    """
+    figures = account(observed, acked=fixes_acked, poison=[])
+    in_topic = len({(r.fix.drone_id, r.fix.sequence) for r in observed.telemetry if r.fix})
+    acked_missing = max(fixes_acked - in_topic, 0)
+    parts = {
+        "acked_not_in_topic": acked_missing,
+        "accepted_not_in_table": figures.telemetry_rows_lost,
+        "neither_accepted_nor_refused": figures.unaccounted,
+        "not_forwarded_to_delivery": figures.gate_lost,
+        "processing_errors": figures.processing_errors,
+    }
+    return {
+        **parts,
+        "lost": sum(parts.values()),
+        "fixes_acked": fixes_acked,
+        "fixes_in_topic": in_topic,
+        "refused_rows": figures.refused_rows,
+        "tracking_duplicate_rows": figures.tracking_duplicate_rows,
     }
 
 
@@ -196,19 +248,21 @@ def _telemetry_rows(dsn: str) -> tuple[int, int]:
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
-    """The level table, the process table and the scale-out ratio."""
+    """The level table (a row per run), median and worst runs, processes, hops, scale-out."""
     levels = table(
         [
             "drones",
             "workers",
+            "run",
             "asked/s",
             "produced/s",
             "gate/s",
             "deliveries/s",
             "sink/s",
-            "p50 ms",
-            "p99 ms",
-            "latency samples",
+            "every update p50 / p99 ms",
+            "updates",
+            "socket p50 / p99 ms",
+            "socket samples",
             "streams lag at end",
             "sink lag at end",
             "drain s",
@@ -220,13 +274,15 @@ def markdown(results: list[dict[str, Any]]) -> str:
             [
                 r["drones"],
                 r["workers"],
+                r.get("run", 1),
                 r["asked_per_s"],
                 r["produced_per_s"],
                 r["streams_per_s"],
                 r.get("deliveries_per_s"),
                 r["sink_per_s"],
-                r["latency_p50_ms"],
-                r["latency_p99_ms"],
+                f"{_ms(r.get('update_p50_ms'))} / {_ms(r.get('update_p99_ms'))}",
+                r.get("update_samples"),
+                f"{_ms(r['latency_p50_ms'])} / {_ms(r['latency_p99_ms'])}",
                 r["latency_samples"],
                 r["streams_lag_at_end"],
                 r["sink_lag_at_end"],
@@ -238,6 +294,9 @@ def markdown(results: list[dict[str, Any]]) -> str:
             for r in results
         ],
     )
+    spread = _median_and_worst(results)
+    if spread:
+        levels += "\n\nMedian and worst run per level (by the every-update p99):\n\n" + spread
     names = sorted({name for r in results for name in r["processes"]})
     processes = table(
         ["drones", "workers", *names],
@@ -292,6 +351,48 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"{one['streams_lag_at_end']}).\n"
         )
     return text
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _median_and_worst(results: list[dict[str, Any]]) -> str:
+    """Per (drones, workers) with several runs: the median run and the worst run."""
+    groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["drones"], r["workers"]), []).append(r)
+    rows = []
+    for (drones, workers), runs in groups.items():
+        ranked = sorted(runs, key=lambda r: r.get("update_p99_ms") or float("inf"))
+        if len(ranked) < 2:
+            continue
+        median, worst = ranked[(len(ranked) - 1) // 2], ranked[-1]
+        rows.append(
+            [
+                drones,
+                workers,
+                len(ranked),
+                f"{_ms(median.get('update_p50_ms'))} / {_ms(median.get('update_p99_ms'))}",
+                f"{_ms(worst.get('update_p50_ms'))} / {_ms(worst.get('update_p99_ms'))}",
+                max(r["lost"] for r in ranked),
+                min(r["streams_per_s"] or 0.0 for r in ranked),
+            ]
+        )
+    if not rows:
+        return ""
+    return table(
+        [
+            "drones",
+            "workers",
+            "runs",
+            "median run p50 / p99 ms",
+            "worst run p50 / p99 ms",
+            "most lost",
+            "slowest gate/s",
+        ],
+        rows,
+    )
 
 
 def _scale_out(results: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]] | None:

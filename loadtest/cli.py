@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> None:
         "--cohorts", type=int, help="the simulator's --cohorts (default: its own; 1: lockstep)"
     )
     bench.add_argument("--profile", action="store_true", help="py-spy the services (needs py-spy)")
+    bench.add_argument(
+        "--runs", type=int, default=1, help="consecutive runs per level (median and worst shown)"
+    )
     for sub in (chaos, bench):
         sub.add_argument("--home", type=Path, help="private stack home (default: a temp folder)")
         sub.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -120,5 +123,6 @@ def _bench(args: argparse.Namespace, logs: Path) -> None:
         scale_out_level=None if args.no_scale_out else (args.scale_out_level or max(levels)),
         profile_dir=args.out / "profiles" if args.profile else None,
         cohorts=args.cohorts,
+        runs=args.runs,
     )
     print(run_bench(plan, args.home, logs, args.out))

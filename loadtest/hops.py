@@ -6,7 +6,9 @@ producer's timestamp (CreateTime). Per update, then:
 - simulator: fix built (`occurred_at`) -> appended by the simulator's producer;
 - gate: -> the worker produced its copy to `delivery-telemetry` (broker, fetch, validate);
 - aggregate: -> the worker produced the update to `tracking` (fetch, fold, ETA);
-- to tracking topic: the sum, fix built -> update produced.
+- to tracking topic: the sum, fix built -> update produced. Over every update of the
+  measuring window, this is the benchmark's headline latency: it does not depend on how
+  many customers a run follows.
 What the websocket adds (the API's consumer and fan-out) is the followers' end-to-end
 figure minus the last one. `hop_latencies` is pure; `read_hops` does the reading.
 """
@@ -22,12 +24,15 @@ def hop_latencies(
     fix_ts: dict[str, int],
     forwarded_ts: dict[str, int],
     updates: list[tuple[str, int, int]],
+    window_ms: tuple[int, int] | None = None,
 ) -> dict[str, list[float]]:
     """Per hop, the latency (ms) of each update whose source fix was found.
 
     `fix_ts` and `forwarded_ts` map a fix's event id to its record timestamp (ms) in
     the telemetry and delivery-telemetry topics; `updates` holds, per tracking record,
-    (source event id, fix time in ms, record timestamp in ms).
+    (source event id, fix time in ms, record timestamp in ms). `window_ms`: only the
+    updates of fixes built within it (epoch ms, both ends included): the measuring
+    window, without the warm-up or the drain.
     """
     hops: dict[str, list[float]] = {
         "simulator": [],
@@ -36,6 +41,8 @@ def hop_latencies(
         "to tracking topic": [],
     }
     for source, observed_ms, tracked_ms in updates:
+        if window_ms is not None and not window_ms[0] <= observed_ms <= window_ms[1]:
+            continue
         produced, forwarded = fix_ts.get(source), forwarded_ts.get(source)
         if produced is None or forwarded is None:
             continue  # a milestone's update, or a fix outside the run
@@ -47,15 +54,21 @@ def hop_latencies(
 
 
 def summarize(hops: dict[str, list[float]]) -> dict[str, dict[str, float | None]]:
-    """p50 and p99 of each hop."""
+    """p50, p99 and the sample count of each hop."""
     return {
-        name: {"p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99)}
+        name: {
+            "p50_ms": percentile(values, 50),
+            "p99_ms": percentile(values, 99),
+            "samples": len(values),
+        }
         for name, values in hops.items()
     }
 
 
-async def read_hops(bootstrap: str, topics: Topics) -> dict[str, list[float]]:
-    """Read the three topics and compute the hops of every update."""
+async def read_hops(
+    bootstrap: str, topics: Topics, window_ms: tuple[int, int] | None = None
+) -> dict[str, list[float]]:
+    """Read the three topics and compute the hops of every update (in `window_ms`)."""
     fix_ts = _first_timestamps(await read_topic(bootstrap, topics.telemetry))
     forwarded_ts = _first_timestamps(await read_topic(bootstrap, topics.delivery_telemetry))
     updates = []
@@ -67,7 +80,7 @@ async def read_hops(bootstrap: str, topics: Topics) -> dict[str, list[float]]:
         if isinstance(event, TrackingUpdated):
             observed_ms = int(event.occurred_at.timestamp() * 1000)
             updates.append((event.source_event_id, observed_ms, record.timestamp))
-    return hop_latencies(fix_ts, forwarded_ts, updates)
+    return hop_latencies(fix_ts, forwarded_ts, updates, window_ms)
 
 
 def _first_timestamps(records: list) -> dict[str, int]:  # type: ignore[type-arg]
