@@ -130,7 +130,7 @@ class _Injector:
             # Another seed: a run's event ids come from its seed (runs are reproducible),
             # and the same seed would send the first run's ids again.
             again = [*self.scenario.simulator_args(rest), "--seed", str(len(self.simulator_runs))]
-            self.platform.start_simulator(again, self.scenario.simulator_env)
+            self.platform.start_simulator(again, self.scenario.simulator_settings)
             return Struck(kind, at_s, now, time.monotonic(), f"a new simulator for {rest:.0f}s")
         if kind == "stop_kafka":
             self.stack.stop_kafka()
@@ -171,7 +171,7 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
     try:
         with LagWatch(bootstrap, groups) as watch:
             t0 = time.monotonic()
-            platform.start_simulator(scenario.simulator_args(), scenario.simulator_env)
+            platform.start_simulator(scenario.simulator_args(), scenario.simulator_settings)
             for fault in sorted(scenario.faults, key=lambda f: f.at_s):
                 _sleep_until(t0 + fault.at_s, injector)
                 log.info("%s: %s at %.0fs", scenario.name, fault.kind, fault.at_s)

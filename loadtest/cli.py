@@ -73,6 +73,7 @@ def _chaos(args: argparse.Namespace, logs: Path) -> None:
     from loadtest.chaos import ScenarioResult, run_all
     from loadtest.faults import (
         full_scenarios,
+        impossible_requests_scenario,
         short_outage_scenario,
         short_scenario,
         silent_drones_scenario,
@@ -85,6 +86,7 @@ def _chaos(args: argparse.Namespace, logs: Path) -> None:
         short_outage_scenario(),
         silent_drones_scenario(),
         simulator_restart_scenario(),
+        impossible_requests_scenario(),
     ]
     scenarios = short if args.short else full_scenarios(args.scale)
     if args.scenario:
@@ -107,9 +109,17 @@ def _chaos(args: argparse.Namespace, logs: Path) -> None:
 
 
 def _clean(result: dict[str, Any]) -> bool:
-    """Nothing lost, and the simulator reached every partition again after each fault."""
+    """Whether the run is clean: nothing lost, every partition reached after each fault.
+
+    And every request no drone could serve was refused with its reason (none in the log).
+    """
     silent = any(fault["silent_partitions"] for fault in result["faults"])
-    return result["figures"]["lost"] == 0 and not silent
+    simulator = result["simulator"]
+    refused_right = simulator.get("unservable_refused_as_expected", 0) == simulator.get(
+        "unservable_asked", 0
+    )
+    unservable_in_log = bool(result["deliveries"]["unservable_accepted"])
+    return result["figures"]["lost"] == 0 and not silent and refused_right and not unservable_in_log
 
 
 def _bench(args: argparse.Namespace, logs: Path) -> None:

@@ -49,6 +49,32 @@ class Scenario:
     settle_s: float = 0.0
     """After the drain, how long every delivery has to reach a final state (0: the ends
     are only counted): the scenarios that silence drones check that none is left behind."""
+    impossible_share: float = 0.0
+    """Percent of the demand that no drone could ever serve (`simulator.world.demand`):
+    the API must refuse each with its reason, and none may reach the log."""
+    demand_for_s: float = 0.0
+    """Seconds of demand from the simulator's start, then none (0: the whole run): the
+    fleet then has the rest of the run to deliver what it took."""
+
+    @property
+    def silences_drones(self) -> bool:
+        """Whether drones fall silent while they hold missions.
+
+        A radio dies, or the simulator is restarted: dispatch must then take their
+        missions back (`drone_lost`).
+        """
+        return "DRONEFLEET_SIMULATOR_SILENCE_AT_S" in self.simulator_env or any(
+            fault.kind == "restart_simulator" for fault in self.faults
+        )
+
+    @property
+    def simulator_settings(self) -> dict[str, str]:
+        """The simulator's environment: `simulator_env` and the demand's own settings."""
+        demand = {
+            "DRONEFLEET_SIMULATOR_IMPOSSIBLE_SHARE": str(self.impossible_share),
+            "DRONEFLEET_SIMULATOR_DEMAND_FOR_S": str(self.demand_for_s),
+        }
+        return {**demand, **self.simulator_env}
 
     @property
     def events(self) -> int:
@@ -110,6 +136,7 @@ def full_scenarios(scale: float = 1.0) -> list[Scenario]:
         ),
         silent_drones_scenario(t(60), 1000),
         simulator_restart_scenario(t(60), 1000),
+        impossible_requests_scenario(t(130), 1000),
     ]
 
 
@@ -180,6 +207,42 @@ def simulator_restart_scenario(duration_s: float = 40.0, drones: int = 250) -> S
         chaos="duplicate=1,reorder=1",
         worker_env={**FAST_FAILOVER, **SHORT_LIVENESS},
         settle_s=60.0,
+    )
+
+
+SHORT_MISSIONS = {
+    "DRONEFLEET_SIMULATOR_DEMAND_RADIUS_M": "300",
+    "DRONEFLEET_SIMULATOR_CRUISE_SPEED_MPS": "30",
+    "DRONEFLEET_SIMULATOR_DWELL_S": "3",
+}
+"""Demand within 300 m of the centre (a depot 150 m from it), flown at 30 m/s with 3 s at
+each end: with the climbs and descents (27 s a leg) a delivery takes 60 to 95 s from its
+assignment, so a short run sees every delivery it took delivered."""
+
+
+def impossible_requests_scenario(duration_s: float = 130.0, drones: int = 250) -> Scenario:
+    """A third of the demand can never be served, and the platform must say so at once.
+
+    Every such request must be refused with its reason, none may be accepted, and every
+    possible one is delivered.
+
+    The impossible requests (a pickup or drop-off in a no-fly zone, a pickup far outside
+    the service area, a drop-off beyond range) come from the simulator's demand, each
+    with the reason the API must answer; the demand ends after the first 15 % of the
+    run and the missions are short, so the fleet has the rest of it to deliver the rest.
+    """
+    return Scenario(
+        "impossible-requests",
+        drones,
+        duration_s,
+        (Fault(round(duration_s * 0.5), "poison"),),
+        demand_per_minute=180.0,
+        chaos="duplicate=1,reorder=1",
+        worker_env={**FAST_FAILOVER, **SHORT_LIVENESS},
+        simulator_env=dict(SHORT_MISSIONS),
+        settle_s=60.0,
+        impossible_share=33.0,
+        demand_for_s=round(duration_s * 0.15),
     )
 
 

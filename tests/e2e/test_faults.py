@@ -10,7 +10,10 @@ reordering from its chaos mode), twice, with the faults of `loadtest.faults`:
   simulator stops), with short liveness settings: after the drain no delivery is left
   in a non-final state;
 - `simulator-restart`: the simulator is stopped and started again mid-run (its drones
-  forget their missions), then poison; no delivery left behind either.
+  forget their missions), then poison; no delivery left behind either;
+- `impossible-requests`: a third of the demand can never be served (a pickup or drop-off
+  in a no-fly zone, far outside the service area, beyond range): each is refused with
+  its reason and none reaches the log, and every possible one is delivered.
 Then the ledger (`loadtest.ledger`) compares the telemetry topic with the projections
 and the dead letters. The long form with the issue's five scenarios is `make chaos`.
 
@@ -23,9 +26,11 @@ from __future__ import annotations
 
 import pytest
 
+from contracts import Unservable
 from loadtest.chaos import ScenarioResult, run_scenario
 from loadtest.faults import (
     Scenario,
+    impossible_requests_scenario,
     short_outage_scenario,
     short_scenario,
     silent_drones_scenario,
@@ -44,6 +49,7 @@ Run = tuple[Scenario, ScenarioResult]
         short_outage_scenario,
         silent_drones_scenario,
         simulator_restart_scenario,
+        impossible_requests_scenario,
     ],
 )
 def run(request: pytest.FixtureRequest, private_stack: PrivateStack) -> Run:
@@ -153,5 +159,42 @@ def test_no_delivery_is_left_behind(run: Run) -> None:
     assert sum(outcomes.statuses.values()) > 0, "deliveries were requested"
     if scenario.settle_s:
         assert outcomes.not_final == 0, outcomes.as_dict()
+    if scenario.silences_drones:
         lost = outcomes.reasons["rescheduled:drone_lost"] + outcomes.reasons["failed:drone_lost"]
         assert lost > 0, outcomes.as_dict()
+
+
+def test_no_request_that_no_drone_could_serve_is_in_the_log(result: ScenarioResult) -> None:
+    """Read from the deliveries topic against the airspace in force: what the API
+    accepted is servable, in every scenario."""
+    assert result.deliveries.airspace_known
+    assert result.deliveries.unservable_accepted == {}, result.deliveries.as_dict()
+
+
+def test_every_impossible_request_is_refused_with_its_reason(run: Run) -> None:
+    """Where the demand mixes them in: each of the four reasons asked and answered, as
+    counted by the simulator from the API's 422 answers; none accepted, none refused
+    with another reason, and no possible request refused."""
+    scenario, result = run
+    simulator = result.simulator
+    if not scenario.impossible_share:
+        assert "unservable_asked" not in simulator, "only this scenario asks for them"
+        return
+    for reason in Unservable.__args__:
+        asked = simulator[f"unservable_asked:{reason}"]
+        assert asked > 0 and simulator[f"unservable_refused:{reason}"] == asked, reason
+    assert simulator["unservable_refused_as_expected"] == simulator["unservable_asked"]
+    assert simulator["unservable_accepted"] == simulator["unservable_refused_otherwise"] == 0
+    assert simulator["servable_refused"] == simulator["request_errors"] == 0
+
+
+def test_every_possible_request_is_delivered_where_the_fleet_has_the_time(run: Run) -> None:
+    """Where the demand ends early enough for the fleet to fly it all (`demand_for_s`),
+    every accepted request is delivered: refusing the impossible ones cost the possible
+    ones nothing."""
+    scenario, result = run
+    if not scenario.demand_for_s:
+        return
+    accepted = result.simulator["requests_posted"]
+    assert accepted > 0
+    assert result.deliveries.statuses == {"delivered": accepted}, result.deliveries.as_dict()

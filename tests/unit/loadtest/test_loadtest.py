@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 
-from contracts import DecodeError, decode_event
+import msgspec
+
+from contracts import AirspaceRules, DecodeError, decode_event
 from loadtest.chaos import summed
-from loadtest.faults import full_scenarios, short_scenario
+from loadtest.faults import full_scenarios, impossible_requests_scenario, short_scenario
 from loadtest.followers import percentile
 from loadtest.hops import hop_latencies
 from loadtest.lagwatch import Sample, recovery_s
 from loadtest.ledger import Observed, TelemetryRecord, account, partitions_silent_since
+from loadtest.outcomes import count_unservable
 from loadtest.poison import POISON_KINDS, SentPoison, poison_batch
 from loadtest.report import table
-from tests.support.factories import fix
+from simulator.world.demand import PoissonDemand
+from simulator.world.published import airspace_of
+from tests.support.factories import T0, fix, requested
+from tests.support.flight import ZURICH
 
 
 def observed(**changes: object) -> Observed:
@@ -187,3 +194,29 @@ def test_a_restarted_simulator_s_runs_are_summed_as_counts() -> None:
         "telemetry_per_s": 240.0,
         "demand_via": "api",
     }
+
+
+def test_an_accepted_request_no_drone_could_serve_is_counted_by_its_reason() -> None:
+    rules = AirspaceRules(airspace_of(ZURICH, T0))
+    unservable: Counter[str] = Counter()
+    count_unservable(rules, requested("served"), unservable)
+    assert unservable == Counter()
+    demand = PoissonDemand(ZURICH, 60.0, 4_000.0, 1)
+    for kind in demand.unservable_kinds:
+        order = demand.unservable_order(kind)
+        request = msgspec.structs.replace(requested(kind), pickup=order.pickup)
+        request = msgspec.structs.replace(request, dropoff=order.dropoff)
+        count_unservable(rules, request, unservable)
+    assert unservable == Counter(demand.unservable_kinds)
+
+
+def test_the_impossible_requests_scenario_is_in_both_forms_and_tells_the_simulator() -> None:
+    full = {s.name: s for s in full_scenarios()}
+    short = impossible_requests_scenario()
+    assert full["impossible-requests"].impossible_share == short.impossible_share > 0
+    settings = short.simulator_settings
+    assert float(settings["DRONEFLEET_SIMULATOR_IMPOSSIBLE_SHARE"]) == short.impossible_share
+    assert 0 < float(settings["DRONEFLEET_SIMULATOR_DEMAND_FOR_S"]) < short.duration_s
+    assert settings["DRONEFLEET_SIMULATOR_DEMAND_RADIUS_M"] == "300"
+    assert not short.silences_drones
+    assert full["silent-drones"].silences_drones and full["simulator-restart"].silences_drones
