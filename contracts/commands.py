@@ -48,13 +48,14 @@ class AssignDrone(Command, frozen=True, kw_only=True, tag=True):
 
 
 class RequestDelivery(Command, frozen=True, kw_only=True, tag=True):
-    """A business asks for a delivery with an `Idempotency-Key` (the API's only request
-    that goes through the aggregate rather than straight to the log as `DeliveryRequested`).
+    """A business asks for a delivery with an `Idempotency-Key`.
 
-    `delivery_id` is derived from the business and its key, so every retry of the
-    request, on any API replica, after any restart, names the same delivery; the
-    aggregate records `DeliveryRequested` (with `request_digest`) for the first, nothing
-    for a retry with the same digest, and refuses a different request under the same key.
+    The API's one request that goes through the aggregate rather than straight to the
+    log as `DeliveryRequested`: `delivery_id` is derived from the business and its key,
+    so every retry of the request, on any API replica, after any restart, names the same
+    delivery; the aggregate records `DeliveryRequested` (with `request_digest`) for the
+    first, nothing for a retry with the same digest, and refuses a different request
+    under the same key.
     """
 
     business_id: Identifier
