@@ -104,6 +104,10 @@ class KeyCache:
         while len(self._rows) > self.size:
             self._rows.popitem(last=False)
 
+    def forget(self, key_id: str) -> None:
+        """Drop what is cached of `key_id` (a revoked key: asked again, and refused)."""
+        self._rows.pop(key_id, None)
+
     def known_unknown(self, key_id: str, now: float) -> bool:
         """Whether `key_id` was looked up and not found less than `unknown_ttl_s` ago."""
         since = self._unknown.get(key_id)

@@ -22,12 +22,13 @@ from api import auth_keys, queries
 from api.airspace import AirspaceKeeper
 from api.errors import ForbiddenError, NotAuthenticatedError, UnavailableError
 from api.hub import TrackingHub
+from api.key_ledger import KeyLedger
 from api.metrics import ApiMetrics
 from api.settings import ApiSettings
 from api.throttle import RateLimits, SocketCaps
 from api.token_life import DeliveryEnds
 from api.waiting import WaitingLine
-from contracts import Topics
+from contracts import Topics, utc_now
 from kafkaio import BatchSender, WireRecord
 
 
@@ -46,6 +47,8 @@ class Services:
     rates: RateLimits | None = None
     """The per-business rate limit (the per-address one is `throttle.BodySizeLimit`'s)."""
     sockets: SocketCaps = field(default_factory=lambda: SocketCaps(10, 10_000))
+    ledger: KeyLedger = field(default_factory=KeyLedger)
+    """Rotated and revoked business keys, folded from the businesses topic by the lifespan."""
     ends: DeliveryEnds = field(default_factory=DeliveryEnds)
     """When ended deliveries ended (a tracking token stops working after; `api.token_life`)."""
     airspace: AirspaceKeeper = field(default_factory=AirspaceKeeper)
@@ -119,8 +122,12 @@ tracking_bearer = HTTPBearer(
 async def authenticate_business(services: Services, key: str) -> str:
     """The business owning `key`: one lookup by its public key id, a constant-time compare."""
     key_id = auth_keys.key_id_of(key)
-    known = await _known_key(services, key_id) if key_id is not None else None
+    if key_id is None:
+        raise NotAuthenticatedError("a valid X-API-Key header is required")
+    known = await _known_key(services, key_id)
     if known is None or not auth_keys.matches(key, known.sha256):
+        raise NotAuthenticatedError("a valid X-API-Key header is required")
+    if services.ledger.refuses(key_id, utc_now()):  # revoked, or rotated out and past grace
         raise NotAuthenticatedError("a valid X-API-Key header is required")
     if services.rates is not None:
         services.rates.check_business(known.business_id)
@@ -129,6 +136,9 @@ async def authenticate_business(services: Services, key: str) -> str:
 
 async def _known_key(services: Services, key_id: str) -> auth_keys.KnownKey | None:
     """The key id's row, from the cache or else `business_keys_view`."""
+    issued = services.ledger.issued.get(key_id)  # a key a rotation issued
+    if issued is not None:
+        return issued
     now = time.monotonic()
     known = services.keys.get(key_id, now)
     if known is None:

@@ -24,6 +24,7 @@ from api.auth_keys import KeyCache
 from api.deps import Services
 from api.errors import REASON_OF_STATUS, ApiError
 from api.fleet_feed import FleetHub
+from api.key_ledger import KeyLedger
 from api.metrics import ApiMetrics
 from api.openapi import DESCRIPTION, install_problem_document
 from api.routes import airspace, businesses, deliveries, docs, fleet, health, page, tracking
@@ -66,6 +67,26 @@ async def follow_airspace(settings: ApiSettings) -> tuple[AirspaceKeeper, asynci
     return keeper, task
 
 
+async def follow_keys(settings: ApiSettings) -> tuple[KeyLedger, asyncio.Task[None]]:
+    """Start folding the businesses topic's key events; wait (bounded) to have read them.
+
+    Until it has, a revoked key could still pass on this process: the start waits as
+    long as for the airspace, then reads on.
+    """
+    ledger = KeyLedger()
+    caught_up = asyncio.Event()
+    task = asyncio.create_task(
+        ledger.follow(settings.kafka_bootstrap, settings.topics.businesses.name, caught_up)
+    )
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(caught_up.wait(), settings.airspace_wait_s)
+    if not caught_up.is_set():
+        log.error(
+            "the businesses' keys were not read within %g s; reading on", settings.airspace_wait_s
+        )
+    return ledger, task
+
+
 def create_app(settings: ApiSettings) -> FastAPI:
     """Build the app for these settings."""
 
@@ -86,6 +107,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         consumer = asyncio.create_task(hub.consume(settings.kafka_bootstrap, topics.tracking.name))
         consumer.add_done_callback(_log_consumer_exit)
         airspace, airspace_task = await follow_airspace(settings)
+        ledger, ledger_task = await follow_keys(settings)
         metrics = ApiMetrics()
         metrics.watch(hub)
         metrics.gc_pauses.install()
@@ -100,6 +122,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
             metrics,
             keys=KeyCache(unknown_ttl_s=settings.unknown_key_ttl_s),
             airspace=airspace,
+            ledger=ledger,
             rates=rates,
             sockets=SocketCaps(settings.ws_max_per_token, settings.ws_max_per_business),
         )
@@ -111,9 +134,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await freezer
             metrics.gc_pauses.uninstall()
-            airspace_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await airspace_task
+            for follower in (airspace_task, ledger_task):
+                follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer

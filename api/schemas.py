@@ -155,6 +155,32 @@ class BusinessPublic(BaseModel):
     registered_at: datetime
 
 
+class KeyRotatedPublic(BaseModel):
+    """201 body of a rotation: the new key, shown this once; the old one's last moment."""
+
+    business_id: str
+    key_id: str
+    api_key: str
+    previous_key_id: str
+    previous_valid_until: datetime
+
+
+class KeyRevocationIn(BaseModel):
+    """Why an operator revokes a key (kept with the event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=500, pattern=r"^[^\x00]*$")
+
+
+class KeyRevokedPublic(BaseModel):
+    """200 body of a revocation: the key is refused from now on."""
+
+    business_id: str
+    key_id: str
+    status: Literal["revoked"]
+
+
 class BusinessRegisteredPublic(BusinessPublic):
     """201/202 body of a registration: the API key, shown this once and never again.
 

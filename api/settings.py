@@ -36,6 +36,9 @@ class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     registration_wait_s: float = Field(default=10.0, ge=0)
     """How long a registration waits for the read model to know the new key (then 202)."""
     token_ttl_s: int = 6 * 3600
+    key_rotation_grace_s: float = Field(default=24 * 3600.0, ge=0)
+    """After a business rotates its key, the old one still works this long (to roll the new
+    one out), then it is refused (`api.key_ledger`)."""
     token_after_final_s: float = Field(default=3600.0, ge=0)
     """A tracking token stops working this long after its delivery's final state
     (delivered, cancelled, failed), whatever its own expiry (`api.token_life`)."""

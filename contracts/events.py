@@ -326,6 +326,34 @@ class BusinessRegistered(Event, frozen=True, kw_only=True, tag=True):
     key_sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
 
 
+class BusinessKeyRotated(Event, frozen=True, kw_only=True, tag=True):
+    """A business was issued a new API key; the key it rotates works until a grace ends.
+
+    Like the registration, only the new key's id and hash are recorded. The previous key
+    (`previous_key_id`) stays valid until `previous_valid_until`, so the business can roll
+    the new one out; then it is refused. Kept forever on the businesses topic, so every
+    API process, and every rebuild, folds the same keys.
+    """
+
+    AGGREGATE: ClassVar[str] = "business_id"
+
+    business_id: Identifier
+    key_id: Identifier
+    key_sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+    previous_key_id: Identifier
+    previous_valid_until: UtcDatetime
+
+
+class BusinessKeyRevoked(Event, frozen=True, kw_only=True, tag=True):
+    """An operator revoked one of a business's API keys: refused from now on, for good."""
+
+    AGGREGATE: ClassVar[str] = "business_id"
+
+    business_id: Identifier
+    key_id: Identifier
+    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
 class DroneMilestone(Event, frozen=True, kw_only=True, tag=True):
     """A moment in a drone's day that dispatch must not learn late, with where and how full.
 
@@ -490,6 +518,8 @@ AnyEvent = (
     | DroneLost
     | DroneFound
     | AirspacePublished
+    | BusinessKeyRotated
+    | BusinessKeyRevoked
 )
 """Every event type the codec knows: the delivery aggregate's and the others."""
 

@@ -20,17 +20,32 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, Security, status
 
 from api import auth_keys, idempotency, queries
-from api.deps import BusinessDep, OperatorDep, ServicesDep, record
+from api.deps import BusinessDep, OperatorDep, ServicesDep, business_key_header, record
 from api.errors import IdempotencyKeyReusedError, NotFoundError, UnavailableError
 from api.idempotency import IdempotencyKeyHeader
 from api.openapi import problem_responses
-from api.schemas import BusinessPublic, BusinessRegisteredPublic, BusinessRegistrationIn
-from contracts import BusinessRegistered, encode_event, new_event_id, utc_now
+from api.schemas import (
+    BusinessPublic,
+    BusinessRegisteredPublic,
+    BusinessRegistrationIn,
+    KeyRevocationIn,
+    KeyRevokedPublic,
+    KeyRotatedPublic,
+)
+from contracts import (
+    BusinessKeyRevoked,
+    BusinessKeyRotated,
+    BusinessRegistered,
+    encode_event,
+    new_event_id,
+    utc_now,
+)
 
 router = APIRouter(prefix="/v1/businesses", tags=["businesses"])
 
@@ -149,3 +164,107 @@ async def my_business(business: BusinessDep, services: ServicesDep) -> BusinessP
     if row is None:
         raise NotFoundError("no such business")
     return BusinessPublic.model_validate(row)
+
+
+async def _record_key_event(
+    services: ServicesDep, event: BusinessKeyRotated | BusinessKeyRevoked, what: str
+) -> None:
+    """Record a key event, then wait (bounded) until this process's ledger has folded it.
+
+    Its effect then holds on this replica from the answer on (on the others as soon as
+    their followers read it: moments).
+    """
+    await record(
+        services, services.topics.businesses.name, event.business_id, encode_event(event), what
+    )
+    ledger = services.ledger
+    folded = ledger.issued if isinstance(event, BusinessKeyRotated) else ledger.revoked
+    for _ in range(int(services.settings.registration_wait_s / POLL_S) + 1):
+        if event.key_id in folded:
+            return
+        await asyncio.sleep(POLL_S)
+
+
+@router.post(
+    "/me/keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=KeyRotatedPublic,
+    responses=problem_responses(401, 503),
+)
+async def rotate_key(
+    business: BusinessDep,
+    services: ServicesDep,
+    presented: Annotated[str | None, Security(business_key_header)] = None,
+) -> KeyRotatedPublic:
+    """Issue a new key (shown this once); the presented one works `key_rotation_grace_s` more.
+
+    Recorded as `BusinessKeyRotated` on the businesses topic, so every replica and every
+    rebuild retires the old key at the same moment.
+    """
+    previous = auth_keys.key_id_of(presented or "")
+    if previous is None:  # authenticated, so well-formed; for the type checker
+        raise NotFoundError("no key presented")
+    now = utc_now()
+    key = auth_keys.issue()
+    until = now + timedelta(seconds=services.settings.key_rotation_grace_s)
+    event = BusinessKeyRotated(
+        event_id=new_event_id(),
+        sequence=services.ledger.next_sequence(business),
+        occurred_at=now,
+        recorded_at=now,
+        business_id=business,
+        key_id=key.key_id,
+        key_sha256=key.sha256,
+        previous_key_id=previous,
+        previous_valid_until=until,
+    )
+    await _record_key_event(services, event, "rotation")
+    return KeyRotatedPublic(
+        business_id=business,
+        key_id=key.key_id,
+        api_key=key.key,
+        previous_key_id=previous,
+        previous_valid_until=until,
+    )
+
+
+KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
+BusinessId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+@router.post(
+    "/{business_id}/keys/{key_id}/revoke",
+    response_model=KeyRevokedPublic,
+    dependencies=[OperatorDep],
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def revoke_key(
+    business_id: BusinessId,
+    key_id: KeyId,
+    services: ServicesDep,
+    body: KeyRevocationIn | None = None,
+) -> KeyRevokedPublic:
+    """Revoke one of a business's keys (operators): refused from now on, on every replica.
+
+    Recorded as `BusinessKeyRevoked`: a rebuild of the read model keeps it revoked.
+    """
+    owner = services.ledger.owners.get(key_id)
+    if owner is None:
+        row = await queries.business_key(services.pool, key_id)
+        owner = row["business_id"] if row is not None else None
+    if owner != business_id:
+        raise NotFoundError("no such key for this business")
+    if key_id not in services.ledger.revoked:
+        now = utc_now()
+        event = BusinessKeyRevoked(
+            event_id=new_event_id(),
+            sequence=services.ledger.next_sequence(business_id),
+            occurred_at=now,
+            recorded_at=now,
+            business_id=business_id,
+            key_id=key_id,
+            reason=body.reason if body else "",
+        )
+        await _record_key_event(services, event, "revocation")
+    services.keys.forget(key_id)
+    return KeyRevokedPublic(business_id=business_id, key_id=key_id, status="revoked")

@@ -40,6 +40,7 @@ MAX_BODY = 4096
 PER_ADDRESS = 30
 PER_BUSINESS = 10
 TOKEN_AFTER_FINAL_S = 3
+ROTATION_GRACE_S = 3
 GENEROUS = "100000/minute"
 """Rates no test of the main API reaches: each limit is tried on an API of its own."""
 
@@ -64,6 +65,7 @@ def api(
         "DRONEFLEET_API_WS_MAX_PER_TOKEN": "2",
         "DRONEFLEET_API_WS_MAX_PER_BUSINESS": "3",
         "DRONEFLEET_API_TOKEN_AFTER_FINAL_S": str(TOKEN_AFTER_FINAL_S),
+        "DRONEFLEET_API_KEY_ROTATION_GRACE_S": str(ROTATION_GRACE_S),
     }
     with running_api(running_stack, topics, database, extra_env=env) as config:
         yield config
@@ -398,6 +400,43 @@ def test_a_tracking_token_stops_working_after_its_delivery_ended(api: PlatformCo
     assert attempts.let_in == 0
     business = httpx.get(status_url, headers={"X-API-Key": key})
     assert business.status_code == 200, "the business still reads its delivery"
+
+
+def test_rotated_out_and_revoked_keys_are_refused_here_and_after_a_restart(
+    running_stack: StackSettings, topics: Topics, database: str, api: PlatformConfig
+) -> None:
+    rotated_out = tally(f"a rotated-out key, {ROTATION_GRACE_S} s after the rotation")
+    revoked = tally("a revoked key (this API and one started after the revocation)")
+    old_key = business_key(api, "rotating")
+    me = f"{api.api_url}/v1/businesses/me"
+    rotation = httpx.post(f"{me}/keys", headers={"X-API-Key": old_key})
+    assert rotation.status_code == 201, rotation.text
+    new_key = rotation.json()["api_key"]
+    assert httpx.get(me, headers={"X-API-Key": new_key}).status_code == 200  # at once
+    assert httpx.get(me, headers={"X-API-Key": old_key}).status_code == 200  # in its grace
+    time.sleep(ROTATION_GRACE_S + 1)
+    with httpx.Client(timeout=30) as client:
+        for _ in range(100):
+            answer = client.get(f"{api.api_url}/v1/deliveries", headers={"X-API-Key": old_key})
+            rotated_out.count(admitted=not is_problem(answer, 401, "not_authenticated"))
+        assert client.get(me, headers={"X-API-Key": new_key}).status_code == 200
+        business_id, key_id = rotation.json()["business_id"], rotation.json()["key_id"]
+        revoke = f"{api.api_url}/v1/businesses/{business_id}/keys/{key_id}/revoke"
+        assert client.post(revoke, headers={"X-API-Key": new_key}).status_code == 401
+        done = client.post(revoke, headers={"X-Operator-Key": api.operator_key})
+        assert done.status_code == 200 and done.json()["status"] == "revoked", done.text
+        for _ in range(100):
+            answer = client.get(me, headers={"X-API-Key": new_key})
+            revoked.count(admitted=not is_problem(answer, 401, "not_authenticated"))
+    # A process started afterwards folds the same log: the key stays revoked there too.
+    with (
+        limited_api(running_stack, topics, database, GENEROUS, GENEROUS) as fresh,
+        httpx.Client(timeout=30) as client,
+    ):
+        for key in [new_key] * 50 + [old_key] * 50:
+            answer = client.get(f"{fresh.api_url}/v1/businesses/me", headers={"X-API-Key": key})
+            revoked.count(admitted=not is_problem(answer, 401, "not_authenticated"))
+    assert rotated_out.let_in == 0 and revoked.let_in == 0
 
 
 # 4. Operators' surfaces -----------------------------------------------------------------

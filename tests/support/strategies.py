@@ -121,6 +121,22 @@ business_registered = st.builds(
     key_sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
     **_common(),
 )
+business_key_rotated = st.builds(
+    contracts.BusinessKeyRotated,
+    business_id=ids,
+    key_id=ids,
+    key_sha256=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
+    previous_key_id=ids,
+    previous_valid_until=utc_datetimes,
+    **_common(),
+)
+business_key_revoked = st.builds(
+    contracts.BusinessKeyRevoked,
+    business_id=ids,
+    key_id=ids,
+    reason=st.text(max_size=500),
+    **_common(),
+)
 abort_reasons = st.sampled_from(get_args(AbortReason))
 refusal_reasons = st.sampled_from(get_args(RefusalReason))
 rescheduled = st.builds(
@@ -201,6 +217,8 @@ EVENT_STRATEGIES = {
     "TelemetryReported": telemetry,
     "TrackingUpdated": tracking,
     "BusinessRegistered": business_registered,
+    "BusinessKeyRotated": business_key_rotated,
+    "BusinessKeyRevoked": business_key_revoked,
     "AirspacePublished": airspace_published,
     "LivenessTick": liveness_tick,
     "DroneLost": drone_lost,

@@ -34,6 +34,8 @@ OTHER_TABLES: dict[str, TableLayout | None] = {
     "DroneLost": None,
     "DroneFound": None,
     "FleetHeard": None,  # the gate's word to dispatch
+    "BusinessKeyRotated": None,  # folded from the log by each API process (api/key_ledger.py)
+    "BusinessKeyRevoked": None,
 }
 """Where each event that is not the delivery aggregate's lands (spelled out: the spec)."""
 
