@@ -70,7 +70,15 @@ fleet (a `snapshot` of every drone, then every delivery's `update`s, coalesced p
 delivery for slow readers).
 Both refuse a foreign Origin or a bad credential before accepting (HTTP 403).
 
-Errors are RFC 9457 problem documents (`application/problem+json`).
+Errors are RFC 9457 problem documents (`application/problem+json`), each with a
+machine-readable `reason`. Limits: request bodies over the configured size get 413
+`body_too_large` before authentication; requests past the rate per client address or per
+business get 429 `rate_limited` with `Retry-After`; a tracking socket past the caps per
+token or business gets 429 `too_many_sockets` at the handshake.
+
+`Idempotency-Key` (on the POSTs that create a delivery, a cancellation or a business): a
+retry with the same key and body gets the same answer and creates nothing more; the same
+key with another body gets 422 `idempotency_key_reused`.
 """
 
 
