@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from datetime import timedelta
@@ -15,7 +16,7 @@ from projections.rebuild import Progress, RebuildError, rebuild
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
 from projections.sink import Sink
-from runtime import ProbeServer, beat_forever, configure_logging
+from runtime import configure_logging, serve_probes
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -103,13 +104,15 @@ async def _run_sink(settings: ProjectionsSettings) -> None:
         await sink.run()
         return
     probes = sink_probes(sink.stats)
-    server = ProbeServer(probes, settings.metrics_host, settings.metrics_port)
-    beating = asyncio.create_task(beat_forever(probes.heartbeat))
+    serving = asyncio.create_task(
+        serve_probes(probes, settings.metrics_host, settings.metrics_port)
+    )
     try:
         await sink.run()
     finally:
-        beating.cancel()
-        server.close()
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
 
 
 if __name__ == "__main__":

@@ -90,4 +90,4 @@ def sink_probes(stats: SinkStats) -> Probes:
     """The sink's probes: its registry, ready while it can write."""
     registry = CollectorRegistry()
     registry.register(SinkCollector(stats))
-    return Probes(registry, ready=lambda: sink_ready(stats))
+    return Probes.of_process(registry, ready=lambda: sink_ready(stats))

@@ -26,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic_settings import BaseSettings
 
+from runtime.gc_pauses import GcPauses
+
 Readiness = Callable[[], str | None]
 """None when the service is ready, else why it is not (shown in `/readyz`'s answer)."""
 
@@ -74,6 +76,13 @@ class Probes:
     ready: Readiness = always_ready
     heartbeat: Heartbeat = field(default_factory=Heartbeat)
     stalled_after_s: float = 30.0
+    gc_pauses: GcPauses | None = None
+    """The process's collector pauses, timed while `serve_probes` runs (None: not timed)."""
+
+    @classmethod
+    def of_process(cls, registry: CollectorRegistry, ready: Readiness = always_ready) -> Probes:
+        """Probes whose registry also times the process's collector pauses."""
+        return cls(registry, ready=ready, gc_pauses=GcPauses(registry))
 
     def live(self) -> str | None:
         """None while the loop turns, else why the process is not alive."""
@@ -81,6 +90,19 @@ class Probes:
         if age > self.stalled_after_s:
             return f"the event loop has not turned for {age:.0f} s"
         return None
+
+
+async def serve_probes(probes: Probes, host: str, port: int) -> None:
+    """Serve `probes` on `port`, beat their heartbeat and time the collector, until cancelled."""
+    server = ProbeServer(probes, host, port)
+    if probes.gc_pauses is not None:
+        probes.gc_pauses.install()
+    try:
+        await beat_forever(probes.heartbeat)
+    finally:
+        if probes.gc_pauses is not None:
+            probes.gc_pauses.uninstall()
+        server.close()
 
 
 class ProbeServer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from runtime import ProbeServer, beat_forever, configure_logging
+from runtime import configure_logging, serve_probes
 from simulator.adapters.airspace import publish_airspace
 from simulator.adapters.chaos import ChaosSpec
 from simulator.adapters.metrics import simulator_probes
@@ -162,13 +163,13 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         else None
     )
     runner = SimulatorRunner(settings, engine, demand)
-    probes = simulator_probes(runner)
-    server = (
-        ProbeServer(probes, settings.metrics_host, settings.metrics_port)
+    serving = (
+        asyncio.create_task(
+            serve_probes(simulator_probes(runner), settings.metrics_host, settings.metrics_port)
+        )
         if settings.metrics_port is not None
         else None
     )
-    beating = asyncio.create_task(beat_forever(probes.heartbeat))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, runner.stop)
@@ -178,9 +179,10 @@ async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool
         stats = await runner.run()
     finally:
         progress.cancel()
-        beating.cancel()
-        if server is not None:
-            server.close()
+        if serving is not None:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
     elapsed = max(time.monotonic() - started, 1e-9)
     asked = asked_per_s(settings)
     chaos = runner.chaos.counts if runner.chaos is not None else None

@@ -65,4 +65,4 @@ def simulator_probes(runner: SimulatorRunner) -> Probes:
     def ready() -> str | None:
         return None if runner.ready.is_set() else "not yet reading the deliveries topic"
 
-    return Probes(registry, ready=ready)
+    return Probes.of_process(registry, ready=ready)

@@ -15,9 +15,10 @@ small for its demand. Only the worker owning the dispatch partition counts them.
 The batched stages (the gate and the deliveries fold, `streams.runtime.batch_loop`) each
 report their batches, the time a batch takes from fetch to commit, the records in by
 topic and out by topic (outputs, dead letters and changelogs), replays after a failed
-send, and their lag per partition as the stage itself last saw it. That lag is the
-stage's own view: a stage that stopped reports nothing, which is why the alerts on lag
-read the consumer groups' committed offsets from Kafka instead
+send, and their lag per partition as the stage itself last saw it; and the process's
+collector pauses (`runtime.gc_pauses`), the tail of the stages' latency at 10,000
+drones. That lag is the stage's own view: a stage that stopped reports nothing, which
+is why the alerts on lag read the consumer groups' committed offsets from Kafka instead
 (`streams.ops.lag_exporter`), and this one is for the dashboards.
 
 Labels stay bounded: stage names, topic names, partition numbers, verdicts and decisions
@@ -32,7 +33,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from runtime import Probes, ProbeServer, beat_forever
+from runtime import Probes, serve_probes
 from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.telemetry_gate import TelemetryGate
 from streams.runtime.batch_loop import BatchLoop
@@ -160,13 +161,10 @@ def worker_probes(
     loops: Sequence[BatchLoop] = (),
 ) -> Probes:
     """The worker's probes: its registry, and ready when its stages have joined."""
-    return Probes(gate_registry(gate, dispatcher, loops), ready=lambda: stages_ready(loops))
+    registry = gate_registry(gate, dispatcher, loops)
+    return Probes.of_process(registry, ready=lambda: stages_ready(loops))
 
 
 async def serve(probes: Probes, host: str, port: int) -> None:
-    """Serve the probes on `port` and beat their heartbeat from this loop, until cancelled."""
-    server = ProbeServer(probes, host, port)
-    try:
-        await beat_forever(probes.heartbeat)
-    finally:
-        server.close()
+    """Serve the probes on `port`, beating their heartbeat from this loop, until cancelled."""
+    await serve_probes(probes, host, port)

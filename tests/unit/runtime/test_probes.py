@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from runtime.probes import Heartbeat, Probes, ProbeServer
+from runtime.probes import Heartbeat, Probes, ProbeServer, serve_probes
 
 
 class FrozenHeartbeat(Heartbeat):
@@ -60,3 +63,23 @@ def test_a_stalled_loop_is_not_alive(served: tuple[Probes, str]) -> None:
 
 def test_unknown_path_is_404(served: tuple[Probes, str]) -> None:
     assert httpx.get(f"{served[1]}/nope").status_code == 404
+
+
+def test_serving_times_the_collector_while_it_runs() -> None:
+    registry = CollectorRegistry()
+    probes = Probes.of_process(registry)
+
+    async def scenario() -> float:
+        serving = asyncio.create_task(serve_probes(probes, "127.0.0.1", 0))
+        await asyncio.sleep(0.05)
+        gc.collect()
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        return registry.get_sample_value("dronefleet_gc_pause_seconds_count", {"generation": "2"})
+
+    assert asyncio.run(scenario()) == 1.0
+    gc.collect()  # after serving: no longer timed
+    assert (
+        registry.get_sample_value("dronefleet_gc_pause_seconds_count", {"generation": "2"}) == 1.0
+    )
