@@ -23,6 +23,7 @@ connection. Nothing is queued for a client beyond one update and one frame.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -107,7 +108,7 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
         return
     token, claims = admitted
     try:
-        ended = await services.ends.ended_at(services.pool, delivery_id)
+        ended = await _ended_at(services, delivery_id)
         token_life.check(ended, utc_now(), services.settings.token_after_final_s)
     except UnavailableError:
         pass  # the read model does not answer: the token's own expiry still holds
@@ -123,6 +124,19 @@ async def live(websocket: WebSocket, delivery_id: str) -> None:
         await _serve(websocket, services, delivery_id)
     finally:
         services.sockets.release(token, claims.business_id)
+
+
+async def _ended_at(services: Services, delivery_id: str) -> datetime | None:
+    """When the delivery ended (None: it has not), asking the database only if need be.
+
+    The hub's newest update answers without a query for a delivery in flight (the common
+    case, thousands of sockets at once); the read model when the hub has none (a delivery
+    still waiting, an API restarted since).
+    """
+    latest = services.hub.latest(delivery_id)
+    if latest is not None:
+        return latest.occurred_at if latest.status in FINAL_STATUSES else None
+    return await services.ends.ended_at(services.pool, delivery_id)
 
 
 async def _serve(websocket: WebSocket, services: Services, delivery_id: str) -> None:
