@@ -555,16 +555,19 @@ def sink_under_queries(
     first_second: int,
     query_set: list[tuple[str, str, str, tuple[Any, ...]]],
     rounds_per_s: float,
+    later_s: float = 0.0,
 ) -> dict[str, Any]:
     """The writer's rows/s while the operators' queries run on another connection.
 
     The operators' and the fleet socket's queries run `rounds_per_s` times a second (a
     few dashboards every 5 s, operators paging, sockets connecting), not flat out: on a
     2-core machine a flat-out loop measures the CPU they share, not the history.
+    `rounds_per_s` 0: the writer alone. The fixes are stamped `later_s` from now, newer
+    than any before, so each batch moves every drone's `drone_latest` row as live.
     """
     settings = ProjectionsSettings(database_url=dsn, batch_max_rows=batch)
     rounds = max(1, int(seconds * 60_000 / drones))  # enough rows for `seconds` at ~60k rows/s
-    rows = fleet_rows(drones, rounds, first_second, datetime.now(UTC))
+    rows = fleet_rows(drones, rounds, first_second, datetime.now(UTC) + timedelta(seconds=later_s))
     stop = threading.Event()
     ran = [0]
 
@@ -579,12 +582,14 @@ def sink_under_queries(
                 stop.wait(max(0.0, 1 / rounds_per_s - (time.perf_counter() - began)))
 
     loop = threading.Thread(target=query_loop, daemon=True)
-    loop.start()
+    if rounds_per_s > 0:
+        loop.start()
     try:
         took = asyncio.run(write_through_sink(settings, rows, batch))
     finally:
         stop.set()
-        loop.join()
+        if rounds_per_s > 0:
+            loop.join()
     return {
         "sink_rows": len(rows),
         "sink_s": round(took, 2),
@@ -602,6 +607,7 @@ def incremental_refresh(dsn: str, drones: int, first_second: int, times: int = 3
     apart; the sink runs both, one after the other.
     """
     settings = ProjectionsSettings(database_url=dsn)
+    refresh_rollups(dsn)  # the minutes the sink phases wrote: not part of the measure
     minutes_ms, outcomes_ms, redone = [], [], 0
     for i in range(times):
         at = datetime.now(UTC) + timedelta(minutes=5 + i)
@@ -685,6 +691,10 @@ def run_one(
     result["sink"] = sink_under_queries(
         dsn, args.drones, args.sink_seconds, args.batch, last, query_set, args.query_rounds_per_s
     )
+    log(f"N = {fixes:,}: sink alone")
+    result["sink_alone"] = sink_under_queries(
+        dsn, args.drones, args.sink_seconds, args.batch, last + 50_000, query_set, 0.0, 600.0
+    )
     log(f"N = {fixes:,}: roll-up refresh")
     result["rollup"] = incremental_refresh(dsn, args.drones, last + 100_000)
     log(f"N = {fixes:,}: retention")
@@ -741,6 +751,10 @@ def render(folder: Path) -> str:
             lambda r: (
                 f"{r['sink']['sink_rows_per_s']:,} ({r['sink']['queries_meanwhile']:,} queries)"
             ),
+        ),
+        (
+            "sink rows/s alone (no queries)",
+            lambda r: f"{r['sink_alone']['sink_rows_per_s']:,}" if "sink_alone" in r else "-",
         ),
         (
             "telemetry bytes per million fixes",
