@@ -73,13 +73,22 @@ def api(
 
 @contextlib.contextmanager
 def limited_api(
-    stack: StackSettings, topics: Topics, database: str, per_address: str, per_business: str
+    stack: StackSettings,
+    topics: Topics,
+    database: str,
+    per_address: str,
+    per_business: str,
+    replica_of: PlatformConfig | None = None,
 ) -> Iterator[PlatformConfig]:
-    """Another API process on the same topics and database, with these rates."""
+    """Another API process on the same topics and database, with these rates (and, as a
+    replica of `replica_of`, its public URL and token secret)."""
     env = {
         "DRONEFLEET_API_RATE_PER_ADDRESS": per_address,
         "DRONEFLEET_API_RATE_PER_BUSINESS": per_business,
     }
+    if replica_of is not None:
+        env["DRONEFLEET_API_PUBLIC_URL"] = replica_of.api_url
+        env["DRONEFLEET_API_TOKEN_SECRET"] = replica_of.token_secret
     with running_api(
         stack, topics, database, with_sink=False, with_airspace=False, extra_env=env
     ) as config:
@@ -243,10 +252,10 @@ def test_sockets_are_capped_per_token_and_per_business(api: PlatformConfig) -> N
 
 
 def test_a_replayed_delivery_request_gets_the_same_answer_and_no_second_event(
-    api: PlatformConfig, topics: Topics, running_stack: StackSettings
+    api: PlatformConfig, topics: Topics, running_stack: StackSettings, database: str
 ) -> None:
-    replays = tally("replayed delivery requests (same Idempotency-Key and body)")
-    altered = tally("altered delivery requests (same key, another body)")
+    replays = tally("replayed delivery requests (same Idempotency-Key and body; 2 processes)")
+    altered = tally("altered delivery requests (same key, another body; 2 processes)")
     key = business_key(api, "careful")
     first = order(api, key, "order-0001")
     assert first.status_code == 202, first.text
@@ -263,6 +272,14 @@ def test_a_replayed_delivery_request_gets_the_same_answer_and_no_second_event(
         replays.count(admitted=again.status_code != 202 or again.json() != first.json())
         changed = order(api, key, "order-0001", dropoff=other_dropoff)
         altered.count(admitted=not is_problem(changed, 422, "idempotency_key_reused"))
+    # Another API process (a replica, or this one restarted) answers the same: the log and
+    # the read model decide, not a process's memory.
+    with limited_api(running_stack, topics, database, GENEROUS, GENEROUS, api) as replica:
+        for _ in range(50):
+            again = order(replica, key, "order-0001")
+            replays.count(admitted=again.status_code != 202 or again.json() != first.json())
+            changed = order(replica, key, "order-0001", dropoff=other_dropoff)
+            altered.count(admitted=not is_problem(changed, 422, "idempotency_key_reused"))
     other_business = business_key(api, "someone else")
     theirs = order(api, other_business, "order-0001")  # keys are scoped to their business
     assert theirs.status_code == 202 and theirs.json()["delivery_id"] != delivery_id
