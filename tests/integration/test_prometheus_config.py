@@ -29,7 +29,7 @@ def test_promtool_accepts_the_stack_s_configuration(
         check=False,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 7 rules found" in checked.stdout, "the alert rules are loaded"
+    assert "SUCCESS: 8 rules found" in checked.stdout, "the alert rules are loaded"
     job = yaml.safe_load((node.scrape_dir / "t-api.yml").read_text())["scrape_configs"][0]
     assert job["static_configs"] == [
         {"targets": ["127.0.0.1:1"], "labels": {"namespace": "t", "service": "api"}}

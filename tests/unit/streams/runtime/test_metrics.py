@@ -13,11 +13,12 @@ from aiokafka import TopicPartition
 
 from kafkaio import WireRecord
 from runtime import ProbeServer
+from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.telemetry_gate import TelemetryGate
 from streams.runtime.batch_loop import BatchLoop, LoopConfig
-from streams.runtime.metrics import worker_probes
+from streams.runtime.metrics import DispatchSample, gate_registry, sample_once, worker_probes
 from streams.runtime.stages import GateStage
-from tests.support.factories import T0, fix
+from tests.support.factories import T0, fix, requested
 from tests.support.processor_inputs import record
 
 
@@ -111,3 +112,27 @@ def test_ready_once_every_stage_joined(gate_loop: BatchLoop, port: int) -> None:
     assert status(port, "/readyz") == 503
     gate_loop.stats.joined = True
     assert status(port, "/readyz") == 200
+
+
+def test_dispatch_s_queue_and_fleet_are_sampled_from_its_tables() -> None:
+    dispatcher = DispatchProcessor(fleet={}, queue={})
+    sample = DispatchSample()
+    registry = gate_registry(TelemetryGate(), dispatcher, sample=sample)
+    dispatcher.process(record(requested("first"), topic="dispatch"), T0)  # no drone yet
+    assert registry.get_sample_value("dronefleet_dispatch_waiting_deliveries") is None, (
+        "nothing before the first sample"
+    )
+    sample_once(dispatcher, sample)
+    assert registry.get_sample_value("dronefleet_dispatch_waiting_deliveries") == 1
+    assert (registry.get_sample_value("dronefleet_dispatch_oldest_wait_seconds") or 0) > 0
+
+    for n, drone in enumerate(("d-1", "d-2", "d-3"), start=1):
+        dispatcher.process(record(fix(drone_id=drone), topic="dispatch", offset=n), T0)
+    sample_once(dispatcher, sample)
+    drones = {
+        state: registry.get_sample_value("dronefleet_dispatch_drones", {"state": state})
+        for state in ("available", "busy", "lost")
+    }
+    assert drones == {"available": 2, "busy": 1, "lost": 0}, "one took the waiting delivery"
+    assert registry.get_sample_value("dronefleet_dispatch_waiting_deliveries") == 0
+    assert registry.get_sample_value("dronefleet_dispatch_oldest_wait_seconds") == 0
