@@ -113,6 +113,7 @@ def process_records(
                 record.partition,
                 record.offset,
                 traceback.format_exc(),
+                extra={"topic": record.topic, "partition": record.partition},  # JSON logs
             )
             outgoing = [dead_letter(record, processor_name, "processing_error", repr(error), now)]
         if replayed and already_processed(replayed, record.topic, record.partition, record.offset):
