@@ -40,9 +40,11 @@ def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvic
         "timeout_graceful_shutdown": 10.0,
         "access_log": True,
         "log_level": settings.log_level,
-        "log_config": logging_config(settings, "api"),  # JSON or text (`runtime.logs`)
-    }
-    return uvicorn.Config(app, **(options | overrides))
+    } | overrides
+    # JSON or text (`runtime.logs`), at the level asked (a test's "warning" included).
+    level = {"log_level": options["log_level"]}
+    options.setdefault("log_config", logging_config(settings.model_copy(update=level), "api"))
+    return uvicorn.Config(app, **options)
 
 
 def listening_socket(settings: ApiSettings) -> socket.socket:
