@@ -31,6 +31,10 @@ def server_config(app: FastAPI, settings: ApiSettings, **overrides: Any) -> uvic
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
+        # Forwarded headers only from the configured proxies (uvicorn trusts 127.0.0.1 by
+        # default): a client must not pick the address the rate limit counts it under.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
         "ws_max_size": 4096,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,

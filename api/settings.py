@@ -79,6 +79,11 @@ class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     `rate_limited` with Retry-After beyond. Above the load test's one business (the
     end-to-end benchmark at 10,000 drones orders about 42 deliveries a second through one
     key, from one address), so the limits do not change what it measures."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses (or CIDRs) of the proxies whose `X-Forwarded-For` names the client: the
+    per-address rate then counts the real client. Empty (the default): no proxy is
+    trusted, the connection's address counts, and a forged header changes nothing.
+    Behind an ingress or a load balancer, name it, or every client is its address."""
     unknown_key_ttl_s: float = Field(default=10.0, ge=0)
     """How long a key id the read model does not know is remembered as unknown, so a
     flood of one unknown key costs one database query per period, not one a request.
