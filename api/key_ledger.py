@@ -68,7 +68,10 @@ class KeyLedger:
             case BusinessKeyRotated():
                 self.issued[event.key_id] = KnownKey(event.business_id, event.key_sha256)
                 self.owners[event.key_id] = event.business_id
-                self.retiring[event.previous_key_id] = event.previous_valid_until
+                # A key already retiring keeps its earlier end: rotating again with it
+                # (a stolen key, say) does not extend its life.
+                earlier = self.retiring.get(event.previous_key_id, event.previous_valid_until)
+                self.retiring[event.previous_key_id] = min(earlier, event.previous_valid_until)
             case BusinessKeyRevoked():
                 self.revoked.add(event.key_id)
             case _:

@@ -207,6 +207,7 @@ async def rotate_key(
     now = utc_now()
     key = auth_keys.issue()
     until = now + timedelta(seconds=services.settings.key_rotation_grace_s)
+    until = min(until, services.ledger.retiring.get(previous, until))  # never extended
     event = BusinessKeyRotated(
         event_id=new_event_id(),
         sequence=services.ledger.next_sequence(business),

@@ -73,3 +73,21 @@ def test_a_revoked_key_is_refused_for_good_and_replays_change_nothing() -> None:
         ledger.on_value(value)
     assert ledger.refuses("k-new", T0) and ledger.revoked == {"k-new"}
     assert ledger.next_sequence("b1") == 4
+
+
+def test_rotating_again_with_a_retiring_key_does_not_extend_its_life() -> None:
+    ledger = KeyLedger()
+    again = BusinessKeyRotated(
+        event_id="e4",
+        sequence=3,
+        occurred_at=T0 + timedelta(minutes=50),
+        recorded_at=T0 + timedelta(minutes=50),
+        business_id="b1",
+        key_id="k-newer",
+        key_sha256=SHA,
+        previous_key_id="k-old",
+        previous_valid_until=T0 + timedelta(minutes=110),
+    )
+    for event in (registered(), rotated(), again):
+        ledger.on_value(encode_event(event))
+    assert ledger.refuses("k-old", T0 + timedelta(minutes=61))
