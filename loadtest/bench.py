@@ -65,6 +65,8 @@ class BenchPlan:
     """The simulator's `--cohorts`; None: its default (the fleet spread over the second)."""
     runs: int = 1
     """Consecutive runs of each level (issue 20 asks for five): median and worst reported."""
+    api_replicas: int = 1
+    """API processes; the followers are spread over them (each served by one)."""
 
 
 def run_bench(plan: BenchPlan, home: Path | None, logs: Path, out: Path) -> str:
@@ -89,7 +91,7 @@ def run_level(
     stack: PrivateStack, plan: BenchPlan, drones: int, workers: int, logs: Path
 ) -> dict[str, Any]:
     """One level: start, load, measure, drain, count; return its figures."""
-    label = f"bench{drones}w{workers}"
+    label = f"bench{drones}w{workers}a{plan.api_replicas}"
     topics = stack.new_topics(label)
     database = stack.new_database(label)
     platform = Platform(stack.settings, database, topics.prefix, logs / label)
@@ -100,7 +102,7 @@ def run_level(
         platform.streams_group,
         platform.sink_group,
     ]
-    platform.start(workers=workers)
+    platform.start(workers=workers, api_replicas=plan.api_replicas)
     demand = drones * plan.demand_ratio
     args = ["--drones", str(drones), "--duration", str(plan.duration_s)]
     args += ["--demand-per-minute", str(demand)]
@@ -120,7 +122,7 @@ def run_level(
     try:
         with (
             LagWatch(bootstrap, groups) as watch,
-            Followers(platform.config.api_url, platform.business_key, plan.followers) as fans,
+            Followers(platform.api_urls, platform.business_key, plan.followers) as fans,
         ):
             platform.start_simulator(args)
             t0 = time.monotonic()
@@ -160,6 +162,7 @@ def run_level(
     return {
         "drones": drones,
         "workers": workers,
+        "api_replicas": plan.api_replicas,
         "duration_s": plan.duration_s,
         "asked_per_s": drones,
         "produced_per_s": _rate(gate, telemetry, "end"),
@@ -253,6 +256,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
         [
             "drones",
             "workers",
+            "APIs",
             "run",
             "asked/s",
             "produced/s",
@@ -274,6 +278,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             [
                 r["drones"],
                 r["workers"],
+                r.get("api_replicas", 1),
                 r.get("run", 1),
                 r["asked_per_s"],
                 r["produced_per_s"],
@@ -359,11 +364,11 @@ def _ms(value: float | None) -> str:
 
 def _median_and_worst(results: list[dict[str, Any]]) -> str:
     """Per (drones, workers) with several runs: the median run and the worst run."""
-    groups: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[int, int, int], list[dict[str, Any]]] = {}
     for r in results:
-        groups.setdefault((r["drones"], r["workers"]), []).append(r)
+        groups.setdefault((r["drones"], r["workers"], r.get("api_replicas", 1)), []).append(r)
     rows = []
-    for (drones, workers), runs in groups.items():
+    for (drones, workers, apis), runs in groups.items():
         ranked = sorted(runs, key=lambda r: r.get("update_p99_ms") or float("inf"))
         if len(ranked) < 2:
             continue
@@ -372,6 +377,7 @@ def _median_and_worst(results: list[dict[str, Any]]) -> str:
             [
                 drones,
                 workers,
+                apis,
                 len(ranked),
                 f"{_ms(median.get('update_p50_ms'))} / {_ms(median.get('update_p99_ms'))}",
                 f"{_ms(worst.get('update_p50_ms'))} / {_ms(worst.get('update_p99_ms'))}",
@@ -385,6 +391,7 @@ def _median_and_worst(results: list[dict[str, Any]]) -> str:
         [
             "drones",
             "workers",
+            "APIs",
             "runs",
             "median run p50 / p99 ms",
             "worst run p50 / p99 ms",

@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument(
         "--runs", type=int, default=1, help="consecutive runs per level (median and worst shown)"
     )
+    bench.add_argument(
+        "--api-replicas", type=int, default=1, help="API processes (followers spread over them)"
+    )
     for sub in (chaos, bench):
         sub.add_argument("--home", type=Path, help="private stack home (default: a temp folder)")
         sub.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -134,5 +137,6 @@ def _bench(args: argparse.Namespace, logs: Path) -> None:
         profile_dir=args.out / "profiles" if args.profile else None,
         cohorts=args.cohorts,
         runs=args.runs,
+        api_replicas=args.api_replicas,
     )
     print(run_bench(plan, args.home, logs, args.out))

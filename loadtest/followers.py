@@ -26,9 +26,14 @@ from simulator.world.scenario import default_scenario
 
 @dataclass
 class Followers:
-    """Requests deliveries and follows them in a background thread until stopped."""
+    """Requests deliveries and follows them in a background thread until stopped.
 
-    api_url: str
+    `api_urls`: the API processes; customer i asks the (i mod n)-th and follows its
+    delivery on the websocket that one answers with, so each customer is served by one
+    replica.
+    """
+
+    api_urls: list[str]
     api_key: str
     count: int
     seed: int = 7
@@ -55,12 +60,12 @@ class Followers:
         scenario = default_scenario()
         rng = random.Random(self.seed)  # noqa: S311 - seeded test points, not secrets
         tasks = []
-        async with httpx.AsyncClient(base_url=self.api_url, timeout=10.0) as client:
-            for _ in range(self.count):
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            for n in range(self.count):
                 pickup, dropoff = scenario.random_point(rng), scenario.random_point(rng)
                 try:
                     response = await client.post(
-                        "/v1/deliveries",
+                        f"{self.api_urls[n % len(self.api_urls)]}/v1/deliveries",
                         headers={"X-API-Key": self.api_key},
                         json={
                             "pickup": {"lat": pickup.lat, "lon": pickup.lon},

@@ -49,6 +49,8 @@ class Platform:
     """The API key of the business the simulator and the followers order as."""
     retired: set[str] = field(default_factory=set)
     """Services killed for good on purpose: not restarted, not reported dead."""
+    _replica_urls: dict[str, str] = field(default_factory=dict)
+    """API processes beyond the first: name -> base URL."""
 
     def __post_init__(self) -> None:
         self.config = PlatformConfig(
@@ -88,10 +90,11 @@ class Platform:
         """The projection sink's consumer group."""
         return f"{self.topic_prefix}projections-core"
 
-    def start(self, workers: int = 1) -> None:
+    def start(self, workers: int = 1, api_replicas: int = 1) -> None:
         """Publish the airspace, start the sink, `workers` stream workers and the API, wait.
 
         The airspace first: the API refuses deliveries until it knows one.
+        `api_replicas`: API processes, each on its own port (`api_urls`).
         """
         try:
             publish_airspace(self.config, self.logs)
@@ -99,7 +102,10 @@ class Platform:
                 self.services[name] = start_service(name, argv, self.config, self.logs)
             for _ in range(workers):
                 self.add_worker()
-            wait_until_ready(self.config.api_url, list(self.services.values()))
+            for _ in range(api_replicas - 1):
+                self.add_api_replica()
+            for url in self.api_urls:
+                wait_until_ready(url, list(self.services.values()))
             self.business_key = register_business(self.config, f"loadtest {self.topic_prefix}")
         except BaseException:
             self.stop()
@@ -115,6 +121,30 @@ class Platform:
         self.services[name] = start_service(
             name, ["streams", "worker"], self.config, self.logs, self._worker_env(name)
         )
+        return name
+
+    @property
+    def api_urls(self) -> list[str]:
+        """The base URL of every API process, the first one's first."""
+        return [self.config.api_url, *self._replica_urls.values()]
+
+    def add_api_replica(self) -> str:
+        """Start one more API process on a port of its own; returns its name.
+
+        A replica as a second machine would run it: the same database, token secret and
+        topics, consuming the whole tracking topic itself (`api.hub`), and its own public
+        URL, so that the customers who ask it are sent to its websocket.
+        """
+        name = f"api-{len(self._replica_urls) + 2}"
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        self._replica_urls[name] = url
+        env = {
+            "DRONEFLEET_API_PORT": str(port),
+            "DRONEFLEET_API_PUBLIC_URL": url,
+            "DRONEFLEET_API_ALLOWED_ORIGINS": f'["{url}", "http://localhost:{port}"]',
+        }
+        self.services[name] = start_service(name, ["api", "serve"], self.config, self.logs, env)
         return name
 
     def _worker_env(self, name: str) -> dict[str, str]:
