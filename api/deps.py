@@ -45,7 +45,7 @@ class Services:
     metrics: ApiMetrics
     keys: auth_keys.KeyCache = field(default_factory=auth_keys.KeyCache)
     rates: RateLimits | None = None
-    """The per-business rate limit (the per-address one is `throttle.BodySizeLimit`'s)."""
+    """The per-business rate limit (the per-address one is `throttle.RequestLimits`'s)."""
     sockets: SocketCaps = field(default_factory=lambda: SocketCaps(10, 10_000))
     ledger: KeyLedger = field(default_factory=KeyLedger)
     """Rotated and revoked business keys, folded from the businesses topic by the lifespan."""

@@ -29,7 +29,7 @@ from api.metrics import ApiMetrics
 from api.openapi import DESCRIPTION, install_problem_document
 from api.routes import airspace, businesses, deliveries, docs, fleet, health, page, tracking
 from api.settings import ApiSettings
-from api.throttle import BodySizeLimit, RateLimits, SocketCaps
+from api.throttle import RateLimits, RequestLimits, SocketCaps
 from kafkaio import BatchSender
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     install_problem_document(app)
     rates = RateLimits.of(settings.rate_per_address, settings.rate_per_business)
-    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes, rates=rates)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, rates=rates)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:

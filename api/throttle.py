@@ -1,7 +1,7 @@
 """Limits on what one client can make the API do: body size, request rates, open sockets.
 
 Why each, and where it sits:
-- `BodySizeLimit` is the outermost ASGI middleware: a declared `Content-Length` over
+- `RequestLimits` is the outermost ASGI middleware: a declared `Content-Length` over
   `max_body_bytes` is answered 413 before any route, dependency or authentication runs;
   a chunked body is counted as it is read and cut off at the limit (the app sees the
   client gone, and the answer is still the 413), so no one makes the API buffer more.
@@ -124,8 +124,8 @@ class _BodyTooLarge:
     exceeded = False
 
 
-class BodySizeLimit:
-    """ASGI middleware: the body-size limit and the per-address rate limit, before all else."""
+class RequestLimits:
+    """ASGI middleware: the per-address rate and the body-size limit, before all else."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, rates: RateLimits | None) -> None:
         self.app = app

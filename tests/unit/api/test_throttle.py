@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from api.auth_keys import KeyCache, KnownKey
 from api.errors import RateLimitedError
-from api.throttle import BodySizeLimit, RateLimits, SocketCaps
+from api.throttle import RateLimits, RequestLimits, SocketCaps
 
 
 def limited_app(max_body_bytes: int, rates: RateLimits | None) -> tuple[Starlette, list[int]]:
@@ -26,7 +26,7 @@ def limited_app(max_body_bytes: int, rates: RateLimits | None) -> tuple[Starlett
         return JSONResponse({"length": len(body)})
 
     app = Starlette(routes=[Route("/echo", echo, methods=["POST"]), Route("/healthz", echo)])
-    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes, rates=rates)
+    app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes, rates=rates)
     return app, seen
 
 
