@@ -130,8 +130,8 @@ def sample_once(dispatcher: DispatchProcessor, sample: DispatchSample) -> None:
     """Read dispatch's tables into `sample` (on the worker's loop, where they are written).
 
     The queue's waits count from dispatch's own clock (its liveness ticks) when it has
-    one, as the promise does. The fleet is decoded whole: about 1 us a drone, 10 ms every
-    sampling period at 10,000 drones.
+    one, as the promise does. The fleet is decoded whole: 3.8 ms a sample at 10,000
+    drones, measured over a dict (a Faust table's own reads come on top), every 5 s.
     """
     now = dispatcher.clock() or utc_now()
     waiting = dispatcher.waiting()
