@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from devstack.errors import MissingToolError, ServiceStartError
-from devstack.processes import port_open, read_pid, start_background, stop_pid, tail
+from devstack.processes import pid_alive, port_open, read_pid, start_background, stop_pid, tail
 from devstack.settings import REPO_ROOT, StackSettings
 
 PROMETHEUS_MODULE = "github.com/prometheus/prometheus"
@@ -116,6 +116,7 @@ class PrometheusNode:
             return False
         self.build()
         self.configure()
+        self.prune()
         start_background(
             [
                 str(self.binary),
@@ -180,13 +181,18 @@ class PrometheusNode:
         target: str,
         labels: dict[str, str],
         bearer: str | None = None,
+        pid: int | None = None,
     ) -> Path:
         """Scrape `target` (host:port, `/metrics`) as job `name`; the file that says so.
 
         `bearer`: a token Prometheus sends as `Authorization: Bearer` (the API's
         operators' key), kept in a file of its own beside the job, readable only here.
+        `pid`: the service's process; once it is gone, the next `register` or start of
+        Prometheus drops the job (`prune`), so a test run that was killed leaves no
+        target down for ever.
         """
         self.scrape_dir.mkdir(parents=True, exist_ok=True)
+        self.prune()
         job = self.scrape_dir / f"{name}.yml"
         auth = ""
         if bearer is not None:
@@ -196,7 +202,7 @@ class PrometheusNode:
             auth = f"    authorization:\n      type: Bearer\n      credentials_file: {secret}\n"
         label_lines = "".join(f"          {k}: {v!r}\n" for k, v in sorted(labels.items()))
         job.write_text(
-            "scrape_configs:\n"
+            (f"# pid: {pid}\n" if pid is not None else "") + "scrape_configs:\n"
             f"  - job_name: {name!r}\n"
             f"{auth}"
             "    static_configs:\n"
@@ -206,6 +212,17 @@ class PrometheusNode:
         )
         self.reload()
         return job
+
+    def prune(self) -> list[str]:
+        """Drop the jobs whose service's process is gone; the names of those dropped."""
+        dropped = []
+        for job in sorted(self.scrape_dir.glob("*.yml")):
+            first = job.read_text().split("\n", 1)[0]
+            if first.startswith("# pid: ") and not pid_alive(int(first.removeprefix("# pid: "))):
+                job.unlink(missing_ok=True)
+                job.with_suffix(".bearer").unlink(missing_ok=True)
+                dropped.append(job.stem)
+        return dropped
 
     def unregister(self, job: Path) -> None:
         """Stop scraping the job `register` wrote."""

@@ -201,6 +201,7 @@ def start_service(
             f"127.0.0.1:{port}",
             {"namespace": config.namespace, "service": name},
             bearer=config.operator_key if name == "api" else None,
+            pid=process.pid,
         )
     return service
 

@@ -62,3 +62,18 @@ def test_a_stack_runs_its_prometheus_and_a_second_leaves_the_port_alone(
 def test_the_shared_stack_runs_prometheus(running_stack: StackSettings) -> None:
     current = stack.status(running_stack)
     assert current.prometheus_running and current.prometheus_healthy
+
+
+def test_the_jobs_of_services_that_died_are_dropped(
+    running_stack: StackSettings, tmp_path: Path
+) -> None:
+    node = PrometheusNode(running_stack.model_copy(update={"home": tmp_path}))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    node.register("t-gone", "127.0.0.1:1", {"namespace": "t", "service": "streams"}, pid=gone.pid)
+    with subprocess.Popen(["sleep", "30"]) as alive:
+        node.register("t-alive", "127.0.0.1:2", {"namespace": "t", "service": "api"}, pid=alive.pid)
+        assert sorted(job.stem for job in node.scrape_dir.glob("*.yml")) == ["t-alive"]
+        alive.kill()
+    alive.wait()
+    assert node.prune() == ["t-alive"]
