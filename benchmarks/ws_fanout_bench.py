@@ -16,6 +16,11 @@ measures two servers one after the other, with the same clients and the same mes
   `websockets.broadcast` of the same JSON frame (built by the API's own
   `api.routes.tracking.message`, so the frames are byte-identical) to the delivery's
   connections. No framework, no queues, no auth: the floor for this fan-out in Python.
+- bare-frozen: the same bare server with the API's collector settings (the periodic
+  `gc.freeze` of `runtime.gc_freeze`, with `GcFreezeSettings`' defaults, as the API
+  runs it), so that the comparison with the API is like for like: bare against api
+  shows what the framework costs with each server as people would write it,
+  bare-frozen against api what it costs with the same collector (issue 20, part 4).
 
 Each server runs in its own process; so do the clients (all N in one asyncio process,
 each offering the API's subprotocols with a valid token) and the producer
@@ -53,15 +58,17 @@ from typing import Any
 import numpy as np
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from contracts import DecodeError, Topics, TrackingUpdated, decode_event, encode_event
+from devstack.kafka import create_topics
+from devstack.postgres import PostgresNode
+from devstack.settings import StackSettings
 from kafkaio.admin import admin_client
+from projections.migrate import migrate
 
 BOOTSTRAP = "localhost:29092"
-DATABASE_URL = "postgresql://dronefleet@127.0.0.1:25432/dronefleet"
 PARTITIONS = 4
 P99_GOAL_MS = 250.0
 
@@ -137,7 +144,7 @@ async def serve_api(args: argparse.Namespace) -> None:
     settings = ApiSettings(
         kafka_bootstrap=BOOTSTRAP,
         topic_prefix=args.prefix,
-        database_url=DATABASE_URL,
+        database_url=args.database_url,
         token_secret=args.secret,
         host="127.0.0.1",
         port=args.port,
@@ -162,6 +169,20 @@ async def serve_api(args: argparse.Namespace) -> None:
     hub.publish = timed_publish
     say(ready=True, pid=os.getpid())
     await task
+
+
+async def serve_bare_frozen(args: argparse.Namespace) -> None:
+    """The bare server, its collector run as the API runs its own (`GcFreezeSettings`)."""
+    from runtime import GcFreezeSettings
+
+    freezing = GcFreezeSettings().freezing()
+    if freezing is None:
+        raise SystemExit("the collector settings turn freezing off: nothing to compare")
+    collector = asyncio.create_task(freezing)
+    try:
+        await serve_bare(args)
+    finally:
+        collector.cancel()
 
 
 async def serve_bare(args: argparse.Namespace) -> None:
@@ -242,8 +263,10 @@ async def run_clients(args: argparse.Namespace) -> None:
                     open_timeout=120,
                     ping_interval=None,
                 )
-        except Exception:
+        except Exception as error:
             failed += 1
+            if failed == 1:
+                print(f"first failed connection: {error!r}", file=sys.stderr, flush=True)
             tried()
             return
         connected.append(connection)
@@ -383,12 +406,14 @@ def measure(kind: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def topic(prefix: str, create: bool) -> None:
+    """Create the run's topics (all of them: the API reads the airspace and the businesses'
+    keys at start, and waits for topics it cannot find), or delete them."""
+    specs = Topics.with_prefix(prefix, partitions=PARTITIONS).all()
+    if create:
+        await create_topics(BOOTSTRAP, specs)
+        return
     async with admin_client(BOOTSTRAP) as admin:
-        name = Topics.with_prefix(prefix).tracking.name
-        if create:
-            await admin.create_topics([NewTopic(name, PARTITIONS, 1)])
-        else:
-            await admin.delete_topics([name])
+        await admin.delete_topics([spec.name for spec in specs])
 
 
 def main() -> None:
@@ -397,17 +422,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--servers", default="bare,api")
+    parser.add_argument("--servers", default="bare,bare-frozen,api")
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--prefix", default=None)
     parser.add_argument("--secret", default=None)
     parser.add_argument("--run", default=None)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     limit = raise_fd_limit()
     roles = {
         "serve-api": serve_api,
         "serve-bare": serve_bare,
+        "serve-bare-frozen": serve_bare_frozen,
         "clients": run_clients,
         "produce": produce,
     }
@@ -424,6 +451,14 @@ def main() -> None:
         f" {platform.python_version()}, {os.cpu_count()} cores"
     )
     asyncio.run(topic(args.prefix, create=True))
+    # The API reads the read model at a socket's handshake (a delivery's end, for its
+    # token's life): a database of its own, migrated, dropped at the end.
+    stack = StackSettings()
+    node = PostgresNode(stack)
+    database = f"bench_ws_{args.run}"
+    node.ensure_database(database)
+    args.database_url = stack.dsn_for(database)
+    migrate(args.database_url)
     results = []
     try:
         for kind in args.servers.split(","):
@@ -432,6 +467,7 @@ def main() -> None:
             print(json.dumps(result))
     finally:
         asyncio.run(topic(args.prefix, create=False))
+        node.drop_database(database)
     print()
     print(
         "| server | clients | updates/s | p50 ms | p99 ms | max ms"
@@ -445,14 +481,16 @@ def main() -> None:
             f" | {r['kafka_p50_ms']:.1f} / {r['kafka_p99_ms']:.1f} | {r['server_cpu']:.0%} |"
         )
     by = {r["server"]: r for r in results}
-    if "api" in by and "bare" in by:
-        api, bare = by["api"], by["bare"]
-        print(
-            f"\napi / bare: p50 {api['p50_ms'] / bare['p50_ms']:.2f}x,"
-            f" p99 {api['p99_ms'] / bare['p99_ms']:.2f}x,"
-            f" server CPU {api['server_cpu'] / bare['server_cpu']:.2f}x;"
-            f" api p99 {'under' if api['p99_ms'] < P99_GOAL_MS else 'over'} {P99_GOAL_MS:.0f} ms"
-        )
+    for floor in ("bare", "bare-frozen"):
+        if "api" in by and floor in by:
+            api, bare = by["api"], by[floor]
+            print(
+                f"\napi / {floor}: p50 {api['p50_ms'] / bare['p50_ms']:.2f}x,"
+                f" p99 {api['p99_ms'] / bare['p99_ms']:.2f}x,"
+                f" server CPU {api['server_cpu'] / bare['server_cpu']:.2f}x;"
+                f" api p99 {'under' if api['p99_ms'] < P99_GOAL_MS else 'over'}"
+                f" {P99_GOAL_MS:.0f} ms"
+            )
 
 
 if __name__ == "__main__":
