@@ -12,11 +12,14 @@ No consumer group: nothing is committed and every replica reads the whole topic.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kafkaio.log_range import read_to_end
+
+log = logging.getLogger(__name__)
 
 
 async def last_value(bootstrap: str, topic: str) -> bytes | None:
@@ -45,6 +48,7 @@ async def follow_values(
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
+        await _until_listed(consumer, topic)
         partition = TopicPartition(topic, 0)
         consumer.assign([partition])
         await consumer.seek_to_beginning(partition)
@@ -58,3 +62,26 @@ async def follow_values(
                     on_value(record.value)
     finally:
         await consumer.stop()
+
+
+MISSING_TOPIC_RETRY_MAX_S = 10.0
+"""The longest wait between two looks for a topic that does not exist yet."""
+
+
+async def _until_listed(consumer: AIOKafkaConsumer, topic: str) -> None:
+    """Wait, backing off, until the broker lists `topic`.
+
+    Assigned a partition of a topic the broker does not have, aiokafka asks for metadata
+    again at once, over and over: an API started before its topics were created (a
+    Kubernetes pod ahead of the topics Job, a benchmark's prefix without them) spent half
+    a core on it, logging an error each time. Here it asks at most every few seconds,
+    and says so once.
+    """
+    delay = 0.2
+    warned = False
+    while topic not in await consumer.topics():
+        if not warned:
+            log.warning("topic %s does not exist yet; waiting for it", topic)
+            warned = True
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MISSING_TOPIC_RETRY_MAX_S)

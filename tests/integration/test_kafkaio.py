@@ -7,6 +7,8 @@ are exactly what the test produced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import secrets
 
 import pytest
@@ -16,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from devstack.settings import StackSettings
 from kafkaio.admin import admin_client, create_missing_topics
 from kafkaio.compacted import read_compacted
+from kafkaio.last_value import follow_values
 from kafkaio.log_range import read_range, read_to_end
 from kafkaio.offsets import committed_offsets, end_offsets, group_offsets
 
@@ -206,3 +209,30 @@ async def test_committed_offsets_are_what_the_group_committed(bootstrap: str, pr
     committed, ends = await group_offsets(bootstrap, group, timeout_ms=10_000)
     assert committed == everything
     assert ends == {(topic, 0): 5, (topic, 2): 5, (other, 0): 0}
+
+
+async def test_a_topic_that_does_not_exist_yet_is_waited_for_quietly_then_followed(
+    bootstrap: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = f"{prefix}later"
+    values: list[bytes] = []
+    caught_up = asyncio.Event()
+    following = asyncio.create_task(follow_values(bootstrap, topic, values.append, caught_up))
+    try:
+        with caplog.at_level(logging.WARNING):
+            await asyncio.sleep(3)
+        missing = [r for r in caplog.records if topic in r.getMessage()]
+        assert not caught_up.is_set()
+        assert 1 <= len(missing) <= 3, f"{len(missing)} complaints in 3 s: it spins"
+        await new_topic(bootstrap, topic, partitions=1)
+        await produce(bootstrap, topic, [(0, b"k", b"v1")])
+        for _ in range(200):
+            if values:
+                break
+            await asyncio.sleep(0.1)
+        assert values == [b"v1"]
+        assert caught_up.is_set()
+    finally:
+        following.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await following
