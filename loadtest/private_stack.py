@@ -55,6 +55,9 @@ def private_settings(home: Path | None = None) -> StackSettings:
         postgres_port=postgres,
         # A fault run stops and starts these servers on a busy machine: be patient.
         start_timeout_s=300.0,
+        # No Prometheus of its own: it would take the shared stack's port when that one
+        # is not up yet, and a benchmark measures the platform, not its monitoring.
+        prometheus=False,
     )
 
 
