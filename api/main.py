@@ -27,7 +27,17 @@ from api.fleet_feed import FleetHub
 from api.key_ledger import KeyLedger
 from api.metrics import ApiMetrics
 from api.openapi import DESCRIPTION, install_problem_document
-from api.routes import airspace, businesses, deliveries, docs, fleet, health, page, tracking
+from api.routes import (
+    airspace,
+    businesses,
+    deliveries,
+    docs,
+    fleet,
+    health,
+    page,
+    tracking,
+    webhooks,
+)
 from api.settings import ApiSettings
 from api.throttle import RateLimits, RequestLimits, SocketCaps
 from kafkaio import BatchSender
@@ -181,6 +191,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(fleet.router)
     app.include_router(tracking.router)
     app.include_router(health.router)
+    app.include_router(webhooks.router)
     page.mount(app, settings)
     docs.mount(app)
     return app

@@ -94,6 +94,12 @@ class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     few devices); 429 `too_many_sockets` at the handshake beyond."""
     ws_max_per_business: int = Field(default=10_000, ge=1)
     """Open tracking sockets the deliveries of one business may hold on one API process."""
+    webhook_signing_key: SecretStr | None = Field(default=None, min_length=32)
+    """Derives each webhook endpoint's signing secret (the notifier's
+    `DRONEFLEET_NOTIFIER_SIGNING_KEY` must be the same). Unset: webhook registration refuses."""
+    webhook_allow_private_targets: bool = False
+    """Accept http and private or loopback endpoint URLs (the demo's and the tests' local
+    receiver); production leaves it off: https to public addresses only."""
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -354,6 +354,82 @@ class BusinessKeyRevoked(Event, frozen=True, kw_only=True, tag=True):
     reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
+WebhookTopic = Literal[
+    "delivery.requested",
+    "delivery.assigned",
+    "delivery.picked_up",
+    "delivery.delivered",
+    "delivery.cancelled",
+    "delivery.rescheduled",
+    "delivery.failed",
+    "delivery.eta_changed",
+]
+"""What a webhook endpoint may ask for: one name per delivery event, and the material ETA
+changes (`contracts.webhooks` maps the events to these names)."""
+
+WebhookUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=_PRINTABLE)]
+
+
+class WebhookEndpointRegistered(Event, frozen=True, kw_only=True, tag=True):
+    """A business registered a webhook endpoint (on the businesses topic, kept forever).
+
+    No secret is recorded: the endpoint's signing secret is derived from the platform's
+    webhook signing key, the endpoint id and `secret_version` (`contracts.webhooks`), so
+    the log, replayed by anyone, holds no credential, and the notifier can sign without a
+    secret store of its own.
+    """
+
+    AGGREGATE: ClassVar[str] = "endpoint_id"
+
+    business_id: Identifier
+    endpoint_id: Identifier
+    url: WebhookUrl
+    topics: Annotated[tuple[WebhookTopic, ...], msgspec.Meta(min_length=1, max_length=8)]
+    description: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    secret_version: Annotated[int, msgspec.Meta(ge=1)] = 1
+
+
+class WebhookEndpointUpdated(Event, frozen=True, kw_only=True, tag=True):
+    """A business changed an endpoint: its whole new state (URL, topics, enabled or not)."""
+
+    AGGREGATE: ClassVar[str] = "endpoint_id"
+
+    business_id: Identifier
+    endpoint_id: Identifier
+    url: WebhookUrl
+    topics: Annotated[tuple[WebhookTopic, ...], msgspec.Meta(min_length=1, max_length=8)]
+    description: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    enabled: bool = True
+    secret_version: Annotated[int, msgspec.Meta(ge=1)] = 1
+
+
+class WebhookEndpointDeleted(Event, frozen=True, kw_only=True, tag=True):
+    """A business deleted an endpoint.
+
+    Nothing more is sent to it; the notifier drops its waiting messages (the business asked).
+    """
+
+    AGGREGATE: ClassVar[str] = "endpoint_id"
+
+    business_id: Identifier
+    endpoint_id: Identifier
+
+
+class WebhookRedeliveryRequested(Event, frozen=True, kw_only=True, tag=True):
+    """A business asked the notifier to send dead-lettered messages of an endpoint again.
+
+    `message_ids` empty: every message dead-lettered before `recorded_at`. The notifier
+    takes back only messages already dead at `recorded_at`, so replaying the log applies
+    the request again without resending what died later.
+    """
+
+    AGGREGATE: ClassVar[str] = "endpoint_id"
+
+    business_id: Identifier
+    endpoint_id: Identifier
+    message_ids: Annotated[tuple[Identifier, ...], msgspec.Meta(max_length=1000)] = ()
+
+
 class DroneMilestone(Event, frozen=True, kw_only=True, tag=True):
     """A moment in a drone's day that dispatch must not learn late, with where and how full.
 
@@ -520,6 +596,10 @@ AnyEvent = (
     | AirspacePublished
     | BusinessKeyRotated
     | BusinessKeyRevoked
+    | WebhookEndpointRegistered
+    | WebhookEndpointUpdated
+    | WebhookEndpointDeleted
+    | WebhookRedeliveryRequested
 )
 """Every event type the codec knows: the delivery aggregate's and the others."""
 

@@ -27,6 +27,9 @@ from contracts import (
     Event,
     TelemetryReported,
     TrackingUpdated,
+    WebhookEndpointDeleted,
+    WebhookEndpointRegistered,
+    WebhookEndpointUpdated,
 )
 
 
@@ -135,7 +138,28 @@ AIRSPACE_VERSIONS = TableLayout(
         ("payload", "jsonb"),
     ),
 )
-LAYOUTS = (TELEMETRY, TRACKING, DELIVERY_EVENTS, DEAD_LETTERS, BUSINESSES, AIRSPACE_VERSIONS)
+WEBHOOK_ENDPOINT_EVENTS = TableLayout(
+    "webhook_endpoint_events",
+    (
+        ("endpoint_id", "text"),
+        ("sequence", "int8"),
+        ("event_id", "text"),
+        ("event_type", "text"),
+        ("business_id", "text"),
+        ("recorded_at", "timestamptz"),
+        ("payload", "jsonb"),
+    ),
+)
+"""Appended like the others; `webhook_endpoints_view` folds each endpoint's newest."""
+LAYOUTS = (
+    TELEMETRY,
+    TRACKING,
+    DELIVERY_EVENTS,
+    DEAD_LETTERS,
+    BUSINESSES,
+    AIRSPACE_VERSIONS,
+    WEBHOOK_ENDPOINT_EVENTS,
+)
 DRONE_LATEST = TableLayout("drone_latest", TELEMETRY.columns)
 """Upserted (`LATEST_UPSERT`), not appended like the `LAYOUTS`."""
 
@@ -215,6 +239,16 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 event.name,
                 event.recorded_at,
                 event.range_m,
+                msgspec.to_builtins(event),
+            )
+        case WebhookEndpointRegistered() | WebhookEndpointUpdated() | WebhookEndpointDeleted():
+            return WEBHOOK_ENDPOINT_EVENTS, (
+                event.endpoint_id,
+                event.sequence,
+                event.event_id,
+                event.event_type,
+                event.business_id,
+                event.recorded_at,
                 msgspec.to_builtins(event),
             )
     return None

@@ -204,6 +204,41 @@ airspace_published = st.builds(
     range_m=st.floats(min_value=1.0, max_value=1e6),
     **_common(),
 )
+webhook_topics = st.lists(
+    st.sampled_from(get_args(contracts.WebhookTopic)), min_size=1, max_size=8
+).map(tuple)
+webhook_urls = st.text(printable, min_size=8, max_size=200)
+webhook_endpoint_registered = st.builds(
+    contracts.WebhookEndpointRegistered,
+    business_id=ids,
+    endpoint_id=ids,
+    url=webhook_urls,
+    topics=webhook_topics,
+    description=st.text(max_size=200),
+    secret_version=st.integers(1, 10),
+    **_common(),
+)
+webhook_endpoint_updated = st.builds(
+    contracts.WebhookEndpointUpdated,
+    business_id=ids,
+    endpoint_id=ids,
+    url=webhook_urls,
+    topics=webhook_topics,
+    description=st.text(max_size=200),
+    enabled=st.booleans(),
+    secret_version=st.integers(1, 10),
+    **_common(),
+)
+webhook_endpoint_deleted = st.builds(
+    contracts.WebhookEndpointDeleted, business_id=ids, endpoint_id=ids, **_common()
+)
+webhook_redelivery_requested = st.builds(
+    contracts.WebhookRedeliveryRequested,
+    business_id=ids,
+    endpoint_id=ids,
+    message_ids=st.lists(ids, max_size=4).map(tuple),
+    **_common(),
+)
 
 EVENT_STRATEGIES = {
     "DeliveryRequested": delivery_requested,
@@ -224,6 +259,10 @@ EVENT_STRATEGIES = {
     "DroneLost": drone_lost,
     "DroneFound": drone_found,
     "FleetHeard": fleet_heard,
+    "WebhookEndpointRegistered": webhook_endpoint_registered,
+    "WebhookEndpointUpdated": webhook_endpoint_updated,
+    "WebhookEndpointDeleted": webhook_endpoint_deleted,
+    "WebhookRedeliveryRequested": webhook_redelivery_requested,
 }
 any_event = st.one_of(*EVENT_STRATEGIES.values())
 

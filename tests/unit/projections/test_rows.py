@@ -15,6 +15,7 @@ from projections.rows import (
     DELIVERY_EVENTS,
     TELEMETRY,
     TRACKING,
+    WEBHOOK_ENDPOINT_EVENTS,
     TableLayout,
     dead_letter_row,
     to_row,
@@ -36,6 +37,10 @@ OTHER_TABLES: dict[str, TableLayout | None] = {
     "FleetHeard": None,  # the gate's word to dispatch
     "BusinessKeyRotated": None,  # folded from the log by each API process (api/key_ledger.py)
     "BusinessKeyRevoked": None,
+    "WebhookEndpointRegistered": WEBHOOK_ENDPOINT_EVENTS,
+    "WebhookEndpointUpdated": WEBHOOK_ENDPOINT_EVENTS,
+    "WebhookEndpointDeleted": WEBHOOK_ENDPOINT_EVENTS,
+    "WebhookRedeliveryRequested": None,  # the notifier's (notifier/routing.py)
 }
 """Where each event that is not the delivery aggregate's lands (spelled out: the spec)."""
 

@@ -1,0 +1,5 @@
+"""`python -m notifier [run | migrate]`."""
+
+from notifier.cli import main
+
+main()
