@@ -629,14 +629,21 @@ def incremental_refresh(dsn: str, drones: int, first_second: int, times: int = 3
     }
 
 
-def retention(dsn: str) -> dict[str, Any]:
-    """What `maintain` with a 30-minute retention drops here, and how long it takes."""
+def retention(dsn: str, history_end: datetime) -> dict[str, Any]:
+    """What `maintain` with a 30-minute retention drops here, and how long it takes.
+
+    Its clock is set 30 minutes past the start of the history's last hour, so the
+    cut-off falls on that hour's start whenever the run happens: every older hour goes.
+    (Until this was so, the wall clock decided, and a run in the first half hour after
+    the history's end dropped nothing: the 30-million column of issue 18's results.)
+    """
     with psycopg.connect(dsn, autocommit=True) as conn:
         before_rows = int(conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])  # type: ignore[index]
         before = disk(conn)
         held = sorted(partitions(conn, TELEMETRY_PARTS))
     started = time.perf_counter()
-    report = maintain(dsn, timedelta(minutes=30), timedelta(days=30), timedelta(hours=3))
+    clock = TELEMETRY_PARTS.start_of(history_end) + timedelta(minutes=30)
+    report = maintain(dsn, timedelta(minutes=30), timedelta(days=30), timedelta(hours=3), clock)
     took = time.perf_counter() - started
     with psycopg.connect(dsn, autocommit=True) as conn:
         after_rows = int(conn.execute("SELECT count(*) FROM telemetry").fetchone()[0])  # type: ignore[index]
@@ -698,7 +705,7 @@ def run_one(
     log(f"N = {fixes:,}: roll-up refresh")
     result["rollup"] = incremental_refresh(dsn, args.drones, last + 100_000)
     log(f"N = {fixes:,}: retention")
-    result["retention"] = retention(dsn)
+    result["retention"] = retention(dsn, end)
     return result
 
 
