@@ -211,7 +211,7 @@ def test_the_migration_converts_a_database_with_history_keeping_every_row(
     fixes = count(dsn, "SELECT count(*) FROM telemetry")
     assert fixes > 0 and before["drone_minute_stats_view"]
 
-    assert migrate(dsn) == ["0070_time_partitions.sql"]
+    assert migrate(dsn)[0] == "0070_time_partitions.sql"  # and the later ones
 
     assert (
         count(dsn, "SELECT count(*) FROM pg_class WHERE relname = 'telemetry' AND relkind = 'p'")
