@@ -220,7 +220,8 @@ def test_the_migration_converts_a_database_with_history_keeping_every_row(
     assert partition_of(dsn, "telemetry", "true") == ["telemetry_before_0070"]
     assert count(dsn, "SELECT count(*) FROM telemetry") == fixes
     refresh_rollups(dsn)
-    assert view_rows(dsn) == before
+    after = view_rows(dsn)  # later migrations may add views: compare those of before
+    assert {name: after[name] for name in before} == before
     # The old table holds up to the end of the current hour; from the next hour on the
     # sink writes into hourly partitions.
     next_hour = TELEMETRY.start_of(NOW) + timedelta(hours=1, minutes=1)
