@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
-from contracts import Event, Topics
+from contracts import Event, Topics, WebhookRedeliveryRequested, new_event_id, utc_now
 from contracts.webhooks import endpoint_secret, message_id
 from devstack import stack
 from devstack.settings import StackSettings
@@ -26,6 +28,7 @@ from tests.support.webhooks import (
     delivery_story,
     endpoint_registered,
     eta_update,
+    notifier_process,
     notifier_settings,
     receiving,
     rows,
@@ -172,3 +175,137 @@ async def test_a_receiver_failing_then_recovering_gets_everything_in_order(
     )
     assert outcomes == [("delivered", 24), ("http_error", 12)]
     assert rows(dsn, "SELECT count(*) FROM notifier.messages WHERE state <> 'delivered'") == [(0,)]
+
+
+async def test_a_receiver_that_never_recovers_is_paused_then_dead_lettered_then_redelivered(
+    running_stack: StackSettings, own_topics: Topics, fresh_database: Callable[[], str]
+) -> None:
+    dsn = fresh_database()
+    bootstrap = running_stack.kafka_bootstrap
+    settings = notifier_settings(
+        bootstrap, own_topics, dsn, retry_schedule_s=(0.1, 0.2), pause_after_failures=3, pause_s=1.0
+    )
+    async with receiving() as receiver, running_notifier(settings):
+        receiver.on("/down").failing = True
+        await register(bootstrap, own_topics, dsn, "b1", "e1", receiver.url("/down"))
+        stories = await deliveries(bootstrap, own_topics, "b1", 3)
+        await wait_for(
+            lambda: bool(rows(dsn, "SELECT 1 FROM notifier.endpoints WHERE paused_until > now()")),
+            30,
+            "the endpoint to be paused",
+        )
+        await wait_for(
+            lambda: (
+                rows(dsn, "SELECT count(*) FROM notifier.messages WHERE state = 'dead'") == [(12,)]
+            ),
+            60,
+            "every message dead-lettered (heads after their retries, the rest behind them)",
+        )
+        assert receiver.delivered("/down") == []
+        heads = rows(
+            dsn,
+            "SELECT failures FROM notifier.messages WHERE dead_reason LIKE 'retries exhausted%%'",
+        )
+        assert heads == [(3,)] * 3, "tried once and after each of the two waits"
+        attempts = rows(dsn, "SELECT outcome, response_code FROM notifier.attempts")
+        assert set(attempts) == {("http_error", 503)} and len(attempts) == 9
+
+        receiver.on("/down").failing = False  # it is back; the business asks for redelivery
+        now = utc_now()
+        await produce(
+            bootstrap,
+            own_topics.businesses.name,
+            [
+                WebhookRedeliveryRequested(
+                    event_id=new_event_id(),
+                    sequence=1,
+                    occurred_at=now,
+                    recorded_at=now,
+                    business_id="b1",
+                    endpoint_id="e1",
+                )
+            ],
+        )
+        await wait_for(
+            lambda: first_arrivals(receiver, "/down") == expected(stories),
+            60,
+            "the dead letters redelivered, in order",
+        )
+    assert rows(dsn, "SELECT count(*) FROM notifier.messages WHERE state <> 'delivered'") == [(0,)]
+    assert rows(dsn, "SELECT paused_until, consecutive_failures FROM notifier.endpoints") == [
+        (None, 0)
+    ]
+
+
+async def test_a_slow_receiver_does_not_delay_another(
+    running_stack: StackSettings, own_topics: Topics, fresh_database: Callable[[], str]
+) -> None:
+    dsn = fresh_database()
+    bootstrap = running_stack.kafka_bootstrap
+    settings = notifier_settings(
+        bootstrap,
+        own_topics,
+        dsn,
+        request_timeout_s=30.0,
+        per_endpoint_concurrency=2,
+        max_in_flight=4,  # the slow endpoint could take every slot if it were not held to 2
+    )
+    async with receiving() as receiver, running_notifier(settings):
+        receiver.on("/slow").hang_s = 20.0
+        await register(bootstrap, own_topics, dsn, "slow-business", "slow", receiver.url("/slow"))
+        await register(
+            bootstrap, own_topics, dsn, "quick-business", "quick", receiver.url("/quick")
+        )
+        await deliveries(bootstrap, own_topics, "slow-business", 6)
+        await asyncio.sleep(0.5)  # the slow endpoint's posts are hanging now
+        started = time.monotonic()
+        stories = await deliveries(bootstrap, own_topics, "quick-business", 6)
+        await wait_for(
+            lambda: first_arrivals(receiver, "/quick") == expected(stories),
+            15,
+            "the quick receiver's messages while the slow one hangs",
+        )
+        took = time.monotonic() - started
+        assert took < 5.0, f"the quick receiver waited {took:.1f}s"
+        assert receiver.delivered("/slow") == [], "the slow one is still hanging"
+        hanging = [r for r in receiver.arrived if r.path == "/slow"]
+        assert len(hanging) <= 2, "no more than the per-endpoint limit in flight"
+
+
+async def test_a_notifier_killed_mid_stream_loses_nothing_and_repeats_with_the_same_id(
+    running_stack: StackSettings, own_topics: Topics, fresh_database: Callable[[], str]
+) -> None:
+    dsn = fresh_database()
+    bootstrap = running_stack.kafka_bootstrap
+    settings = notifier_settings(bootstrap, own_topics, dsn)
+    log = running_stack.home / "test-logs" / own_topics.prefix / "notifier.log"
+    async with receiving() as receiver:
+        receiver.on("/hook").hang_s = 0.05  # posts take a while: some are in flight at the kill
+        with notifier_process(settings, log) as first:
+            await wait_for(
+                lambda: bool(rows(dsn, "SELECT 1 FROM pg_namespace WHERE nspname = 'notifier'")),
+                30,
+                "the notifier's schema",
+            )
+            await register(bootstrap, own_topics, dsn, "b1", "e1", receiver.url("/hook"))
+            stories = await deliveries(bootstrap, own_topics, "b1", 40)
+            await wait_for(lambda: len(receiver.got) >= 30, 60, "the first posts")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        at_kill = len(receiver.got)
+        more = await deliveries(bootstrap, own_topics, "b1", 10)  # while it is down
+        stories.update(more)
+        with notifier_process(settings, log):
+            await wait_for(
+                lambda: first_arrivals(receiver, "/hook") == expected(stories),
+                90,
+                "every message after the restart",
+            )
+    assert at_kill < 200, "the kill came mid-stream"
+    ids = [r.message_id for r in receiver.got]
+    secret = endpoint_secret(SIGNING_KEY, "e1")
+    for received in receiver.got:
+        data = verified(received, secret)["data"]
+        assert received.message_id == message_id(data["event_id"], "e1")  # a repeat: same id
+    assert len(set(ids)) == 200
+    no_message_delivered_out_of_order(receiver, "/hook", stories)

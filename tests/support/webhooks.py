@@ -148,6 +148,9 @@ class Receiver:
 
     port: int = 0
     got: list[Received] = field(default_factory=list)
+    """Requests answered, in the order of their answers."""
+    arrived: list[Received] = field(default_factory=list)
+    """Requests as they arrived (a hanging one is here, not yet in `got`)."""
     answered: list[tuple[str, int]] = field(default_factory=list)
     behaviour: dict[str, Behaviour] = field(default_factory=dict)
 
@@ -174,6 +177,7 @@ class Receiver:
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         received = Received(path, headers, body, time.time())
+        self.arrived.append(received)
         behaviour = self.on(path)
         if behaviour.hang_s:
             await asyncio.sleep(behaviour.hang_s)
@@ -259,6 +263,7 @@ def notifier_process(settings: NotifierSettings, log: Path) -> Iterator[subproce
         key = f"DRONEFLEET_NOTIFIER_{name.upper()}"
         env[key] = json.dumps(value) if isinstance(value, list | dict) else str(value)
     env["DRONEFLEET_NOTIFIER_SIGNING_KEY"] = settings.signing_key.get_secret_value()
+    env["PYTHONUNBUFFERED"] = "1"  # its log is complete when it is killed
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(
