@@ -98,7 +98,7 @@ async def _projected(services: ServicesDep, business: str, endpoint_id: str, seq
     while True:
         try:
             row = await webhook_queries.endpoint(services.pool, business, endpoint_id)
-            if (row is None and sequence == 0) or (row is not None and row["sequence"] >= sequence):
+            if row is None if sequence == 0 else row is not None and row["sequence"] >= sequence:
                 return True
         except UnavailableError:
             pass  # recorded: answer from the event rather than fail
