@@ -19,7 +19,10 @@ from typing import Any
 
 from devstack.settings import REPO_ROOT
 
-DEFAULT_OUT = REPO_ROOT / "benchmarks" / "e2e"
+DEFAULT_OUT = REPO_ROOT / ".cache" / "loadtest"
+"""Where a run's JSON and markdown go unless `--out` says: outside the tree, since a run is
+not a result until it is cited (BENCHMARKS.md's tables cite copies under
+benchmarks/results/)."""
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
