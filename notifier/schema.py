@@ -63,8 +63,8 @@ CREATE TABLE IF NOT EXISTS notifier.messages (
     dead_at           timestamptz,
     dead_reason       text
 );
-CREATE INDEX IF NOT EXISTS messages_due_idx
-    ON notifier.messages (next_attempt_at, position) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS messages_pending_idx
+    ON notifier.messages (endpoint_id, position) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS messages_order_idx
     ON notifier.messages (endpoint_id, delivery_id, position) WHERE state IN ('pending', 'dead');
 CREATE INDEX IF NOT EXISTS messages_endpoint_idx

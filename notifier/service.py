@@ -141,7 +141,16 @@ class Notifier:
 def bootstrap(settings: NotifierSettings) -> Notifier:
     """Build the notifier's parts (its schema is created first)."""
     ensure_schema(settings.database_url)
-    pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=8, open=False)
+    pool = AsyncConnectionPool(
+        settings.database_url,
+        min_size=2,
+        max_size=settings.database_connections,
+        open=False,
+        # A commit lost to a database crash is lost with everything after it (the WAL's
+        # order), offsets included: the log is read again and the posts repeat, with the
+        # same ids. At least once holds; not waiting for each flush is what it buys.
+        kwargs={"options": "-c synchronous_commit=off", "autocommit": True},
+    )
     store = Store(pool)
     sender = Sender(settings)
     metrics = NotifierMetrics()

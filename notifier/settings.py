@@ -50,7 +50,7 @@ class NotifierSettings(KafkaSettings, ProbeSettings, LogSettings):
     """The longest one attempt may take, connection and answer included."""
     response_max_bytes: int = Field(default=4096, ge=0)
     """What is read of a receiver's answer (kept with the attempt); the rest is not read."""
-    per_endpoint_concurrency: int = Field(default=4, ge=1)
+    per_endpoint_concurrency: int = Field(default=8, ge=1)
     """Posts in flight to one endpoint at most: a slow receiver holds these, not others'."""
     max_in_flight: int = Field(default=256, ge=1)
     """Posts in flight in all."""
@@ -61,3 +61,6 @@ class NotifierSettings(KafkaSettings, ProbeSettings, LogSettings):
     poll_interval_s: float = Field(default=0.5, gt=0)
     """How often the dispatcher looks for due messages when nothing new woke it."""
     reconnect_max_delay_s: float = Field(default=5.0, gt=0)
+    database_connections: int = Field(default=16, ge=2)
+    """The pool's size: the consumer's batch writes, the outbox reads and every attempt's
+    record share it, so it bounds the posts recorded at once."""
