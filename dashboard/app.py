@@ -17,7 +17,7 @@ import pandas as pd
 import psycopg
 import streamlit as st
 
-from dashboard import auth, figures, maps, queries
+from dashboard import auth, figures, maps, queries, webhooks
 from dashboard.lag import LagReport, read_lag
 from dashboard.settings import DashboardSettings
 
@@ -53,6 +53,10 @@ def _eta_error(dsn: str, day: date) -> pd.DataFrame:
 
 def _dead_letters(dsn: str) -> pd.DataFrame:
     return _with_connection(dsn, queries.dead_letters)
+
+
+def _webhook_endpoints(dsn: str) -> pd.DataFrame | None:
+    return _with_connection(dsn, webhooks.endpoints)
 
 
 def _recent(dsn: str, day: date) -> list[str]:
@@ -148,6 +152,24 @@ def health_panel(settings: DashboardSettings, day: date) -> None:
         )
 
 
+def webhooks_panel(settings: DashboardSettings) -> None:
+    """Webhooks per endpoint: delivered, waiting, dead-lettered, failing, paused."""
+    cached = st.cache_data(ttl=settings.refresh_s, show_spinner=False)
+    st.subheader("Webhooks by endpoint")
+    table = cached(_webhook_endpoints)(settings.database_url)
+    if table is None:
+        st.caption("No notifier has run against this database yet.")
+    elif table.empty:
+        st.caption("No webhook endpoint is registered.")
+    else:
+        paused = int(table["paused_until"].notna().sum())
+        st.caption(
+            f"{int(table['delivered'].sum())} delivered, {int(table['pending'].sum())} waiting,"
+            f" {int(table['dead'].sum())} dead-lettered; {paused} endpoints paused"
+        )
+        st.dataframe(table, hide_index=True)
+
+
 def drilldown_panel(settings: DashboardSettings, day: date) -> None:
     """One delivery: its status, track on a map, ETA over time and events."""
     cached = st.cache_data(ttl=settings.refresh_s, show_spinner=False)
@@ -189,6 +211,7 @@ def run(settings: DashboardSettings) -> None:
             outcomes_panel(settings, day)
             fleet_panel(settings)
             health_panel(settings, day)
+            webhooks_panel(settings)
         except psycopg.Error as error:
             st.error(f"The database did not answer: {error}")
 

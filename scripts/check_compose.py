@@ -59,12 +59,13 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "simulator": ("dronefleet-simulator", "run"),
     "dashboard": ("dronefleet-dashboard",),
     "lag-exporter": ("dronefleet-streams", "lag"),
+    "notifier": ("dronefleet-notifier", "run"),
 }
 """Service -> the console script (pyproject.toml) it runs; only `simulator` takes flags."""
 
-EXACT_COMMANDS = frozenset({"projections", "streams", "api", "dashboard"})
+EXACT_COMMANDS = frozenset({"projections", "streams", "api", "dashboard", "notifier"})
 
-DATABASE_SERVICES = frozenset({"projections", "api", "dashboard"})
+DATABASE_SERVICES = frozenset({"projections", "api", "dashboard", "notifier"})
 
 SETTINGS_PREFIX = {"lag-exporter": "STREAMS"}
 """Services whose settings are another service's (by env prefix): the lag exporter is a

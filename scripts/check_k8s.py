@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from api.settings import ApiSettings  # noqa: E402
 from contracts import Topics  # noqa: E402
 from dashboard.settings import DashboardSettings  # noqa: E402
+from notifier.settings import NotifierSettings  # noqa: E402
 from projections.settings import ProjectionsSettings  # noqa: E402
 from streams.settings import StreamsSettings  # noqa: E402
 
@@ -57,6 +58,7 @@ SETTINGS: dict[str, type[Any]] = {
     "DRONEFLEET_STREAMS_": StreamsSettings,
     "DRONEFLEET_PROJECTIONS_": ProjectionsSettings,
     "DRONEFLEET_DASHBOARD_": DashboardSettings,
+    "DRONEFLEET_NOTIFIER_": NotifierSettings,
 }
 HTTP_SERVICES_WITHOUT_PROBES: set[str] = set()
 """None now: every long-running service serves `/healthz` and `/readyz` (`runtime.probes`)."""
