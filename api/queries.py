@@ -52,9 +52,10 @@ async def waiting_deliveries(pool: AsyncConnectionPool) -> list[str]:
     """The deliveries waiting for a drone (requested or rescheduled), in dispatch's order.
 
     Dispatch serves its queue by request time, then id (a rescheduled delivery keeps its
-    request time); the order here is the same. The view folds every delivery, so this
-    costs O(deliveries): the API reads it at most once per refresh period, for all the
-    customers it serves (`api.waiting.WaitingLine`).
+    request time); the order here is the same. Since 0075 the view reads
+    `delivery_current` and this filter its partial index of the waiting deliveries, so
+    it costs O(waiting), not O(every delivery ever); the API still reads it at most once
+    per refresh period, for all the customers it serves (`api.waiting.WaitingLine`).
     """
     rows = await _all(
         pool,

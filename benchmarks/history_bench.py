@@ -68,7 +68,7 @@ from projections.partitions import TELEMETRY as TELEMETRY_PARTS
 from projections.partitions import TRACKING as TRACKING_PARTS
 from projections.partitions import ensure, maintain, partitions
 from projections.rollups import refresh_minute_stats, refresh_rollups
-from projections.rows import TELEMETRY, TableLayout
+from projections.rows import EVENTS_FOLD, TELEMETRY, TRACKING_UPSERT, TableLayout
 from projections.settings import ProjectionsSettings
 from projections.sink import PostgresWriter, SinkStats
 
@@ -133,6 +133,13 @@ LATEST = """
 INSERT INTO drone_latest SELECT * FROM telemetry WHERE observed_at >= %(last)s
 ON CONFLICT (drone_id) DO NOTHING
 """
+# `delivery_current` as the sink leaves it: its own two statements over every delivery
+# (what migration 0075's backfill does), not one batch's.
+CURRENT_FOLD = EVENTS_FOLD.format(deliveries="(SELECT DISTINCT delivery_id FROM delivery_events) d")
+CURRENT_TRACKING = TRACKING_UPSERT.format(
+    updates="(SELECT DISTINCT ON (delivery_id) delivery_id, eta, lat, lon, remaining_m,"
+    " observed_at, sequence FROM tracking ORDER BY delivery_id, observed_at DESC, sequence DESC) u"
+)
 
 
 def queries(
@@ -441,7 +448,10 @@ def history_window(fixes: int, drones: int) -> tuple[datetime, datetime, int]:
 
 
 def fill(dsn: str, fixes: int, drones: int, log: Callable[[str], None]) -> dict[str, Any]:
-    """Fill telemetry, tracking, delivery events and drone_latest; return what it took."""
+    """Fill telemetry, tracking, delivery events, drone_latest and delivery_current.
+
+    Returns what it took.
+    """
     start, end, seconds = history_window(fixes, drones)
     started = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -466,6 +476,8 @@ def fill(dsn: str, fixes: int, drones: int, log: Callable[[str], None]) -> dict[
                 {"drones": drones, "cycles": seconds // CYCLE_S + 1, "start": start, "end": end},
             )
         conn.execute(LATEST, {"last": end - timedelta(seconds=1)})
+        conn.execute(CURRENT_FOLD)
+        conn.execute(CURRENT_TRACKING)
         fill_s = time.perf_counter() - started
         refresh_started = time.perf_counter()
         refresh_rollups(dsn, full=True)
@@ -478,6 +490,7 @@ def fill(dsn: str, fixes: int, drones: int, log: Callable[[str], None]) -> dict[
                 "tracking",
                 "delivery_events",
                 "drone_latest",
+                "delivery_current",
                 "drone_minute_stats",
             )
         }
@@ -493,7 +506,14 @@ def fill(dsn: str, fixes: int, drones: int, log: Callable[[str], None]) -> dict[
 def disk(conn: Conn) -> dict[str, int]:
     """Bytes on disk (heap, indexes, TOAST) of each partitioned table's partitions."""
     sizes = {}
-    for table in ("telemetry", "tracking", "drone_minute_stats", "delivery_events", "drone_latest"):
+    for table in (
+        "telemetry",
+        "tracking",
+        "drone_minute_stats",
+        "delivery_events",
+        "drone_latest",
+        "delivery_current",
+    ):
         row = conn.execute(
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
             " WHERE c.oid = %s::regclass OR c.oid IN"

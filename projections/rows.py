@@ -9,6 +9,12 @@ drone (by `observed_at`, then `sequence`: the order `drone_latest_view` always h
 `LATEST_UPSERT` moves a drone's row only forward in time, so the table is the maximum
 over every fix written, whatever order or how many times they arrive (a replay or a
 rebuild gives the same rows).
+
+`delivery_current` is state too: one row per delivery. `EVENTS_FOLD` re-folds the events
+of the deliveries a batch touched (from `delivery_events`, so the order they came in does
+not matter) and `TRACKING_UPSERT` moves the latest tracking update forward with
+`newest_per_delivery`'s rows; both only forward (by version, by observed_at), so live,
+a replay and a rebuild agree.
 """
 
 from __future__ import annotations
@@ -171,6 +177,85 @@ LATEST_UPSERT = (
 )
 """The conflict clause of every insert into `drone_latest`: only a newer fix replaces a row."""
 
+EVENTS_FOLD = """\
+INSERT INTO delivery_current (delivery_id, business_id, status, pickup_lat, pickup_lon,
+                              dropoff_lat, dropoff_lon, requested_at, drone_id,
+                              delivered_at, cancelled_at, version)
+SELECT d.delivery_id,
+       r.payload ->> 'business_id',
+       CASE last.event_type
+           WHEN 'DeliveryRequested'   THEN 'requested'
+           WHEN 'DroneAssigned'       THEN 'assigned'
+           WHEN 'PickedUp'            THEN 'picked_up'
+           WHEN 'Delivered'           THEN 'delivered'
+           WHEN 'DeliveryCancelled'   THEN 'cancelled'
+           WHEN 'DeliveryRescheduled' THEN 'rescheduled'
+           WHEN 'DeliveryFailed'      THEN 'failed'
+       END,
+       (r.payload -> 'pickup' ->> 'lat')::double precision,
+       (r.payload -> 'pickup' ->> 'lon')::double precision,
+       (r.payload -> 'dropoff' ->> 'lat')::double precision,
+       (r.payload -> 'dropoff' ->> 'lon')::double precision,
+       r.occurred_at,
+       CASE WHEN last.event_type = 'DeliveryRescheduled' THEN NULL ELSE a.drone_id END,
+       dl.occurred_at,
+       c.occurred_at,
+       last.sequence
+FROM {deliveries}
+JOIN LATERAL (SELECT event_type, sequence FROM delivery_events e
+              WHERE e.delivery_id = d.delivery_id ORDER BY sequence DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (SELECT payload, occurred_at FROM delivery_events e
+                   WHERE e.delivery_id = d.delivery_id AND e.event_type = 'DeliveryRequested'
+                   ORDER BY sequence LIMIT 1) r ON true
+LEFT JOIN LATERAL (SELECT drone_id FROM delivery_events e
+                   WHERE e.delivery_id = d.delivery_id AND e.event_type = 'DroneAssigned'
+                   ORDER BY sequence DESC LIMIT 1) a ON true
+LEFT JOIN LATERAL (SELECT occurred_at FROM delivery_events e
+                   WHERE e.delivery_id = d.delivery_id AND e.event_type = 'Delivered'
+                   ORDER BY sequence LIMIT 1) dl ON true
+LEFT JOIN LATERAL (SELECT occurred_at FROM delivery_events e
+                   WHERE e.delivery_id = d.delivery_id AND e.event_type = 'DeliveryCancelled'
+                   ORDER BY sequence LIMIT 1) c ON true
+ON CONFLICT (delivery_id) DO UPDATE SET
+    business_id = EXCLUDED.business_id, status = EXCLUDED.status,
+    pickup_lat = EXCLUDED.pickup_lat, pickup_lon = EXCLUDED.pickup_lon,
+    dropoff_lat = EXCLUDED.dropoff_lat, dropoff_lon = EXCLUDED.dropoff_lon,
+    requested_at = EXCLUDED.requested_at, drone_id = EXCLUDED.drone_id,
+    delivered_at = EXCLUDED.delivered_at, cancelled_at = EXCLUDED.cancelled_at,
+    version = EXCLUDED.version
+WHERE delivery_current.version IS NULL OR EXCLUDED.version >= delivery_current.version"""
+"""Re-fold the events of the deliveries in `{deliveries}` (a FROM item `d(delivery_id)`,
+each delivery once) into `delivery_current`: the expressions of 0040's status view, over
+the stored events, so the result does not depend on the order events arrived in. Only a
+fold at least as new (`version`, the latest sequence) replaces a row. Migration 0075's
+backfill is the same statement over every delivery."""
+
+TRACKING_CURRENT_COLUMNS = (
+    ("delivery_id", "text"),
+    ("latest_eta", "timestamptz"),
+    ("latest_lat", "float8"),
+    ("latest_lon", "float8"),
+    ("remaining_m", "float8"),
+    ("latest_fix_at", "timestamptz"),
+    ("latest_fix_sequence", "int8"),
+)
+"""`delivery_current`'s tracking half, in the order of `newest_per_delivery`'s rows."""
+
+TRACKING_UPSERT = """\
+INSERT INTO delivery_current (delivery_id, latest_eta, latest_lat, latest_lon, remaining_m,
+                              latest_fix_at, latest_fix_sequence)
+SELECT * FROM {updates}
+ON CONFLICT (delivery_id) DO UPDATE SET
+    latest_eta = EXCLUDED.latest_eta, latest_lat = EXCLUDED.latest_lat,
+    latest_lon = EXCLUDED.latest_lon, remaining_m = EXCLUDED.remaining_m,
+    latest_fix_at = EXCLUDED.latest_fix_at, latest_fix_sequence = EXCLUDED.latest_fix_sequence
+WHERE delivery_current.latest_fix_at IS NULL
+   OR (EXCLUDED.latest_fix_at, EXCLUDED.latest_fix_sequence)
+      > (delivery_current.latest_fix_at, delivery_current.latest_fix_sequence)"""
+"""Move each delivery's latest tracking update forward to `{updates}`'s (a FROM item with
+`TRACKING_CURRENT_COLUMNS`, each delivery once), only if newer by observed_at then
+sequence, like `LATEST_UPSERT`: the maximum over every update, in any order."""
+
 Row = tuple[Any, ...]
 
 
@@ -266,6 +351,20 @@ def newest_per_drone(telemetry: list[Row]) -> list[Row]:
         if held is None or (row[2], row[1]) > (held[2], held[1]):
             newest[row[0]] = row
     return list(newest.values())
+
+
+def newest_per_delivery(tracking: list[Row]) -> list[Row]:
+    """The newest of each delivery's `TRACKING` rows, as `TRACKING_CURRENT_COLUMNS` rows.
+
+    Newest by observed_at, then sequence (the order of the status view's latest update);
+    one row per delivery, as `INSERT ... ON CONFLICT DO UPDATE` requires.
+    """
+    newest: dict[str, Row] = {}
+    for row in tracking:
+        held = newest.get(row[0])
+        if held is None or (row[2], row[1]) > (held[2], held[1]):
+            newest[row[0]] = row
+    return [(row[0], row[12], row[6], row[7], row[11], row[2], row[1]) for row in newest.values()]
 
 
 def dead_letter_row(letter: DeadLetter) -> Row:

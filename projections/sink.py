@@ -32,6 +32,13 @@ one COPY and one `INSERT ... ON CONFLICT DO UPDATE ... WHERE newer`, see
 `projections.rows.LATEST_UPSERT`), so `drone_latest_view` and the fleet summary read one
 row per drone, whatever the length of the history, and an older fix arriving later
 changes nothing.
+
+The same for deliveries: in that transaction, the deliveries whose events the batch
+carried are re-folded into `delivery_current` from `delivery_events`, and the batch's
+newest tracking update of each delivery moves its row forward
+(`projections.rows.EVENTS_FOLD`, `TRACKING_UPSERT`), so the dashboard's in-flight list,
+the API's waiting line and one delivery's status read the rows they ask for, not a fold
+of every delivery ever requested.
 """
 
 from __future__ import annotations
@@ -60,13 +67,17 @@ from projections.rows import (
     DEAD_LETTERS,
     DELIVERY_EVENTS,
     DRONE_LATEST,
+    EVENTS_FOLD,
     LATEST_UPSERT,
     LAYOUTS,
     TELEMETRY,
     TRACKING,
+    TRACKING_CURRENT_COLUMNS,
+    TRACKING_UPSERT,
     Row,
     TableLayout,
     dead_letter_row,
+    newest_per_delivery,
     newest_per_drone,
     to_row,
 )
@@ -271,6 +282,10 @@ class PostgresWriter:
                 _upsert_latest(cursor, newest_per_drone(rows[TELEMETRY]))
                 if self._partitions.active(conn):
                     note_minutes(cursor, minutes)
+            if rows.get(DELIVERY_EVENTS):
+                _fold_deliveries(cursor, {row[0] for row in rows[DELIVERY_EVENTS]})
+            if rows.get(TRACKING):
+                _upsert_current_tracking(cursor, newest_per_delivery(rows[TRACKING]))
             cursor.executemany(
                 "INSERT INTO projection_checkpoints (projection, topic, partition, next_offset)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (projection, topic, partition)"
@@ -422,6 +437,36 @@ def _upsert_latest(cursor: psycopg.Cursor[tuple[object, ...]], newest: list[Row]
     """
     _copy(cursor, DRONE_LATEST, _staging(DRONE_LATEST), newest)
     _insert_from_staging(cursor, DRONE_LATEST, sql.SQL(LATEST_UPSERT))
+
+
+_FOLD_TOUCHED = EVENTS_FOLD.format(deliveries="unnest(%s::text[]) AS d(delivery_id)")
+_UPSERT_UPDATES = TRACKING_UPSERT.format(
+    updates="unnest("
+    + ", ".join(f"%s::{kind}[]" for _, kind in TRACKING_CURRENT_COLUMNS)
+    + ") AS u("
+    + ", ".join(name for name, _ in TRACKING_CURRENT_COLUMNS)
+    + ")"
+)
+
+
+def _fold_deliveries(cursor: psycopg.Cursor[tuple[object, ...]], deliveries: set[str]) -> None:
+    """Re-fold the batch's deliveries into `delivery_current` (after their events' COPY).
+
+    From the stored events rather than the batch's: a delivery's events may arrive over
+    several batches and out of order, and the fold of all of them is what the status
+    view always showed. One statement, O(deliveries in the batch).
+    """
+    cursor.execute(_FOLD_TOUCHED, (sorted(deliveries),))
+
+
+def _upsert_current_tracking(cursor: psycopg.Cursor[tuple[object, ...]], newest: list[Row]) -> None:
+    """Move each delivery's latest tracking update in `delivery_current` forward, if newer.
+
+    Arrays of columns (one per `TRACKING_CURRENT_COLUMNS`) unnested server-side: one
+    round trip for the batch, no staging table.
+    """
+    columns = [list(values) for values in zip(*newest, strict=True)]
+    cursor.execute(_UPSERT_UPDATES, columns)
 
 
 def _insert_from_staging(

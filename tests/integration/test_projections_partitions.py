@@ -21,6 +21,7 @@ from devstack.settings import StackSettings
 from projections.migrate import available, migrate
 from projections.partitions import MINUTE_STATS, TELEMETRY, TRACKING, maintain
 from projections.rollups import refresh_rollups
+from projections.rows import WEBHOOK_ENDPOINT_EVENTS
 from tests.support import projection_dataset as ds
 from tests.support.database import count
 from tests.support.factories import fix, tracking
@@ -205,7 +206,9 @@ def test_the_migration_converts_a_database_with_history_keeping_every_row(
 ) -> None:
     dsn = database_before_0070
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(ds.as_sql(ds.rows()))  # type: ignore[arg-type]
+        # only the tables of 0060: no delivery_current (0075), no webhook endpoints (0080)
+        older = (placed for placed in ds.rows() if placed[0] != WEBHOOK_ENDPOINT_EVENTS)
+        conn.execute(ds.as_sql(older, delivery_current=False))  # type: ignore[arg-type]
     refresh_rollups(dsn)
     before = view_rows(dsn)
     fixes = count(dsn, "SELECT count(*) FROM telemetry")

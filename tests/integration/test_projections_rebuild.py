@@ -131,6 +131,9 @@ def test_rebuild_equals_the_live_result(
         conn.execute("DELETE FROM delivery_events WHERE event_type = 'Delivered'")
         conn.execute("UPDATE tracking SET remaining_m = remaining_m + 1")
         conn.execute("UPDATE drone_latest SET battery_pct = 1 WHERE drone_id = 'drone-3'")
+        # the deliveries' state table: a status gone back, an ETA lost
+        conn.execute("UPDATE delivery_current SET status = 'assigned' WHERE status = 'delivered'")
+        conn.execute("UPDATE delivery_current SET latest_eta = NULL")
     # Damage by hand notes no minute for the incremental roll-up (only the sink does):
     # re-aggregate everything, as after any write that bypasses the sink.
     refresh_rollups(database, full=True)
@@ -139,6 +142,7 @@ def test_rebuild_equals_the_live_result(
     assert damaged["delivery_status_view"] != live["delivery_status_view"]
     assert damaged["drone_minute_stats_view"] != live["drone_minute_stats_view"]
     assert damaged["drone_latest_view"] != live["drone_latest_view"]
+    assert damaged["delivery_current"] != live["delivery_current"]
     old_telemetry = oid(database, "telemetry")
 
     seen: list[Progress] = []

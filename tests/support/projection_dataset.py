@@ -45,15 +45,23 @@ from contracts import (
     PickedUp,
     TelemetryReported,
     TrackingUpdated,
+    WebhookEndpointRegistered,
+    WebhookEndpointUpdated,
 )
 from projections.rows import (
     DEAD_LETTERS,
+    DELIVERY_EVENTS,
     DRONE_LATEST,
+    EVENTS_FOLD,
     LATEST_UPSERT,
     TELEMETRY,
+    TRACKING,
+    TRACKING_CURRENT_COLUMNS,
+    TRACKING_UPSERT,
     Row,
     TableLayout,
     dead_letter_row,
+    newest_per_delivery,
     to_row,
 )
 
@@ -226,6 +234,37 @@ def businesses() -> list[BusinessRegistered]:
     ]
 
 
+def webhook_endpoints() -> list[WebhookEndpointRegistered | WebhookEndpointUpdated]:
+    """b1's one webhook endpoint, registered, then updated (described, disabled).
+
+    So that `webhook_endpoints_view` (0080) has a row to compare on TimescaleDB: the
+    conformance test refuses an empty view.
+    """
+    registered = WebhookEndpointRegistered(
+        event_id="wh-b1-1",
+        sequence=1,
+        occurred_at=at(-50),
+        recorded_at=at(-50),
+        business_id="b1",
+        endpoint_id="wh-b1",
+        url="https://hooks.bakery.example/dronefleet",
+        topics=("delivery.requested", "delivery.delivered"),
+    )
+    updated = WebhookEndpointUpdated(
+        event_id="wh-b1-2",
+        sequence=2,
+        occurred_at=at(-40),
+        recorded_at=at(-40),
+        business_id="b1",
+        endpoint_id="wh-b1",
+        url="https://hooks.bakery.example/dronefleet",
+        topics=("delivery.delivered",),
+        description="shop till",
+        enabled=False,
+    )
+    return [registered, updated]
+
+
 def airspace() -> list[AirspacePublished]:
     """Two versions of a small airspace; the second is in force."""
     area = (GeoPoint(47.30, 8.45), GeoPoint(47.30, 8.65), GeoPoint(47.45, 8.65))
@@ -276,7 +315,14 @@ def dead_letters() -> list[DeadLetter]:
 def rows() -> list[tuple[TableLayout, Row]]:
     """Every row of the data set, in load order."""
     placed: list[tuple[TableLayout, Row]] = []
-    for event in [*telemetry(), *deliveries(), *tracking(), *businesses(), *airspace()]:
+    for event in [
+        *telemetry(),
+        *deliveries(),
+        *tracking(),
+        *businesses(),
+        *airspace(),
+        *webhook_endpoints(),
+    ]:
         row = to_row(event)
         assert row is not None, event
         placed.append(row)
@@ -284,18 +330,35 @@ def rows() -> list[tuple[TableLayout, Row]]:
     return placed
 
 
-def as_sql(placed: Iterable[tuple[TableLayout, Row]]) -> str:
+def as_sql(placed: Iterable[tuple[TableLayout, Row]], delivery_current: bool = True) -> str:
     """INSERT statements, the way the sink writes the rows.
 
     Appended tables get `ON CONFLICT DO NOTHING`; every telemetry row is also upserted
     into `drone_latest` with the sink's own conflict clause (`LATEST_UPSERT`: only a
-    newer fix replaces a drone's row), so the state table matches the history.
+    newer fix replaces a drone's row), so the state table matches the history; every
+    delivery event re-folds its delivery into `delivery_current` (`EVENTS_FOLD`) and
+    every tracking update moves its delivery's latest update forward (`TRACKING_UPSERT`),
+    the sink's own statements with the one delivery as their input. Without
+    `delivery_current` (a database migrated only up to before 0075, whose own backfill
+    is under test) those two are left out.
     """
     statements = []
     for layout, row in placed:
         statements.append(_insert(layout, row, "ON CONFLICT DO NOTHING"))
         if layout == TELEMETRY:
             statements.append(_insert(DRONE_LATEST, row, LATEST_UPSERT))
+        elif layout == DELIVERY_EVENTS and delivery_current:
+            one = f"(VALUES (CAST({_literal(row[0])} AS text))) AS d(delivery_id)"
+            statements.append(EVENTS_FOLD.format(deliveries=one) + ";")
+        elif layout == TRACKING and delivery_current:
+            (latest,) = newest_per_delivery([row])
+            values = ", ".join(
+                f"CAST({_literal(value)} AS {kind})"
+                for value, (_, kind) in zip(latest, TRACKING_CURRENT_COLUMNS, strict=True)
+            )
+            names = ", ".join(name for name, _ in TRACKING_CURRENT_COLUMNS)
+            update = f"(VALUES ({values})) AS u({names})"
+            statements.append(TRACKING_UPSERT.format(updates=update) + ";")
     return "\n".join(statements) + "\n"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -15,14 +17,17 @@ from projections.rows import (
     DELIVERY_EVENTS,
     TELEMETRY,
     TRACKING,
+    TRACKING_CURRENT_COLUMNS,
     WEBHOOK_ENDPOINT_EVENTS,
     TableLayout,
     dead_letter_row,
+    newest_per_delivery,
     to_row,
 )
 from projections.sink import SinkStats, build_rows
 from projections.source import Record
 from tests.support import projection_dataset
+from tests.support.factories import T0, tracking
 from tests.support.strategies import EVENT_STRATEGIES
 
 OTHER_TABLES: dict[str, TableLayout | None] = {
@@ -108,3 +113,27 @@ def test_every_delivery_event_and_only_those_land_in_delivery_events(
         assert columns["payload"] == msgspec.to_builtins(event)
     else:
         assert (row[0] if row else None) is OTHER_TABLES[event.event_type]
+
+
+def test_newest_per_delivery_keeps_the_latest_update_of_each_in_the_state_columns() -> None:
+    updates = [
+        tracking("d1", 2, T0 + timedelta(seconds=20), remaining_m=200.0),
+        tracking("d1", 3, T0 + timedelta(seconds=20), remaining_m=100.0, eta_in=None),
+        tracking("d1", 1, T0 + timedelta(seconds=10), remaining_m=300.0),
+        tracking("d2", 1, T0, remaining_m=50.0),
+    ]
+    placed = [to_row(u) for u in updates]
+    newest = {row[0]: row for row in newest_per_delivery([p[1] for p in placed if p])}
+    assert set(newest) == {"d1", "d2"}
+    assert all(len(row) == len(TRACKING_CURRENT_COLUMNS) for row in newest.values())
+    # same instant: the higher sequence wins; its ETA (none) is kept, not an older one
+    assert newest["d1"] == (
+        "d1",
+        None,
+        updates[1].lat,
+        updates[1].lon,
+        100.0,
+        T0 + timedelta(seconds=20),
+        3,
+    )
+    assert newest["d2"][1] == updates[3].eta
