@@ -6,6 +6,10 @@ pickup -> drop-off; after pickup, drone -> drop-off. The current leg flies at th
 drone's smoothed ground speed (which carries the wind on its heading) once it cruises;
 while it climbs, hovers or lands, and for legs not begun, at cruise speed. A drone
 hovering or landed at a stop has part of its dwell behind it.
+
+The distances are the route's when the caller gives them (`streams.domain.route`: around
+the no-fly zones, issue 19), the straight lines otherwise; with no zone in the way the
+two are the same number.
 """
 
 from __future__ import annotations
@@ -74,18 +78,23 @@ def estimate(
     *,
     at_stop: bool = False,
     dwell_elapsed_s: float = 0.0,
+    to_stop_m: float | None = None,
+    after_stop_m: float | None = None,
 ) -> Eta:
     """ETA at the drop-off for a drone at `position` and `altitude_m`, fix time `observed_at`.
 
     `at_stop`: the drone is landed or hovering at its current stop (pickup before the
     pickup, drop-off after), where it has dwelled `dwell_elapsed_s` already.
+    `to_stop_m`, `after_stop_m`: the route's length from `position` to the current stop
+    and from the pickup to the drop-off (`streams.domain.route.progress`); the straight
+    lines when not given.
     """
     if status in ("delivered", "cancelled"):
         return Eta(remaining_m=0.0, seconds=0.0, at=observed_at)
     before_pickup = status in BEFORE_PICKUP
     stop = pickup if before_pickup else dropoff
     dwell = model.pickup_dwell_s if before_pickup else model.dropoff_dwell_s
-    to_stop = distance_m(position, stop)
+    to_stop = distance_m(position, stop) if to_stop_m is None else max(to_stop_m, 0.0)
     if at_stop:
         current_leg_s = 0.0
         dwell = max(dwell - dwell_elapsed_s, 0.0)
@@ -102,7 +111,7 @@ def estimate(
     seconds = current_leg_s + dwell
     remaining = to_stop
     if before_pickup:
-        last_leg = distance_m(pickup, dropoff)
+        last_leg = distance_m(pickup, dropoff) if after_stop_m is None else max(after_stop_m, 0.0)
         seconds += model.full_leg_s(last_leg) + model.dropoff_dwell_s
         remaining += last_leg
     return Eta(remaining_m=remaining, seconds=seconds, at=observed_at + timedelta(seconds=seconds))

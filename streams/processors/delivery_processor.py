@@ -29,7 +29,7 @@ from streams.errors import UnexpectedRecordError
 from streams.processors.delivery_commands import DeliveryCommandHandler
 from streams.processors.delivery_repository import DeliveryRepository
 from streams.processors.records import REFUSALS, Outgoing, SourceRecord, refused
-from streams.processors.tracking_emitter import TrackingEmitter
+from streams.processors.tracking_emitter import AirspaceInForce, TrackingEmitter
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +50,13 @@ class DeliveryProcessor:
         commands_topic: str,
         eta_model: EtaModel | None = None,
         min_interval: timedelta = timedelta(seconds=1),
+        airspace: AirspaceInForce | None = None,
     ) -> DeliveryProcessor:
-        """The processor and its jobs, all working on the repository's tables."""
-        tracking = TrackingEmitter(repository, eta_model or EtaModel(), min_interval)
+        """The processor and its jobs, all working on the repository's tables.
+
+        `airspace`: what the ETA routes around (None: straight lines).
+        """
+        tracking = TrackingEmitter(repository, eta_model or EtaModel(), min_interval, airspace)
         return cls(
             commands_topic, repository, DeliveryCommandHandler(repository, tracking), tracking
         )

@@ -18,6 +18,7 @@ import msgspec
 
 from contracts import GeoPoint, TrackingStatus
 from streams.domain.delivery import DeliveryState
+from streams.domain.route import RouteCursor
 
 
 class TrackingMemory(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +33,9 @@ class TrackingMemory(msgspec.Struct, frozen=True, kw_only=True):
     drone_id: str | None = None
     hovering_since: datetime | None = None
     """When the drone began its current dwell (at the pickup or the drop-off), if any."""
+    route: RouteCursor | None = None
+    """The route its drone flies around the no-fly zones, planned at its first fix (None:
+    no airspace known yet, or no drone): the ETA's distances are along it."""
 
 
 _state_decoder = msgspec.json.Decoder(DeliveryState)

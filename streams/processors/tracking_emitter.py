@@ -11,6 +11,12 @@ aggregate's state (assigned is "en route to the pickup", and so on).
 `on_fix` is the hot path of the deliveries stage: every fix on a mission, 10,000/s at
 10,000 drones. It decodes two small records, computes one estimate and encodes at most
 two; keep it so (no per-fix allocation that the old code did not need).
+
+The ETA's distances are along the route around the no-fly zones (issue 19): planned
+once, at the first fix of the delivery's drone (`contracts.airspace`, from the airspace
+the worker follows), and kept in the tracking memory with its lengths, so a fix costs
+one geodesic distance as the straight line did (`streams.domain.route`). No airspace
+known yet: the straight line, and the route is planned at the next fix that has one.
 """
 
 from __future__ import annotations
@@ -34,8 +40,10 @@ from contracts import (
     new_event_id,
     shown_status,
 )
+from contracts.airspace import AirspaceRules
 from streams.domain.delivery import DeliveryState
-from streams.domain.eta import EtaModel, estimate, smooth_speed
+from streams.domain.eta import BEFORE_PICKUP, EtaModel, estimate, smooth_speed
+from streams.domain.route import RouteCursor, plan_route, progress
 from streams.processors.delivery_repository import DeliveryRepository, TrackingMemory
 from streams.processors.records import Outgoing
 
@@ -46,6 +54,17 @@ Milestone = PickedUp | Delivered | DeliveryCancelled | DeliveryRescheduled | Del
 """The aggregate's events its customer hears of at once."""
 
 
+class AirspaceInForce:
+    """The airspace the worker follows (its topic), as the routes need it: None until read.
+
+    A holder rather than a value: the worker's follower replaces `rules` when a new
+    version is published, and the emitter reads it when it plans a route.
+    """
+
+    def __init__(self, rules: AirspaceRules | None = None) -> None:
+        self.rules = rules
+
+
 @dataclass(frozen=True, slots=True)
 class TrackingEmitter:
     """Turns a delivery's fixes and milestones into the customer's `TrackingUpdated`."""
@@ -54,6 +73,8 @@ class TrackingEmitter:
     eta_model: EtaModel
     min_interval: timedelta
     """The shortest time between two updates of a delivery (milestones excepted)."""
+    airspace: AirspaceInForce | None = None
+    """Where the routes come from (None: the straight lines, as before issue 19)."""
 
     def on_fix(self, fix: TelemetryReported) -> list[Outgoing]:
         """Remember the fix; an update when one is due (only the assigned drone's count)."""
@@ -83,8 +104,8 @@ class TrackingEmitter:
             self.repository.tracking_memory(state.delivery_id), hovering_since=None
         )  # the dwell at the stop just left is over
         if isinstance(event, DeliveryRescheduled):
-            # The next drone's speed owes nothing to the last one's.
-            tracked = msgspec.structs.replace(tracked, smoothed_speed_mps=None)
+            # The next drone's speed and route owe nothing to the last one's.
+            tracked = msgspec.structs.replace(tracked, smoothed_speed_mps=None, route=None)
         if isinstance(event, Delivered):
             position: GeoPoint | None = state.dropoff
         elif isinstance(event, DeliveryCancelled | DeliveryRescheduled | DeliveryFailed):
@@ -118,6 +139,11 @@ class TrackingEmitter:
             if tracked.hovering_since
             else 0.0
         )
+        before_pickup = predicted in BEFORE_PICKUP
+        route = self._route(state, tracked.route, position, before_pickup)
+        to_stop_m = after_stop_m = None
+        if route is not None:
+            route, to_stop_m, after_stop_m = progress(route, position, before_pickup)
         eta = estimate(
             predicted,
             position,
@@ -129,6 +155,8 @@ class TrackingEmitter:
             self.eta_model,
             at_stop=tracked.hovering_since is not None,
             dwell_elapsed_s=hovered,
+            to_stop_m=to_stop_m,
+            after_stop_m=after_stop_m,
         )
         due = (
             force
@@ -138,7 +166,8 @@ class TrackingEmitter:
         )
         if not due:
             self.repository.save_tracking_memory(
-                state.delivery_id, msgspec.structs.replace(tracked, last_position=position)
+                state.delivery_id,
+                msgspec.structs.replace(tracked, last_position=position, route=route),
             )
             return []
         update = TrackingUpdated(
@@ -166,6 +195,35 @@ class TrackingEmitter:
                 last_status=status,
                 last_position=position,
                 drone_id=state.drone_id,
+                route=route,
             ),
         )
         return [Outgoing("tracking", state.delivery_id.encode(), encode_event(update))]
+
+    def _route(
+        self,
+        state: DeliveryState,
+        kept: RouteCursor | None,
+        position: GeoPoint,
+        before_pickup: bool,
+    ) -> RouteCursor | None:
+        """The route kept for the delivery's drone, or one planned from `position` now.
+
+        Planned when none is kept for this drone (its first fix, a new drone after a
+        reschedule) or the kept one starts after the pickup while the drone has yet to
+        fly there. None while no drone has it, or no airspace is known.
+        """
+        if state.drone_id is None or state.is_final:
+            return None
+        if (
+            kept is not None
+            and kept.drone_id == state.drone_id
+            and (not before_pickup or kept.pickup_at >= 0)
+        ):
+            return kept
+        rules = self.airspace.rules if self.airspace is not None else None
+        if rules is None:
+            return None
+        start = state.pickup if before_pickup else position
+        to_pickup = rules.route(position, state.pickup) if before_pickup else None
+        return plan_route(to_pickup, rules.route(start, state.dropoff), state.drone_id)
