@@ -100,6 +100,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/table_recovery_bench.py
 	$(PY) benchmarks/streams_throughput_bench.py
 	$(PY) benchmarks/ws_fanout_bench.py --clients 5000
+	$(PY) benchmarks/webhooks_bench.py --rate 200 --duration 60 --burst 20000
 
 bench-e2e: $(STAMP)
 	$(PY) -m loadtest bench-e2e $(BENCH_E2E_ARGS)

@@ -67,16 +67,26 @@ def latencies_ms(receiver: Receiver, since: int) -> list[float]:
 
 
 async def produce_paced(
-    producer: AIOKafkaProducer, topic: str, business: str, rate: float, duration: float
+    producer: AIOKafkaProducer,
+    topic: str,
+    business: str,
+    rate: float,
+    duration: float,
+    in_flight: int,
 ) -> int:
-    """Deliveries' events at `rate` a second (recorded as sent), for `duration` seconds."""
+    """Deliveries' events at `rate` a second (recorded as sent), for `duration` seconds.
+
+    `in_flight` deliveries are under way at once, their events interleaved: a delivery's
+    messages go one after the other (in order), so this bounds how many can be posted at
+    once to one endpoint, as the deliveries in flight do on the platform.
+    """
     sent = 0
     started = time.monotonic()
-    flying: deque[list[Any]] = deque()  # 20 deliveries under way, their events interleaved
+    flying: deque[list[Any]] = deque()
     while time.monotonic() - started < duration:
         due = int((time.monotonic() - started) * rate) - sent
         for _ in range(due):
-            while len(flying) < 20:
+            while len(flying) < in_flight:
                 flying.append(list(reversed(delivery_story(business, secrets.token_hex(8)))))
             story = flying.popleft()
             event = story.pop()
@@ -116,6 +126,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--burst", type=int, default=20_000)
     parser.add_argument("--endpoints", type=int, default=1)
+    parser.add_argument("--in-flight", type=int, default=200, help="deliveries under way at once")
     parser.add_argument(
         "--concurrency", type=int, default=None, help="per endpoint (default: the setting's)"
     )
@@ -135,7 +146,12 @@ def main() -> None:
 
 async def run(args: argparse.Namespace, settings: StackSettings, topics: Topics, dsn: str) -> None:
     log = settings.home / "bench-logs" / "webhooks-notifier.log"
-    result: dict[str, Any] = {"rate": args.rate, "duration_s": args.duration, "burst": args.burst}
+    result: dict[str, Any] = {
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "burst": args.burst,
+        "in_flight": args.in_flight,
+    }
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5)
     await producer.start()
     try:
@@ -164,7 +180,12 @@ async def run(args: argparse.Namespace, settings: StackSettings, topics: Topics,
                 cpu.cpu_times()
                 cpu_before = sum(cpu.cpu_times()[:2])
                 sent = await produce_paced(
-                    producer, topics.deliveries.name, "bench", args.rate, args.duration
+                    producer,
+                    topics.deliveries.name,
+                    "bench",
+                    args.rate,
+                    args.duration,
+                    args.in_flight,
                 )
                 expected = sent * args.endpoints
                 done = await wait_until(lambda: len(receiver.got) >= expected, 120)

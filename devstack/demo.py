@@ -1,9 +1,11 @@
 """`dronefleet demo`: the whole platform with a simulated fleet, on one machine.
 
-Starts the stack (unless it runs), the projection sink, a stream worker, the API and the
-simulator with demand; requests one delivery itself, prints its tracking link (the live
-map) and its live updates, so the terminal shows a delivery tracked end to end. Ctrl-C
-stops everything it started.
+Starts the stack (unless it runs), the projection sink, a stream worker, the API, the
+notifier and the simulator with demand; registers a small local webhook receiver
+(`devstack.webhook_receiver`) for the demo's business, requests one delivery itself,
+prints its tracking link (the live map), its live updates and the signed webhooks the
+receiver gets, so the terminal shows a delivery tracked end to end. Ctrl-C stops
+everything it started.
 
 The demand is sized to the fleet (`sized_demand`): a newcomer's delivery must find a
 drone within seconds, not wait behind a queue the fleet can never clear.
@@ -23,6 +25,7 @@ import httpx
 import websockets
 
 from contracts import Topics
+from contracts.webhooks import WEBHOOK_TOPICS
 from devstack import stack
 from devstack.postgres import PostgresNode
 from devstack.prometheus import PrometheusNode
@@ -31,9 +34,17 @@ from devstack.services import (
     RunningService,
     register_business,
     start_platform,
+    start_service,
     stop_all,
 )
 from devstack.settings import StackSettings
+from devstack.webhook_receiver import WebhookReceiver
+
+LOCAL_RECEIVER_ENV = {
+    "DRONEFLEET_API_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+    "DRONEFLEET_NOTIFIER_ALLOW_PRIVATE_TARGETS": "true",
+}
+"""The demo's receiver is on loopback, which the API and the notifier refuse by default."""
 
 MISSION_MINUTES = 13.0
 """How long one delivery of the demo's demand keeps a drone busy, return and charge included.
@@ -89,28 +100,48 @@ def run_demo(
         projections_metrics_port=metrics_port + 1,
         simulator_metrics_port=metrics_port + 2,
         lag_exporter_port=metrics_port + 3,
+        notifier_metrics_port=metrics_port + 4,
         log_format=log_format,
     )
     logs = settings.home / "logs" / (namespace or "main")
     services: list[RunningService] = []
+    receiver = WebhookReceiver()
     try:
         services = start_platform(
             config,
             logs,
             ["--drones", str(drones), "--demand-per-minute", f"{demand:.3f}"],
+            LOCAL_RECEIVER_ENV,
         )
+        services.append(start_service("notifier", ["notifier"], config, logs, LOCAL_RECEIVER_ENV))
         business_key = register_business(config, "demo shop", "shop@example.com")
+        receiver.secret = register_receiver(config, business_key, receiver.url)
         _print_banner(config, business_key, logs, drones, demand)
+        print(f"webhooks of the demo shop's deliveries go to {receiver.url} (printed below)")
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_follow_one_delivery(config, business_key))
             _wait_forever(services)
     finally:
         print("\nstopping the services...", flush=True)
+        receiver.close()
         stop_all(services)
         if started.started_kafka or started.started_postgres:
             print("stopping the local stack...", flush=True)
             stack.down(settings)
     return 0
+
+
+def register_receiver(config: PlatformConfig, business_key: str, url: str) -> str:
+    """Register `url` for every webhook topic of the business; its signing secret."""
+    response = httpx.post(
+        f"{config.api_url}/v1/webhooks/endpoints",
+        headers={"X-API-Key": business_key},
+        json={"url": url, "topics": list(WEBHOOK_TOPICS), "description": "the demo's receiver"},
+        timeout=30.0,
+    )
+    response.raise_for_status()
+    secret: str = response.json()["secret"]
+    return secret
 
 
 def _print_banner(
@@ -134,8 +165,10 @@ dronefleet is running: {drones} drones, {demand:.2f} deliveries a minute of simu
                   (every service's metrics, the alerts: {_prometheus_url(config)}/alerts)
   metrics         {config.api_url}/metrics (the API, with the operators' key as a bearer)
                   http://127.0.0.1:{config.streams_metrics_port}/metrics (the stream worker;
-                  the sink, the simulator and the lag exporter on the next three ports,
-                  each with /healthz and /readyz)
+                  the sink, the simulator, the lag exporter and the notifier on the next
+                  four ports, each with /healthz and /readyz)
+  webhooks        curl {config.api_url}/v1/webhooks/endpoints -H 'X-API-Key: {business_key}'
+                  (each endpoint's /attempts, /messages?state=dead, /redeliver)
   logs            {logs}/*.log
 Following one delivery below; Ctrl-C stops everything.
 """,

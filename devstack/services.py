@@ -22,7 +22,7 @@ from devstack.processes import tail
 from devstack.prometheus import PrometheusNode
 from devstack.settings import StackSettings
 
-KAFKA_SERVICES = ("STREAMS", "PROJECTIONS", "API", "SIMULATOR", "DASHBOARD")
+KAFKA_SERVICES = ("STREAMS", "PROJECTIONS", "API", "SIMULATOR", "DASHBOARD", "NOTIFIER")
 """The services whose settings inherit `kafkaio.settings.KafkaSettings`, by env name."""
 
 
@@ -43,6 +43,8 @@ class PlatformConfig:
     api_port: int = 8000
     token_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     operator_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    webhook_signing_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    """Derives the webhook endpoints' secrets: the API and the notifier share it."""
     dashboard_port: int | None = None
     """The operators' dashboard's port; None: no dashboard (tests that do not look at it)."""
     streams_metrics_port: int | None = None
@@ -52,6 +54,8 @@ class PlatformConfig:
     """The projection sink's probes and metrics; None: not served."""
     simulator_metrics_port: int | None = None
     """The simulator's probes and metrics; None: not served."""
+    notifier_metrics_port: int | None = None
+    """The notifier's probes and metrics; None: not served (or no notifier started)."""
     lag_exporter_port: int | None = None
     """Where `dronefleet-streams lag --serve` serves the groups' lag; None: not started."""
     log_format: str | None = None
@@ -69,6 +73,7 @@ class PlatformConfig:
             "streams": self.streams_metrics_port,
             "projections": self.projections_metrics_port,
             "simulator": self.simulator_metrics_port,
+            "notifier": self.notifier_metrics_port,
             "lag-exporter": self.lag_exporter_port,
         }.get(service)
 
@@ -118,18 +123,22 @@ class PlatformConfig:
                 for service, port in (
                     ("PROJECTIONS", self.projections_metrics_port),
                     ("SIMULATOR", self.simulator_metrics_port),
+                    ("NOTIFIER", self.notifier_metrics_port),
                 )
                 if port is not None
             },
             **{
                 f"DRONEFLEET_{service}_LOG_FORMAT": self.log_format
-                for service in ("STREAMS", "PROJECTIONS", "API", "SIMULATOR")
+                for service in ("STREAMS", "PROJECTIONS", "API", "SIMULATOR", "NOTIFIER")
                 if self.log_format is not None
             },
             "DRONEFLEET_PROJECTIONS_DATABASE_URL": database_url,
             "DRONEFLEET_API_DATABASE_URL": database_url,
             "DRONEFLEET_API_TOKEN_SECRET": self.token_secret,
             "DRONEFLEET_API_OPERATOR_KEY": self.operator_key,
+            "DRONEFLEET_API_WEBHOOK_SIGNING_KEY": self.webhook_signing_key,
+            "DRONEFLEET_NOTIFIER_SIGNING_KEY": self.webhook_signing_key,
+            "DRONEFLEET_NOTIFIER_DATABASE_URL": database_url,
             "DRONEFLEET_API_PORT": str(self.api_port),
             "DRONEFLEET_API_PUBLIC_URL": self.api_url,
             "DRONEFLEET_API_ALLOWED_ORIGINS": (

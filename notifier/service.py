@@ -3,9 +3,9 @@
 Two loops in one process: the consumer (the group `<prefix>notifier` over the
 businesses, deliveries and tracking topics) folds records into the outbox with its
 offsets, a batch per transaction; the dispatcher posts what is due. The database holds
-the position: on assignment each partition resumes at its stored offset (from the
-beginning when there is none), and the offsets are committed to Kafka afterwards too,
-for the lag tools only.
+the position: at start the notifier takes every partition and resumes each at its stored
+offset (from the beginning when there is none); the offsets are committed to the group
+in Kafka afterwards too, for the lag tools only.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from psycopg_pool import AsyncConnectionPool
 
@@ -31,30 +31,11 @@ from notifier.store import Store
 log = logging.getLogger(__name__)
 
 
-def consumed_topics(settings: NotifierSettings) -> list[str]:
-    """The topics the notifier reads."""
+def consumed_partitions(settings: NotifierSettings) -> list[TopicPartition]:
+    """Every partition of the topics the notifier reads, as the layout has them."""
     topics = settings.topics
-    return [topics.businesses.name, topics.deliveries.name, topics.tracking.name]
-
-
-class _ResumeAtStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, notifier: Notifier) -> None:
-        self.notifier = notifier
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Nothing to do: every batch is written before the next is read."""
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Seek every partition to its stored offset, or to its beginning."""
-        consumer = self.notifier.consumer
-        assert consumer is not None
-        stored = await self.notifier.store.offsets(assigned)
-        for tp in assigned:
-            if tp in stored:
-                consumer.seek(tp, stored[tp])
-            else:
-                await consumer.seek_to_beginning(tp)
-        log.info("assigned %d partitions, %d with a stored offset", len(assigned), len(stored))
+    specs = (topics.businesses, topics.deliveries, topics.tracking)
+    return [TopicPartition(spec.name, p) for spec in specs for p in range(spec.partitions)]
 
 
 @dataclass
@@ -87,9 +68,7 @@ class Notifier:
             auto_offset_reset="earliest",
         )
         await self.consumer.start()
-        self.consumer.subscribe(
-            consumed_topics(self.settings), listener=_ResumeAtStoredOffsets(self)
-        )
+        await self._resume(self.consumer)
         dispatching = asyncio.create_task(self.dispatcher.run(self.stopping))
         try:
             while not self.stopping.is_set():
@@ -105,10 +84,35 @@ class Notifier:
             await self.sender.close()
             await self.pool.close()
 
+    async def _resume(self, consumer: AIOKafkaConsumer) -> None:
+        """Take every partition and position each at its stored offset, before any fetch.
+
+        Assigned by the notifier itself rather than by the group's rebalance: with a
+        rebalance listener, records were fetched from the group's position before the
+        listener's seek to the stored offsets took effect, and folded twice (out of
+        order for the endpoints learnt meanwhile). One notifier runs at a time anyway
+        (docs/decisions/0004-webhooks.md); the group holds its offsets for the lag tools.
+        """
+        partitions = consumed_partitions(self.settings)
+        consumer.assign(partitions)
+        stored = await self.store.offsets(partitions)
+        for tp in partitions:
+            if tp in stored:
+                consumer.seek(tp, stored[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
+        log.info("reading %d partitions, %d from a stored offset", len(partitions), len(stored))
+
     async def _fold(self, router: Router, batch: dict[TopicPartition, list[object]]) -> None:
+        """Fold a batch, the businesses topic's records first, and write it with its offsets.
+
+        Endpoint events first: an endpoint registered just before a delivery event that
+        came in the same batch hears of it (it was recorded after the registration).
+        """
         writes = Writes()
         offsets: dict[TopicPartition, int] = {}
-        for tp, records in batch.items():
+        businesses = self.settings.topics.businesses.name
+        for tp, records in sorted(batch.items(), key=lambda item: item[0].topic != businesses):
             for record in records:
                 value = getattr(record, "value", None)
                 offsets[tp] = int(getattr(record, "offset")) + 1  # noqa: B009

@@ -50,10 +50,13 @@ class NotifierSettings(KafkaSettings, ProbeSettings, LogSettings):
     """The longest one attempt may take, connection and answer included."""
     response_max_bytes: int = Field(default=4096, ge=0)
     """What is read of a receiver's answer (kept with the attempt); the rest is not read."""
-    per_endpoint_concurrency: int = Field(default=8, ge=1)
-    """Posts in flight to one endpoint at most: a slow receiver holds these, not others'."""
-    max_in_flight: int = Field(default=256, ge=1)
-    """Posts in flight in all."""
+    per_endpoint_concurrency: int = Field(default=32, ge=1)
+    """Posts in flight to one endpoint at most: a slow receiver holds these, not others'.
+    32 because one endpoint may take a whole platform's traffic: at the end-to-end
+    benchmark's rate (200 events/s, one business) 8 fell behind by seconds and 32 kept
+    the p99 at 0.23 s (BENCHMARKS.md, "Webhooks")."""
+    max_in_flight: int = Field(default=512, ge=1)
+    """Posts in flight in all: room for 16 endpoints hanging at once with others served."""
     allow_private_targets: bool = False
     """Post to http and to private or loopback addresses too (a local receiver: the demo,
     the tests). Link-local addresses (cloud metadata) stay refused."""
