@@ -84,6 +84,23 @@ class Notifier:
             await self.sender.close()
             await self.pool.close()
 
+    async def _write(self, writes: Writes, offsets: dict[TopicPartition, int]) -> None:
+        """Write the batch, again and again while the database is away.
+
+        The fold in memory already holds the batch, so the batch must land before the
+        next is folded; every write in it is idempotent (upserts, `ON CONFLICT DO
+        NOTHING`, offsets set), so a try that failed after its commit is harmless again.
+        """
+        delay = 0.2
+        while True:
+            try:
+                await self.store.write_batch(writes, offsets)
+                return
+            except Exception:  # the database away or restarting
+                log.exception("writing a batch failed; again in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.reconnect_max_delay_s)
+
     async def _resume(self, consumer: AIOKafkaConsumer) -> None:
         """Take every partition and position each at its stored offset, before any fetch.
 
@@ -124,14 +141,7 @@ class Notifier:
                     self.undecodable += 1  # the stream processors dead-letter what is theirs
                     continue
                 router.apply(event, writes)
-        try:
-            await self.store.write_batch(writes, offsets)
-        except Exception:
-            # Not written: the fold in memory is ahead of the database. Start over from
-            # what the database holds (the process's supervisor restarts it).
-            log.exception("writing a batch failed; stopping so a restart resumes from the store")
-            self.stop()
-            raise
+        await self._write(writes, offsets)
         self.metrics.queued.inc(len(writes.messages))
         if writes.messages or writes.redeliveries or writes.endpoints:
             self.dispatcher.wake()

@@ -309,3 +309,32 @@ async def test_a_notifier_killed_mid_stream_loses_nothing_and_repeats_with_the_s
         assert received.message_id == message_id(data["event_id"], "e1")  # a repeat: same id
     assert len(set(ids)) == 200
     no_message_delivered_out_of_order(receiver, "/hook", stories)
+
+
+async def test_the_database_dropping_the_notifiers_connections_loses_nothing(
+    running_stack: StackSettings, own_topics: Topics, fresh_database: Callable[[], str]
+) -> None:
+    dsn = fresh_database()
+    bootstrap = running_stack.kafka_bootstrap
+    database = dsn.rsplit("/", 1)[1]
+    kill = (
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()"
+    )
+    async with (
+        receiving() as receiver,
+        running_notifier(notifier_settings(bootstrap, own_topics, dsn)),
+    ):
+        receiver.on("/hook").hang_s = 0.02
+        await register(bootstrap, own_topics, dsn, "b1", "e1", receiver.url("/hook"))
+        stories = await deliveries(bootstrap, own_topics, "b1", 20)
+        for _ in range(3):  # its sessions cut while it folds and posts, as a restart would
+            await asyncio.sleep(0.3)
+            rows(dsn, kill, database)
+            stories.update(await deliveries(bootstrap, own_topics, "b1", 10))
+        await wait_for(
+            lambda: first_arrivals(receiver, "/hook") == expected(stories),
+            90,
+            "every message after the connections were cut",
+        )
+    no_message_delivered_out_of_order(receiver, "/hook", stories)
