@@ -67,6 +67,14 @@ a flag in telemetry because it is rare (a few per mission, against a fix per sec
 it is a fact operators and analysts want on its own, and the gate forwards it without
 adding per-fix work to the hot path. A drone's returned or charged milestone and its
 first idle fix say the same thing; whichever comes first wins, the other changes nothing.
+
+The airspace, and why it too comes from this topic: dispatch weighs drones by their
+routes around the no-fly zones and budgets the trip home to the depot nearest the
+drop-off (`streams.domain.drone_choice`, issue 19). The group's leader copies each new
+airspace it follows into this topic beside its ticks (`AirspacePublished`, as written on
+the `airspace` topic); dispatch keeps it in the fleet table (`AIRSPACE_KEY`), so a new
+owner has it, and a rebuild reads it at the same place between the same requests and
+decides the same. Until one is read, the straight lines (as before issue 19).
 """
 
 from __future__ import annotations
@@ -80,6 +88,8 @@ import msgspec
 import numpy as np
 
 from contracts import (
+    AirspacePublished,
+    AirspaceRules,
     AnyEvent,
     AssignDrone,
     Command,
@@ -110,6 +120,10 @@ from streams.processors.telemetry_gate import FLEET_KEY
 
 CLOCK_KEY = b""
 """The fleet table's key of dispatch's clock (the last tick's time): no drone id is empty."""
+AIRSPACE_KEY = b"\x00airspace"
+"""The fleet table's key of the airspace dispatch routes around: no drone id has a NUL."""
+NOT_DRONES = frozenset({CLOCK_KEY, AIRSPACE_KEY})
+"""The fleet table's keys that are not drones."""
 
 
 class FleetEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -182,6 +196,7 @@ class DispatchProcessor:
     """Liveness decisions since the worker started, by kind (the worker's metrics)."""
     _index: FleetIndex[FleetEntry] | None = field(default=None, init=False, repr=False)
     _clock: datetime | None = field(default=None, init=False, repr=False)
+    _airspace: AirspaceRules | None = field(default=None, init=False, repr=False)
 
     def process(self, record: SourceRecord, now: datetime) -> list[Outgoing]:
         """Handle one record of the dispatch topic; a refused one becomes a dead letter."""
@@ -218,6 +233,9 @@ class DispatchProcessor:
                 return out
         elif isinstance(event, DroneLost | DroneFound):
             return []  # dispatch's own facts, read back: applied when they were decided
+        elif isinstance(event, AirspacePublished):
+            if not self._on_airspace(event):
+                return []
         else:
             raise UnexpectedRecordError(event.event_type)
         return [*out, *self._assign_waiting(now)]
@@ -232,6 +250,31 @@ class DispatchProcessor:
             raw = self.fleet.get(CLOCK_KEY)
             self._clock = _clock_decoder.decode(raw) if raw else None
         return self._clock
+
+    def airspace(self) -> AirspaceRules | None:
+        """The airspace dispatch routes around (None before the first copy read).
+
+        Kept in memory once read; the table is read again only after a recovery.
+        """
+        if self._airspace is None:
+            raw = self.fleet.get(AIRSPACE_KEY)
+            if raw:
+                decoded = decode_event(raw)
+                if isinstance(decoded, AirspacePublished):
+                    self._airspace = AirspaceRules(decoded)
+        return self._airspace
+
+    def _on_airspace(self, airspace: AirspacePublished) -> bool:
+        """Take a copy of the airspace; True when it changes what dispatch routes around.
+
+        Copies of the one in force (a new leader copies again) change nothing.
+        """
+        current = self.airspace()
+        if current is not None and current.airspace.event_id == airspace.event_id:
+            return False
+        self.fleet[AIRSPACE_KEY] = encode_event(airspace)
+        self._airspace = AirspaceRules(airspace)
+        return True
 
     def _enqueue(self, waiting: WaitingDelivery) -> None:
         queued = msgspec.structs.replace(waiting, queued_at=self.clock())
@@ -356,6 +399,7 @@ class DispatchProcessor:
         """The fleet table was recovered (a rebalance): re-read it when next needed."""
         self._index = None
         self._clock = None
+        self._airspace = None
 
     def _fleet_index(self) -> FleetIndex[FleetEntry]:
         """The fleet table, decoded once, kept in step with its writes (`fleet_index`)."""
@@ -364,7 +408,7 @@ class DispatchProcessor:
             self._index = FleetIndex(
                 _heard_by(_fleet_decoder.decode(raw), clock)
                 for key, raw in self.fleet.items()
-                if raw and key != CLOCK_KEY
+                if raw and key not in NOT_DRONES
             )
         return self._index
 
@@ -465,6 +509,7 @@ class DispatchProcessor:
         if not free.any():
             return []
         candidates = index.candidates()
+        airspace = self.airspace()
         out: list[Outgoing] = []
         for delivery in waiting:
             if not free.any():
@@ -474,7 +519,12 @@ class DispatchProcessor:
                 declined = np.isin(candidates.drone_ids, list(delivery.declined_by))
                 allowed = free & ~declined
             chosen = choose_among(
-                candidates, allowed, delivery.pickup, delivery.dropoff, self.policy
+                candidates,
+                allowed,
+                delivery.pickup,
+                delivery.dropoff,
+                self.policy,
+                airspace=airspace,
             )
             if chosen is None:
                 continue  # none can take this one now; it must not block the others

@@ -33,22 +33,27 @@ class StagesService(Service):
         *,
         serve_metrics: Callable[[], Coroutine[Any, Any, None]] | None = None,
         gc_freezing: GcFreezeSettings | None = None,
+        followers: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> None:
         """The stages' loops, with what else runs beside the app.
 
         `serve_metrics` serves the probes and metrics until cancelled (None: no
         endpoint), on this loop, whose heartbeat it beats (`runtime.probes`); `gc_freezing`
-        holds the collector's freezing periods (None: never freeze).
+        holds the collector's freezing periods (None: never freeze); `followers` read
+        what the stages look up until cancelled (the airspace), started before them.
         """
         super().__init__()
         self.loops = tuple(loops)
         self.serve_metrics = serve_metrics
         self.gc_freezing = gc_freezing
+        self.followers = tuple(followers)
 
     async def on_start(self) -> None:
         """Serve the metrics, then run every stage's loop and the freezing in the background."""
         if self.serve_metrics is not None:
             self.add_future(self.serve_metrics())
+        for follow in self.followers:
+            self.add_future(follow())
         for loop in self.loops:
             self.add_future(loop.supervise())
         freezing = self.gc_freezing.freezing() if self.gc_freezing is not None else None

@@ -50,7 +50,9 @@ from streams.processors.delivery_repository import DeliveryRepository
 from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.records import OutTopic, SourceRecord
 from streams.processors.telemetry_gate import FLEET_KEY, TelemetryGate
+from streams.processors.tracking_emitter import AirspaceInForce
 from streams.runtime import metrics
+from streams.runtime.airspace_follower import AirspaceFollower
 from streams.runtime.batch_loop import BatchLoop, LoopConfig, Process, process_records
 from streams.runtime.changelogged_table import ChangeloggedTable
 from streams.runtime.faust_bends import DronefleetApp
@@ -102,15 +104,17 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> Stre
     )
     app = faust_app(settings)
     dispatcher = add_dispatch_agent(app, topics, outputs, replayed, dispatch_processor(settings))
-    add_liveness_timer(app, settings, topics)
+    airspace = AirspaceFollower(settings.kafka_bootstrap, topics.airspace.name, AirspaceInForce())
+    add_liveness_timer(app, settings, topics, airspace)
     loops = (
         gate_loop(settings, topics, gate, outputs),
-        deliveries_loop(settings, topics, outputs, replayed),
+        deliveries_loop(settings, topics, outputs, replayed, airspace.in_force),
     )
     stages = StagesService(
         loops,
         serve_metrics=metrics_endpoint(settings, gate, dispatcher, loops),
         gc_freezing=settings,
+        followers=(airspace.follow,),
     )
     return StreamWorker(app, stages)
 
@@ -164,8 +168,12 @@ def deliveries_loop(
     topics: Topics,
     outputs: Mapping[OutTopic, str],
     replayed: Horizon,
+    airspace: AirspaceInForce | None = None,
 ) -> BatchLoop:
-    """The deliveries fold over its three changelogged tables."""
+    """The deliveries fold over its three changelogged tables.
+
+    The ETA routes around `airspace`'s zones (None: straight lines).
+    """
     states, tracking, parked = (
         ChangeloggedTable(changelog_topic(settings, table)) for table in DELIVERIES_TABLES
     )
@@ -174,6 +182,7 @@ def deliveries_loop(
         commands_topic=topics.delivery_commands.name,
         eta_model=eta_model(settings),
         min_interval=timedelta(seconds=settings.tracking_min_interval_s),
+        airspace=airspace,
     )
     stage = DeliveriesStage(
         processor, (states, tracking, parked), outputs, settings.kafka_bootstrap, replayed
@@ -275,16 +284,28 @@ def add_dispatch_agent(
     return dispatcher
 
 
-def add_liveness_timer(app: faust.App, settings: StreamsSettings, topics: Topics) -> None:
+def add_liveness_timer(
+    app: faust.App,
+    settings: StreamsSettings,
+    topics: Topics,
+    airspace: AirspaceFollower | None = None,
+) -> None:
     """Every `liveness_tick_s`, the group's leader writes its wall time into `dispatch`.
 
     The dispatcher decides on time only on these ticks (`streams.processors.dispatcher`
     says why); one writer, the leader, so a group of workers does not tick N times.
+    Before a tick, the leader copies the airspace it follows into the topic when it has
+    not copied that one yet (a new version, or a new leader: dispatch ignores one it has
+    already), so dispatch reads the airspace in its log, where a rebuild reads it too.
     """
     sink = raw_topic(app, topics.dispatch.name)
     ticks = itertools.count(1)
 
     async def liveness_tick() -> None:
+        uncopied = airspace.uncopied() if airspace is not None else None
+        if airspace is not None and uncopied is not None:
+            await sink.send(key=FLEET_KEY, value=uncopied)
+            airspace.copied = uncopied
         now = utc_now()
         tick = LivenessTick(
             event_id=new_event_id(),
