@@ -24,6 +24,7 @@ from api.errors import ForbiddenError, NotAuthenticatedError, UnavailableError
 from api.hub import TrackingHub
 from api.key_ledger import KeyLedger
 from api.metrics import ApiMetrics
+from api.quote import FreeDrones
 from api.settings import ApiSettings
 from api.throttle import RateLimits, SocketCaps
 from api.token_life import DeliveryEnds
@@ -62,6 +63,16 @@ class Services:
         if self.waiting is None:
             self.waiting = WaitingLine(self.settings.ws_wait_refresh_s)
         return self.waiting
+
+    free: FreeDrones | None = None
+    """The fleet's free drones shared by this process's quotes (built on first use, with
+    the same refresh period as the queue; see `free_drones`)."""
+
+    def free_drones(self) -> FreeDrones:
+        """The process's one `FreeDrones`, built on first use."""
+        if self.free is None:
+            self.free = FreeDrones(self.settings.ws_wait_refresh_s)
+        return self.free
 
 
 async def record(services: Services, topic: str, key: str, value: bytes, what: str) -> None:

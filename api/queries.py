@@ -66,6 +66,20 @@ async def waiting_deliveries(pool: AsyncConnectionPool) -> list[str]:
     return [row["delivery_id"] for row in rows]
 
 
+async def free_drones(pool: AsyncConnectionPool, silent_after_s: float) -> list[dict[str, Any]]:
+    """The drones heard within `silent_after_s`: position, and whether free.
+
+    Free: idle, with no delivery. O(fleet), from `drone_latest_view`; the quote reads it
+    at most once per refresh period for the whole process (`api.quote.FreeDrones`).
+    """
+    return await _all(
+        pool,
+        "SELECT lat, lon, (phase = 'idle' AND delivery_id IS NULL) AS free"
+        " FROM drone_latest_view WHERE observed_at >= now() - make_interval(secs => %s)",
+        (silent_after_s,),
+    )
+
+
 async def ping(pool: AsyncConnectionPool) -> None:
     """Raise when the database does not answer."""
     async with pool.connection() as conn:

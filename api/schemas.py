@@ -49,6 +49,26 @@ class CancellationAcceptedPublic(BaseModel):
     status: Literal["cancellation_requested"]
 
 
+class QuotePublic(BaseModel):
+    """The promise before a drone flies the delivery (issue 19).
+
+    When the pickup and the drop-off should happen, and what makes it up (`api.quote`
+    says how it is counted).
+    """
+
+    pickup_eta: datetime
+    """When the drone should land at the pickup."""
+    dropoff_eta: datetime
+    """When the delivery should be complete: landed at the drop-off, parcel left."""
+    wait_s: float
+    """Before a drone is assigned: 0 while more drones are free than deliveries wait."""
+    to_pickup_s: float
+    """The flight to the pickup, round the no-fly zones."""
+    to_dropoff_s: float
+    """From landing at the pickup to the end at the drop-off (dwells and flight)."""
+    quoted_at: datetime
+
+
 class DeliveryAcceptedPublic(BaseModel):
     """202 body: the delivery id and what the customer needs to follow it."""
 
@@ -58,6 +78,11 @@ class DeliveryAcceptedPublic(BaseModel):
     tracking_url: str
     websocket_url: str
     websocket_subprotocols: list[str]
+    quote: QuotePublic | None = None
+    """The ETAs at the pickup and the drop-off, as of the request. None for a request
+    with an `Idempotency-Key` (its answer must be the same on every retry, and a quote
+    moves with the fleet: the tracking socket's first message carries it), and while the
+    read model cannot say how many drones are free."""
 
 
 class DeliveryStatusPublic(BaseModel):
@@ -118,6 +143,9 @@ class TrackingStateMessagePublic(BaseModel):
     serves in request order), 0 when it is next; None when not waiting or not yet counted."""
     waiting_total: int | None
     """While it waits: how many deliveries wait for a drone in all, itself included."""
+    quote: QuotePublic | None = None
+    """While it waits: the ETAs at the pickup and the drop-off as of now (sent again when
+    they move by more than 30 s); None otherwise, or when they cannot be counted."""
 
 
 class ProblemPublic(BaseModel):

@@ -56,8 +56,21 @@ class WaitingLine:
             age = None if self._read_at is None else self.clock() - self._read_at
             missing = delivery_id not in self._order
             if age is None or age >= self.refresh_s or (missing and age >= 1.0):
-                queue = await read()
-                self.reads += 1
-                self._order = {waiting: index for index, waiting in enumerate(queue)}
-                self._read_at = self.clock()
+                await self._read(read)
         return place_in(self._order, delivery_id)
+
+    async def length(self, read: Callable[[], Awaitable[list[str]]]) -> int:
+        """How many deliveries wait: all are ahead of a new request (`api.quote`).
+
+        From a queue at most `refresh_s` old.
+        """
+        async with self._lock:
+            if self._read_at is None or self.clock() - self._read_at >= self.refresh_s:
+                await self._read(read)
+        return len(self._order)
+
+    async def _read(self, read: Callable[[], Awaitable[list[str]]]) -> None:
+        queue = await read()
+        self.reads += 1
+        self._order = {waiting: index for index, waiting in enumerate(queue)}
+        self._read_at = self.clock()

@@ -17,6 +17,7 @@ from api.deps import BusinessDep, DeliveryReader, DeliveryReaderDep, ServicesDep
 from api.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
 from api.idempotency import IdempotencyKeyHeader
 from api.openapi import problem_responses
+from api.quote import quote_now
 from api.schemas import (
     CancellationAcceptedPublic,
     CancelRequestIn,
@@ -68,6 +69,11 @@ async def request_delivery(
     With an `Idempotency-Key`, a retry gets the same delivery (and, once the read model
     has it, the very same answer) and nothing more is recorded; the same key with another
     body is refused with 422 `idempotency_key_reused` (`api.idempotency`).
+
+    The answer carries the quote (issue 19): when the pickup and the drop-off should
+    happen, counting the deliveries waiting before it, the nearest free drone and the
+    routes round the no-fly zones (`api.quote`); not for a keyed request, whose answer
+    must not change between retries (its socket's first message has it).
     """
     if idempotency_key is not None:
         return await _keyed_request(body, business, services, idempotency_key)
@@ -90,7 +96,18 @@ async def request_delivery(
         services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"
     )
     services.metrics.deliveries_requested.inc()
-    return _accepted(services, delivery_id, business, now)
+    accepted = _accepted(services, delivery_id, business, now)
+    accepted.quote = await quote_now(
+        services.pool,
+        services.airspace,
+        services.free_drones(),
+        services.waiting_line(),
+        pickup,
+        dropoff,
+        None,
+        now,
+    )
+    return accepted
 
 
 async def _keyed_request(

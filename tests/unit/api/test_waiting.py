@@ -69,3 +69,22 @@ def test_a_delivery_requested_since_the_last_read_is_counted_a_second_later() ->
         assert line.reads == 2
 
     asyncio.run(scenario())
+
+
+def test_the_length_of_the_queue_is_read_once_per_refresh_period() -> None:
+    now = [0.0]
+    line = WaitingLine(refresh_s=5.0, clock=lambda: now[0])
+    queue = ["a", "b"]
+
+    async def read() -> list[str]:
+        return list(queue)
+
+    async def scenario() -> None:
+        assert await line.length(read) == 2
+        queue.append("c")
+        now[0] = 4.0
+        assert await line.length(read) == 2 and line.reads == 1
+        now[0] = 5.0
+        assert await line.length(read) == 3 and line.reads == 2
+
+    asyncio.run(scenario())

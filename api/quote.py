@@ -1,0 +1,225 @@
+"""The quote at request time: when the drone should reach the pickup and the drop-off.
+
+Issue 19 (1): a customer gets a promise with the 202, not "..." until a drone is
+assigned. The quote adds up what the delivery has ahead of it:
+
+1. the wait for a drone. Deliveries waiting before it are served first (dispatch's
+   queue is by request time): while more drones are free than are waiting ahead, none.
+   Otherwise it waits for drones to come free: the deliveries it must wait out, each
+   taking a busy drone for about one mission, shared by the busy drones (a first model:
+   issue 19 part 5 measures it against what happens);
+2. the flight to the pickup: along the route around the no-fly zones
+   (`contracts.airspace`, the planner the stream worker's ETA uses) from the nearest
+   free drone, or, when it must wait, from the depot nearest the pickup (drones come
+   free at depots); a climb, the cruise and a descent, as the ETA counts a leg;
+3. the dwell at the pickup; 4. the flight to the drop-off along its route, and the
+   dwell there (the ETA's arrival includes it, so the two compare).
+
+The flight profile is the stream worker's (`streams.domain.eta.EtaModel`), repeated in
+the API's settings because services share only `contracts`; a unit test keeps the
+defaults equal. Pure, but for `FreeDrones`, which reads the fleet's free drones from the
+read model at most once per refresh period for every request of the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from psycopg_pool import AsyncConnectionPool
+
+from api import queries
+from api.airspace import AirspaceKeeper
+from api.errors import UnavailableError
+from api.schemas import QuotePublic
+from api.waiting import WaitingLine
+from contracts import AirspaceRules, GeoPoint
+
+
+@dataclass(frozen=True, slots=True)
+class FlightProfile:
+    """How the fleet flies, as the ETA counts it (the stream worker's `EtaModel`)."""
+
+    cruise_speed_mps: float = 15.0
+    cruise_altitude_m: float = 60.0
+    climb_rate_mps: float = 5.0
+    descent_rate_mps: float = 4.0
+    dwell_s: float = 10.0
+
+    def leg_s(self, horizontal_m: float) -> float:
+        """A whole leg from the ground to the ground: climb, cruise, descent."""
+        return (
+            self.cruise_altitude_m / self.climb_rate_mps
+            + horizontal_m / self.cruise_speed_mps
+            + self.cruise_altitude_m / self.descent_rate_mps
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """The free drones' positions (degrees) and how many drones are busy."""
+
+    lats: npt.NDArray[np.float64]
+    lons: npt.NDArray[np.float64]
+    busy: int
+
+    @classmethod
+    def of(cls, free: list[GeoPoint], busy: int) -> Fleet:
+        """The fleet of these free drones and `busy` busy ones."""
+        return cls(
+            np.array([p.lat for p in free], dtype=np.float64),
+            np.array([p.lon for p in free], dtype=np.float64),
+            busy,
+        )
+
+    @property
+    def free(self) -> int:
+        """How many drones are free."""
+        return int(self.lats.size)
+
+    def nearest(self, to: GeoPoint) -> GeoPoint | None:
+        """The free drone nearest `to` (a planar estimate picks it; None: none free)."""
+        if self.lats.size == 0:
+            return None
+        dy = self.lats - to.lat
+        dx = (self.lons - to.lon) * np.cos(np.radians(to.lat))
+        i = int(np.argmin(dx * dx + dy * dy))
+        return GeoPoint(float(self.lats[i]), float(self.lons[i]))
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """The promise: when the pickup and the drop-off should happen, and what makes it up."""
+
+    pickup_at: datetime
+    dropoff_at: datetime
+    wait_s: float
+    """Before a drone is assigned."""
+    to_pickup_s: float
+    """The flight to the pickup (from the nearest free drone, or the depot nearest it)."""
+    to_dropoff_s: float
+    """From the pickup's landing to the drop-off's end: dwell, flight, dwell."""
+
+
+def quote(
+    pickup: GeoPoint,
+    dropoff: GeoPoint,
+    ahead: int,
+    fleet: Fleet,
+    airspace: AirspaceRules,
+    profile: FlightProfile,
+    now: datetime,
+) -> Quote:
+    """The quote for a delivery with `ahead` deliveries waiting before it."""
+    carry_m = airspace.route_m(pickup, dropoff)
+    to_dropoff_s = profile.dwell_s + profile.leg_s(carry_m) + profile.dwell_s
+    drone = fleet.nearest(pickup) if ahead < fleet.free else None
+    if drone is not None:
+        wait_s = 0.0
+        to_pickup_m = airspace.route_m(drone, pickup)
+    else:
+        depot = airspace.nearest_depot(pickup)
+        to_pickup_m = airspace.route_m(depot, pickup)
+        home_m = airspace.route_m(dropoff, airspace.nearest_depot(dropoff))
+        mission_s = profile.leg_s(to_pickup_m) + to_dropoff_s + profile.leg_s(home_m)
+        to_wait_out = ahead - fleet.free + 1
+        wait_s = to_wait_out * mission_s / max(fleet.busy, 1)
+    to_pickup_s = profile.leg_s(to_pickup_m)
+    pickup_at = now + timedelta(seconds=wait_s + to_pickup_s)
+    return Quote(
+        pickup_at=pickup_at,
+        dropoff_at=pickup_at + timedelta(seconds=to_dropoff_s),
+        wait_s=wait_s,
+        to_pickup_s=to_pickup_s,
+        to_dropoff_s=to_dropoff_s,
+    )
+
+
+MATERIAL_S = 30.0
+"""A quote that moved by more than this is news to the customer (told again)."""
+
+
+def moved(before: Quote | None, after: Quote) -> bool:
+    """Whether the customer should hear of `after`, having been told `before`."""
+    if before is None:
+        return True
+    shift = abs((after.dropoff_at - before.dropoff_at).total_seconds())
+    return shift > MATERIAL_S
+
+
+class FreeDrones:
+    """The fleet's free drones from the read model, re-read at most once per `refresh_s`.
+
+    Reading the fleet costs O(fleet) (`queries.free_drones`): one read serves every
+    request and socket of the process for the period, as `api.waiting.WaitingLine` does
+    for the queue.
+    """
+
+    def __init__(self, refresh_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self.reads = 0
+        self._fleet: Fleet | None = None
+        self._read_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def fleet(self, read: Callable[[], Awaitable[list[dict[str, Any]]]]) -> Fleet:
+        """The fleet, from a read at most `refresh_s` old."""
+        async with self._lock:
+            age = None if self._read_at is None else self.clock() - self._read_at
+            if self._fleet is None or age is None or age >= self.refresh_s:
+                rows = await read()
+                self.reads += 1
+                free = [GeoPoint(row["lat"], row["lon"]) for row in rows if row["free"]]
+                self._fleet = Fleet.of(free, sum(1 for row in rows if not row["free"]))
+                self._read_at = self.clock()
+            return self._fleet
+
+
+QUOTE_SILENT_AFTER_S = 60.0
+"""A drone unheard for longer is not counted (the fleet summary's figure)."""
+
+
+async def quote_now(
+    pool: AsyncConnectionPool,
+    airspace: AirspaceKeeper,
+    free_drones: FreeDrones,
+    waiting: WaitingLine,
+    pickup: GeoPoint,
+    dropoff: GeoPoint,
+    ahead: int | None,
+    now: datetime,
+) -> QuotePublic | None:
+    """The public quote as of `now`; None without an airspace or a read model.
+
+    `ahead`: None for a delivery not in the queue yet (every waiting one is then ahead).
+    """
+    rules = airspace.rules
+    if rules is None:
+        return None
+    try:
+        fleet = await free_drones.fleet(lambda: queries.free_drones(pool, QUOTE_SILENT_AFTER_S))
+        if ahead is None:
+            ahead = await waiting.length(lambda: queries.waiting_deliveries(pool))
+    except UnavailableError:
+        return None
+    made = quote(pickup, dropoff, ahead, fleet, rules, FlightProfile(), now)
+    return public(made, now)
+
+
+def public(made: Quote, now: datetime) -> QuotePublic:
+    """The quote as the API shows it."""
+    return QuotePublic(
+        pickup_eta=made.pickup_at,
+        dropoff_eta=made.dropoff_at,
+        wait_s=round(made.wait_s, 1),
+        to_pickup_s=round(made.to_pickup_s, 1),
+        to_dropoff_s=round(made.to_dropoff_s, 1),
+        quoted_at=now,
+    )

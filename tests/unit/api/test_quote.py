@@ -1,0 +1,175 @@
+"""The quote at request time (`api.quote`, issue 19): its parts add up, it follows the
+routes round the zones, it waits for drones only when too few are free, and it is
+counted with the stream worker's flight profile."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from api import queries
+from api.airspace import AirspaceKeeper
+from api.main import create_app
+from api.quote import Fleet, FlightProfile, FreeDrones, Quote, moved, quote, quote_now
+from api.settings import ApiSettings
+from api.waiting import WaitingLine
+from contracts import GeoPoint
+from contracts.airspace import distance_m
+from streams.domain.eta import EtaModel
+from streams.settings import StreamsSettings
+from tests.support.airspaces import (
+    DEPOT_EAST,
+    EAST_OF_SQUARE,
+    WEST_OF_SQUARE,
+    square_rules,
+)
+from tests.support.factories import T0
+
+RULES = square_rules()
+PROFILE = FlightProfile()
+LEG_FIXED_S = 60.0 / 5.0 + 60.0 / 4.0  # climb and descent
+
+
+def test_the_flight_profile_is_the_stream_worker_s() -> None:
+    eta, streams = EtaModel(), StreamsSettings.model_fields
+    assert PROFILE.cruise_speed_mps == eta.cruise_speed_mps == streams["cruise_speed_mps"].default
+    assert PROFILE.cruise_altitude_m == eta.cruise_altitude_m
+    assert PROFILE.climb_rate_mps == eta.climb_rate_mps == streams["climb_rate_mps"].default
+    assert PROFILE.descent_rate_mps == eta.descent_rate_mps
+    assert PROFILE.dwell_s == eta.pickup_dwell_s == eta.dropoff_dwell_s
+    assert PROFILE.dwell_s == streams["dwell_s"].default
+
+
+def test_with_a_free_drone_the_parts_add_up_along_the_routes() -> None:
+    fleet = Fleet.of([DEPOT_EAST], busy=3)
+    made = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, fleet, RULES, PROFILE, T0)
+    assert made.wait_s == 0.0
+    to_pickup = RULES.route_m(DEPOT_EAST, EAST_OF_SQUARE)
+    carry = RULES.route_m(EAST_OF_SQUARE, WEST_OF_SQUARE)
+    assert carry - distance_m(EAST_OF_SQUARE, WEST_OF_SQUARE) > 500  # round the square
+    assert abs(made.to_pickup_s - (LEG_FIXED_S + to_pickup / 15.0)) < 1e-9
+    assert abs(made.to_dropoff_s - (10.0 + LEG_FIXED_S + carry / 15.0 + 10.0)) < 1e-9
+    assert made.pickup_at == T0 + timedelta(seconds=made.to_pickup_s)
+    assert made.dropoff_at == made.pickup_at + timedelta(seconds=made.to_dropoff_s)
+
+
+def test_the_nearest_free_drone_flies_it() -> None:
+    near = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, Fleet.of([DEPOT_EAST], 0), RULES, PROFILE, T0)
+    both = Fleet.of([GeoPoint(47.40, 8.60), DEPOT_EAST], 0)
+    assert quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, both, RULES, PROFILE, T0) == near
+
+
+def test_a_delivery_waits_only_when_too_few_drones_are_free() -> None:
+    fleet = Fleet.of([DEPOT_EAST, DEPOT_EAST], busy=4)
+    waits = [
+        quote(EAST_OF_SQUARE, WEST_OF_SQUARE, ahead, fleet, RULES, PROFILE, T0).wait_s
+        for ahead in range(5)
+    ]
+    assert waits[0] == waits[1] == 0.0
+    assert 0.0 < waits[2] < waits[3] < waits[4]
+    # Each delivery waited out takes a busy drone for about one mission, shared by four.
+    assert abs(waits[3] - 2 * waits[2]) < 1e-6 and abs(waits[4] - 3 * waits[2]) < 1e-6
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ahead=st.integers(0, 500),
+    free=st.integers(0, 5),
+    busy=st.integers(0, 500),
+    lat=st.floats(47.35, 47.40),
+    lon=st.floats(8.50, 8.58),
+)
+def test_never_before_now_and_the_drop_off_after_the_pickup(
+    ahead: int, free: int, busy: int, lat: float, lon: float
+) -> None:
+    pickup = GeoPoint(lat, lon)
+    if RULES.zone_at(pickup) is not None:
+        return
+    fleet = Fleet.of([DEPOT_EAST] * free, busy)
+    made = quote(pickup, WEST_OF_SQUARE, ahead, fleet, RULES, PROFILE, T0)
+    assert made.wait_s >= 0.0 and T0 < made.pickup_at < made.dropoff_at
+
+
+def test_the_customer_hears_of_a_quote_that_moved_by_more_than_30_s() -> None:
+    first = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, Fleet.of([DEPOT_EAST], 0), RULES, PROFILE, T0)
+
+    def shifted(seconds: float) -> Quote:
+        return Quote(
+            first.pickup_at,
+            first.dropoff_at + timedelta(seconds=seconds),
+            first.wait_s,
+            first.to_pickup_s,
+            first.to_dropoff_s,
+        )
+
+    assert moved(None, first)
+    assert not moved(first, shifted(29.0)) and not moved(first, shifted(-29.0))
+    assert moved(first, shifted(31.0)) and moved(first, shifted(-31.0))
+
+
+def test_free_drones_are_read_once_per_refresh_period_for_everyone() -> None:
+    now = [0.0]
+    drones = FreeDrones(refresh_s=5.0, clock=lambda: now[0])
+    rows = [
+        {"lat": 47.375, "lon": 8.56, "free": True},
+        {"lat": 47.39, "lon": 8.55, "free": False},
+    ]
+
+    async def read() -> list[dict[str, Any]]:
+        return rows
+
+    async def scenario() -> None:
+        fleets = await asyncio.gather(*(drones.fleet(read) for _ in range(10)))
+        assert drones.reads == 1
+        assert fleets[0].free == 1 and fleets[0].busy == 1
+        now[0] = 4.9
+        await drones.fleet(read)
+        assert drones.reads == 1
+        now[0] = 5.0
+        await drones.fleet(read)
+        assert drones.reads == 2
+
+    asyncio.run(scenario())
+
+
+def test_the_openapi_document_has_the_quote_in_the_202_and_the_state_message() -> None:
+    document = create_app(ApiSettings(token_secret="s" * 32)).openapi()
+    schemas = document["components"]["schemas"]
+    assert {"pickup_eta", "dropoff_eta", "wait_s"} <= set(schemas["QuotePublic"]["properties"])
+    accepted = schemas["DeliveryAcceptedPublic"]["properties"]["quote"]
+    assert {"$ref": "#/components/schemas/QuotePublic"} in accepted["anyOf"]
+    created = document["paths"]["/v1/deliveries"]["post"]["responses"]["202"]
+    assert created["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DeliveryAcceptedPublic"
+    }
+
+
+def test_quote_now_counts_the_whole_queue_ahead_of_a_new_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def free_drones(pool: object, silent_after_s: float) -> list[dict[str, Any]]:
+        return [{"lat": DEPOT_EAST.lat, "lon": DEPOT_EAST.lon, "free": True}]
+
+    async def waiting(pool: object) -> list[str]:
+        return ["x", "y"]  # two waiting: more than the one free drone
+
+    monkeypatch.setattr(queries, "free_drones", free_drones)
+    monkeypatch.setattr(queries, "waiting_deliveries", waiting)
+    keeper = AirspaceKeeper()
+
+    async def scenario() -> None:
+        args = (FreeDrones(5.0), WaitingLine(5.0), EAST_OF_SQUARE, WEST_OF_SQUARE)
+        assert await quote_now(None, keeper, *args, None, T0) is None  # no airspace yet
+        keeper.rules = RULES
+        made = await quote_now(None, keeper, *args, None, T0)  # type: ignore[arg-type]
+        assert made is not None and made.wait_s > 0 and made.quoted_at == T0
+        next_in_line = await quote_now(None, keeper, *args, 0, T0)  # type: ignore[arg-type]
+        assert next_in_line is not None and next_in_line.wait_s == 0.0
+        assert next_in_line.dropoff_eta < made.dropoff_eta
+
+    asyncio.run(scenario())
