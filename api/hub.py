@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
 
@@ -79,6 +80,8 @@ class TrackingHub:
         self.dropped = 0
         self.undecodable = 0
         self.running = False
+        self.on_received: Callable[[TrackingUpdated], None] | None = None
+        """Told of every update as the consumer reads it (the metrics time its fix's age)."""
 
     def subscribe(self, delivery_id: str) -> Subscription:
         """Follow a delivery's updates."""
@@ -151,6 +154,8 @@ class TrackingHub:
                     self.undecodable += 1
                     continue
                 if isinstance(event, TrackingUpdated):
+                    if self.on_received is not None:
+                        self.on_received(event)
                     self.publish(event)
         finally:
             self.running = False

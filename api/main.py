@@ -25,7 +25,7 @@ from api.deps import Services
 from api.errors import REASON_OF_STATUS, ApiError
 from api.fleet_feed import FleetHub
 from api.key_ledger import KeyLedger
-from api.metrics import ApiMetrics
+from api.metrics import ApiMetrics, RequestTimer
 from api.openapi import DESCRIPTION, install_problem_document
 from api.routes import (
     airspace,
@@ -166,6 +166,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     install_problem_document(app)
     rates = RateLimits.of(settings.rate_per_address, settings.rate_per_business)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, rates=rates)
+    app.add_middleware(RequestTimer)  # added last: outside the limits, it times their 429s
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:

@@ -171,3 +171,4 @@ async def _send(websocket: WebSocket, subscription: FleetSubscription, services:
         for update in await subscription.take():
             await websocket.send_text(update_message(update))
             services.metrics.ws_messages.inc()
+            services.metrics.observe_sent("fleet", update)

@@ -228,6 +228,8 @@ class _Feed:
         if update.sequence <= self.last_sequence:
             return False  # the snapshot and the first queued update can be the same one
         await self._send(message(kind, update))
+        if kind == "update":  # a snapshot's age is the delivery's, not the pipeline's
+            self.services.metrics.observe_sent("delivery", update)
         self.last_sequence = update.sequence
         self.status = update.status
         if update.status in WITH_REASON:
