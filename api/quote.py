@@ -145,11 +145,11 @@ MATERIAL_S = 30.0
 """A quote that moved by more than this is news to the customer (told again)."""
 
 
-def moved(before: Quote | None, after: Quote) -> bool:
+def moved(before: QuotePublic | None, after: QuotePublic) -> bool:
     """Whether the customer should hear of `after`, having been told `before`."""
     if before is None:
         return True
-    shift = abs((after.dropoff_at - before.dropoff_at).total_seconds())
+    shift = abs((after.dropoff_eta - before.dropoff_eta).total_seconds())
     return shift > MATERIAL_S
 
 

@@ -33,12 +33,20 @@ from api import auth_ws, queries, token_life, tokens
 from api.deps import Services, get_services
 from api.errors import ApiError, NotAuthenticatedError, UnavailableError
 from api.hub import Subscription
+from api.quote import moved, quote_now
 from api.routes.deliveries import SUBPROTOCOL
-from api.schemas import TrackingMessagePublic, TrackingStateMessagePublic
+from api.schemas import QuotePublic, TrackingMessagePublic, TrackingStateMessagePublic
 from api.throttle import problem_body
 from api.waiting import Place
 from api.ws_session import run_session
-from contracts import FINAL_STATUSES, TrackingStatus, TrackingUpdated, shown_status, utc_now
+from contracts import (
+    FINAL_STATUSES,
+    GeoPoint,
+    TrackingStatus,
+    TrackingUpdated,
+    shown_status,
+    utc_now,
+)
 
 router = APIRouter(tags=["tracking"])
 
@@ -212,6 +220,8 @@ class _Feed:
         self.last_sequence = 0
         self.status: TrackingStatus | None = None
         self.last_state: TrackingStateMessagePublic | None = None
+        self.ends: tuple[GeoPoint, GeoPoint] | None = None
+        """The pickup and the drop-off (from the read model): what a quote is made for."""
 
     @property
     def first(self) -> bool:
@@ -261,6 +271,10 @@ class _Feed:
         row = await queries.delivery_status(pool, self.delivery_id)
         if row is None:
             return False  # not in the read model yet: ask again after the refresh period
+        self.ends = (
+            GeoPoint(row["pickup_lat"], row["pickup_lon"]),
+            GeoPoint(row["dropoff_lat"], row["dropoff_lon"]),
+        )
         if self.first:
             track = await queries.latest_track(pool, self.delivery_id)
             if track is not None:
@@ -279,8 +293,10 @@ class _Feed:
     async def _state(self, status: TrackingStatus, reason: str | None) -> None:
         """Send a state message if it tells the customer something new.
 
-        While waiting: whenever the place or the reason changes. Otherwise: a status no
-        update has shown yet (the read model knows more than the hub), or a reason.
+        While waiting: whenever the place, the reason or the quote changes (the quote
+        by more than `api.quote.MATERIAL_S`: a reschedule, a queue that moved). Otherwise:
+        a status no update has shown yet (the read model knows more than the hub), or a
+        reason.
         """
         place = await self._place() if status in WAITING else None
         state = TrackingStateMessagePublic(
@@ -290,6 +306,7 @@ class _Feed:
             reason=reason,
             waiting_ahead=None if place is None else place.ahead,
             waiting_total=None if place is None else place.waiting,
+            quote=await self._quote(place) if status in WAITING else None,
         )
         news = state != self.last_state and (
             status in WAITING or status != self.status or reason is not None
@@ -299,6 +316,29 @@ class _Feed:
         await self._send(state.model_dump_json())
         self.last_state = state
         self.status = status
+
+    async def _quote(self, place: Place | None) -> QuotePublic | None:
+        """The waiting delivery's quote as of now.
+
+        The one last sent while it has not moved materially, so that a state which says
+        nothing new is not sent again.
+        """
+        if self.ends is None:
+            return None
+        ahead = None if place is None else place.ahead
+        fresh = await quote_now(
+            self.services.pool,
+            self.services.airspace,
+            self.services.free_drones(),
+            self.services.waiting_line(),
+            *self.ends,
+            ahead,
+            utc_now(),
+        )
+        sent = self.last_state.quote if self.last_state is not None else None
+        if fresh is None or sent is None or moved(sent, fresh):
+            return fresh
+        return sent
 
     async def _place(self) -> Place | None:
         """The delivery's place in the queue; None when not counted (or no database)."""

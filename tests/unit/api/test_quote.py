@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from api import queries
 from api.airspace import AirspaceKeeper
 from api.main import create_app
-from api.quote import Fleet, FlightProfile, FreeDrones, Quote, moved, quote, quote_now
+from api.quote import Fleet, FlightProfile, FreeDrones, moved, public, quote, quote_now
+from api.schemas import QuotePublic
 from api.settings import ApiSettings
 from api.waiting import WaitingLine
 from contracts import GeoPoint
@@ -96,16 +97,12 @@ def test_never_before_now_and_the_drop_off_after_the_pickup(
 
 
 def test_the_customer_hears_of_a_quote_that_moved_by_more_than_30_s() -> None:
-    first = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, Fleet.of([DEPOT_EAST], 0), RULES, PROFILE, T0)
+    made = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, Fleet.of([DEPOT_EAST], 0), RULES, PROFILE, T0)
+    first = public(made, T0)
 
-    def shifted(seconds: float) -> Quote:
-        return Quote(
-            first.pickup_at,
-            first.dropoff_at + timedelta(seconds=seconds),
-            first.wait_s,
-            first.to_pickup_s,
-            first.to_dropoff_s,
-        )
+    def shifted(seconds: float) -> QuotePublic:
+        later = first.dropoff_eta + timedelta(seconds=seconds)
+        return first.model_copy(update={"dropoff_eta": later})
 
     assert moved(None, first)
     assert not moved(first, shifted(29.0)) and not moved(first, shifted(-29.0))
