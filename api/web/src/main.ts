@@ -1,6 +1,7 @@
 // The customer's live map: the drone, its track so far, the line to where it is heading,
 // pickup and drop-off, the state and a ticking ETA; while it waits for a drone, its place
-// in the queue, and why a drone gave it up or it failed. Data comes from the API only:
+// in the queue and its quote (the ETA ticks from the first second), and why a drone gave
+// it up or it failed. Data comes from the API only:
 // the delivery's status once (for pickup and drop-off), its history once (the track
 // drawn so far, after a reload too) and the live websocket, which the page reopens by
 // itself with backoff until the delivery ends.
@@ -17,6 +18,8 @@ import {
   isFinal,
   mergeTrack,
   parseLink,
+  quoteDeadline,
+  quoteText,
   reasonText,
   shown,
   stateLabel,
@@ -137,7 +140,12 @@ function showState(message: StateMessage): void {
   showStatus(message.status);
   const why = reasonText(message.status, message.reason);
   const waiting = message.status === "requested" || message.status === "rescheduled";
-  const lines = waiting ? [why, waitText(message.waiting_ahead)] : isFinal(message.status) ? [why] : [];
+  if (waiting) deadline = quoteDeadline(message.quote, Date.now()); // the quote ticks until a drone flies
+  const lines = waiting
+    ? [why, waitText(message.waiting_ahead), quoteText(message.quote)]
+    : isFinal(message.status)
+      ? [why]
+      : [];
   view.detail.textContent = lines.filter((line) => line !== null).join(" ");
   redrawAhead();
   tick();

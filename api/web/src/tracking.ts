@@ -21,6 +21,8 @@ export type SocketMessage = TrackingMessage | StateMessage;
 /** `GET /v1/deliveries/{id}/history` (`DeliveryHistoryPublic`): events and the track. */
 export type History = Schemas["DeliveryHistoryPublic"];
 export type TrackPoint = Schemas["TrackPointPublic"];
+/** The promise made while no drone flies the delivery yet (`QuotePublic`, issue 19). */
+export type Quote = Schemas["QuotePublic"];
 /** The delivery's state in the read model (the aggregate's `DeliveryStatus`). */
 export type DeliveryState = DeliveryStatus["status"];
 export type Point = Schemas["PointIn"];
@@ -147,6 +149,22 @@ export function etaDeadline(message: TrackingMessage, receivedAtMs: number): num
   if (message.eta === null) return null;
   const leadMs = Date.parse(message.eta) - Date.parse(message.observed_at);
   return receivedAtMs + Math.max(0, leadMs);
+}
+
+/** The local clock time (ms) a quote's drop-off falls on, from its lead over the time it
+ *  was quoted (as `etaDeadline` does, so a wrong device clock does not skew it). */
+export function quoteDeadline(quote: Quote | null | undefined, receivedAtMs: number): number | null {
+  if (quote === null || quote === undefined) return null;
+  const leadMs = Date.parse(quote.dropoff_eta) - Date.parse(quote.quoted_at);
+  return receivedAtMs + Math.max(0, leadMs);
+}
+
+/** A quote's pickup in words: when the drone should be at the pickup, from now. */
+export function quoteText(quote: Quote | null | undefined): string | null {
+  if (quote === null || quote === undefined) return null;
+  const leadMs = Date.parse(quote.pickup_eta) - Date.parse(quote.quoted_at);
+  const minutes = Math.max(1, Math.round(leadMs / 60_000));
+  return `Pickup expected in about ${minutes} min.`;
 }
 
 export function formatCountdown(msLeft: number): string {
