@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo     the whole platform with a simulated fleet (Ctrl-C stops it)"
 	@echo "make test     unit, integration and end-to-end tests on the real stack"
-	@echo "make lint     ruff, mypy --strict, import boundaries, compose.yaml, the Kubernetes manifests, the alert rules"
+	@echo "make lint     ruff, mypy --strict, import boundaries, compose.yaml, the Kubernetes manifests, the alert rules, the Grafana dashboard"
 	@echo "make bench    the benchmarks of BENCHMARKS.md"
 	@echo "make bench-e2e  the whole platform at 1k/5k/10k drones (private stack; BENCH_E2E_ARGS=...)"
 	@echo "make chaos    fault injection with loss accounting (private stack; CHAOS_ARGS=...)"
@@ -77,6 +77,7 @@ lint: $(STAMP) $(KUSTOMIZE) $(PROMTOOL)
 	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
 	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
 	$(PROMTOOL) check config --syntax-only deploy/prometheus/compose.yml
+	$(PY) scripts/check_dashboard.py --promtool $(PROMTOOL)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
