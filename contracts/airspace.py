@@ -275,6 +275,12 @@ class _Corner:
         return a * b >= 0.0
 
 
+DETOURS_KEPT = 4096
+"""Routes that bend, remembered per graph: dispatch asks for a waiting delivery's legs
+again at every round it tries the queue (milliseconds each round the zones), the API for
+the same depots' legs."""
+
+
 class RouteGraph:
     """The reduced visibility graph of an airspace's zones, for shortest routes around them.
 
@@ -283,7 +289,8 @@ class RouteGraph:
     that touch no zone finds it. The corners are pushed `pad_m` outside, as the
     simulator's planner does, so a route keeps clear of the zone it rounds. Built once
     per airspace version (a few milliseconds for the Zurich scenario's zones); a route
-    whose straight line crosses no zone's bounding box costs four comparisons a zone.
+    whose straight line crosses no zone's bounding box costs four comparisons a zone, one
+    that bends a few milliseconds the first time it is asked (`DETOURS_KEPT`).
     """
 
     def __init__(self, zones: tuple[Polygon, ...], pad_m: float = ROUTE_PAD_M) -> None:
@@ -300,6 +307,7 @@ class RouteGraph:
             c for c in corners if not any(ob._inside(c.x, c.y) for ob in self.obstacles)
         )
         self._edges: list[list[tuple[int, float]]] | None = None
+        self._detours: dict[tuple[float, float, float, float], tuple[GeoPoint, ...]] = {}
 
     def _obstacle(self, zone: Polygon) -> _Obstacle:
         points = [
@@ -350,11 +358,21 @@ class RouteGraph:
         bx, by = self.frame.xy(goal)
         if self._clear(ax, ay, bx, by):
             return (start, goal)
+        key = (start.lat, start.lon, goal.lat, goal.lon)
+        known = self._detours.get(key)
+        if known is not None:
+            return known
         path = self._shortest(ax, ay, bx, by)
-        if path is None:
-            return (start, goal)
         corners = self.corners
-        return (start, *(self.frame.point(corners[i].x, corners[i].y) for i in path), goal)
+        route = (
+            (start, goal)
+            if path is None
+            else (start, *(self.frame.point(corners[i].x, corners[i].y) for i in path), goal)
+        )
+        if len(self._detours) >= DETOURS_KEPT:
+            del self._detours[next(iter(self._detours))]  # the oldest
+        self._detours[key] = route
+        return route
 
     def _shortest(self, ax: float, ay: float, bx: float, by: float) -> list[int] | None:
         """Corner indices of the shortest start -> corners -> goal path (Dijkstra)."""

@@ -19,6 +19,7 @@ and the trip home is back to where the drone was (as before issue 19).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -93,14 +94,24 @@ class Mission:
         """The mission's fixed legs, routed around `airspace`'s zones when given."""
         if airspace is None:
             return cls(pickup, dropoff, None, distance_m(pickup, dropoff), None)
-        home = airspace.nearest_depot(dropoff)
-        return cls(
-            pickup,
-            dropoff,
-            airspace,
-            route_m(airspace, pickup, dropoff),
-            route_m(airspace, dropoff, home),
-        )
+        return _routed_mission(pickup, dropoff, airspace)
+
+
+@functools.lru_cache(maxsize=4096)
+def _routed_mission(pickup: GeoPoint, dropoff: GeoPoint, airspace: AirspaceRules) -> Mission:
+    """`Mission.of` with an airspace, remembered.
+
+    Dispatch weighs every waiting delivery again at each round it tries the queue, and a
+    leg round a zone costs a millisecond.
+    """
+    home = airspace.nearest_depot(dropoff)
+    return Mission(
+        pickup,
+        dropoff,
+        airspace,
+        route_m(airspace, pickup, dropoff),
+        route_m(airspace, dropoff, home),
+    )
 
 
 def route_m(airspace: AirspaceRules, a: GeoPoint, b: GeoPoint) -> float:

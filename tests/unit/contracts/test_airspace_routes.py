@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Polygon
 
 from contracts import GeoPoint
+from contracts import airspace as airspace_module
 from contracts.airspace import distance_m, route_length_m
 from simulator.world.scenario import _planner, default_scenario
 from tests.support.airspaces import (
@@ -105,3 +107,23 @@ def test_routes_agree_with_the_simulator_s_planner_within_half_a_percent() -> No
 def test_the_nearest_depot_is_where_a_drone_goes_home() -> None:
     assert SQUARE_RULES.nearest_depot(EAST_OF_SQUARE) == GeoPoint(47.375, 8.560)
     assert SQUARE_RULES.nearest_depot(WEST_OF_SQUARE) == GeoPoint(47.375, 8.510)
+
+
+def test_a_route_that_bends_is_planned_once_and_the_memory_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules = square_rules()
+    planned: list[object] = []
+    plan = rules.routes._shortest
+
+    def counted(*args: float) -> list[int] | None:
+        planned.append(args)
+        return plan(*args)
+
+    monkeypatch.setattr(rules.routes, "_shortest", counted)
+    monkeypatch.setattr(airspace_module, "DETOURS_KEPT", 2)
+    first = rules.route(WEST_OF_SQUARE, EAST_OF_SQUARE)
+    assert rules.route(WEST_OF_SQUARE, EAST_OF_SQUARE) is first and len(planned) == 1
+    for lat in (47.3751, 47.3752):  # two more detours push the first one out
+        rules.route(GeoPoint(lat, 8.520), EAST_OF_SQUARE)
+    assert rules.route(WEST_OF_SQUARE, EAST_OF_SQUARE) == first and len(planned) == 4

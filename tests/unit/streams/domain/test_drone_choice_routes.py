@@ -17,6 +17,7 @@ from streams.domain.drone_choice import (
     Candidates,
     DispatchPolicy,
     DroneSnapshot,
+    Mission,
     choose_among,
     choose_drone,
     route_m,
@@ -100,3 +101,11 @@ def test_the_trip_home_is_to_the_depot_nearest_the_drop_off() -> None:
     drone = DroneSnapshot("d", pickup, POLICY.reserve_pct + 5 * POLICY.battery_pct_per_km)
     assert choose_drone([drone], pickup, dropoff, POLICY) is None
     assert choose_drone([drone], pickup, dropoff, POLICY, SQUARE) == "d"
+
+
+def test_a_waiting_delivery_s_legs_are_routed_once_for_every_round() -> None:
+    pickup, dropoff = EAST_OF_SQUARE, WEST_OF_SQUARE
+    first = Mission.of(pickup, dropoff, SQUARE)
+    assert Mission.of(pickup, dropoff, SQUARE) is first
+    assert first.carry_m == route_m(SQUARE, pickup, dropoff)
+    assert Mission.of(pickup, dropoff, square_rules()) is not first  # another version
