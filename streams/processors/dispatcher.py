@@ -79,6 +79,7 @@ decides the same. Until one is read, the straight lines (as before issue 19).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -177,6 +178,10 @@ _fleet_decoder = msgspec.json.Decoder(FleetEntry)
 _waiting_decoder = msgspec.json.Decoder(WaitingDelivery)
 _clock_decoder = msgspec.json.Decoder(datetime)
 _encoder = msgspec.json.Encoder()
+
+log = logging.getLogger(__name__)
+"""Each decision about a delivery or a drone, with their ids (`extra=`: JSON logs' fields),
+so that one delivery can be followed through the services' logs (README, "Operations")."""
 
 
 @dataclass
@@ -301,6 +306,11 @@ class DispatchProcessor:
             elif now - waiting.queued_at > self.promise:
                 del self.queue[waiting.delivery_id.encode()]
                 self._count("expired_no_drone_available")
+                log.warning(
+                    "delivery %s: no drone within the promise; expiring it",
+                    waiting.delivery_id,
+                    extra={"delivery_id": waiting.delivery_id},
+                )
                 expiry = ExpireRequest(
                     command_id=new_event_id(),
                     delivery_id=waiting.delivery_id,
@@ -335,6 +345,12 @@ class DispatchProcessor:
             )
             out.append(Outgoing("dispatch", FLEET_KEY, encode_event(lost)))
             self._count("drone_lost")
+            log.warning(
+                "drone %s silent since %s: lost",
+                entry.drone_id,
+                entry.heard_at.isoformat(),
+                extra={"drone_id": entry.drone_id, "delivery_id": delivery_id},
+            )
             if delivery_id is not None:
                 out.append(self._withdraw(delivery_id, entry.drone_id, "drone_lost", now))
             self._put(
@@ -357,6 +373,13 @@ class DispatchProcessor:
         self, delivery_id: str, drone_id: str, reason: WithdrawReason, now: datetime
     ) -> Outgoing:
         self._count(f"withdrawn_{reason}")
+        log.warning(
+            "delivery %s: assignment of drone %s withdrawn (%s)",
+            delivery_id,
+            drone_id,
+            reason,
+            extra={"delivery_id": delivery_id, "drone_id": drone_id},
+        )
         return _command(
             WithdrawAssignment(
                 command_id=new_event_id(),
@@ -384,6 +407,7 @@ class DispatchProcessor:
             )
             out.append(Outgoing("dispatch", FLEET_KEY, encode_event(found)))
             self._count("drone_found")
+            log.info("drone %s reports again: found", drone_id, extra={"drone_id": drone_id})
 
     def waiting(self) -> list[WaitingDelivery]:
         """The deliveries waiting for a drone, oldest first."""
@@ -537,6 +561,12 @@ class DispatchProcessor:
                 drone_id=drone_id,
             )
             out.append(_command(proposal))
+            log.info(
+                "delivery %s: drone %s proposed",
+                delivery.delivery_id,
+                drone_id,
+                extra={"delivery_id": delivery.delivery_id, "drone_id": drone_id},
+            )
             reserved = msgspec.structs.replace(
                 index.entries[drone_id],
                 reserved_for=delivery.delivery_id,
