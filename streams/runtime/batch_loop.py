@@ -37,12 +37,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from contracts import utc_now
+from contracts import decode_dead_letter, utc_now
 from kafkaio import BatchSender, WireRecord
 from streams.processors.records import Outgoing, OutTopic, SourceRecord, dead_letter
 from streams.runtime.horizon import Horizon, already_processed
@@ -113,13 +114,43 @@ def process_records(
                 record.partition,
                 record.offset,
                 traceback.format_exc(),
-                extra={"topic": record.topic, "partition": record.partition},  # JSON logs
+                extra=log_fields(record),  # JSON logs' fields
             )
             outgoing = [dead_letter(record, processor_name, "processing_error", repr(error), now)]
         if replayed and already_processed(replayed, record.topic, record.partition, record.offset):
             continue
+        for out in outgoing:
+            if out.topic == "deadletter":
+                log.warning(
+                    "%s dead-lettered %s[%d]@%d: %s",
+                    processor_name,
+                    record.topic,
+                    record.partition,
+                    record.offset,
+                    decode_dead_letter(out.value).reason,
+                    extra=log_fields(record),
+                )
         wire.extend(WireRecord(outputs[out.topic], out.key, out.value) for out in outgoing)
     return wire
+
+
+def log_fields(record: SourceRecord) -> dict[str, object]:
+    """Where a record came from, and the delivery's and drone's ids it names, for a log line.
+
+    Only on the failure path (a dead letter, a processing error), so the record is decoded
+    once more, as plain JSON: a refused record may be no event at all, and then only its
+    place is known.
+    """
+    fields: dict[str, object] = {"topic": record.topic, "partition": record.partition}
+    try:
+        body = msgspec.json.decode(record.value)
+    except msgspec.DecodeError:
+        return fields
+    if isinstance(body, dict):
+        for name in ("delivery_id", "drone_id"):
+            if isinstance(body.get(name), str):
+                fields[name] = body[name]
+    return fields
 
 
 @dataclass
