@@ -6,6 +6,7 @@ business sees its own deliveries only; a tracking token reaches its one delivery
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -41,6 +42,10 @@ from contracts import (
     new_event_id,
     utc_now,
 )
+
+log = logging.getLogger(__name__)
+"""Each accepted request with its delivery's and business's ids (`extra=`: JSON logs' fields),
+where following a delivery through the services' logs begins (README, "Operations")."""
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
@@ -96,6 +101,7 @@ async def request_delivery(
         services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"
     )
     services.metrics.deliveries_requested.inc()
+    _log_accepted("delivery requested", delivery_id, business)
     accepted = _accepted(services, delivery_id, business, now)
     accepted.quote = await quote_now(
         services.pool,
@@ -152,7 +158,15 @@ async def _keyed_request(
         "delivery",
     )
     services.metrics.deliveries_requested.inc()
+    _log_accepted("delivery requested (with an Idempotency-Key)", delivery_id, business)
     return _accepted(services, delivery_id, business, now)
+
+
+def _log_accepted(what: str, delivery_id: str, business: str) -> None:
+    """One line per command the API recorded for a delivery."""
+    log.info(
+        "%s: %s", what, delivery_id, extra={"delivery_id": delivery_id, "business_id": business}
+    )
 
 
 def _accepted(
@@ -326,4 +340,5 @@ async def cancel_delivery(
         encode_command(command),
         "cancellation",
     )
+    _log_accepted("cancellation requested", delivery_id, business)
     return CancellationAcceptedPublic(delivery_id=delivery_id, status="cancellation_requested")
