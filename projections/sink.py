@@ -58,7 +58,7 @@ import psycopg
 from aiokafka.structs import TopicPartition
 from psycopg import sql
 
-from contracts import DecodeError, Topics, decode_dead_letter, decode_event
+from contracts import AnyEvent, DecodeError, Topics, decode_dead_letter, decode_event
 from projections.partitions import TELEMETRY as TELEMETRY_PARTS
 from projections.partitions import TRACKING as TRACKING_PARTS
 from projections.partitions import PartitionGuard, maintain
@@ -117,12 +117,15 @@ def build_rows(
     records: Iterable[Record],
     stats: SinkStats,
     dead_letter_topic: str | None = None,
+    lifecycle: tuple[str, list[AnyEvent]] | None = None,
 ) -> dict[TableLayout, list[Row]]:
-    """Decode records into rows per table; undecodable ones are counted and skipped.
+    """Decode records into rows per table; undecodable ones are counted, logged and skipped.
 
     Telemetry that does not decode is the stream processors' to dead-letter (they read
     the same topic); the sink never stops on it. Records of `dead_letter_topic` are
-    dead-letter envelopes, not events.
+    dead-letter envelopes, not events. `lifecycle` (the deliveries topic's name and a
+    list): the events of that topic are added to the list, for the sink to log each with
+    its delivery's id once written (a few per delivery, never per fix).
     """
     rows: dict[TableLayout, list[Row]] = defaultdict(list)
     for topic, value in records:
@@ -132,18 +135,40 @@ def build_rows(
         if topic == dead_letter_topic:
             try:
                 rows[DEAD_LETTERS].append(dead_letter_row(decode_dead_letter(value)))
-            except (msgspec.DecodeError, ValueError):  # bad JSON, bad base64
+            except (msgspec.DecodeError, ValueError) as error:  # bad JSON, bad base64
                 stats.undecodable += 1
+                _log_refused(topic, error)
             continue
         try:
             event = decode_event(value)
-        except DecodeError:  # includes invalid UTF-8 inside a string (contracts.codec)
+        except DecodeError as error:  # includes invalid UTF-8 inside a string (contracts.codec)
             stats.undecodable += 1
+            _log_refused(topic, error)
             continue
+        if lifecycle is not None and topic == lifecycle[0]:
+            lifecycle[1].append(event)
         placed = to_row(event)
         if placed is not None:
             rows[placed[0]].append(placed[1])
     return rows
+
+
+def _log_refused(topic: str, error: Exception) -> None:
+    """A record the sink cannot decode: skipped, counted (`undecodable`), and said here."""
+    log.warning("an undecodable record of %s was skipped: %s", topic, error, extra={"topic": topic})
+
+
+def log_recorded(events: Iterable[AnyEvent]) -> None:
+    """Each delivery event now in the read model, with its delivery's and drone's ids."""
+    for event in events:
+        delivery_id = getattr(event, "delivery_id", None)
+        drone_id = getattr(event, "drone_id", None)
+        log.info(
+            "%s of delivery %s recorded",
+            event.event_type,
+            delivery_id,
+            extra={"delivery_id": delivery_id, "drone_id": drone_id},
+        )
 
 
 class PostgresWriter:
@@ -544,12 +569,22 @@ class Sink:
                     self.settings.batch_max_rows, self.settings.flush_interval_ms / 1000
                 )
                 if batch.records:
-                    rows = build_rows(batch.records, self.stats, self.dead_letter_topic)
+                    recorded: list[AnyEvent] = []
+                    rows = build_rows(
+                        batch.records,
+                        self.stats,
+                        self.dead_letter_topic,
+                        (self.settings.topics.deliveries.name, recorded),
+                    )
                     if writing is not None:
                         await writing
                     writing = asyncio.create_task(
                         self._committed(
-                            source, self.writer.write(rows, batch.offsets), rows, batch.offsets
+                            source,
+                            self.writer.write(rows, batch.offsets),
+                            rows,
+                            batch.offsets,
+                            recorded,
                         )
                     )
                 self.refresher.maybe_start()
@@ -566,8 +601,9 @@ class Sink:
         written: asyncio.Future[None],
         rows: dict[TableLayout, list[Row]],
         offsets: dict[TopicPartition, int],
+        recorded: Iterable[AnyEvent] = (),
     ) -> None:
-        """Wait for a batch's write (running on the writer's thread), then note it.
+        """Wait for a batch's write (running on the writer's thread), then note and log it.
 
         One batch in flight at most, so batches still reach the database in log order; a
         rebalance waits for it (the checkpoint read queues behind it on that thread).
@@ -575,3 +611,4 @@ class Sink:
         await written
         self.refresher.note_written(layout.name for layout, r in rows.items() if r)
         source.commit(offsets)
+        log_recorded(recorded)
