@@ -105,6 +105,7 @@ class Dispatcher:
             self.metrics.latency.observe(outcome.latency_ms / 1000.0)
             if not outcome.delivered and retry_in is None:
                 self.metrics.dead_lettered.inc()
+            log_attempt(message, outcome, retry_in)
             await self._record(message, outcome, attempted_at, retry_in)
         finally:
             self._finished_during_read.add(message.message_id)
@@ -135,3 +136,40 @@ class Dispatcher:
                 log.exception("recording an attempt failed; retrying")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.reconnect_max_delay_s)
+
+
+def log_attempt(message: Due, outcome: Outcome, retry_in: float | None) -> None:
+    """One attempt, with its delivery's id (`extra=`: JSON logs' field); never the URL.
+
+    A delivered post is a debug line (hundreds a second in a burst: DRONEFLEET_NOTIFIER_
+    LOG_LEVEL=debug shows them), a failed one a warning, the last one failed an error:
+    the business's messages wait for it to ask for a redelivery.
+    """
+    fields = {"delivery_id": message.delivery_id}
+    if outcome.delivered:
+        log.debug(
+            "message %s to endpoint %s delivered in %.0f ms",
+            message.message_id,
+            message.endpoint_id,
+            outcome.latency_ms,
+            extra=fields,
+        )
+    elif retry_in is not None:
+        log.warning(
+            "message %s to endpoint %s failed (%s %s); retrying in %.0f s",
+            message.message_id,
+            message.endpoint_id,
+            outcome.kind,
+            outcome.response_code or "",
+            retry_in,
+            extra=fields,
+        )
+    else:
+        log.error(
+            "message %s to endpoint %s failed (%s %s) for the last time: dead-lettered",
+            message.message_id,
+            message.endpoint_id,
+            outcome.kind,
+            outcome.response_code or "",
+            extra=fields,
+        )
