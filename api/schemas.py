@@ -120,6 +120,11 @@ class TrackingMessagePublic(BaseModel):
     remaining_m: float
     eta: datetime | None
     observed_at: datetime
+    eta_earliest: datetime | None = None
+    """The window's start (issue 19): the ETA less the 90th percentile of the errors of past
+    ETAs given this long ahead (`api.eta_window`); None without an ETA."""
+    eta_latest: datetime | None = None
+    """The window's end: the ETA less the 10th percentile of those errors."""
 
 
 class TrackingStateMessagePublic(BaseModel):

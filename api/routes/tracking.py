@@ -23,6 +23,7 @@ connection. Nothing is queued for a client beyond one update and one frame.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
@@ -52,8 +53,15 @@ router = APIRouter(tags=["tracking"])
 
 
 @lru_cache(maxsize=4096)
-def message(kind: Literal["snapshot", "update"], update: TrackingUpdated) -> str:
-    """The JSON text frame for an update (cached: many clients may follow one delivery)."""
+def message(
+    kind: Literal["snapshot", "update"],
+    update: TrackingUpdated,
+    window: tuple[datetime, datetime] | None = None,
+) -> str:
+    """The JSON text frame for an update (cached: many clients may follow one delivery).
+
+    `window`: the ETA's earliest and latest arrival (`api.eta_window`).
+    """
     return TrackingMessagePublic(
         type=kind,
         delivery_id=update.delivery_id,
@@ -65,6 +73,8 @@ def message(kind: Literal["snapshot", "update"], update: TrackingUpdated) -> str
         remaining_m=update.remaining_m,
         eta=update.eta,
         observed_at=update.occurred_at,
+        eta_earliest=None if window is None else window[0],
+        eta_latest=None if window is None else window[1],
     ).model_dump_json()
 
 
@@ -237,7 +247,8 @@ class _Feed:
         """Send a hub update (if newer); True once the delivery has ended and is closed."""
         if update.sequence <= self.last_sequence:
             return False  # the snapshot and the first queued update can be the same one
-        await self._send(message(kind, update))
+        window = self.services.hub.bands.window(update.eta, update.occurred_at)
+        await self._send(message(kind, update, window))
         if kind == "update":  # a snapshot's age is the delivery's, not the pipeline's
             self.services.metrics.observe_sent("delivery", update)
         self.last_sequence = update.sequence
@@ -278,7 +289,7 @@ class _Feed:
         if self.first:
             track = await queries.latest_track(pool, self.delivery_id)
             if track is not None:
-                await self._send(_recorded(track))
+                await self._send(_recorded(track, self.services.hub.bands.window))
                 self.last_sequence = track["sequence"]
                 self.status = track["status"]
         shown = shown_status(row["status"])
@@ -379,8 +390,15 @@ class _Feed:
         self.services.metrics.ws_messages.inc()
 
 
-def _recorded(track: dict[str, Any]) -> str:
-    """The snapshot of a tracking update recorded in `delivery_track_view`."""
+def _recorded(
+    track: dict[str, Any],
+    window_of: Callable[[datetime | None, datetime], tuple[datetime, datetime] | None],
+) -> str:
+    """The snapshot of a tracking update recorded in `delivery_track_view`.
+
+    With the window `window_of` gives its ETA (`api.eta_window`).
+    """
+    window = window_of(track["eta"], track["observed_at"])
     return TrackingMessagePublic(
         type="snapshot",
         delivery_id=track["delivery_id"],
@@ -392,4 +410,6 @@ def _recorded(track: dict[str, Any]) -> str:
         remaining_m=track["remaining_m"],
         eta=track["eta"],
         observed_at=track["observed_at"],
+        eta_earliest=None if window is None else window[0],
+        eta_latest=None if window is None else window[1],
     ).model_dump_json()
