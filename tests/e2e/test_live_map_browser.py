@@ -25,7 +25,12 @@ OFFSET_FROM_PICKUP = """() => {
 }"""
 
 
-ETA_SHOWN = r"() => /^\d+:\d\d$/.test(document.getElementById('eta').textContent)"
+ETA_SHOWN = (
+    r"() => /^\d+:\d\d \(\d+:\d\d\u2013\d+:\d\d\)$/"
+    r".test(document.getElementById('eta').textContent)"
+)
+"""The countdown with its window (earliest to latest arrival, issue 19), as 4:12 (3:50-4:40)
+with an en dash."""
 
 
 def test_the_tracking_link_shows_the_drone_moving_and_the_eta_changing(

@@ -200,3 +200,21 @@ def test_the_track_is_redrawn_after_a_reload(
     page.wait_for_function(f"() => ({TRACK_POINTS})() === 5", timeout=30_000)
     assert problems == []
     page.close()
+
+
+def test_a_waiting_delivery_shows_its_quote_from_the_first_second(
+    api_only: Api, browser: Browser
+) -> None:
+    """Issue 19: the 202 carries the quote, and the page ticks it before any drone flies."""
+    api, key = api_only
+    accepted = request_delivery(api, key)
+    quote = accepted["quote"]
+    assert quote is not None and quote["dropoff_eta"] > quote["pickup_eta"] > quote["quoted_at"]
+    page, problems, sockets = _open(browser, accepted["tracking_url"])
+    _status_is(page, "requested")
+    _detail_says(page, "Pickup expected in about")
+    page.wait_for_function(
+        "() => /^\\d+:\\d\\d$/.test(document.getElementById('eta').textContent)", timeout=30_000
+    )
+    assert problems == [] and len(sockets) == 1
+    page.close()

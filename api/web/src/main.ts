@@ -1,5 +1,6 @@
 // The customer's live map: the drone, its track so far, the line to where it is heading,
-// pickup and drop-off, the state and a ticking ETA; while it waits for a drone, its place
+// pickup and drop-off, the state and a ticking ETA with its window (earliest and latest
+// arrival, learned from past errors); while it waits for a drone, its place
 // in the queue and its quote (the ETA ticks from the first second), and why a drone gave
 // it up or it failed. Data comes from the API only:
 // the delivery's status once (for pickup and drop-off), its history once (the track
@@ -13,8 +14,8 @@ import { drawAirspace } from "./airspace";
 import {
   backoffMs,
   etaDeadline,
-  formatCountdown,
   formatDistance,
+  formatWithWindow,
   isFinal,
   mergeTrack,
   parseLink,
@@ -26,6 +27,7 @@ import {
   statusLabel,
   target,
   waitText,
+  windowDeadlines,
   type DeliveryStatus,
   type History,
   type Point,
@@ -85,6 +87,8 @@ let position: Point | null = null;
 let lastSequence = 0;
 const trackPoints = new Map<number, Point>();
 let deadline: number | null = null;
+/** The ETA's window (earliest, latest arrival) as local clock times, when it has one. */
+let window_: [number, number] | null = null;
 let framed = false;
 let attempt = 0;
 let stopped = false;
@@ -116,6 +120,7 @@ function show(message: TrackingMessage): void {
   lastSequence = message.sequence;
   position = { lat: message.lat, lon: message.lon };
   deadline = etaDeadline(message, Date.now());
+  window_ = windowDeadlines(message, Date.now());
   drone.setLatLng(latLng(position));
   if (!map.hasLayer(drone)) drone.addTo(map);
   trackPoints.set(message.sequence, position);
@@ -140,7 +145,10 @@ function showState(message: StateMessage): void {
   showStatus(message.status);
   const why = reasonText(message.status, message.reason);
   const waiting = message.status === "requested" || message.status === "rescheduled";
-  if (waiting) deadline = quoteDeadline(message.quote, Date.now()); // the quote ticks until a drone flies
+  if (waiting) {
+    deadline = quoteDeadline(message.quote, Date.now()); // the quote ticks until a drone flies
+    window_ = null;
+  }
   const lines = waiting
     ? [why, waitText(message.waiting_ahead), quoteText(message.quote)]
     : isFinal(message.status)
@@ -174,7 +182,10 @@ async function loadTrack(authorization: string): Promise<void> {
 function tick(): void {
   if (status === "delivered") view.eta.textContent = "arrived";
   else if (status !== null && isFinal(status)) view.eta.textContent = "–";
-  else view.eta.textContent = deadline === null ? "…" : formatCountdown(deadline - Date.now());
+  else {
+    const now = Date.now();
+    view.eta.textContent = deadline === null ? "…" : formatWithWindow(deadline - now, window_, now);
+  }
 }
 
 async function loadPlaces(authorization: string, attempt = 0): Promise<void> {

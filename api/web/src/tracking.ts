@@ -151,6 +151,24 @@ export function etaDeadline(message: TrackingMessage, receivedAtMs: number): num
   return receivedAtMs + Math.max(0, leadMs);
 }
 
+/** The local clock times (ms) of the ETA's window (earliest, latest arrival), measured
+ *  like `etaDeadline` from the fix the update was computed from; null without one. */
+export function windowDeadlines(message: TrackingMessage, receivedAtMs: number): [number, number] | null {
+  if (message.eta_earliest === null || message.eta_earliest === undefined) return null;
+  if (message.eta_latest === null || message.eta_latest === undefined) return null;
+  const observed = Date.parse(message.observed_at);
+  const early = receivedAtMs + Math.max(0, Date.parse(message.eta_earliest) - observed);
+  const late = receivedAtMs + Math.max(0, Date.parse(message.eta_latest) - observed);
+  return [early, Math.max(early, late)];
+}
+
+/** An ETA's countdown with its window: "4:12 (3:50–4:40)". */
+export function formatWithWindow(msLeft: number, window: [number, number] | null, nowMs: number): string {
+  const point = formatCountdown(msLeft);
+  if (window === null) return point;
+  return `${point} (${formatCountdown(window[0] - nowMs)}–${formatCountdown(window[1] - nowMs)})`;
+}
+
 /** The local clock time (ms) a quote's drop-off falls on, from its lead over the time it
  *  was quoted (as `etaDeadline` does, so a wrong device clock does not skew it). */
 export function quoteDeadline(quote: Quote | null | undefined, receivedAtMs: number): number | null {
