@@ -9,12 +9,15 @@ from datetime import datetime
 import pytest
 
 from runtime.logs import JsonFormatter
-from streams.processors.records import Outgoing, SourceRecord, dead_letter
+from streams.processors.records import Outgoing, OutTopic, SourceRecord, dead_letter
 from streams.runtime.batch_loop import process_records
 from tests.support.factories import T0, fix
 from tests.support.processor_inputs import record
 
-OUTPUTS = {"deadletter": "p-deadletter", "delivery_telemetry": "p-delivery-telemetry"}
+OUTPUTS: dict[OutTopic, str] = {
+    "deadletter": "p-deadletter",
+    "delivery_telemetry": "p-delivery-telemetry",
+}
 
 
 def refuse_or_fail(source: SourceRecord, now: datetime) -> list[Outgoing]:
