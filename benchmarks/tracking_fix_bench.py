@@ -45,12 +45,14 @@ def airspace_or_none(wanted: bool) -> object | None:
         return None
     from streams.processors.tracking_emitter import AirspaceInForce
 
-    return AirspaceInForce(ZONES)
+    # Its own rules: ZONES has planned the inputs' routes, and remembers them.
+    return AirspaceInForce(AirspaceRules(airspace_of(default_scenario(), T0)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-airspace", action="store_true")
+    parser.add_argument("--deliveries", type=int, default=DELIVERIES)
     args = parser.parse_args()
     rng = random.Random(19)
     rules = airspace_or_none(not args.no_airspace)
@@ -60,7 +62,8 @@ def main() -> None:
     )
     tracking: TrackingEmitter = processor.tracking
     fixes: list[TelemetryReported] = []
-    for n in range(DELIVERIES):
+    deliveries = args.deliveries
+    for n in range(deliveries):
         delivery_id, drone_id = f"d{n}", f"drone-{n}"
         pickup = _outside_zones(rng, 47.35, 8.52, 0.04, 0.04)
         dropoff = _dropoff(rng, pickup, detour=n % 3 == 0)
@@ -87,12 +90,12 @@ def main() -> None:
                 )
             )
     fixes.sort(key=lambda fix: fix.occurred_at)
-    warm = fixes[:DELIVERIES]  # the first fix of each: where a route is planned, if at all
+    warm = fixes[:deliveries]  # the first fix of each: where a route is planned, if at all
     started = timeit.default_timer()
     for fix in warm:
         tracking.on_fix(fix)
-    first = (timeit.default_timer() - started) / DELIVERIES
-    steady = fixes[DELIVERIES:]
+    first = (timeit.default_timer() - started) / deliveries
+    steady = fixes[deliveries:]
 
     def one_pass() -> None:
         for fix in steady:
