@@ -24,6 +24,7 @@ read model at most once per refresh period for every request of the process.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from api import queries
@@ -182,6 +184,8 @@ class FreeDrones:
             return self._fleet
 
 
+log = logging.getLogger(__name__)
+
 QUOTE_SILENT_AFTER_S = 60.0
 """A drone unheard for longer is not counted (the fleet summary's figure)."""
 
@@ -199,6 +203,8 @@ async def quote_now(
     """The public quote as of `now`; None without an airspace or a read model.
 
     `ahead`: None for a delivery not in the queue yet (every waiting one is then ahead).
+    Never raises for the database: the request it answers is recorded already, and a
+    202 without a quote beats a 500 for a delivery that was accepted.
     """
     rules = airspace.rules
     if rules is None:
@@ -207,7 +213,8 @@ async def quote_now(
         fleet = await free_drones.fleet(lambda: queries.free_drones(pool, QUOTE_SILENT_AFTER_S))
         if ahead is None:
             ahead = await waiting.length(lambda: queries.waiting_deliveries(pool))
-    except UnavailableError:
+    except (UnavailableError, psycopg.Error):
+        log.warning("no quote: the read model did not answer", exc_info=True)
         return None
     made = quote(pickup, dropoff, ahead, fleet, rules, FlightProfile(), now)
     return public(made, now)

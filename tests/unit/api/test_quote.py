@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -170,3 +171,16 @@ def test_quote_now_counts_the_whole_queue_ahead_of_a_new_request(
         assert next_in_line.dropoff_eta < made.dropoff_eta
 
     asyncio.run(scenario())
+
+
+def test_a_read_model_that_fails_gives_no_quote_rather_than_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(pool: object, silent_after_s: float) -> list[dict[str, Any]]:
+        raise psycopg.errors.UndefinedTable("drone_latest_view")
+
+    monkeypatch.setattr(queries, "free_drones", broken)
+    keeper = AirspaceKeeper()
+    keeper.rules = RULES
+    args = (FreeDrones(5.0), WaitingLine(5.0), EAST_OF_SQUARE, WEST_OF_SQUARE, 0, T0)
+    assert asyncio.run(quote_now(None, keeper, *args)) is None  # type: ignore[arg-type]
