@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -209,7 +210,12 @@ def test_a_waiting_delivery_shows_its_quote_from_the_first_second(
     api, key = api_only
     accepted = request_delivery(api, key)
     quote = accepted["quote"]
-    assert quote is not None and quote["dropoff_eta"] > quote["pickup_eta"] > quote["quoted_at"]
+    assert quote is not None
+    at = {
+        key: datetime.fromisoformat(quote[key])
+        for key in ("quoted_at", "pickup_eta", "dropoff_eta")
+    }
+    assert at["quoted_at"] < at["pickup_eta"] < at["dropoff_eta"]
     page, problems, sockets = _open(browser, accepted["tracking_url"])
     _status_is(page, "requested")
     _detail_says(page, "Pickup expected in about")
