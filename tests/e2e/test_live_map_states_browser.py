@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import httpx
