@@ -32,12 +32,13 @@ PROCESS_GROUPS = {
 
 
 def runs(folder: Path, label: str) -> list[dict[str, Any]]:
-    """Every single-worker, single-API result of the label's run folders, in run order."""
+    """Every single-worker, single-API result of the label's run folders (`label-N`), by N."""
     found = []
-    for path in sorted(folder.glob(f"{label}-[0-9]*/bench-e2e.json")):
+    paths = folder.glob(f"{label}-[0-9]*/bench-e2e.json")
+    for path in sorted(paths, key=lambda p: int(p.parent.name.rsplit("-", 1)[1])):
         for result in json.loads(path.read_text())["results"]:
             if result["workers"] == 1 and result.get("api_replicas", 1) == 1:
-                found.append(result)
+                found.append({**result, "run": int(path.parent.name.rsplit("-", 1)[1])})
     return found
 
 
