@@ -11,8 +11,9 @@ from tests.support.service_settings import SERVICES
 
 @pytest.fixture(autouse=True)
 def api_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The API refuses to start without its secret; no Kafka setting of any service set."""
+    """The API and the notifier refuse to start without their secrets; no Kafka setting set."""
     monkeypatch.setenv("DRONEFLEET_API_TOKEN_SECRET", "s" * 32)
+    monkeypatch.setenv("DRONEFLEET_NOTIFIER_SIGNING_KEY", "k" * 32)
     for service in SERVICES:
         for name in ("KAFKA_BOOTSTRAP", "TOPIC_PREFIX", "PARTITIONS"):
             monkeypatch.delenv(f"DRONEFLEET_{service}_{name}", raising=False)
