@@ -43,7 +43,7 @@ from prometheus_client.registry import Collector
 
 from contracts import utc_now
 from runtime import GcPauses, Probes, serve_probes
-from streams.processors.dispatcher import DispatchProcessor, FleetEntry
+from streams.processors.dispatcher import NOT_DRONES, DispatchProcessor, FleetEntry
 from streams.processors.telemetry_gate import TelemetryGate
 from streams.runtime.batch_loop import BatchLoop
 
@@ -140,8 +140,8 @@ def sample_once(dispatcher: DispatchProcessor, sample: DispatchSample) -> None:
         ((now - (w.queued_at or w.requested_at)).total_seconds() for w in waiting), default=0.0
     )
     drones = {"available": 0, "busy": 0, "lost": 0}
-    for raw in list(dispatcher.fleet.values()):
-        if raw:
+    for key, raw in list(dispatcher.fleet.items()):
+        if raw and key not in NOT_DRONES:  # the clock and the airspace share the table
             entry = _fleet_entries.decode(raw)
             state = "lost" if entry.lost else "available" if entry.available() else "busy"
             drones[state] += 1

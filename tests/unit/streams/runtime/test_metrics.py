@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from aiokafka import TopicPartition
 
+from contracts import LivenessTick
 from kafkaio import WireRecord
 from runtime import ProbeServer
 from streams.processors.dispatcher import DispatchProcessor
@@ -128,6 +129,8 @@ def test_dispatch_s_queue_and_fleet_are_sampled_from_its_tables() -> None:
 
     for n, drone in enumerate(("d-1", "d-2", "d-3"), start=1):
         dispatcher.process(record(fix(drone_id=drone), topic="dispatch", offset=n), T0)
+    tick = LivenessTick(event_id="t", sequence=1, occurred_at=T0, recorded_at=T0, worker="w")
+    dispatcher.process(record(tick, topic="dispatch", offset=4), T0)  # the clock: no drone
     sample_once(dispatcher, sample)
     drones = {
         state: registry.get_sample_value("dronefleet_dispatch_drones", {"state": state})
