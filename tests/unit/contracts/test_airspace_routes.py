@@ -74,6 +74,8 @@ def test_a_route_round_the_square_bends_at_two_of_its_corners_padded() -> None:
 def test_a_route_between_points_outside_the_zones_touches_none(a: GeoPoint, b: GeoPoint) -> None:
     if ZURICH_RULES.zone_at(a) is not None or ZURICH_RULES.zone_at(b) is not None:
         return
+    if touches_a_zone((a, a), ZURICH_ZONES) or touches_a_zone((b, b), ZURICH_ZONES):
+        return  # on a zone's edge: outside for the rules, touching for shapely
     route = ZURICH_RULES.route(a, b)
     assert route[0] == a and route[-1] == b
     assert route_length_m(route) >= distance_m(a, b) - 1e-6
