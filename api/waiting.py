@@ -42,6 +42,8 @@ class WaitingLine:
         self.reads = 0
         self._order: dict[str, int] = {}
         self._read_at: float | None = None
+        self._read_for_length = False
+        """The last read was a quote's (`length`), made before its request was recorded."""
         self._lock = asyncio.Lock()
 
     async def place(
@@ -55,8 +57,13 @@ class WaitingLine:
         async with self._lock:  # concurrent callers share one read
             age = None if self._read_at is None else self.clock() - self._read_at
             missing = delivery_id not in self._order
-            if age is None or age >= self.refresh_s or (missing and age >= 1.0):
+            if (
+                age is None
+                or age >= self.refresh_s
+                or (missing and (age >= 1.0 or self._read_for_length))
+            ):
                 await self._read(read)
+                self._read_for_length = False
         return place_in(self._order, delivery_id)
 
     async def length(self, read: Callable[[], Awaitable[list[str]]]) -> int:
@@ -67,6 +74,9 @@ class WaitingLine:
         async with self._lock:
             if self._read_at is None or self.clock() - self._read_at >= self.refresh_s:
                 await self._read(read)
+                # Read for a request not yet in the read model: the first socket of that
+                # delivery must read again rather than wait a second without a place.
+                self._read_for_length = True
         return len(self._order)
 
     async def _read(self, read: Callable[[], Awaitable[list[str]]]) -> None:

@@ -251,6 +251,7 @@ def test_a_business_cancels_before_pickup_and_the_customer_sees_it(
         "reason": "customer changed their mind",
         "waiting_ahead": None,
         "waiting_total": None,
+        "quote": None,  # ended: nothing left to quote
     }, "the business's reason follows the final update"
     assert close_code == 1000
     asyncio.run(

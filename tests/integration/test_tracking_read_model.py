@@ -168,6 +168,8 @@ def test_a_waiting_delivery_is_told_its_place_then_its_flight_and_why_it_failed(
 
     after_s, first_message = socket.frames[0]
     assert after_s < 2.0, "a waiting customer is told at once"
+    quote = first_message.pop("quote")  # its figures are api.quote's (tests/unit/api)
+    assert quote is None or quote["dropoff_eta"] > quote["pickup_eta"]
     assert first_message == {
         "type": "state",
         "delivery_id": second,

@@ -88,3 +88,27 @@ def test_the_length_of_the_queue_is_read_once_per_refresh_period() -> None:
         assert await line.length(read) == 3 and line.reads == 2
 
     asyncio.run(scenario())
+
+
+def test_a_quote_s_read_does_not_leave_its_own_delivery_without_a_place() -> None:
+    """The 202's quote reads the queue before the request is in the read model; the
+    delivery's first socket must not then wait a second for its place (issue 19's quote
+    made the first state message say nothing of the queue)."""
+    clock = Clock()
+    line = WaitingLine(refresh_s=5.0, clock=clock)
+    queue = ["a"]
+
+    async def read() -> list[str]:
+        return list(queue)
+
+    async def scenario() -> None:
+        assert await line.length(read) == 1  # the quote, before "b" is recorded
+        queue.append("b")
+        clock.now += 0.1
+        assert await line.place(read, "b") == Place(1, 2), "read again once for it"
+        queue.append("c")
+        clock.now += 0.1
+        assert await line.place(read, "c") is None, "then the second's guard holds"
+        assert line.reads == 2
+
+    asyncio.run(scenario())
