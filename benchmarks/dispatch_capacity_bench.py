@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -43,6 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import msgspec
 import numpy as np
 
 from contracts import (
@@ -55,6 +57,7 @@ from contracts import (
     TelemetryReported,
     encode_event,
 )
+from simulator.world.published import airspace_of
 from simulator.world.scenario import default_scenario
 from streams.processors.dispatcher import DispatchProcessor
 from streams.processors.records import SourceRecord
@@ -244,6 +247,75 @@ def one_run(size: int, requests: int, waiting: int, seed: int) -> dict[str, Any]
     }
 
 
+def parked_run(size: int, requests: int, waiting: int, seed: int) -> dict[str, Any]:
+    """The end-to-end benchmark's case: drones parked at the depots, the airspace in force.
+
+    Idle drones stand exactly at their depot, as the simulator lands them, so a depot is
+    hundreds of drones at one position; dispatch weighs them along the routes around the
+    scenario's zones. Measured: a decision (a request at a random point of the demand
+    area, the whole fleet free), and the round after one drone landed back at its depot
+    with 70 % while `waiting` deliveries wait that no drone at 30 % could fly: what each
+    `FleetHeard` that frees a drone costs.
+    """
+    scenario = default_scenario()
+    rng = random.Random(seed)
+    airspace = record(encode_event(airspace_of(scenario, T0)))
+    at = T0 + timedelta(seconds=1)
+
+    def parked(battery: float, n: int) -> DroneHeard:
+        depot = scenario.depots[n % len(scenario.depots)]
+        return DroneHeard(
+            drone_id=f"drone-{n:06d}",
+            occurred_at=T0,
+            lat=depot.lat,
+            lon=depot.lon,
+            battery_pct=battery,
+            phase="idle",
+        )
+
+    def asked(n: int) -> bytes:
+        pickup, dropoff = scenario.random_point(rng), scenario.random_point(rng)
+        return encode_event(
+            DeliveryRequested(
+                event_id=f"r{n}",
+                sequence=1,
+                occurred_at=at,
+                recorded_at=at,
+                delivery_id=f"job-{n:06d}",
+                business_id="bench",
+                pickup=pickup,
+                dropoff=dropoff,
+            )
+        )
+
+    free = new_dispatcher()
+    free.process(record(tick(T0)), T0)
+    free.process(airspace, T0)
+    timed(free, heard_records([parked(rng.uniform(60, 100), n) for n in range(size)], T0))
+    latencies = []
+    for n in range(requests):
+        value = asked(n)
+        started = time.perf_counter()
+        free.process(record(value), T0)
+        latencies.append(time.perf_counter() - started)
+    low = new_dispatcher()
+    low.process(record(tick(T0)), T0)
+    low.process(airspace, T0)
+    flying = msgspec.structs.replace(parked(30.0, 0), phase="to_dropoff", delivery_id="flown")
+    timed(low, heard_records([flying, *(parked(30.0, n) for n in range(1, size))], T0))
+    timed(low, [asked(requests + n) for n in range(waiting)])
+    assert len(low.waiting()) == waiting, "no drone at 30 % flies these"
+    back = msgspec.structs.replace(parked(70.0, 0), occurred_at=at)
+    round_s = timed(low, heard_records([back], at))
+    return {
+        "fleet": size,
+        "parked_decision_p50_ms": statistics.median(latencies) * 1e3,
+        "parked_decision_p99_ms": float(np.percentile(latencies, 99)) * 1e3,
+        "parked_waiting": waiting,
+        "parked_round_after_a_return_ms": round_s * 1e3,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fleets", default="10000,50000")
@@ -256,7 +328,11 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     for run in range(1, args.runs + 1):
         for size in sizes:
-            result = {"run": run, **one_run(size, args.requests, args.waiting, seed=run)}
+            result = {
+                "run": run,
+                **one_run(size, args.requests, args.waiting, seed=run),
+                **parked_run(size, args.requests, args.waiting, seed=run),
+            }
             runs.append(result)
             print(json.dumps(result), flush=True)
     summary: list[dict[str, Any]] = []
@@ -281,7 +357,10 @@ def main() -> None:
             f"{m['fix_record_us_per_drone']:.1f} as fix records "
             f"(ratio {m['heard_us_per_drone'] / m['fix_record_us_per_drone']:.2f}); "
             f"round with {m['waiting']} waiting {m['round_with_waiting_ms']:.1f} ms; "
-            f"saturation {m['requests_per_s_at_saturation']:,.0f} requests/s"
+            f"saturation {m['requests_per_s_at_saturation']:,.0f} requests/s; parked at "
+            f"the depots with the airspace: decision p50 {m['parked_decision_p50_ms']:.2f} ms,"
+            f" p99 {m['parked_decision_p99_ms']:.2f} ms, round after a return with "
+            f"{m['parked_waiting']} waiting {m['parked_round_after_a_return_ms']:.1f} ms"
         )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

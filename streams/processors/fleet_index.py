@@ -73,6 +73,15 @@ class FleetIndex(Generic[E]):
         """A copy of the availability by slot, for a round to mark as it assigns."""
         return self._available[: len(self._ids)].copy()
 
+    def available_among(self, drone_ids: Iterable[str]) -> npt.NDArray[np.bool_]:
+        """`available`, with every slot but these drones' cleared (unknown ids ignored)."""
+        mask = np.zeros(len(self._ids), dtype=np.bool_)
+        for drone_id in drone_ids:
+            slot = self._slot.get(drone_id)
+            if slot is not None:
+                mask[slot] = self._available[slot]
+        return mask
+
     def _grow(self) -> None:
         size = self._lats.size * 2
         self._lats = np.resize(self._lats, size)
