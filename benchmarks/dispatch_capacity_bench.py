@@ -142,8 +142,17 @@ def fix_records(drones: list[DroneHeard], at: datetime) -> list[bytes]:
     ]
 
 
-def request(n: int, near: DroneHeard, at: datetime) -> bytes:
-    pickup = GeoPoint(near.lat + 0.004, near.lon + 0.004)
+def request(
+    n: int, at: datetime, near: DroneHeard | None = None, scenario_rng: Any = None
+) -> bytes:
+    """Request `n`: beside the drone `near` (400 m off, 1.4 km long), or at two random
+    points of the scenario's demand area (`scenario_rng`: the scenario and a `Random`)."""
+    if near is not None:
+        pickup = GeoPoint(near.lat + 0.004, near.lon + 0.004)
+        dropoff = GeoPoint(pickup.lat + 0.01, pickup.lon - 0.01)
+    else:
+        scenario, rng = scenario_rng
+        pickup, dropoff = scenario.random_point(rng), scenario.random_point(rng)
     return encode_event(
         DeliveryRequested(
             event_id=f"r{n}",
@@ -153,7 +162,7 @@ def request(n: int, near: DroneHeard, at: datetime) -> bytes:
             delivery_id=f"job-{n:06d}",
             business_id="bench",
             pickup=pickup,
-            dropoff=GeoPoint(pickup.lat + 0.01, pickup.lon - 0.01),
+            dropoff=dropoff,
         )
     )
 
@@ -205,7 +214,7 @@ def one_run(size: int, requests: int, waiting: int, seed: int) -> dict[str, Any]
     # Decisions with an empty queue: each request takes one drone.
     latencies = []
     for n in range(requests):
-        value = request(n, drones[(n * 7919) % size], at)
+        value = request(n, at, near=drones[(n * 7919) % size])
         started = time.perf_counter()
         out = batched.process(record(value), T0)
         latencies.append(time.perf_counter() - started)
@@ -227,7 +236,7 @@ def one_run(size: int, requests: int, waiting: int, seed: int) -> dict[str, Any]
         for d in drones
     ]
     timed(crowded, heard_records(busy, T0))
-    timed(crowded, [request(n, drones[n % size], at) for n in range(waiting)])
+    timed(crowded, [request(n, at, near=drones[n % size]) for n in range(waiting)])
     freed = heard_records(drones[:1], at + timedelta(seconds=1))
     round_s = timed(crowded, freed)
     decision = statistics.median(latencies)
@@ -254,7 +263,7 @@ def parked_run(size: int, requests: int, waiting: int, seed: int) -> dict[str, A
     hundreds of drones at one position; dispatch weighs them along the routes around the
     scenario's zones. Measured: a decision (a request at a random point of the demand
     area, the whole fleet free), and the round after one drone landed back at its depot
-    with 70 % while `waiting` deliveries wait that no drone at 30 % could fly: what each
+    with 70 % while `waiting` deliveries wait that no drone at 21 % could fly: what each
     `FleetHeard` that frees a drone costs.
     """
     scenario = default_scenario()
@@ -274,19 +283,7 @@ def parked_run(size: int, requests: int, waiting: int, seed: int) -> dict[str, A
         )
 
     def asked(n: int) -> bytes:
-        pickup, dropoff = scenario.random_point(rng), scenario.random_point(rng)
-        return encode_event(
-            DeliveryRequested(
-                event_id=f"r{n}",
-                sequence=1,
-                occurred_at=at,
-                recorded_at=at,
-                delivery_id=f"job-{n:06d}",
-                business_id="bench",
-                pickup=pickup,
-                dropoff=dropoff,
-            )
-        )
+        return request(n, at, scenario_rng=(scenario, rng))
 
     free = new_dispatcher()
     free.process(record(tick(T0)), T0)
@@ -301,10 +298,10 @@ def parked_run(size: int, requests: int, waiting: int, seed: int) -> dict[str, A
     low = new_dispatcher()
     low.process(record(tick(T0)), T0)
     low.process(airspace, T0)
-    flying = msgspec.structs.replace(parked(30.0, 0), phase="to_dropoff", delivery_id="flown")
-    timed(low, heard_records([flying, *(parked(30.0, n) for n in range(1, size))], T0))
+    flying = msgspec.structs.replace(parked(21.0, 0), phase="to_dropoff", delivery_id="flown")
+    timed(low, heard_records([flying, *(parked(21.0, n) for n in range(1, size))], T0))
     timed(low, [asked(requests + n) for n in range(waiting)])
-    assert len(low.waiting()) == waiting, "no drone at 30 % flies these"
+    assert len(low.waiting()) == waiting, "no drone at 21 % flies these"
     back = msgspec.structs.replace(parked(70.0, 0), occurred_at=at)
     round_s = timed(low, heard_records([back], at))
     return {

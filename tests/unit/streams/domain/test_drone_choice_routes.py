@@ -48,6 +48,20 @@ drones = st.lists(
     ),
     max_size=25,
 )
+parked = st.lists(around_the_zones, min_size=1, max_size=4).flatmap(
+    lambda depots: st.lists(
+        st.builds(
+            DroneSnapshot,
+            drone_id=st.uuids().map(str),
+            position=st.sampled_from(depots),
+            battery_pct=st.integers(0, 100).map(float),
+        ),
+        max_size=60,
+    )
+)
+"""Drones parked together, as the simulator lands them at a depot: ties everywhere, which
+the choice (weighing a position once, its drones as one array) must break as the plain
+rule does, for the first drone capable."""
 
 
 def plain_routed_choice(
@@ -66,8 +80,13 @@ def plain_routed_choice(
     return best[1] if best else None
 
 
-@settings(max_examples=80, deadline=None)
-@given(available=drones, pickup=around_the_zones, dropoff=around_the_zones, first=st.integers(1, 8))
+@settings(max_examples=160, deadline=None)
+@given(
+    available=st.one_of(drones, parked),
+    pickup=around_the_zones,
+    dropoff=around_the_zones,
+    first=st.integers(1, 8),
+)
 def test_the_routed_choice_is_the_plain_routed_rule(
     available: list[DroneSnapshot], pickup: GeoPoint, dropoff: GeoPoint, first: int
 ) -> None:
@@ -109,3 +128,15 @@ def test_a_waiting_delivery_s_legs_are_routed_once_for_every_round() -> None:
     assert Mission.of(pickup, dropoff, SQUARE) is first
     assert first.carry_m == route_m(SQUARE, pickup, dropoff)
     assert Mission.of(pickup, dropoff, square_rules()) is not first  # another version
+
+
+def test_of_a_full_depot_the_first_drone_with_the_battery_is_chosen() -> None:
+    depot = GeoPoint(47.3759, 8.5090)
+    drones = [DroneSnapshot(f"d{n}", depot, 21.0) for n in range(300)]
+    drones[137] = DroneSnapshot("charged", depot, 100.0)
+    drones[201] = DroneSnapshot("also charged", depot, 100.0)
+    candidates = Candidates.of(drones)
+    pickup, dropoff = GeoPoint(47.39, 8.56), GeoPoint(47.40, 8.58)
+    allowed = np.ones(len(drones), dtype=np.bool_)
+    chosen = choose_among(candidates, allowed, pickup, dropoff, POLICY, airspace=ZURICH)
+    assert chosen is not None and candidates.drone_ids[chosen] == "charged"
