@@ -101,8 +101,13 @@ def run(
             DeliveryRepository({}, {}, {}),
             commands_topic="delivery-commands",
             airspace=airspace,
+            wind=wind_on,
         )
-        for name, airspace in (("route", AirspaceInForce(rules)), ("line", None))
+        for name, airspace, wind_on in (
+            ("wind", AirspaceInForce(rules), True),
+            ("route", AirspaceInForce(rules), False),
+            ("line", None, False),
+        )
     }
 
     def start(index: int, now: datetime) -> None:

@@ -29,6 +29,7 @@ from api.schemas import (
     DeliveryRequestIn,
     DeliveryStatusPublic,
     PointIn,
+    QuotePublic,
     TrackPointPublic,
 )
 from contracts import (
@@ -113,6 +114,7 @@ async def request_delivery(
         None,
         now,
     )
+    _log_quote(delivery_id, accepted.quote)
     return accepted
 
 
@@ -160,6 +162,22 @@ async def _keyed_request(
     services.metrics.deliveries_requested.inc()
     _log_accepted("delivery requested (with an Idempotency-Key)", delivery_id, business)
     return _accepted(services, delivery_id, business, now)
+
+
+def _log_quote(delivery_id: str, quote: QuotePublic | None) -> None:
+    """The quote given, one line per request.
+
+    The ETA accuracy run (`benchmarks/eta_accuracy_run.py`) reads these lines back to hold
+    each quote against the delivery's actual pickup and arrival.
+    """
+    if quote is not None:
+        log.info(
+            "quote for %s: pickup %s, drop-off %s",
+            delivery_id,
+            quote.pickup_eta.isoformat(),
+            quote.dropoff_eta.isoformat(),
+            extra={"delivery_id": delivery_id},
+        )
 
 
 def _log_accepted(what: str, delivery_id: str, business: str) -> None:

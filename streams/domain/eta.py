@@ -51,6 +51,20 @@ class EtaModel:
 
 
 @dataclass(frozen=True, slots=True)
+class LegTimes:
+    """The route still to fly, timed leg by leg in the estimated wind (`streams.domain.wind`)."""
+
+    current_m: float
+    """From the drone to the point it flies towards (the leg it is on)."""
+    current_s: float
+    """That leg at the wind's ground speed (used until the drone cruises)."""
+    rest_s: float
+    """From that point to the current stop (pickup, or drop-off)."""
+    after_stop_s: float
+    """From the pickup to the drop-off; 0 after the pickup."""
+
+
+@dataclass(frozen=True, slots=True)
 class Eta:
     """How far and how long until the drop-off."""
 
@@ -80,6 +94,7 @@ def estimate(
     dwell_elapsed_s: float = 0.0,
     to_stop_m: float | None = None,
     after_stop_m: float | None = None,
+    legs: LegTimes | None = None,
 ) -> Eta:
     """ETA at the drop-off for a drone at `position` and `altitude_m`, fix time `observed_at`.
 
@@ -87,7 +102,8 @@ def estimate(
     pickup, drop-off after), where it has dwelled `dwell_elapsed_s` already.
     `to_stop_m`, `after_stop_m`: the route's length from `position` to the current stop
     and from the pickup to the drop-off (`streams.domain.route.progress`); the straight
-    lines when not given.
+    lines when not given. `legs`: the cruise times in the estimated wind (None: no
+    estimate, the cruise airspeed).
     """
     if status in ("delivered", "cancelled"):
         return Eta(remaining_m=0.0, seconds=0.0, at=observed_at)
@@ -102,16 +118,26 @@ def estimate(
         current_leg_s = max(altitude_m, 0.0) / model.descent_rate_mps
     else:
         cruising = smoothed_speed_mps >= model.cruise_speed_mps * model.min_speed_fraction
-        speed = smoothed_speed_mps if cruising else model.cruise_speed_mps
+        if legs is None:
+            speed = smoothed_speed_mps if cruising else model.cruise_speed_mps
+            cruise_s = to_stop / speed
+        else:
+            current_s = legs.current_m / smoothed_speed_mps if cruising else legs.current_s
+            cruise_s = current_s + legs.rest_s
         current_leg_s = (
             max(model.cruise_altitude_m - altitude_m, 0.0) / model.climb_rate_mps
-            + to_stop / speed
+            + cruise_s
             + model.cruise_altitude_m / model.descent_rate_mps
         )
     seconds = current_leg_s + dwell
     remaining = to_stop
     if before_pickup:
         last_leg = distance_m(pickup, dropoff) if after_stop_m is None else max(after_stop_m, 0.0)
-        seconds += model.full_leg_s(last_leg) + model.dropoff_dwell_s
+        last_leg_s = (
+            model.full_leg_s(last_leg)
+            if legs is None
+            else model.full_leg_s(0.0) + legs.after_stop_s
+        )
+        seconds += last_leg_s + model.dropoff_dwell_s
         remaining += last_leg
     return Eta(remaining_m=remaining, seconds=seconds, at=observed_at + timedelta(seconds=seconds))

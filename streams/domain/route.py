@@ -23,6 +23,7 @@ from where it is, so the estimate follows it rather than the plan.
 
 from __future__ import annotations
 
+import functools
 import math
 from itertools import pairwise
 
@@ -149,3 +150,32 @@ def _passed(position: GeoPoint, lat: float, lon: float, after: GeoPoint) -> bool
         (after.lon - lon) * (position.lon - lon) * scale * scale
     )
     return ahead > 0.0
+
+
+@functools.lru_cache(maxsize=16_384)
+def _plan_of(raw: bytes) -> PlannedRoute:
+    """A plan decoded, remembered by its bytes: the wind's legs ask for it on every fix."""
+    return _plan_decoder.decode(raw)
+
+
+def ahead(
+    cursor: RouteCursor,
+) -> tuple[tuple[GeoPoint, ...], tuple[float, ...], tuple[GeoPoint, ...], tuple[float, ...]]:
+    """The route still to fly, leg by leg, for the wind (`streams.domain.wind`).
+
+    Returns the waypoints from the cursor's target to the current stop and the length of
+    each leg between them, then the same from the pickup to the drop-off (empty once
+    carrying). The lengths are the plan's (geodesic), so the times add up with
+    `progress`'s distances.
+    """
+    plan = _plan_of(bytes(cursor.plan))
+    tails = plan.to_dropoff_m
+    last = len(plan.waypoints) - 1
+    stop = last if cursor.carrying else cursor.pickup_at
+    to_stop = plan.waypoints[cursor.next : stop + 1]
+    to_stop_m = tuple(tails[i] - tails[i + 1] for i in range(cursor.next, stop))
+    if cursor.carrying:
+        return to_stop, to_stop_m, (), ()
+    carry = plan.waypoints[stop:]
+    carry_m = tuple(tails[i] - tails[i + 1] for i in range(stop, last))
+    return to_stop, to_stop_m, carry, carry_m

@@ -25,6 +25,7 @@ from contracts import (
     decode_event,
 )
 from streams.domain.eta import EtaModel
+from streams.domain.wind import WindEstimator, WindModel
 from streams.errors import UnexpectedRecordError
 from streams.processors.delivery_commands import DeliveryCommandHandler
 from streams.processors.delivery_repository import DeliveryRepository
@@ -51,12 +52,26 @@ class DeliveryProcessor:
         eta_model: EtaModel | None = None,
         min_interval: timedelta = timedelta(seconds=1),
         airspace: AirspaceInForce | None = None,
+        wind: bool = True,
     ) -> DeliveryProcessor:
         """The processor and its jobs, all working on the repository's tables.
 
-        `airspace`: what the ETA routes around (None: straight lines).
+        `airspace`: what the ETA routes around (None: straight lines). `wind`: learn the
+        wind from the fixes and time each leg with it (False: cruise airspeed, the ETA
+        before issue 19's part 3, which the accuracy run replays as its baseline).
         """
-        tracking = TrackingEmitter(repository, eta_model or EtaModel(), min_interval, airspace)
+        model = eta_model or EtaModel()
+        estimator = (
+            WindEstimator(
+                WindModel(
+                    airspeed_mps=model.cruise_speed_mps,
+                    min_speed_fraction=model.min_speed_fraction,
+                )
+            )
+            if wind
+            else None
+        )
+        tracking = TrackingEmitter(repository, model, min_interval, airspace, estimator)
         return cls(
             commands_topic, repository, DeliveryCommandHandler(repository, tracking), tracking
         )

@@ -17,6 +17,13 @@ once, at the first fix of the delivery's drone (`contracts.airspace`, from the a
 the worker follows), and kept in the tracking memory with its lengths, so a fix costs
 one geodesic distance as the straight line did (`streams.domain.route`). No airspace
 known yet: the straight line, and the route is planned at the next fix that has one.
+
+The wind (issue 19, part 3): steady-cruise fixes teach the emitter's `WindEstimator`
+(`streams.domain.wind`), held in the worker's memory and not in a table: a restarted
+worker learns it again from the next minutes of fixes and meanwhile gives the no-wind
+ETA. Once it knows a wind, each remaining leg is timed at the ground speed the wind gives
+on its direction; the plan's legs are decoded for it (remembered by their bytes, so a fix
+still decodes nothing in the common case).
 """
 
 from __future__ import annotations
@@ -42,8 +49,10 @@ from contracts import (
 )
 from contracts.airspace import AirspaceRules
 from streams.domain.delivery import DeliveryState
-from streams.domain.eta import BEFORE_PICKUP, EtaModel, estimate, smooth_speed
-from streams.domain.route import RouteCursor, plan_route, progress
+from streams.domain.eta import BEFORE_PICKUP, EtaModel, LegTimes, estimate, smooth_speed
+from streams.domain.geodesy import distance_m
+from streams.domain.route import RouteCursor, ahead, plan_route, progress
+from streams.domain.wind import WindEstimator
 from streams.processors.delivery_repository import DeliveryRepository, TrackingMemory
 from streams.processors.records import Outgoing
 
@@ -75,6 +84,8 @@ class TrackingEmitter:
     """The shortest time between two updates of a delivery (milestones excepted)."""
     airspace: AirspaceInForce | None = None
     """Where the routes come from (None: the straight lines, as before issue 19)."""
+    wind: WindEstimator | None = None
+    """What the fixes say of the wind (None: no wind, the cruise airspeed on every leg)."""
 
     def on_fix(self, fix: TelemetryReported) -> list[Outgoing]:
         """Remember the fix; an update when one is due (only the assigned drone's count)."""
@@ -85,6 +96,15 @@ class TrackingEmitter:
         tracked = self.repository.tracking_memory(fix.delivery_id)
         speed = smooth_speed(tracked.smoothed_speed_mps, fix.ground_speed_mps, self.eta_model)
         hovering = fix.phase in ("at_pickup", "at_dropoff")
+        wind = self.wind
+        if wind is not None and wind.model.steady(
+            fix.ground_speed_mps,
+            tracked.smoothed_speed_mps,
+            not hovering and fix.altitude_m >= self.eta_model.cruise_altitude_m - 1.0,
+        ):
+            wind.observe(
+                fix.lat, fix.lon, fix.ground_speed_mps, fix.heading_deg, fix.occurred_at.timestamp()
+            )
         since = (tracked.hovering_since or fix.occurred_at) if hovering else None
         tracked = msgspec.structs.replace(tracked, smoothed_speed_mps=speed, hovering_since=since)
         return self._emit(
@@ -144,6 +164,7 @@ class TrackingEmitter:
         to_stop_m = after_stop_m = None
         if route is not None:
             route, to_stop_m, after_stop_m = progress(route, position, before_pickup)
+        legs = self._legs(state, route, position, before_pickup, to_stop_m, observed_at)
         eta = estimate(
             predicted,
             position,
@@ -157,6 +178,7 @@ class TrackingEmitter:
             dwell_elapsed_s=hovered,
             to_stop_m=to_stop_m,
             after_stop_m=after_stop_m,
+            legs=legs,
         )
         due = (
             force
@@ -227,3 +249,36 @@ class TrackingEmitter:
         start = state.pickup if before_pickup else position
         to_pickup = rules.route(position, state.pickup) if before_pickup else None
         return plan_route(to_pickup, rules.route(start, state.dropoff), state.drone_id)
+
+    def _legs(
+        self,
+        state: DeliveryState,
+        route: RouteCursor | None,
+        position: GeoPoint,
+        before_pickup: bool,
+        to_stop_m: float | None,
+        observed_at: datetime,
+    ) -> LegTimes | None:
+        """The remaining legs timed in the estimated wind; None while no wind is known."""
+        wind = self.wind
+        if wind is None or state.is_final:
+            return None
+        now_s = observed_at.timestamp()
+        if not wind.known(now_s):
+            return None
+        if route is None or to_stop_m is None:  # the straight lines
+            stop = state.pickup if before_pickup else state.dropoff
+            line_m = distance_m(position, stop)
+            after_s = (
+                wind.cruise_s((state.pickup, state.dropoff), now_s, None) if before_pickup else 0.0
+            )
+            return LegTimes(line_m, wind.cruise_s((position, stop), now_s, (line_m,)), 0.0, after_s)
+        to_stop, to_stop_legs, carry, carry_legs = ahead(route)
+        current_m = max(to_stop_m - route.target_to_stop_m, 0.0)
+        target = GeoPoint(route.target_lat, route.target_lon)
+        return LegTimes(
+            current_m,
+            wind.cruise_s((position, target), now_s, (current_m,)),
+            wind.cruise_s(to_stop, now_s, to_stop_legs),
+            wind.cruise_s(carry, now_s, carry_legs) if before_pickup else 0.0,
+        )
