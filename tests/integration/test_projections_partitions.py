@@ -225,10 +225,22 @@ def test_the_migration_converts_a_database_with_history_keeping_every_row(
     refresh_rollups(dsn)
     after = view_rows(dsn)  # later migrations may add views: compare those of before
     assert {name: after[name] for name in before} == before
-    # The old table holds up to the end of the current hour; from the next hour on the
-    # sink writes into hourly partitions.
-    next_hour = TELEMETRY.start_of(NOW) + timedelta(hours=1, minutes=1)
-    write_events(dsn, [fix("drone-new", 1, NOW), fix("drone-new", 2, next_hour)])
+    # The old table holds up to the end of the hour the migration ran in (or of its
+    # newest row); from then on the sink writes into hourly partitions. The bound is read
+    # back from the catalog: the migration's clock, not this module's `NOW`, which was
+    # taken when the tests were collected, maybe an hour before this test runs.
+    with psycopg.connect(dsn) as conn:
+        bound_sql = conn.execute(
+            "SELECT pg_get_expr(relpartbound, oid) FROM pg_class"
+            " WHERE relname = 'telemetry_before_0070'"
+        ).fetchone()
+    assert bound_sql is not None and "MINVALUE" in bound_sql[0], bound_sql
+    bound = datetime.fromisoformat(bound_sql[0].rsplit("'", 2)[-2])
+    assert bound == TELEMETRY.start_of(bound) and bound > NOW, bound_sql[0]
+    next_hour = bound + timedelta(minutes=1)
+    write_events(
+        dsn, [fix("drone-new", 1, bound - timedelta(minutes=1)), fix("drone-new", 2, next_hour)]
+    )
     assert partition_of(dsn, "telemetry", "drone_id = 'drone-new' AND sequence = 1") == [
         "telemetry_before_0070"
     ]
