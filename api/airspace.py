@@ -20,6 +20,7 @@ from aiokafka.errors import KafkaError
 
 from api.errors import AirspaceUnknownError, UnservableRequestError
 from contracts import AirspacePublished, AirspaceRules, DecodeError, GeoPoint, decode_event
+from kafkaio.connection import Broker
 from kafkaio.last_value import follow_values
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class AirspaceKeeper:
         """The airspace in force, if one was read."""
         return self.rules.airspace if self.rules is not None else None
 
-    async def follow(self, bootstrap: str, topic: str, caught_up: asyncio.Event) -> None:
+    async def follow(self, bootstrap: Broker, topic: str, caught_up: asyncio.Event) -> None:
         """Follow the topic until cancelled, starting again after a broker error.
 
         An API started while the broker is away must still learn the airspace once the

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer
 
 from api.eta_window import EtaBands
 from contracts import DecodeError, TrackingUpdated, decode_event
+from kafkaio.connection import Broker, aiokafka_options
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +140,14 @@ class TrackingHub:
             self.dropped += 1
             subscription.dropped.set()
 
-    async def consume(self, bootstrap: str, topic: str) -> None:
+    async def consume(self, bootstrap: Broker, topic: str) -> None:
         """Read the tracking topic from its end, forever, publishing every update."""
         # Without a group id, aiokafka assigns every partition of the subscribed topic.
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="latest"
+            topic,
+            **aiokafka_options(bootstrap),
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
         )
         await consumer.start()
         try:

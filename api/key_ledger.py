@@ -31,6 +31,7 @@ from contracts import (
     DecodeError,
     decode_event,
 )
+from kafkaio.connection import Broker
 from kafkaio.last_value import follow_values
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class KeyLedger:
         """The sequence of the business's next event (after its registration, 1)."""
         return self.versions.get(business_id, 1) + 1
 
-    async def follow(self, bootstrap: str, topic: str, caught_up: asyncio.Event) -> None:
+    async def follow(self, bootstrap: Broker, topic: str, caught_up: asyncio.Event) -> None:
         """Follow the topic until cancelled, from its first record again after a broker error.
 
         Folding a record twice changes nothing (sets and dicts of the same values).

@@ -41,6 +41,7 @@ from api.routes import (
 from api.settings import ApiSettings
 from api.throttle import RateLimits, RequestLimits, SocketCaps
 from kafkaio import BatchSender
+from kafkaio.connection import aiokafka_options
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ async def follow_airspace(settings: ApiSettings) -> tuple[AirspaceKeeper, asynci
     keeper = AirspaceKeeper()
     caught_up = asyncio.Event()
     task = asyncio.create_task(
-        keeper.follow(settings.kafka_bootstrap, settings.topics.airspace.name, caught_up)
+        keeper.follow(settings.kafka, settings.topics.airspace.name, caught_up)
     )
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(caught_up.wait(), settings.airspace_wait_s)
@@ -86,7 +87,7 @@ async def follow_keys(settings: ApiSettings) -> tuple[KeyLedger, asyncio.Task[No
     ledger = KeyLedger()
     caught_up = asyncio.Event()
     task = asyncio.create_task(
-        ledger.follow(settings.kafka_bootstrap, settings.topics.businesses.name, caught_up)
+        ledger.follow(settings.kafka, settings.topics.businesses.name, caught_up)
     )
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(caught_up.wait(), settings.airspace_wait_s)
@@ -105,7 +106,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         topics = settings.topics
         sender = BatchSender(
             lambda: AIOKafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+                **aiokafka_options(settings.kafka), acks="all", enable_idempotence=True
             )
         )
         pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=10, open=False)
@@ -114,7 +115,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         )
         await sender.start()
         await pool.open()
-        consumer = asyncio.create_task(hub.consume(settings.kafka_bootstrap, topics.tracking.name))
+        consumer = asyncio.create_task(hub.consume(settings.kafka, topics.tracking.name))
         consumer.add_done_callback(_log_consumer_exit)
         airspace, airspace_task = await follow_airspace(settings)
         ledger, ledger_task = await follow_keys(settings)

@@ -20,6 +20,7 @@ import streamlit as st
 from dashboard import auth, figures, maps, queries, webhooks
 from dashboard.lag import LagReport, read_lag
 from dashboard.settings import DashboardSettings
+from kafkaio.connection import Broker
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ def _detail(dsn: str, delivery_id: str) -> queries.DeliveryDetail | None:
     return _with_connection(dsn, lambda conn: queries.delivery_detail(conn, delivery_id))
 
 
-def _lag(bootstrap: str, groups: tuple[str, ...], timeout_s: float) -> LagReport:
+def _lag(bootstrap: Broker, groups: tuple[str, ...], timeout_s: float) -> LagReport:
     return read_lag(bootstrap, list(groups), timeout_s)
 
 
@@ -138,9 +139,7 @@ def health_panel(settings: DashboardSettings, day: date) -> None:
     with lag:
         st.subheader("Stream processors' lag")
         lag_cache = st.cache_data(ttl=settings.lag_refresh_s, show_spinner=False)
-        report = lag_cache(_lag)(
-            settings.kafka_bootstrap, tuple(settings.groups), settings.kafka_timeout_s
-        )
+        report = lag_cache(_lag)(settings.kafka, tuple(settings.groups), settings.kafka_timeout_s)
         if report.error:
             st.warning(report.error)
         st.dataframe(

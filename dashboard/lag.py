@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kafkaio.connection import Broker
 from kafkaio.offsets import group_offsets
 
 
@@ -39,7 +40,7 @@ def summarize(
     return sorted(TopicLag(group, topic, n, lag) for topic, (n, lag) in totals.items())
 
 
-async def _group_lag(bootstrap: str, group: str, timeout_ms: int) -> list[TopicLag]:
+async def _group_lag(bootstrap: Broker, group: str, timeout_ms: int) -> list[TopicLag]:
     committed, ends = await group_offsets(bootstrap, group, timeout_ms)
     return summarize(group, committed, ends)
 
@@ -52,7 +53,7 @@ class LagReport:
     error: str | None = None
 
 
-def read_lag(bootstrap: str, groups: list[str], timeout_s: float) -> LagReport:
+def read_lag(bootstrap: Broker, groups: list[str], timeout_s: float) -> LagReport:
     """The lag of each group per topic; on any Kafka error, the error instead."""
 
     async def all_groups() -> list[TopicLag]:

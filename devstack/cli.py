@@ -2,6 +2,7 @@
 
 dronefleet stack up | down | status
 dronefleet topics --bootstrap HOST:PORT [--prefix P] [--partitions N] [--replication-factor R]
+                  [--acls]
 dronefleet demo [--drones N] [--deliveries-per-minute R] [--namespace NAME] [--api-port P]
                 [--dashboard-port P] [--metrics-port P] [--log-format text|json]
 """
@@ -9,12 +10,17 @@ dronefleet demo [--drones N] [--deliveries-per-minute R] [--namespace NAME] [--a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+from pydantic import SecretStr
 
 from devstack import stack
 from devstack.errors import StackError
 from devstack.prometheus import PrometheusNode
 from devstack.settings import StackSettings
+from kafkaio.acls import ADMIN, PRINCIPALS, apply_security, grants
+from kafkaio.connection import Broker, KafkaConnection
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     topics_parser.add_argument("--prefix", default="")
     topics_parser.add_argument("--partitions", type=int, default=4)
     topics_parser.add_argument("--replication-factor", type=int, default=1)
+    topics_parser.add_argument(
+        "--acls",
+        action="store_true",
+        help="on a broker with SASL: as the super user `admin` (password in"
+        " DRONEFLEET_KAFKA_ADMIN_PASSWORD) create each service's SCRAM user (password in"
+        " DRONEFLEET_<SERVICE>_KAFKA_PASSWORD) and the ACLs of kafkaio.acls",
+    )
     demo_parser = commands.add_parser("demo", help="the whole platform with a simulated fleet")
     demo_parser.add_argument("--drones", type=int, default=16)
     demo_parser.add_argument(
@@ -117,9 +130,41 @@ def _topics(args: argparse.Namespace) -> int:
     from devstack.kafka import create_topics
 
     layout = Topics.with_prefix(args.prefix, args.partitions)
-    created = asyncio.run(create_topics(args.bootstrap, layout.all(), args.replication_factor))
+    broker: Broker = args.bootstrap
+    if args.acls:
+        broker = _admin_connection(args.bootstrap)
+    created = asyncio.run(create_topics(broker, layout.all(), args.replication_factor))
     print(f"topics    {', '.join(created) or 'all present'}")
+    if args.acls:
+        passwords = _service_passwords()
+        apply_security(broker, grants(layout), passwords)
+        print(f"acls      users {', '.join(sorted(passwords))} and their ACLs applied")
     return 0
+
+
+def _admin_connection(bootstrap: str) -> KafkaConnection:
+    """The super user's connection (PLAIN, as the broker's configuration defines it)."""
+    password = os.environ.get("DRONEFLEET_KAFKA_ADMIN_PASSWORD")
+    if not password:
+        raise StackError(
+            "--acls needs the super user's password in DRONEFLEET_KAFKA_ADMIN_PASSWORD"
+        )
+    return KafkaConnection(bootstrap).as_user(ADMIN, password, "PLAIN")
+
+
+def _service_passwords() -> dict[str, SecretStr]:
+    """Each service's password, from the variable the service itself reads."""
+    missing = [
+        f"DRONEFLEET_{user.upper()}_KAFKA_PASSWORD"
+        for user in PRINCIPALS
+        if not os.environ.get(f"DRONEFLEET_{user.upper()}_KAFKA_PASSWORD")
+    ]
+    if missing:
+        raise StackError(f"--acls needs every service's password; missing: {', '.join(missing)}")
+    return {
+        user: SecretStr(os.environ[f"DRONEFLEET_{user.upper()}_KAFKA_PASSWORD"])
+        for user in PRINCIPALS
+    }
 
 
 def _prometheus_line(settings: StackSettings, started: bool) -> str:

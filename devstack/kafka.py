@@ -3,6 +3,8 @@
 The jars come from Maven Central through `mvn dependency:copy-dependencies` on the
 small pom next to this file, cached under `.cache/kafka/<version>/libs`; the broker runs
 as `java -cp 'libs/*' kafka.Kafka server.properties` once its storage is formatted.
+With `DRONEFLEET_STACK_KAFKA_SASL=true` it listens with SASL only and authorizes every
+request against the ACLs of `kafkaio.acls` (`KafkaNode.secure` creates users and ACLs).
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from pathlib import Path
 from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError
 
-from contracts import TopicSpec
+from contracts import Topics, TopicSpec
 from devstack.errors import MissingToolError, ServiceStartError
 from devstack.processes import port_open, read_pid, start_background, stop_pid, tail
 from devstack.settings import StackSettings
+from kafkaio.acls import ADMIN, PRINCIPALS, apply_security, grants
 from kafkaio.admin import admin_client, create_missing_topics
+from kafkaio.connection import Broker
 
 POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 
@@ -31,12 +35,7 @@ SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@localhost:{controller_port}
-listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{controller_port}
-advertised.listeners=PLAINTEXT://localhost:{port}
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-log.dirs={data_dir}
+{listeners}log.dirs={data_dir}
 num.partitions=4
 auto.create.topics.enable=false
 offsets.topic.replication.factor=1
@@ -47,6 +46,37 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.check.interval.ms=60000
+"""
+
+PLAINTEXT_LISTENERS = """\
+listeners=PLAINTEXT://localhost:{port},CONTROLLER://localhost:{controller_port}
+advertised.listeners=PLAINTEXT://localhost:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+"""
+
+SASL_LISTENERS = """\
+# DRONEFLEET_STACK_KAFKA_SASL=true: nobody in without a user and a password, and
+# nothing allowed without an ACL (kafkaio.acls). The super user `admin` logs in with
+# PLAIN, its password in this file (no user exists yet when the broker first starts);
+# the services with SCRAM-SHA-512, their users created by `admin` through the admin API.
+listeners=SASL_PLAINTEXT://localhost:{port},CONTROLLER://localhost:{controller_port}
+advertised.listeners=SASL_PLAINTEXT://localhost:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=PLAIN
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config={plain_jaas}
+listener.name.sasl_plaintext.plain.sasl.jaas.config={plain_jaas}
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:{admin}
+allow.everyone.if.no.acl.found=false
 """
 
 LOG4J2 = """\
@@ -121,11 +151,12 @@ class KafkaNode:
         self.home.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
             SERVER_PROPERTIES.format(
-                port=self.settings.kafka_port,
+                listeners=self._listeners(),
                 controller_port=self.settings.kafka_controller_port,
                 data_dir=self.data_dir,
             )
         )
+        self.config_file.chmod(0o600)  # with SASL on, it holds the super user's password
         self.log4j_file.write_text(LOG4J2.format(log_file=self.server_log))
         if (self.data_dir / "meta.properties").exists():
             return
@@ -146,6 +177,35 @@ class KafkaNode:
         )
         if result.returncode != 0:
             raise ServiceStartError("formatting KRaft storage failed:\n" + result.stderr[-3000:])
+
+    def _listeners(self) -> str:
+        """The listener lines: PLAINTEXT, or SASL with the authorizer (`kafka_sasl`)."""
+        ports = {
+            "port": self.settings.kafka_port,
+            "controller_port": self.settings.kafka_controller_port,
+        }
+        if not self.settings.kafka_sasl:
+            return PLAINTEXT_LISTENERS.format(**ports)
+        password = self.settings.kafka_password(ADMIN).get_secret_value()
+        plain_jaas = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{ADMIN}" password="{password}" user_{ADMIN}="{password}";'
+        )
+        return SASL_LISTENERS.format(**ports, plain_jaas=plain_jaas, admin=ADMIN)
+
+    def secure(self, topics: Topics) -> None:
+        """Create the services' users and the ACLs of `topics`' layout (`kafkaio.acls`).
+
+        Only with `kafka_sasl`; idempotent, so every `stack up` (and every test's own
+        topic prefix) applies it.
+        """
+        if not self.settings.kafka_sasl:
+            return
+        apply_security(
+            self.settings.kafka,
+            grants(topics),
+            {user: self.settings.kafka_password(user) for user in PRINCIPALS},
+        )
 
     def start(self) -> bool:
         """Start the broker unless it runs; True when this call started it."""
@@ -226,15 +286,15 @@ class KafkaNode:
         ]
 
     async def _list_topics(self) -> set[str]:
-        async with admin_client(self.settings.kafka_bootstrap, request_timeout_ms=3000) as admin:
+        async with admin_client(self.settings.kafka, request_timeout_ms=3000) as admin:
             return set(await admin.list_topics())
 
     async def _create_topics(self, specs: tuple[TopicSpec, ...]) -> list[str]:
-        return await create_topics(self.settings.kafka_bootstrap, specs)
+        return await create_topics(self.settings.kafka, specs)
 
 
 async def create_topics(
-    bootstrap: str, specs: tuple[TopicSpec, ...], replication_factor: int = 1
+    bootstrap: Broker, specs: tuple[TopicSpec, ...], replication_factor: int = 1
 ) -> list[str]:
     """Create those of `specs` the broker at `bootstrap` lacks; return the names created.
 

@@ -86,6 +86,19 @@ class PlatformConfig:
         app = f"{self.topic_prefix}dronefleet-streams"
         return [app, f"{app}-gate", f"{app}-deliveries", f"{self.topic_prefix}projections-core"]
 
+    def _kafka_credentials(self) -> dict[str, str]:
+        """Each service's own user and password on a broker with SASL (none without)."""
+        if not self.stack.kafka_sasl:
+            return {}
+        env: dict[str, str] = {}
+        for service in KAFKA_SERVICES:
+            user = service.lower()
+            env[f"DRONEFLEET_{service}_KAFKA_USERNAME"] = user
+            env[f"DRONEFLEET_{service}_KAFKA_PASSWORD"] = self.stack.kafka_password(
+                user
+            ).get_secret_value()
+        return env
+
     @property
     def api_url(self) -> str:
         """The API's base URL."""
@@ -110,6 +123,7 @@ class PlatformConfig:
                 for service in KAFKA_SERVICES
                 for name, value in kafka.items()
             },
+            **self._kafka_credentials(),
             "DRONEFLEET_STREAMS_DATA_DIR": str(
                 self.stack.home / f"streams-{self.topic_prefix or 'main'}"
             ),

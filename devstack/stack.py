@@ -1,9 +1,10 @@
 """Bring the whole local stack up or down, idempotently, and report its status.
 
 `up` starts what is not running, waits until the servers are healthy and creates the
-platform's topics; a second `up` finds everything running and changes nothing. The
-servers: Kafka, PostgreSQL and, unless `DRONEFLEET_STACK_PROMETHEUS=false`, Prometheus
-(`devstack.prometheus`), which scrapes the services the demo and the tests start.
+platform's topics (and, on a broker with SASL, the services' users and ACLs); a second
+`up` finds everything running and changes nothing. The servers: Kafka, PostgreSQL and,
+unless `DRONEFLEET_STACK_PROMETHEUS=false`, Prometheus (`devstack.prometheus`), which
+scrapes the services the demo and the tests start.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def up(settings: StackSettings, topics: Topics | None = None) -> UpResult:
     started_kafka = kafka.start()
     postgres.wait_healthy(settings.start_timeout_s)
     kafka.wait_healthy(settings.start_timeout_s)
-    created = kafka.create_topics((topics or Topics.with_prefix()).all())
+    layout = topics or Topics.with_prefix()
+    created = kafka.create_topics(layout.all())
+    kafka.secure(layout)
     started_prometheus = False
     if settings.prometheus:
         prometheus = PrometheusNode(settings)

@@ -15,20 +15,24 @@ from collections.abc import AsyncIterator, Sequence
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from kafkaio.connection import Broker, aiokafka_options
+
 DEFAULT_REQUEST_TIMEOUT_MS = 40_000
 """aiokafka's own default: long enough for a broker that is just starting."""
 
 
 @contextlib.asynccontextmanager
 async def admin_client(
-    bootstrap: str, request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
+    bootstrap: Broker, request_timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
 ) -> AsyncIterator[AIOKafkaAdminClient]:
     """A started admin client for `bootstrap`, closed when the block ends (or raises).
 
     `request_timeout_ms` bounds each request: a health probe or a dashboard panel passes
     a few seconds so that an absent broker is an answer, not a 40 s hang.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms)
+    admin = AIOKafkaAdminClient(
+        **aiokafka_options(bootstrap), request_timeout_ms=request_timeout_ms
+    )
     await admin.start()
     try:
         yield admin

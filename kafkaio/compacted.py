@@ -14,11 +14,12 @@ from collections.abc import Iterable
 
 from aiokafka import TopicPartition
 
+from kafkaio.connection import Broker
 from kafkaio.log_range import read_to_end
 
 
 async def read_compacted(
-    bootstrap: str, partitions: Iterable[TopicPartition]
+    bootstrap: Broker, partitions: Iterable[TopicPartition]
 ) -> dict[TopicPartition, dict[bytes, bytes]]:
     """Each partition's last value per key (tombstoned keys left out), up to its end now."""
     wanted = sorted(set(partitions))

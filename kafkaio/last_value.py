@@ -17,12 +17,13 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from kafkaio.connection import Broker, aiokafka_options
 from kafkaio.log_range import read_to_end
 
 log = logging.getLogger(__name__)
 
 
-async def last_value(bootstrap: str, topic: str) -> bytes | None:
+async def last_value(bootstrap: Broker, topic: str) -> bytes | None:
     """The value of the partition's last record up to its end now (None: empty topic)."""
     last: bytes | None = None
     async for batch in read_to_end(bootstrap, [TopicPartition(topic, 0)]):
@@ -33,7 +34,7 @@ async def last_value(bootstrap: str, topic: str) -> bytes | None:
 
 
 async def follow_values(
-    bootstrap: str,
+    bootstrap: Broker,
     topic: str,
     on_value: Callable[[bytes], None],
     caught_up: asyncio.Event,
@@ -45,7 +46,7 @@ async def follow_values(
     `caught_up` is set once the values up to the end offset seen at the start were
     handed over (at once for an empty topic). Tombstones (no value) are skipped.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**aiokafka_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
         await _until_listed(consumer, topic)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from kafkaio.connection import Broker, aiokafka_options
+
 FETCH_TIMEOUT_MS = 1000
 """The longest one fetch waits for records; the reading stops by offsets, not by this."""
 
@@ -106,7 +108,7 @@ def _below(
 
 
 async def read_to_end(
-    bootstrap: str,
+    bootstrap: Broker,
     partitions: Iterable[TopicPartition],
     *,
     max_records: int | None = None,
@@ -119,7 +121,7 @@ async def read_to_end(
     readers of whole busy topics (the ledger reads millions of fixes).
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **aiokafka_options(bootstrap),
         enable_auto_commit=False,
         max_partition_fetch_bytes=max_partition_fetch_bytes,
     )

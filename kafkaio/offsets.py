@@ -13,13 +13,14 @@ from collections.abc import Collection, Iterable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kafkaio.admin import DEFAULT_REQUEST_TIMEOUT_MS, admin_client
+from kafkaio.connection import Broker, aiokafka_options
 
 Offsets = dict[tuple[str, int], int]
 """(topic, partition) -> offset."""
 
 
 async def committed_offsets(
-    bootstrap: str,
+    bootstrap: Broker,
     group: str,
     topics: Collection[str] | None = None,
     timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS,
@@ -40,7 +41,7 @@ async def committed_offsets(
 
 
 async def end_offsets(
-    bootstrap: str,
+    bootstrap: Broker,
     partitions: Iterable[tuple[str, int]],
     timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS,
 ) -> Offsets:
@@ -49,7 +50,7 @@ async def end_offsets(
     if not wanted:
         return {}
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=timeout_ms
+        **aiokafka_options(bootstrap), enable_auto_commit=False, request_timeout_ms=timeout_ms
     )
     await consumer.start()
     try:
@@ -60,7 +61,7 @@ async def end_offsets(
 
 
 async def group_offsets(
-    bootstrap: str, group: str, timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
+    bootstrap: Broker, group: str, timeout_ms: int = DEFAULT_REQUEST_TIMEOUT_MS
 ) -> tuple[Offsets, Offsets]:
     """(committed, end) offsets by (topic, partition) of every partition the group committed on.
 

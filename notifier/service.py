@@ -20,6 +20,7 @@ from aiokafka.structs import TopicPartition
 from psycopg_pool import AsyncConnectionPool
 
 from contracts import DecodeError, decode_event
+from kafkaio.connection import aiokafka_options
 from notifier.dispatcher import Dispatcher
 from notifier.metrics import NotifierMetrics
 from notifier.routing import Router, Writes
@@ -62,7 +63,7 @@ class Notifier:
         endpoints, owners = await self.store.load()
         router = Router(timedelta(seconds=self.settings.eta_change_s), endpoints, owners)
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **aiokafka_options(self.settings.kafka),
             group_id=f"{self.settings.topic_prefix}notifier",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -44,6 +44,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg import sql
 
 from kafkaio.admin import admin_client
+from kafkaio.connection import aiokafka_options
 from kafkaio.log_range import read_range
 from projections.rollups import refresh_rollups
 from projections.settings import ProjectionsSettings
@@ -117,7 +118,7 @@ class LogReader:
         self.settings = settings
         self.topic_names, self.dead_letter_topic = projected_topics(settings.topics)
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            **aiokafka_options(settings.kafka),
             enable_auto_commit=False,
             auto_offset_reset="earliest",  # offsets dropped by retention: from the first kept
             max_partition_fetch_bytes=4 * 1024 * 1024,
@@ -132,7 +133,7 @@ class LogReader:
 
     async def end_offsets(self) -> dict[TopicPartition, int]:
         """The current end offset of every partition of the projected topics."""
-        async with admin_client(self.settings.kafka_bootstrap) as admin:
+        async with admin_client(self.settings.kafka) as admin:
             described = await admin.describe_topics(self.topic_names)
         missing = sorted(str(t["topic"]) for t in described if t["error_code"] != 0)
         if missing:

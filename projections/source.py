@@ -25,6 +25,7 @@ from aiokafka.structs import TopicPartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as KafkaPartition
 
+from kafkaio.connection import confluent_options
 from projections.settings import ProjectionsSettings
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class CheckpointedSource:
         self._checkpoints = checkpoints
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-consumer")
         config: dict[str, Any] = {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **confluent_options(settings.kafka),
             "group.id": f"{settings.topic_prefix}projections-{settings.projection}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,

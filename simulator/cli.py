@@ -127,14 +127,14 @@ def _publish(
         scenario = load_scenario(path) if path else default_scenario()
     except ScenarioError as error:
         parser.exit(2, f"dronefleet-simulator: {error}\n")
-    written = asyncio.run(publish_airspace(settings.kafka_bootstrap, settings.topics, scenario))
+    written = asyncio.run(publish_airspace(settings.kafka, settings.topics, scenario))
     print(f"airspace {scenario.name!r} {'published' if written else 'already in force'}")
     return 0
 
 
 async def _run(settings: SimulatorSettings, scenario: Scenario, *, as_json: bool) -> int:
     # The fleet flies this scenario: the platform must know its airspace (idempotent).
-    await publish_airspace(settings.kafka_bootstrap, settings.topics, scenario)
+    await publish_airspace(settings.kafka, settings.topics, scenario)
     spec = FlightSpec(
         cruise_speed_mps=settings.cruise_speed_mps,
         pickup_dwell_s=settings.dwell_s,

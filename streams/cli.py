@@ -25,8 +25,8 @@ def main(argv: list[str] | None = None) -> None:
         from streams.runtime.tables import changelog_specs
         from streams.runtime.worker import bootstrap
 
-        horizon = asyncio.run(read_horizon(settings.kafka_bootstrap, settings.app_group))
-        asyncio.run(declare_changelogs(changelog_specs(settings), settings.kafka_bootstrap))
+        horizon = asyncio.run(read_horizon(settings.kafka, settings.app_group))
+        asyncio.run(declare_changelogs(changelog_specs(settings), settings.kafka))
         bootstrap(settings, horizon).run(settings.log_level, logging_config(settings, "streams"))
         return
     if args[:1] == ["eta-report"]:

@@ -22,12 +22,13 @@ from contracts import (
     encode_event,
     utc_now,
 )
+from kafkaio.connection import Broker, aiokafka_options
 from kafkaio.last_value import last_value
 from simulator.world.published import airspace_of, same_airspace
 from simulator.world.scenario import Scenario
 
 
-async def publish_airspace(bootstrap: str, topics: Topics, scenario: Scenario) -> bool:
+async def publish_airspace(bootstrap: Broker, topics: Topics, scenario: Scenario) -> bool:
     """Make `scenario`'s airspace the one in force; True if a record was written."""
     current: AirspacePublished | None = None
     raw = await last_value(bootstrap, topics.airspace.name)
@@ -38,7 +39,7 @@ async def publish_airspace(bootstrap: str, topics: Topics, scenario: Scenario) -
     wanted = airspace_of(scenario, utc_now(), sequence=current.sequence + 1 if current else 1)
     if current is not None and same_airspace(current, wanted):
         return False
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**aiokafka_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(

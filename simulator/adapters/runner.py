@@ -36,6 +36,7 @@ from contracts import (
     utc_now,
 )
 from kafkaio import BatchSender, WireRecord
+from kafkaio.connection import aiokafka_options
 from simulator.adapters.api_client import DemandTally, post_order
 from simulator.adapters.chaos import Chaos, ChaosSpec
 from simulator.adapters.wire import refusal, to_records
@@ -93,7 +94,7 @@ class SimulatorRunner:
         """Perturbs telemetry on its way to the producer (`--chaos`); None: sent as built."""
         self._sender = BatchSender(
             lambda: AIOKafkaProducer(
-                bootstrap_servers=settings.kafka_bootstrap,
+                **aiokafka_options(settings.kafka),
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,
@@ -138,7 +139,7 @@ class SimulatorRunner:
         # Without a group id, aiokafka assigns every partition of the subscribed topic.
         consumer = AIOKafkaConsumer(
             self.topics.deliveries.name,
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **aiokafka_options(self.settings.kafka),
             enable_auto_commit=False,
             auto_offset_reset="latest",
         )

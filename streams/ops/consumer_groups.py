@@ -21,6 +21,7 @@ from aiokafka.protocol.api import Request
 
 from contracts import TopicSpec
 from kafkaio.admin import admin_client
+from kafkaio.connection import Broker, aiokafka_options
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ class _DescribeGroups(
         return request_struct_class(self._groups)
 
 
-async def describe_group(bootstrap: str, group: str) -> GroupState:
+async def describe_group(bootstrap: Broker, group: str) -> GroupState:
     """The group's state ('Empty', 'Stable', 'Dead' when unknown, ...) and member ids."""
     async with admin_client(bootstrap) as admin:
         node = await admin.find_coordinator(group)
@@ -67,7 +68,7 @@ async def describe_group(bootstrap: str, group: str) -> GroupState:
     return GroupState(group_id, state, [member[0] for member in members])
 
 
-async def wait_until_empty(bootstrap: str, group: str, timeout_s: float) -> GroupState:
+async def wait_until_empty(bootstrap: Broker, group: str, timeout_s: float) -> GroupState:
     """Poll the group until it has no member (a killed worker leaves after its session)."""
     deadline = time.monotonic() + timeout_s
     while (described := await describe_group(bootstrap, group)).members:
@@ -82,12 +83,12 @@ def partitions_of(topics: list[TopicSpec]) -> list[TopicPartition]:
     return [TopicPartition(t.name, p) for t in topics for p in range(t.partitions)]
 
 
-async def commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
+async def commit(bootstrap: Broker, group: str, offsets: dict[TopicPartition, int]) -> None:
     """Commit offsets for the group from outside it (the broker refuses while it has members)."""
     if not offsets:
         return
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        **aiokafka_options(bootstrap), group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -97,7 +98,7 @@ async def commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int])
         await consumer.stop()
 
 
-async def commit_zero(bootstrap: str, group: str, topics: list[TopicSpec]) -> int:
+async def commit_zero(bootstrap: Broker, group: str, topics: list[TopicSpec]) -> int:
     """Commit offset 0 for the group on every partition of `topics`; return how many."""
     partitions = partitions_of(topics)
     await commit(bootstrap, group, dict.fromkeys(partitions, 0))

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from kafkaio.connection import Broker
 from kafkaio.offsets import group_offsets
 from runtime import Probes, ProbeServer, beat_forever
 from streams.ops.lag_watchdog import PartitionLag, snapshot
@@ -86,7 +87,7 @@ class LagCollector(Collector):
         yield from (lag, committed, end, polls)
 
 
-async def poll_once(bootstrap: str, groups: Sequence[str], readings: LagReadings) -> None:
+async def poll_once(bootstrap: Broker, groups: Sequence[str], readings: LagReadings) -> None:
     """Read every group's committed and end offsets into `readings` (all or none)."""
     fresh = {group: snapshot(*await group_offsets(bootstrap, group)) for group in groups}
     readings.groups = fresh
@@ -94,7 +95,7 @@ async def poll_once(bootstrap: str, groups: Sequence[str], readings: LagReadings
 
 
 async def poll_forever(
-    bootstrap: str, groups: Sequence[str], readings: LagReadings, every_s: float
+    bootstrap: Broker, groups: Sequence[str], readings: LagReadings, every_s: float
 ) -> None:
     """Poll every `every_s` until cancelled; a failed poll is counted and logged, never fatal."""
     while True:
@@ -107,7 +108,7 @@ async def poll_forever(
 
 
 async def serve(
-    bootstrap: str, groups: Sequence[str], host: str, port: int, every_s: float
+    bootstrap: Broker, groups: Sequence[str], host: str, port: int, every_s: float
 ) -> None:
     """Serve the groups' lag on `port` (with `/healthz` and `/readyz`) until cancelled."""
     readings = LagReadings()

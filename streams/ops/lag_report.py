@@ -17,13 +17,14 @@ import asyncio
 from datetime import timedelta
 
 from contracts import utc_now
+from kafkaio.connection import Broker
 from kafkaio.offsets import group_offsets
 from streams.ops import lag_exporter
 from streams.ops.lag_watchdog import PartitionLag, Watchdog, snapshot
 from streams.settings import StreamsSettings
 
 
-async def group_lag(bootstrap: str, group: str) -> list[PartitionLag]:
+async def group_lag(bootstrap: Broker, group: str) -> list[PartitionLag]:
     """Committed and end offsets of every partition the group has committed on."""
     return snapshot(*await group_offsets(bootstrap, group))
 
@@ -38,13 +39,13 @@ def render(partitions: list[PartitionLag]) -> str:
     return "\n".join(lines)
 
 
-async def groups_lag(bootstrap: str, groups: list[str]) -> list[PartitionLag]:
+async def groups_lag(bootstrap: Broker, groups: list[str]) -> list[PartitionLag]:
     """The partitions of every group, one list."""
     return [p for group in groups for p in await group_lag(bootstrap, group)]
 
 
 async def watch(
-    bootstrap: str, groups: list[str], every_s: float, watchdog: Watchdog, fail: bool
+    bootstrap: Broker, groups: list[str], every_s: float, watchdog: Watchdog, fail: bool
 ) -> int:
     """Report lag every `every_s` and the partitions the watchdog finds stuck."""
     while True:
@@ -72,15 +73,13 @@ def main(args: list[str], settings: StreamsSettings) -> int:
     groups = options.groups or settings.groups
     if options.serve is not None:
         asyncio.run(
-            lag_exporter.serve(
-                settings.kafka_bootstrap, groups, options.host, options.serve, options.every
-            )
+            lag_exporter.serve(settings.kafka, groups, options.host, options.serve, options.every)
         )
         return 0
     if options.watch <= 0:
-        print(render(asyncio.run(groups_lag(settings.kafka_bootstrap, groups))))
+        print(render(asyncio.run(groups_lag(settings.kafka, groups))))
         return 0
     watchdog = Watchdog(stuck_after=timedelta(seconds=options.stuck_after))
     return asyncio.run(
-        watch(settings.kafka_bootstrap, groups, options.watch, watchdog, options.fail_on_stuck)
+        watch(settings.kafka, groups, options.watch, watchdog, options.fail_on_stuck)
     )

@@ -51,6 +51,7 @@ from pathlib import Path
 
 from contracts import TopicSpec
 from kafkaio.admin import admin_client
+from kafkaio.connection import Broker
 from kafkaio.offsets import committed_offsets
 from streams.errors import StreamsError
 from streams.ops.consumer_groups import commit_zero, describe_group
@@ -74,7 +75,7 @@ def rebuild_inputs(settings: StreamsSettings) -> dict[str, list[TopicSpec]]:
 
 
 async def recreate_changelogs(
-    specs: Mapping[str, int], bootstrap: str, say: Say, timeout_s: float = 60
+    specs: Mapping[str, int], bootstrap: Broker, say: Say, timeout_s: float = 60
 ) -> None:
     """Delete the tables' changelog topics, wait until they are gone, create them empty."""
     names = sorted(specs)
@@ -105,7 +106,7 @@ async def reset(settings: StreamsSettings, say: Say, *, local_only: bool = False
     """Reset the workers' group, changelogs and local state (see the module docstring)."""
     groups = rebuild_inputs(settings)
     for group in groups:
-        described = await describe_group(settings.kafka_bootstrap, group)
+        described = await describe_group(settings.kafka, group)
         if described.members:
             raise WorkersRunningError(
                 f"consumer group {group} has {len(described.members)} active member(s) "
@@ -116,18 +117,18 @@ async def reset(settings: StreamsSettings, say: Say, *, local_only: bool = False
         committed: dict[tuple[str, int], int] = {}
         for group, inputs in groups.items():
             names = [spec.name for spec in inputs]
-            committed.update(await committed_offsets(settings.kafka_bootstrap, group, names))
-        old = await read_horizon(settings.kafka_bootstrap, settings.app_group)
-        await write_horizon(settings.kafka_bootstrap, settings.app_group, raised(old, committed))
+            committed.update(await committed_offsets(settings.kafka, group, names))
+        old = await read_horizon(settings.kafka, settings.app_group)
+        await write_horizon(settings.kafka, settings.app_group, raised(old, committed))
         say(
             f"rebuild horizon: {sum(committed.values())} records already processed "
             f"(their outputs are in the log and will not be sent again)"
         )
         for group, inputs in groups.items():
-            partitions = await commit_zero(settings.kafka_bootstrap, group, inputs)
+            partitions = await commit_zero(settings.kafka, group, inputs)
             names = [spec.name for spec in inputs]
             say(f"group {group}: offset 0 committed on {partitions} partitions of {names}")
-        await recreate_changelogs(changelog_specs(settings), settings.kafka_bootstrap, say)
+        await recreate_changelogs(changelog_specs(settings), settings.kafka, say)
     delete_local_state(local_table_dir(settings), say)
     say("done: the next worker start rebuilds every table from the log")
 

@@ -20,6 +20,7 @@ import logging
 from aiokafka.errors import KafkaError
 
 from contracts import AirspacePublished, AirspaceRules, DecodeError, decode_event
+from kafkaio.connection import Broker
 from kafkaio.last_value import follow_values
 from streams.processors.tracking_emitter import AirspaceInForce
 
@@ -32,7 +33,7 @@ RETRY_MAX_S = 10.0
 class AirspaceFollower:
     """The latest airspace read: as rules for the routes, and as the record itself."""
 
-    def __init__(self, bootstrap: str, topic: str, in_force: AirspaceInForce) -> None:
+    def __init__(self, bootstrap: Broker, topic: str, in_force: AirspaceInForce) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.in_force = in_force

@@ -45,6 +45,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 
 from contracts import decode_dead_letter, utc_now
 from kafkaio import BatchSender, WireRecord
+from kafkaio.connection import Broker, aiokafka_options
 from streams.processors.records import Outgoing, OutTopic, SourceRecord, dead_letter
 from streams.runtime.horizon import Horizon, already_processed
 
@@ -60,7 +61,7 @@ Process = Callable[[SourceRecord, datetime], list[Outgoing]]
 class LoopConfig:
     """Where a stage reads, with which group, and how it batches."""
 
-    bootstrap: str
+    bootstrap: Broker
     group: str
     source_topics: tuple[str, ...]
     batch_size: int = 5_000
@@ -229,7 +230,7 @@ class BatchLoop:
         config = self.config
         assignor = RangePartitionAssignor if config.co_partitioned else RoundRobinPartitionAssignor
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap,
+            **aiokafka_options(config.bootstrap),
             group_id=config.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -241,7 +242,7 @@ class BatchLoop:
         consumer.subscribe(list(config.source_topics), listener=_Rebalance(self))
         sender = BatchSender(
             lambda: AIOKafkaProducer(
-                bootstrap_servers=config.bootstrap,
+                **aiokafka_options(config.bootstrap),
                 acks="all",
                 enable_idempotence=True,
                 linger_ms=5,

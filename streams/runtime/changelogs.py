@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from aiokafka.admin import NewTopic
 
 from kafkaio.admin import admin_client, create_missing_topics
+from kafkaio.connection import Broker
 
 
-async def declare_changelogs(specs: Mapping[str, int], bootstrap: str) -> list[str]:
+async def declare_changelogs(specs: Mapping[str, int], bootstrap: Broker) -> list[str]:
     """Create the missing changelog topics (name -> partitions, compacted); return those created.
 
     `specs`: every table's, from `streams.runtime.tables.changelog_specs`.

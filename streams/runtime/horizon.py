@@ -23,6 +23,7 @@ from aiokafka.admin import NewTopic
 
 from kafkaio.admin import admin_client, create_missing_topics
 from kafkaio.compacted import read_compacted
+from kafkaio.connection import Broker, aiokafka_options
 
 Horizon = Mapping[tuple[str, int], int]
 """(topic, partition) -> the first offset whose outputs are not in the log yet."""
@@ -53,7 +54,7 @@ def _parse(key: bytes) -> tuple[str, int]:
     return topic, int(partition)
 
 
-async def read_horizon(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+async def read_horizon(bootstrap: Broker, group: str) -> dict[tuple[str, int], int]:
     """The group's horizon; empty when no reset ever happened."""
     topic = horizon_topic(group)
     async with admin_client(bootstrap) as admin:
@@ -64,14 +65,14 @@ async def read_horizon(bootstrap: str, group: str) -> dict[tuple[str, int], int]
     return {_parse(key): int(value) for key, value in stored.items()}
 
 
-async def write_horizon(bootstrap: str, group: str, horizon: Horizon) -> None:
+async def write_horizon(bootstrap: Broker, group: str, horizon: Horizon) -> None:
     """Store the horizon (creating its compacted, one-partition topic if needed)."""
     topic = horizon_topic(group)
     async with admin_client(bootstrap) as admin:
         await create_missing_topics(
             admin, [NewTopic(topic, 1, 1, topic_configs={"cleanup.policy": "compact"})]
         )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**aiokafka_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for (name, partition), offset in horizon.items():

@@ -18,6 +18,7 @@ from aiokafka import TopicPartition
 
 from kafkaio import WireRecord
 from kafkaio.compacted import read_compacted
+from kafkaio.connection import Broker
 from streams.domain.validation import LastFix
 from streams.processors.delivery_processor import DeliveryProcessor
 from streams.processors.records import Outgoing, OutTopic, SourceRecord
@@ -89,7 +90,7 @@ class DeliveriesStage:
         processor: DeliveryProcessor,
         tables: Sequence[ChangeloggedTable],
         outputs: Mapping[OutTopic, str],
-        bootstrap: str,
+        bootstrap: Broker,
         replayed: Horizon | None = None,
     ) -> None:
         self.processor = processor

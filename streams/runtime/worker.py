@@ -44,6 +44,7 @@ import faust
 from faust.worker import Worker
 
 from contracts import LivenessTick, Topics, encode_event, new_event_id, utc_now
+from kafkaio.connection import faust_options
 from streams.domain.eta import EtaModel
 from streams.processors.delivery_processor import DeliveryProcessor
 from streams.processors.delivery_repository import DeliveryRepository
@@ -104,7 +105,7 @@ def bootstrap(settings: StreamsSettings, horizon: Horizon | None = None) -> Stre
     )
     app = faust_app(settings)
     dispatcher = add_dispatch_agent(app, topics, outputs, replayed, dispatch_processor(settings))
-    airspace = AirspaceFollower(settings.kafka_bootstrap, topics.airspace.name, AirspaceInForce())
+    airspace = AirspaceFollower(settings.kafka, topics.airspace.name, AirspaceInForce())
     add_liveness_timer(app, settings, topics, airspace)
     loops = (
         gate_loop(settings, topics, gate, outputs),
@@ -138,7 +139,7 @@ def stage_loop(
     """The consumer loop of a batched stage, in its own group."""
     return BatchLoop(
         LoopConfig(
-            bootstrap=settings.kafka_bootstrap,
+            bootstrap=settings.kafka,
             group=group,
             source_topics=sources,
             batch_size=settings.batch_size,
@@ -185,7 +186,7 @@ def deliveries_loop(
         airspace=airspace,
     )
     stage = DeliveriesStage(
-        processor, (states, tracking, parked), outputs, settings.kafka_bootstrap, replayed
+        processor, (states, tracking, parked), outputs, settings.kafka, replayed
     )
     return stage_loop(
         settings,
@@ -227,7 +228,7 @@ def faust_app(settings: StreamsSettings) -> DronefleetApp:
     """The Faust app that hosts the dispatcher: at-least-once, acks=all, declared topics."""
     return DronefleetApp(
         settings.app_group,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **faust_options(settings.kafka),
         store=settings.table_store,
         datadir=str(settings.data_dir),
         version=FAUST_APP_VERSION,

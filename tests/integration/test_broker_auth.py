@@ -1,0 +1,182 @@
+"""An authenticated broker: nobody writes `deliveries` who may not (issue 22, part 5).
+
+A PRIVATE broker (own ports, own home: never the shared stack) started with
+`DRONEFLEET_STACK_KAFKA_SASL=true`, its users and ACLs made by the stack's own code
+(`KafkaNode.secure`, the `kafkaio.acls` table). Then, as an attacker would: a client with
+no credentials, one with a wrong password, and one with the simulator's own credentials
+try to write delivery events, many times, and the log is read afterwards as the super
+user: 0 records let in. The services' principals can do what they need: the simulator
+writes telemetry, the stream worker's reads it in its group and writes deliveries, and the
+simulator's real `publish-airspace` command runs against the broker with its settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+
+from contracts import Topics
+from devstack.kafka import KafkaNode
+from devstack.settings import StackSettings
+from kafkaio.connection import Broker, KafkaConnection, aiokafka_options
+from kafkaio.last_value import last_value
+from kafkaio.offsets import end_offsets
+from loadtest.private_stack import private_settings
+
+ATTEMPTS = 100
+"""Forged writes per class (the README's table counts them)."""
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[StackSettings]:
+    """A private SASL broker, stopped and removed at the end."""
+    settings = private_settings().model_copy(update={"kafka_sasl": True})
+    node = KafkaNode(settings)
+    try:
+        node.start()
+        node.wait_healthy(settings.start_timeout_s)
+        yield settings
+    finally:
+        node.stop()
+        shutil.rmtree(settings.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def topics(broker: StackSettings) -> Topics:
+    """The platform's layout on the private broker, with the users and ACLs the stack makes."""
+    layout = Topics.with_prefix("auth-")
+    node = KafkaNode(broker)
+    node.create_topics(layout.all())
+    node.secure(layout)
+    return layout
+
+
+def ends(broker: StackSettings, topic: str) -> int:
+    """How many records `topic` holds, read as the super user."""
+    parts = [(topic, partition) for partition in range(4)]
+    return sum(asyncio.run(end_offsets(broker.kafka, parts)).values())
+
+
+async def produce(conn: Broker, topic: str, n: int) -> tuple[int, int]:
+    """Try `n` writes to `topic` as `conn`; (written, refused for authorization)."""
+    producer = AIOKafkaProducer(**aiokafka_options(conn), acks="all", request_timeout_ms=5000)
+    await producer.start()
+    written = refused = 0
+    try:
+        for i in range(n):
+            try:
+                await producer.send_and_wait(topic, b"forged", key=f"d-{i}".encode())
+                written += 1
+            except TopicAuthorizationFailedError:
+                refused += 1
+    finally:
+        await producer.stop()
+    return written, refused
+
+
+async def cannot_connect(conn: Broker) -> bool:
+    """True when a producer as `conn` cannot even start (no metadata: no write possible)."""
+    producer = AIOKafkaProducer(**aiokafka_options(conn), request_timeout_ms=3000)
+    try:
+        await producer.start()
+    except KafkaError:
+        return True
+    finally:
+        await producer.stop()
+    return False
+
+
+def test_a_client_without_credentials_cannot_connect_nor_write(
+    broker: StackSettings, topics: Topics
+) -> None:
+    before = ends(broker, topics.deliveries.name)
+    refused = sum(asyncio.run(cannot_connect(broker.kafka_bootstrap)) for _ in range(10))
+    assert refused == 10
+    assert ends(broker, topics.deliveries.name) == before
+
+
+def test_a_wrong_password_fails_authentication(broker: StackSettings, topics: Topics) -> None:
+    plain = KafkaConnection(broker.kafka_bootstrap)
+    wrong = [
+        plain.as_user("simulator", "not-the-password"),
+        plain.as_user("streams", broker.kafka_password("simulator")),  # another's password
+        plain.as_user("admin", broker.kafka_password("streams"), "PLAIN"),
+        plain.as_user("nobody", "nothing"),
+    ]
+    refused = sum(asyncio.run(cannot_connect(conn)) for conn in wrong for _ in range(5))
+    assert refused == 20
+
+
+def test_the_simulator_cannot_write_delivery_events_but_writes_telemetry(
+    broker: StackSettings, topics: Topics
+) -> None:
+    simulator = broker.kafka_as("simulator")
+    before = ends(broker, topics.deliveries.name)
+    written, refused = asyncio.run(produce(simulator, topics.deliveries.name, ATTEMPTS))
+    assert (written, refused) == (0, ATTEMPTS)
+    assert ends(broker, topics.deliveries.name) == before
+    telemetry_before = ends(broker, topics.telemetry.name)
+    assert asyncio.run(produce(simulator, topics.telemetry.name, 5)) == (5, 0)
+    assert ends(broker, topics.telemetry.name) == telemetry_before + 5
+
+
+def test_the_stream_worker_reads_telemetry_in_its_group_and_writes_deliveries(
+    broker: StackSettings, topics: Topics
+) -> None:
+    asyncio.run(produce(broker.kafka_as("simulator"), topics.telemetry.name, 3))
+    streams = broker.kafka_as("streams")
+
+    async def read_in_group() -> int:
+        consumer = AIOKafkaConsumer(
+            topics.telemetry.name,
+            **aiokafka_options(streams),
+            group_id=f"{topics.prefix}dronefleet-streams-gate",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            seen = 0
+            while seen < 3:
+                batch = await consumer.getmany(timeout_ms=10_000)
+                assert batch, "no telemetry within 10 s"
+                seen += sum(len(records) for records in batch.values())
+            await consumer.commit()
+            return seen
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(read_in_group()) >= 3
+    before = ends(broker, topics.deliveries.name)
+    assert asyncio.run(produce(streams, topics.deliveries.name, 2)) == (2, 0)
+    assert ends(broker, topics.deliveries.name) == before + 2
+
+
+def test_the_simulator_service_publishes_the_airspace_with_its_own_user(
+    broker: StackSettings, topics: Topics
+) -> None:
+    env = {
+        **os.environ,
+        "DRONEFLEET_SIMULATOR_KAFKA_BOOTSTRAP": broker.kafka_bootstrap,
+        "DRONEFLEET_SIMULATOR_TOPIC_PREFIX": topics.prefix,
+        "DRONEFLEET_SIMULATOR_KAFKA_USERNAME": "simulator",
+        "DRONEFLEET_SIMULATOR_KAFKA_PASSWORD": broker.kafka_password("simulator").get_secret_value(),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "simulator", "publish-airspace"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert asyncio.run(last_value(broker.kafka, topics.airspace.name)) is not None
