@@ -113,3 +113,21 @@ class WebhookRedeliveryPublic(BaseModel):
     endpoint_id: str
     message_ids: list[str]
     status: Literal["accepted"]
+
+
+class WebhookSecretRotationIn(BaseModel):
+    """How long the endpoint's current secret keeps signing alongside the new one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    previous_valid_for_s: int = Field(default=86_400, ge=0, le=7 * 86_400)
+    """Seconds (a day by default, a week at most; 0: the old secret stops at once)."""
+
+
+class WebhookSecretRotatedPublic(BaseModel):
+    """The endpoint's new signing secret, shown this once, and when the old one stops."""
+
+    endpoint_id: str
+    secret: str
+    secret_version: int
+    previous_secret_valid_until: datetime

@@ -401,6 +401,10 @@ class WebhookEndpointUpdated(Event, frozen=True, kw_only=True, tag=True):
     description: Annotated[str, msgspec.Meta(max_length=200)] = ""
     enabled: bool = True
     secret_version: Annotated[int, msgspec.Meta(ge=1)] = 1
+    previous_secret_valid_until: UtcDatetime | None = None
+    """Set by a secret rotation (`secret_version` one up): the previous version's secret
+    keeps signing alongside the new one until then, so the business can switch its
+    receiver over without refusing a message. None: no grace (or no rotation)."""
 
 
 class WebhookEndpointDeleted(Event, frozen=True, kw_only=True, tag=True):

@@ -91,9 +91,9 @@ class Dispatcher:
     async def _attempt(self, message: Due) -> None:
         key = (message.endpoint_id, message.delivery_id)
         try:
-            secret = endpoint_secret(self._signing_key, message.endpoint_id, message.secret_version)
             attempted_at = datetime.now(UTC)
-            outcome = await self.sender.post(message.url, secret, message.message_id, message.body)
+            secrets = signing_secrets(self._signing_key, message, attempted_at)
+            outcome = await self.sender.post(message.url, secrets, message.message_id, message.body)
             retry_in = None
             if not outcome.delivered:
                 retry_in = retry_delay_s(
@@ -173,3 +173,15 @@ def log_attempt(message: Due, outcome: Outcome, retry_in: float | None) -> None:
             outcome.response_code or "",
             extra=fields,
         )
+
+
+def signing_secrets(signing_key: str, message: Due, at: datetime) -> list[str]:
+    """The secrets a post is signed with: the endpoint's, and the previous one's in a grace.
+
+    During a rotation's grace a receiver not yet switched over still verifies.
+    """
+    secrets = [endpoint_secret(signing_key, message.endpoint_id, message.secret_version)]
+    previous, until = message.previous_secret_version, message.previous_secret_until
+    if previous is not None and until is not None and at < until:
+        secrets.append(endpoint_secret(signing_key, message.endpoint_id, previous))
+    return secrets

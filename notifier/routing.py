@@ -56,6 +56,9 @@ class Endpoint:
     registered_at: datetime
     """Events recorded before are not sent: a notifier reading old history (its first
     start) does not tell a new endpoint of deliveries long past."""
+    previous_secret_version: int | None = None
+    previous_secret_until: datetime | None = None
+    """After a rotation: the version before, which signs alongside until then."""
 
     def wants(self, topic: str, recorded_at: datetime) -> bool:
         """Whether a message of `topic` about an event recorded then goes here now."""
@@ -152,6 +155,7 @@ class Router:
             return  # another business's id, or deleted for good
         if held is not None and held.sequence >= event.sequence:
             return  # an older state (a replay)
+        previous, until = _previous_secret(held, event)
         endpoint = Endpoint(
             endpoint_id=event.endpoint_id,
             business_id=event.business_id,
@@ -162,6 +166,8 @@ class Router:
             secret_version=event.secret_version,
             sequence=event.sequence,
             registered_at=held.registered_at if held is not None else event.recorded_at,
+            previous_secret_version=previous,
+            previous_secret_until=until,
         )
         self.endpoints[event.endpoint_id] = endpoint
         writes.endpoints[event.endpoint_id] = endpoint
@@ -227,3 +233,20 @@ class Router:
                     body=_encoder.encode(body),
                 )
             )
+
+
+def _previous_secret(
+    held: Endpoint | None, event: WebhookEndpointRegistered | WebhookEndpointUpdated
+) -> tuple[int | None, datetime | None]:
+    """The secret that signs alongside the endpoint's own after `event`, and until when.
+
+    A rotation (a higher `secret_version`) makes the held version the previous one, for
+    the grace the event gives (none: the old secret stops at once); any other change
+    keeps the grace under way.
+    """
+    if held is None:
+        return None, None
+    if event.secret_version > held.secret_version:
+        until = getattr(event, "previous_secret_valid_until", None)
+        return (held.secret_version, until) if until is not None else (None, None)
+    return held.previous_secret_version, held.previous_secret_until

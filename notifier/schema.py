@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS notifier.endpoints (
     paused_until         timestamptz
 );
 
+ALTER TABLE notifier.endpoints ADD COLUMN IF NOT EXISTS previous_secret_version integer;
+ALTER TABLE notifier.endpoints ADD COLUMN IF NOT EXISTS previous_secret_until timestamptz;
+
 CREATE TABLE IF NOT EXISTS notifier.owners (
     delivery_id  text PRIMARY KEY,
     business_id  text NOT NULL,
@@ -69,6 +72,8 @@ CREATE INDEX IF NOT EXISTS messages_order_idx
     ON notifier.messages (endpoint_id, delivery_id, position) WHERE state IN ('pending', 'dead');
 CREATE INDEX IF NOT EXISTS messages_endpoint_idx
     ON notifier.messages (endpoint_id, position);
+CREATE INDEX IF NOT EXISTS messages_delivered_idx
+    ON notifier.messages (delivered_at) WHERE state = 'delivered';
 
 CREATE TABLE IF NOT EXISTS notifier.attempts (
     attempt_id    bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

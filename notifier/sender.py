@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -66,8 +67,13 @@ class Sender:
                 return f"{host} resolves to {problem}"
         return None
 
-    async def post(self, url: str, secret: str, message_id: str, body: bytes) -> Outcome:
-        """One attempt at posting `body`, signed for `message_id`; never raises for the receiver."""
+    async def post(
+        self, url: str, secret: str | Sequence[str], message_id: str, body: bytes
+    ) -> Outcome:
+        """One attempt at posting `body`, signed for `message_id` with each secret.
+
+        Never raises for the receiver.
+        """
         started = time.perf_counter()
         problem = await self.where_problem(url)
         if problem is not None:

@@ -23,6 +23,7 @@ from contracts import DecodeError, decode_event
 from kafkaio.connection import aiokafka_options
 from notifier.dispatcher import Dispatcher
 from notifier.metrics import NotifierMetrics
+from notifier.retention import retain
 from notifier.routing import Router, Writes
 from notifier.schema import ensure_schema
 from notifier.sender import Sender
@@ -71,6 +72,7 @@ class Notifier:
         await self.consumer.start()
         await self._resume(self.consumer)
         dispatching = asyncio.create_task(self.dispatcher.run(self.stopping))
+        retaining = asyncio.create_task(retain(self.settings, self.store, self.stopping))
         try:
             while not self.stopping.is_set():
                 batch = await self.consumer.getmany(
@@ -81,6 +83,7 @@ class Notifier:
         finally:
             self.stopping.set()
             await dispatching
+            await retaining
             await self.consumer.stop()
             await self.sender.close()
             await self.pool.close()

@@ -64,6 +64,15 @@ class NotifierSettings(KafkaSettings, ProbeSettings, LogSettings):
     poll_interval_s: float = Field(default=0.5, gt=0)
     """How often the dispatcher looks for due messages when nothing new woke it."""
     reconnect_max_delay_s: float = Field(default=5.0, gt=0)
+    retention_s: float = Field(default=7 * 86_400.0, gt=0)
+    """Delivered messages and their attempts are kept this long after their delivery (the
+    business reads them over the API), then deleted. Pending, dead-lettered and dropped
+    messages are never deleted, nor their attempts."""
+    retention_interval_s: float = Field(default=600.0, gt=0)
+    """How often the notifier deletes what is past retention."""
+    retention_batch: int = Field(default=1000, ge=1)
+    """Messages deleted per statement (statement after statement until none is left), so
+    a first run on a large outbox holds no lock for long."""
     database_connections: int = Field(default=16, ge=2)
     """The pool's size: the consumer's batch writes, the outbox reads and every attempt's
     record share it, so it bounds the posts recorded at once."""

@@ -34,6 +34,9 @@ class Due:
     body: bytes
     failures: int
     endpoint_failures: int
+    previous_secret_version: int | None = None
+    previous_secret_until: datetime | None = None
+    """A rotation's grace: the version before signs alongside until then."""
 
 
 class Store:
@@ -48,7 +51,8 @@ class Store:
             cursor = conn.cursor(row_factory=dict_row)
             await cursor.execute(
                 "SELECT endpoint_id, business_id, url, topics, enabled, deleted,"
-                " secret_version, sequence, registered_at FROM notifier.endpoints"
+                " secret_version, sequence, registered_at, previous_secret_version,"
+                " previous_secret_until FROM notifier.endpoints"
             )
             endpoints = {
                 row["endpoint_id"]: Endpoint(**{**row, "topics": frozenset(row["topics"])})
@@ -83,12 +87,15 @@ class Store:
             for e in writes.endpoints.values():
                 await cur.execute(
                     "INSERT INTO notifier.endpoints (endpoint_id, business_id, url, topics,"
-                    " enabled, deleted, secret_version, sequence, registered_at)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " enabled, deleted, secret_version, sequence, registered_at,"
+                    " previous_secret_version, previous_secret_until)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                     " ON CONFLICT (endpoint_id) DO UPDATE SET url = EXCLUDED.url,"
                     " topics = EXCLUDED.topics, enabled = EXCLUDED.enabled,"
                     " deleted = EXCLUDED.deleted, secret_version = EXCLUDED.secret_version,"
-                    " sequence = EXCLUDED.sequence"
+                    " sequence = EXCLUDED.sequence,"
+                    " previous_secret_version = EXCLUDED.previous_secret_version,"
+                    " previous_secret_until = EXCLUDED.previous_secret_until"
                     " WHERE EXCLUDED.sequence > notifier.endpoints.sequence",
                     (
                         e.endpoint_id,
@@ -100,6 +107,8 @@ class Store:
                         e.secret_version,
                         e.sequence,
                         e.registered_at,
+                        e.previous_secret_version,
+                        e.previous_secret_until,
                     ),
                 )
                 if e.deleted:  # the business asked: what waits for it is dropped
@@ -178,7 +187,8 @@ class Store:
             rows = await (
                 await conn.execute(
                     "SELECT m.message_id, m.endpoint_id, m.delivery_id, e.url,"
-                    " e.secret_version, m.body, m.failures, e.consecutive_failures"
+                    " e.secret_version, m.body, m.failures, e.consecutive_failures,"
+                    " e.previous_secret_version, e.previous_secret_until"
                     " FROM notifier.endpoints e CROSS JOIN LATERAL ("
                     "  SELECT * FROM notifier.messages m"
                     "  WHERE m.endpoint_id = e.endpoint_id AND m.state = 'pending'"
@@ -279,3 +289,26 @@ class Store:
                     "detail": outcome.detail[:500],
                 },
             )
+
+    async def purge_delivered(self, older_than_s: float, limit: int) -> tuple[int, int]:
+        """Delete at most `limit` messages delivered over `older_than_s` ago, and their attempts.
+
+        Only `delivered` ones: a pending message (waiting, paused), a dead letter (the
+        business may ask for it again) or a dropped one stays, its attempts too. One
+        statement, one transaction: (messages, attempts) deleted.
+        """
+        async with self.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "WITH gone AS (DELETE FROM notifier.messages WHERE message_id IN ("
+                    "  SELECT message_id FROM notifier.messages WHERE state = 'delivered'"
+                    "   AND delivered_at < now() - make_interval(secs => %s)"
+                    "  ORDER BY delivered_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+                    " AND state = 'delivered' RETURNING message_id),"
+                    " attempts AS (DELETE FROM notifier.attempts a USING gone"
+                    "  WHERE a.message_id = gone.message_id RETURNING 1)"
+                    " SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM attempts)",
+                    (older_than_s, limit),
+                )
+            ).fetchone()
+        return (int(row[0]), int(row[1])) if row is not None else (0, 0)

@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from api import idempotency, webhook_queries
 from api.deps import BusinessDep, ServicesDep, record
@@ -46,6 +47,8 @@ from api.webhook_schemas import (
     WebhookMessagePublic,
     WebhookRedeliveryIn,
     WebhookRedeliveryPublic,
+    WebhookSecretRotatedPublic,
+    WebhookSecretRotationIn,
 )
 from contracts import (
     WebhookEndpointDeleted,
@@ -185,11 +188,22 @@ async def list_endpoints(
     return [_public(row) for row in await webhook_queries.endpoints(services.pool, business)]
 
 
-async def _own(services: ServicesDep, business: str, endpoint_id: str) -> dict[str, Any]:
+async def owned_endpoint(
+    endpoint_id: EndpointId, business: BusinessDep, services: ServicesDep
+) -> dict[str, Any]:
+    """The path's endpoint, if it is the calling business's; 404 otherwise.
+
+    Another business's endpoint is as unknown as one that never existed.
+    """
     row = await webhook_queries.endpoint(services.pool, business, endpoint_id)
     if row is None:
         raise NotFoundError("no such endpoint")
     return row
+
+
+OwnedEndpoint = Annotated[dict[str, Any], Depends(owned_endpoint)]
+"""Every route under `/{endpoint_id}`: the lookup-or-404 once, as a dependency (FastAPI
+resolves `BusinessDep` once per request, for the route and this alike)."""
 
 
 @router.get(
@@ -197,11 +211,9 @@ async def _own(services: ServicesDep, business: str, endpoint_id: str) -> dict[s
     response_model=WebhookEndpointPublic,
     responses=problem_responses(401, 404, 503),
 )
-async def get_endpoint(
-    endpoint_id: EndpointId, business: BusinessDep, services: ServicesDep
-) -> WebhookEndpointPublic:
+async def get_endpoint(endpoint: OwnedEndpoint) -> WebhookEndpointPublic:
     """One of the business's endpoints."""
-    return _public(await _own(services, business, endpoint_id))
+    return _public(endpoint)
 
 
 @router.patch(
@@ -210,17 +222,14 @@ async def get_endpoint(
     responses=problem_responses(401, 403, 404, 422, 503),
 )
 async def update_endpoint(
-    endpoint_id: EndpointId,
-    body: WebhookEndpointPatch,
-    business: BusinessDep,
-    services: ServicesDep,
+    body: WebhookEndpointPatch, row: OwnedEndpoint, business: BusinessDep, services: ServicesDep
 ) -> WebhookEndpointPublic:
     """Change an endpoint's URL, topics, description, or disable (`enabled: false`) it.
 
     A disabled endpoint is sent nothing; what waited for it waits on until it is enabled.
     """
     _signing_key(services)
-    row = await _own(services, business, endpoint_id)
+    endpoint_id = row["endpoint_id"]
     if body.url is not None:
         _check_url(services, body.url)
     now = utc_now()
@@ -256,10 +265,10 @@ async def update_endpoint(
     responses=problem_responses(401, 404, 503),
 )
 async def delete_endpoint(
-    endpoint_id: EndpointId, business: BusinessDep, services: ServicesDep
+    row: OwnedEndpoint, business: BusinessDep, services: ServicesDep
 ) -> Response:
     """Delete an endpoint: nothing more is sent to it, what waited for it is dropped."""
-    row = await _own(services, business, endpoint_id)
+    endpoint_id = row["endpoint_id"]
     now = utc_now()
     event = WebhookEndpointDeleted(
         event_id=new_event_id(),
@@ -280,10 +289,10 @@ async def delete_endpoint(
     responses=problem_responses(401, 404, 503),
 )
 async def endpoint_health(
-    endpoint_id: EndpointId, business: BusinessDep, services: ServicesDep
+    endpoint: OwnedEndpoint, business: BusinessDep, services: ServicesDep
 ) -> WebhookEndpointHealthPublic:
     """What the notifier did for the endpoint: messages by state, failures in a row, pause."""
-    await _own(services, business, endpoint_id)
+    endpoint_id = endpoint["endpoint_id"]
     row = await webhook_queries.health(services.pool, business, endpoint_id)
     if row is None:  # the notifier has not read the registration yet
         return WebhookEndpointHealthPublic(
@@ -306,7 +315,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
     responses=problem_responses(401, 404, 503),
 )
 async def endpoint_messages(
-    endpoint_id: EndpointId,
+    endpoint: OwnedEndpoint,
     business: BusinessDep,
     services: ServicesDep,
     state: Literal["pending", "delivered", "dead", "dropped"] | None = None,
@@ -314,8 +323,9 @@ async def endpoint_messages(
     limit: Limit = 100,
 ) -> list[WebhookMessagePublic]:
     """The endpoint's messages in order (`state=dead`: its dead letters); page with `after`."""
-    await _own(services, business, endpoint_id)
-    rows = await webhook_queries.messages(services.pool, business, endpoint_id, state, after, limit)
+    rows = await webhook_queries.messages(
+        services.pool, business, endpoint["endpoint_id"], state, after, limit
+    )
     return [WebhookMessagePublic.model_validate(row) for row in rows]
 
 
@@ -325,7 +335,7 @@ async def endpoint_messages(
     responses=problem_responses(401, 404, 503),
 )
 async def endpoint_attempts(
-    endpoint_id: EndpointId,
+    endpoint: OwnedEndpoint,
     business: BusinessDep,
     services: ServicesDep,
     message_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -333,9 +343,8 @@ async def endpoint_attempts(
     limit: Limit = 100,
 ) -> list[WebhookAttemptPublic]:
     """Every attempt at the endpoint (of one message), oldest first; page with `after`."""
-    await _own(services, business, endpoint_id)
     rows = await webhook_queries.attempts(
-        services.pool, business, endpoint_id, message_id, after, limit
+        services.pool, business, endpoint["endpoint_id"], message_id, after, limit
     )
     return [WebhookAttemptPublic.model_validate(row) for row in rows]
 
@@ -347,7 +356,7 @@ async def endpoint_attempts(
     responses=problem_responses(401, 404, 422, 503),
 )
 async def redeliver(
-    endpoint_id: EndpointId,
+    row: OwnedEndpoint,
     business: BusinessDep,
     services: ServicesDep,
     body: WebhookRedeliveryIn | None = None,
@@ -357,7 +366,7 @@ async def redeliver(
     Recorded as `WebhookRedeliveryRequested`: the notifier takes back the messages that
     were dead when the request was made.
     """
-    row = await _own(services, business, endpoint_id)
+    endpoint_id = row["endpoint_id"]
     ids = tuple(body.message_ids) if body is not None else ()
     now = utc_now()
     event = WebhookRedeliveryRequested(
@@ -372,4 +381,54 @@ async def redeliver(
     await _record(services, event)
     return WebhookRedeliveryPublic(
         endpoint_id=endpoint_id, message_ids=list(ids), status="accepted"
+    )
+
+
+@router.post(
+    "/{endpoint_id}/rotate-secret",
+    response_model=WebhookSecretRotatedPublic,
+    responses=problem_responses(401, 403, 404, 422, 503),
+)
+async def rotate_secret(
+    row: OwnedEndpoint,
+    business: BusinessDep,
+    services: ServicesDep,
+    body: WebhookSecretRotationIn | None = None,
+) -> WebhookSecretRotatedPublic:
+    """A new signing secret for the endpoint, in this answer only.
+
+    The old secret keeps signing alongside the new one until `previous_secret_valid_until`
+    (`previous_valid_for_s` from now, a day by default): each post then carries two
+    signatures (`webhook-signature: v1,<new> v1,<old>`, as Standard Webhooks allows), so
+    a receiver still verifying with the old secret refuses nothing while it is switched
+    over; after that only the new one signs. Recorded as a `WebhookEndpointUpdated` with
+    the next `secret_version` and the grace's end, on the businesses topic.
+    """
+    signing_key = _signing_key(services)
+    grace_s = (body or WebhookSecretRotationIn()).previous_valid_for_s
+    endpoint_id = row["endpoint_id"]
+    version = row["secret_version"] + 1
+    now = utc_now()
+    until = now + timedelta(seconds=grace_s)
+    event = WebhookEndpointUpdated(
+        event_id=new_event_id(),
+        sequence=row["sequence"] + 1,
+        occurred_at=now,
+        recorded_at=now,
+        business_id=business,
+        endpoint_id=endpoint_id,
+        url=row["url"],
+        topics=tuple(row["topics"]),
+        description=row["description"],
+        enabled=row["enabled"],
+        secret_version=version,
+        previous_secret_valid_until=until,
+    )
+    await _record(services, event)
+    await _projected(services, business, endpoint_id, event.sequence)
+    return WebhookSecretRotatedPublic(
+        endpoint_id=endpoint_id,
+        secret=endpoint_secret(signing_key, endpoint_id, version),
+        secret_version=version,
+        previous_secret_valid_until=until,
     )

@@ -28,6 +28,7 @@ from tests.support.webhooks import (
     delivery_story,
     endpoint_registered,
     eta_update,
+    execute,
     notifier_process,
     notifier_settings,
     receiving,
@@ -338,3 +339,58 @@ async def test_the_database_dropping_the_notifiers_connections_loses_nothing(
             "every message after the connections were cut",
         )
     no_message_delivered_out_of_order(receiver, "/hook", stories)
+
+
+async def test_delivered_messages_past_retention_are_deleted_and_nothing_else(
+    running_stack: StackSettings, own_topics: Topics, fresh_database: Callable[[], str]
+) -> None:
+    """Retention deletes delivered messages (and their attempts) once they are old enough,
+    a bounded batch at a time, and never a pending message or a dead letter."""
+    dsn = fresh_database()
+    bootstrap = running_stack.kafka_bootstrap
+    settings = notifier_settings(
+        bootstrap,
+        own_topics,
+        dsn,
+        retry_schedule_s=(0.1, 120.0),  # the failing endpoint's heads then wait: pending
+        retention_s=3.0,
+        retention_interval_s=0.2,
+        retention_batch=3,
+    )
+    async with receiving() as receiver, running_notifier(settings):
+        receiver.on("/down").failing = True
+        await register(bootstrap, own_topics, dsn, "b1", "ok", receiver.url("/ok"))
+        await register(bootstrap, own_topics, dsn, "b2", "down", receiver.url("/down"))
+        await deliveries(bootstrap, own_topics, "b1", 4)
+        await deliveries(bootstrap, own_topics, "b2", 2)
+        await wait_for(lambda: len(receiver.delivered("/ok")) == 16, 30, "b1's 16 messages")
+        last_delivered = receiver.delivered("/ok")[-1].at
+        await wait_for(
+            lambda: (
+                rows(dsn, "SELECT count(*) FROM notifier.messages WHERE endpoint_id = 'down'")
+                == [(8,)]
+            ),
+            30,
+            "b2's messages in the outbox",
+        )
+        # One of b2's heads dead-lettered a month ago: the business may still redeliver it.
+        execute(
+            dsn,
+            "UPDATE notifier.messages SET state = 'dead', dead_at = now() - interval '30 days',"
+            " created_at = now() - interval '30 days' WHERE message_id = (SELECT message_id"
+            " FROM notifier.messages WHERE endpoint_id = 'down' ORDER BY position LIMIT 1)",
+        )
+        await wait_for(
+            lambda: (
+                rows(dsn, "SELECT count(*) FROM notifier.messages WHERE state = 'delivered'")
+                == [(0,)]
+            ),
+            30,
+            "the delivered messages deleted",
+        )
+        assert time.time() - last_delivered >= 3.0 - 0.5, "deleted before its retention"
+    states = rows(dsn, "SELECT state, count(*) FROM notifier.messages GROUP BY 1 ORDER BY 1")
+    assert states == [("dead", 1), ("pending", 7)]
+    assert rows(dsn, "SELECT count(*) FROM notifier.attempts WHERE endpoint_id = 'ok'") == [(0,)]
+    kept = rows(dsn, "SELECT count(*) FROM notifier.attempts WHERE endpoint_id = 'down'")
+    assert kept[0][0] >= 2, "the failed attempts of what waits are kept"

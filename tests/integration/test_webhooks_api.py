@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from contracts import Topics
 from devstack.settings import StackSettings
@@ -20,6 +23,7 @@ from tests.support.api_platform import running_api
 from tests.support.kafka_helpers import produce, wait_for
 from tests.support.webhooks import (
     SIGNING_KEY,
+    Received,
     delivery_story,
     notifier_settings,
     receiving,
@@ -174,3 +178,81 @@ def test_a_retried_registration_shows_the_same_endpoint_and_secret(
         other = httpx.post(hooks, headers=keyed, json={**body, "topics": ["delivery.delivered"]})
         assert other.status_code == 422 and other.json()["reason"] == "idempotency_key_reused"
         assert len(httpx.get(hooks, headers={"X-API-Key": key}).json()) == 1
+
+
+async def test_a_rotated_secret_signs_alongside_the_old_one_for_the_grace_then_alone(
+    running_stack: StackSettings, topics: Topics, fresh_database: Callable[[], str]
+) -> None:
+    dsn = fresh_database()
+    bootstrap = running_stack.kafka_bootstrap
+    with running_api(running_stack, topics, dsn, extra_env=ENV) as api:
+        business, key = [], ""
+        for name in ("rotating", "stranger"):
+            async with httpx.AsyncClient(timeout=30) as client:
+                answer = await client.post(
+                    f"{api.api_url}/v1/businesses",
+                    headers={"X-Operator-Key": api.operator_key},
+                    json={"name": name, "contact": f"{name}@example.com"},
+                )
+            assert answer.status_code == 201, answer.text
+            business.append((answer.json()["business_id"], answer.json()["api_key"]))
+        (owner, key), (_, stranger_key) = business
+        hooks = f"{api.api_url}/v1/webhooks/endpoints"
+        async with (
+            receiving() as receiver,
+            running_notifier(notifier_settings(bootstrap, topics, dsn)),
+        ):
+            body = {"url": receiver.url("/rotating"), "topics": ["delivery.delivered"]}
+            created = (await call("POST", hooks, key, json=body)).json()
+            endpoint_id, old = created["endpoint_id"], created["secret"]
+            rotate = f"{hooks}/{endpoint_id}/rotate-secret"
+            version = (
+                "SELECT secret_version, sequence FROM notifier.endpoints WHERE endpoint_id = %s"
+            )
+            assert (await call("POST", rotate, stranger_key, json={})).status_code == 404
+            await wait_for(
+                lambda: bool(rows(dsn, "SELECT 1 FROM notifier.endpoints")), 30, "the notifier"
+            )
+
+            async def one_delivery(name: str) -> Received:
+                count = len(receiver.delivered("/rotating"))
+                await produce(bootstrap, topics.deliveries.name, delivery_story(owner, name))
+                await wait_for(lambda: len(receiver.delivered("/rotating")) == count + 1, 30, name)
+                return receiver.delivered("/rotating")[-1]
+
+            before = await one_delivery("before")
+            verified(before, old)
+            assert len(before.headers["webhook-signature"].split()) == 1
+
+            rotated = await call("POST", rotate, key, json={"previous_valid_for_s": 6})
+            assert rotated.status_code == 200, rotated.text
+            new = rotated.json()["secret"]
+            assert new != old and rotated.json()["secret_version"] == 2
+            grace_ends = datetime.fromisoformat(rotated.json()["previous_secret_valid_until"])
+            await wait_for(
+                lambda: rows(dsn, version, endpoint_id) == [(2, 2)],
+                30,
+                "the notifier to read the rotation",
+            )
+            during = await one_delivery("during")
+            assert datetime.now(UTC) < grace_ends, "the grace ended before the message came"
+            verified(during, new)  # a receiver switched over accepts it...
+            verified(during, old)  # ...and one still on the old secret too
+            assert len(during.headers["webhook-signature"].split()) == 2
+
+            await asyncio.sleep(max((grace_ends - datetime.now(UTC)).total_seconds(), 0) + 0.5)
+            after = await one_delivery("after")
+            verified(after, new)
+            with pytest.raises(WebhookVerificationError):
+                verified(after, old)
+            assert len(after.headers["webhook-signature"].split()) == 1
+
+            # A change of URL or topics keeps the rotated secret (and no grace returns).
+            patched = await call("PATCH", f"{hooks}/{endpoint_id}", key, json={"description": "x"})
+            assert patched.status_code == 200, patched.text
+            await wait_for(
+                lambda: rows(dsn, version, endpoint_id) == [(2, 3)],
+                30,
+                "the notifier to read the change",
+            )
+            verified(await one_delivery("patched"), new)

@@ -282,6 +282,12 @@ def rows(dsn: str, query: str, *params: object) -> list[tuple[Any, ...]]:
         return conn.execute(query, params).fetchall()
 
 
+def execute(dsn: str, query: str, *params: object) -> None:
+    """One statement that returns no rows (an UPDATE a test sets the scene with)."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute(query, params)
+
+
 def events_in_order(received: list[Received]) -> list[str]:
     """The event ids of the delivery events received, first delivery of each message."""
     seen: set[str] = set()
