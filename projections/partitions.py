@@ -217,12 +217,30 @@ def maintain(
     lock_timeout_ms: int = 2000,
 ) -> MaintenanceReport:
     """Create the partitions ahead, then drop those older than the retention."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return maintain_on(conn, retention, rollup_retention, ahead, now, lock_timeout_ms)
+
+
+def maintain_on(
+    conn: Conn,
+    retention: timedelta,
+    rollup_retention: timedelta,
+    ahead: timedelta,
+    now: datetime | None = None,
+    lock_timeout_ms: int = 2000,
+) -> MaintenanceReport:
+    """`maintain` on a connection the caller holds (in autocommit mode).
+
+    The sink's insert writer runs it on its own connection, between batches (a
+    one-connection server would never serve a second one); the `lock_timeout` it needs
+    is reset afterwards, so the writer's statements do not inherit it.
+    """
     moment = now or datetime.now(UTC)
     report = MaintenanceReport()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        if not is_partitioned(conn):
-            return report
-        conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+    if not is_partitioned(conn):
+        return report
+    conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+    try:
         for spec, keep in (
             (TELEMETRY, retention),
             (TRACKING, retention),
@@ -237,6 +255,8 @@ def maintain(
             except psycopg.errors.LockNotAvailable:
                 report.skipped.append(spec.table)
             _expire(conn, spec, moment, keep, report)
+    finally:
+        conn.execute("RESET lock_timeout")
     if report.created or report.dropped:
         log.info(
             "partitions: created %s; dropped %s", report.created or "none", report.dropped or "none"

@@ -80,23 +80,32 @@ def refresh_rollups(database_url: str, full: bool = False) -> list[str]:
     `full`: re-aggregate every minute of `drone_minute_stats` (after a bulk load).
     """
     with psycopg.connect(database_url, autocommit=True) as conn:
-        incremental = []
-        if is_partitioned(conn, "drone_minute_stats"):
-            refresh_minute_stats(conn, full)
-            incremental.append("drone_minute_stats")
-        materialized = [
-            str(row[0])
-            for row in conn.execute(
-                "SELECT matviewname FROM pg_matviews"
-                " WHERE schemaname = current_schema() AND matviewname = ANY(%s)"
-                " ORDER BY matviewname",
-                (list(ROLLUPS),),
-            )
-        ]
-        for name in materialized:  # before 0070, drone_minute_stats is one of them
-            conn.execute(
-                sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY {}").format(sql.Identifier(name))
-            )
+        return refresh_rollups_on(conn, full)
+
+
+def refresh_rollups_on(conn: Conn, full: bool = False) -> list[str]:
+    """`refresh_rollups` on a connection the caller holds (in autocommit mode).
+
+    The sink's insert writer refreshes on its own connection, between batches: a
+    one-connection server (the WASM TimescaleDB) would never serve a second one.
+    """
+    incremental = []
+    if is_partitioned(conn, "drone_minute_stats"):
+        refresh_minute_stats(conn, full)
+        incremental.append("drone_minute_stats")
+    materialized = [
+        str(row[0])
+        for row in conn.execute(
+            "SELECT matviewname FROM pg_matviews"
+            " WHERE schemaname = current_schema() AND matviewname = ANY(%s)"
+            " ORDER BY matviewname",
+            (list(ROLLUPS),),
+        )
+    ]
+    for name in materialized:  # before 0070, drone_minute_stats is one of them
+        conn.execute(
+            sql.SQL("REFRESH MATERIALIZED VIEW CONCURRENTLY {}").format(sql.Identifier(name))
+        )
     return sorted(incremental + materialized)
 
 

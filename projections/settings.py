@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from kafkaio.settings import KafkaSettings
@@ -29,3 +32,10 @@ class ProjectionsSettings(KafkaSettings, ProbeSettings, LogSettings):
     rollup_retention_days: float = 30.0
     partitions_ahead_hours: float = 3.0
     maintenance_interval_s: float = 300.0
+    # How the sink writes its rows (projections.insert_writer): `copy` (binary COPY, the
+    # fast path) or `insert` (multi-row INSERT ... ON CONFLICT, parameters bound
+    # client-side, `insert_rows_per_statement` rows a statement, and one connection for
+    # everything: the roll-up refresh and the partition maintenance run on the writer's),
+    # for servers without COPY or with one connection, such as the WASM TimescaleDB.
+    writer: Literal["copy", "insert"] = "copy"
+    insert_rows_per_statement: int = Field(default=500, ge=1)

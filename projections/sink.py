@@ -12,6 +12,12 @@ twice and skips none. When PostgreSQL goes away the sink keeps the batch, reconn
 backoff and writes it again. Writes run on a thread of their own (`PostgresWriter`), one
 batch in flight while the next is fetched and decoded.
 
+Servers without COPY (the WASM TimescaleDB that CI runs, some poolers) get the insert
+writer instead (`DRONEFLEET_PROJECTIONS_WRITER=insert`, `projections.insert_writer`): the
+same rows, conflict clauses, state statements and checkpoint in the same transaction,
+as batched multi-row INSERTs bound client-side, over one connection that the roll-up
+refresh and the partition maintenance share (between batches, on the writer's thread).
+
 The dead-letter topic is sunk too (into `dead_letters`), and after batches that changed
 the roll-ups' inputs the materialized roll-ups are refreshed, at most every
 `rollup_refresh_interval_s` (see `projections.rollups`).
@@ -48,10 +54,11 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import msgspec
 import psycopg
@@ -59,10 +66,12 @@ from aiokafka.structs import TopicPartition
 from psycopg import sql
 
 from contracts import AnyEvent, DecodeError, Topics, decode_dead_letter, decode_event
+from projections.insert_writer import connect as connect_for_inserts
+from projections.insert_writer import insert_rows
 from projections.partitions import TELEMETRY as TELEMETRY_PARTS
 from projections.partitions import TRACKING as TRACKING_PARTS
-from projections.partitions import PartitionGuard, maintain
-from projections.rollups import minutes_of, note_minutes, refresh_rollups
+from projections.partitions import PartitionGuard, maintain_on
+from projections.rollups import minutes_of, note_minutes, refresh_rollups, refresh_rollups_on
 from projections.rows import (
     DEAD_LETTERS,
     DELIVERY_EVENTS,
@@ -85,6 +94,9 @@ from projections.settings import ProjectionsSettings
 from projections.source import CheckpointedSource, Record
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Conn = psycopg.Connection[tuple[object, ...]]
 
 # Every batch transaction takes this advisory lock in shared mode, keyed by the schema it
 # writes (`hashtext(current_schema())`), before touching any table. A rebuild takes it in
@@ -180,6 +192,11 @@ class PostgresWriter:
     asyncio connection would need the event loop at every round trip and stall the
     server whenever the loop is busy decoding. One thread also orders the calls: a
     checkpoint read queued behind a write sees that write committed.
+
+    `settings.writer`: `copy` (binary COPY, see the module) or `insert`
+    (`projections.insert_writer`: multi-row INSERTs bound client-side, for servers
+    without COPY); with `insert`, `on_connection` is how the rest of the sink reaches the
+    database, so the whole sink holds one connection.
     """
 
     def __init__(self, settings: ProjectionsSettings, stats: SinkStats) -> None:
@@ -188,6 +205,7 @@ class PostgresWriter:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._partitions = PartitionGuard()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-writer")
+        self.inserts = settings.writer == "insert"
 
     def write(
         self, rows: dict[TableLayout, list[Row]], offsets: dict[TopicPartition, int]
@@ -208,6 +226,24 @@ class PostgresWriter:
         """`checkpoints` for another thread (the consumer's rebalance callback)."""
         return self._thread.submit(self._read_checkpoints, partitions).result()
 
+    async def on_connection(self, work: Callable[[Conn], T]) -> T:
+        """Run `work` on the writer's own connection (autocommit), between two batches.
+
+        For a server that serves one connection at a time: the roll-up refresh and the
+        partition maintenance of the insert writer's sink, and a caller's own statements
+        while the sink runs (the TimescaleDB tests run the retention job this way).
+        """
+        return await asyncio.wrap_future(self._thread.submit(self._on_connection, work))
+
+    def _on_connection(self, work: Callable[[Conn], T]) -> T:
+        conn = self._connection()
+        conn.autocommit = True
+        try:
+            return work(conn)
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
+
     async def close(self) -> None:
         """Close the connection and the writer's thread."""
         await asyncio.wrap_future(self._thread.submit(self._close_connection))
@@ -218,6 +254,10 @@ class PostgresWriter:
         delay = 0.2
         while self._conn is None or self._conn.closed:
             try:
+                if self.inserts:  # no staging tables: no COPY to fill them
+                    self._conn = connect_for_inserts(self.settings.database_url)
+                    self.stats.database_up = True
+                    continue
                 conn = psycopg.Connection.connect(self.settings.database_url)
                 for layout in (*LAYOUTS, DRONE_LATEST):
                     conn.execute(
@@ -295,16 +335,25 @@ class PostgresWriter:
             )
             minutes = minutes_of(row[2] for row in rows.get(TELEMETRY, ()))
             self._ensure_partitions(conn, rows, minutes)
+            per_statement = self.settings.insert_rows_per_statement
             for layout, table_rows in rows.items():
                 if not table_rows:
                     continue
-                inserted = _copy_into_table(conn, cursor, layout, table_rows)
-                if inserted is None:
-                    inserted = _copy_through_staging(cursor, layout, table_rows)
+                if self.inserts:
+                    inserted = insert_rows(cursor, layout, table_rows, per_statement)
+                else:
+                    copied = _copy_into_table(conn, cursor, layout, table_rows)
+                    if copied is None:
+                        copied = _copy_through_staging(cursor, layout, table_rows)
+                    inserted = copied
                 self.stats.rows_written += inserted
                 self.stats.by_table[layout.name] += inserted
             if rows.get(TELEMETRY):
-                _upsert_latest(cursor, newest_per_drone(rows[TELEMETRY]))
+                newest = newest_per_drone(rows[TELEMETRY])
+                if self.inserts:
+                    insert_rows(cursor, DRONE_LATEST, newest, per_statement, LATEST_UPSERT)
+                else:
+                    _upsert_latest(cursor, newest)
                 if self._partitions.active(conn):
                     note_minutes(cursor, minutes)
             if rows.get(DELIVERY_EVENTS):
@@ -348,13 +397,24 @@ class RollupRefresher:
     worker thread with its own connection, one at a time, so a slow refresh delays
     neither the consume loop nor the batch writes. A failed run (database away) is
     logged and retried at the next opportunity.
+
+    With the insert writer (`writer`'s `inserts`) both run on the writer's connection and
+    thread instead, between batches: the sink then needs one connection, which is all a
+    one-connection server (the WASM TimescaleDB) gives; a refresh then delays the next
+    batch by its own duration.
     """
 
     INPUTS = frozenset({TELEMETRY.name, DELIVERY_EVENTS.name})
 
-    def __init__(self, settings: ProjectionsSettings, stats: SinkStats) -> None:
+    def __init__(
+        self,
+        settings: ProjectionsSettings,
+        stats: SinkStats,
+        writer: PostgresWriter | None = None,
+    ) -> None:
         self.settings = settings
         self.stats = stats
+        self._writer = writer if writer is not None and writer.inserts else None
         self._dirty = False
         self._last = float("-inf")
         self._last_maintenance = float("-inf")
@@ -383,20 +443,28 @@ class RollupRefresher:
             self._last_maintenance = now
         if refresh or keep:
             self._refreshing = refresh
-            self._task = asyncio.create_task(asyncio.to_thread(self._run, refresh, keep))
+            if self._writer is not None:
+                work = self._writer.on_connection(lambda conn: self._run_on(conn, refresh, keep))
+                self._task = asyncio.ensure_future(work)
+            else:
+                self._task = asyncio.create_task(asyncio.to_thread(self._run, refresh, keep))
 
     def _run(self, refresh: bool, keep: bool) -> None:
         """Partitions first (the refresh may need today's roll-up partition), then roll-ups."""
+        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+            self._run_on(conn, refresh, keep)
+
+    def _run_on(self, conn: Conn, refresh: bool, keep: bool) -> None:
         if keep:
             settings = self.settings
-            maintain(
-                settings.database_url,
+            maintain_on(
+                conn,
                 retention=timedelta(hours=settings.retention_hours),
                 rollup_retention=timedelta(days=settings.rollup_retention_days),
                 ahead=timedelta(hours=settings.partitions_ahead_hours),
             )
         if refresh:
-            refresh_rollups(self.settings.database_url)
+            refresh_rollups_on(conn)
 
     async def flush(self) -> None:
         """Wait for a running refresh, then refresh once more if rows came since."""
@@ -407,7 +475,10 @@ class RollupRefresher:
         if self._dirty:
             self._dirty = False
             try:
-                await asyncio.to_thread(refresh_rollups, self.settings.database_url)
+                if self._writer is not None:
+                    await self._writer.on_connection(refresh_rollups_on)
+                else:
+                    await asyncio.to_thread(refresh_rollups, self.settings.database_url)
                 self.stats.refreshes += 1
             except psycopg.Error as error:
                 log.warning("final roll-up refresh failed (%s)", error)
@@ -548,7 +619,7 @@ class Sink:
         self.settings = settings
         self.stats = SinkStats()
         self.writer = PostgresWriter(settings, self.stats)
-        self.refresher = RollupRefresher(settings, self.stats)
+        self.refresher = RollupRefresher(settings, self.stats, self.writer)
         self._stopping = asyncio.Event()
         self.topic_names, self.dead_letter_topic = projected_topics(settings.topics)
 
