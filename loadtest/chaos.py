@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,14 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from contracts import Topics, TopicSpec
+from contracts.webhooks import ETA_CHANGED, WEBHOOK_TOPICS
 from devstack.settings import StackSettings
 from loadtest.faults import Fault, Scenario
 from loadtest.lagwatch import LagWatch, recovery_s, wait_checkpoints, wait_drained
 from loadtest.ledger import Figures, account, collect_sync, partitions_silent_since
 from loadtest.outcomes import Outcomes, settle
-from loadtest.platform import Platform, simulator_summary
+from loadtest.platform import LOCAL_WEBHOOKS, Platform, simulator_summary
 from loadtest.poison import SentPoison, poison_batch, send_poison
 from loadtest.private_stack import PrivateStack
+from loadtest.webhook_ledger import (
+    ChaosReceiver,
+    account_webhooks,
+    expected_messages,
+    wait_notifier_drained,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +72,8 @@ class ScenarioResult:
     """The machine's 1-minute load average when the run ended (2 cores: above 2 is queueing)."""
     deliveries: Outcomes = field(default_factory=Outcomes)
     """How the deliveries ended, after the drain (and `Scenario.settle_s`)."""
+    webhooks: dict[str, Any] | None = None
+    """The webhooks' account (`loadtest.webhook_ledger.WebhookFigures`), if the notifier ran."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values, for JSON."""
@@ -85,19 +95,71 @@ class ScenarioResult:
             "seconds": round(self.seconds, 1),
             "load_average_1m_at_end": self.load_average,
             "deliveries": self.deliveries.as_dict(),
+            **({"webhooks": self.webhooks} if self.webhooks is not None else {}),
         }
+
+
+DELIVERY_TOPICS = [topic for topic in WEBHOOK_TOPICS if topic != ETA_CHANGED]
+"""What the chaos receiver subscribes to: every delivery event (each one of the deliveries
+topic is then expected at the receiver; the ETA changes depend on a threshold)."""
+
+
+@dataclass
+class _Webhooks:
+    """The business's endpoint in a run: the receiver, and who registered it."""
+
+    receiver: ChaosReceiver
+    business_id: str
+    endpoint_id: str
+
+    @classmethod
+    def start(cls, platform: Platform, scenario: Scenario) -> _Webhooks:
+        """Start the notifier and the receiver, and register it over the API."""
+        receiver = ChaosReceiver()
+        try:
+            platform.start_notifier(scenario.notifier_env)
+            business, endpoint, secret = platform.register_webhook(receiver.url, DELIVERY_TOPICS)
+        except BaseException:
+            receiver.close()
+            raise
+        receiver.secret = secret
+        return cls(receiver, business, endpoint)
+
+    def account(self, bootstrap: str, dsn: str, topics: Topics) -> dict[str, Any]:
+        """The deliveries topic as it is now against what the receiver answered 2xx.
+
+        The topic is read first, then the notifier is given time to send all of it.
+        """
+        order, events = asyncio.run(
+            expected_messages(bootstrap, topics, self.business_id, self.endpoint_id)
+        )
+        behind = wait_notifier_drained(bootstrap, dsn, topics, timeout_s=240)
+        figures = account_webhooks(
+            order, events, self.receiver.snapshot(), self.endpoint_id, self.receiver.back_at
+        )
+        figures.notifier_behind = behind
+        return figures.as_dict()
 
 
 class _Injector:
     """Carries out faults on one platform and private stack."""
 
     def __init__(
-        self, stack: PrivateStack, platform: Platform, telemetry_topic: str, scenario: Scenario
+        self,
+        stack: PrivateStack,
+        platform: Platform,
+        telemetry_topic: str,
+        scenario: Scenario,
+        receiver: ChaosReceiver | None = None,
     ) -> None:
         self.stack = stack
         self.platform = platform
         self.telemetry_topic = telemetry_topic
         self.scenario = scenario
+        self.receiver = receiver
+        self.timers: list[threading.Timer] = []
+        self.kill_posts: list[int] = []
+        """Posts at the receiver in the second before each kill of the notifier."""
         self.simulator_runs: list[dict[str, Any]] = []
         """The summaries of the simulators a restart stopped (the last run's comes at the end)."""
         self.poison: list[SentPoison] = []
@@ -132,6 +194,17 @@ class _Injector:
             again = [*self.scenario.simulator_args(rest), "--seed", str(len(self.simulator_runs))]
             self.platform.start_simulator(again, self.scenario.simulator_settings)
             return Struck(kind, at_s, now, time.monotonic(), f"a new simulator for {rest:.0f}s")
+        if kind == "receiver_down":
+            back = self._receiver_down(fault.seconds)
+            note = f"503 for {fault.seconds / 3:.0f}s, then refused, {fault.seconds:.0f}s in all"
+            return Struck(kind, at_s, now, back, note)
+        if kind == "kill_notifier":
+            posting = self._posts_arriving()
+            self.kill_posts.append(posting)
+            self.platform.kill("notifier")
+            self.platform.restart("notifier")
+            note = f"SIGKILLed ({posting} posts in its last second) and restarted"
+            return Struck(kind, at_s, now, time.monotonic(), note)
         if kind == "stop_kafka":
             self.stack.stop_kafka()
             stopped = time.monotonic()
@@ -145,6 +218,45 @@ class _Injector:
         )
         self.poison.extend(sent)
         return Struck(kind, at_s, now, now, f"{len(sent)} poison records")
+
+    def _receiver_down(self, seconds: float) -> float:
+        """Fail the receiver's posts now (503); timers make it refuse, then bring it back.
+
+        Timers rather than a wait, so that the notifier's kills strike during the outage.
+        """
+        receiver = self.receiver
+        if receiver is None:
+            raise ValueError("receiver_down needs a scenario with webhooks")
+        receiver.set_mode("503")
+        for delay, mode in ((seconds / 3, "refused"), (seconds, "up")):
+            timer = threading.Timer(delay, receiver.set_mode, (mode,))
+            timer.daemon = True
+            timer.start()
+            self.timers.append(timer)
+        return time.monotonic() + seconds
+
+    def _posts_arriving(self, wait_s: float = 10.0) -> int:
+        """Posts in the receiver's last second, once some arrive (mid-batch) or `wait_s` on.
+
+        While the receiver is down nothing arrives: the kill strikes at once, with the
+        notifier's retries waiting in its outbox.
+        """
+        receiver = self.receiver
+        if receiver is None:
+            return 0
+        deadline = time.monotonic() + wait_s
+        while receiver.answering and receiver.posts_since(0.5) == 0:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        return receiver.posts_since(1.0)
+
+    def close(self) -> None:
+        """Stop the timers and the receiver."""
+        for timer in self.timers:
+            timer.cancel()
+        if self.receiver is not None:
+            self.receiver.close()
 
     def revive(self) -> None:
         """Start again every service that died by itself; remember which."""
@@ -164,8 +276,17 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
     )
     bootstrap = stack.settings.kafka_bootstrap
     started = time.monotonic()
+    if scenario.webhooks:
+        platform.service_env["api"] = dict(LOCAL_WEBHOOKS)
     platform.start(workers=1)
-    injector = _Injector(stack, platform, topics.telemetry.name, scenario)
+    try:
+        hooks = _Webhooks.start(platform, scenario) if scenario.webhooks else None
+    except BaseException:
+        platform.stop()
+        raise
+    receiver = hooks.receiver if hooks is not None else None
+    injector = _Injector(stack, platform, topics.telemetry.name, scenario, receiver)
+    webhooks = None
     struck: list[Struck] = []
     groups = [platform.gate_group, platform.deliveries_group, platform.sink_group]
     try:
@@ -202,7 +323,11 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
                 item.back_wall_ms,
                 not_the_simulators=[(p.partition, p.offset) for p in injector.poison],
             )
+        if hooks is not None:
+            webhooks = hooks.account(bootstrap, stack.settings.dsn_for(database), topics)
+            webhooks["posts_before_kills"] = injector.kill_posts
     finally:
+        injector.close()
         platform.stop()
     acked = int(summary.get("telemetry_sent", 0)) + len(injector.poison)
     figures = account(observed, acked, injector.poison)
@@ -219,6 +344,7 @@ def run_scenario(stack: PrivateStack, scenario: Scenario, logs: Path) -> Scenari
         seconds=time.monotonic() - started,
         load_average=round(os.getloadavg()[0], 1),
         deliveries=outcomes,
+        webhooks=webhooks,
     )
 
 

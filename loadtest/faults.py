@@ -18,6 +18,8 @@ FaultKind = Literal[
     "stop_kafka",  # controlled shutdown, `seconds` down, start
     "poison",  # one batch of poison records into the telemetry topic
     "restart_simulator",  # stop the simulator, start a new one (its drones forget their missions)
+    "receiver_down",  # the webhook receiver fails every post for `seconds` (503, then refused)
+    "kill_notifier",  # SIGKILL the notifier mid-batch, then start it again
 ]
 
 
@@ -55,6 +57,12 @@ class Scenario:
     demand_for_s: float = 0.0
     """Seconds of demand from the simulator's start, then none (0: the whole run): the
     fleet then has the rest of the run to deliver what it took."""
+    webhooks: bool = False
+    """Run the notifier too, with a real local receiver registered (over the API) as the
+    business's endpoint for every delivery event; the run ends with the webhooks' account
+    (`loadtest.webhook_ledger`)."""
+    notifier_env: dict[str, str] = field(default_factory=dict)
+    """Settings of the notifier (`DRONEFLEET_NOTIFIER_...`)."""
 
     @property
     def silences_drones(self) -> bool:
@@ -137,6 +145,7 @@ def full_scenarios(scale: float = 1.0) -> list[Scenario]:
         silent_drones_scenario(t(60), 1000),
         simulator_restart_scenario(t(60), 1000),
         impossible_requests_scenario(t(130), 1000),
+        webhooks_outage_scenario(t(150), 500, t(20), t(60), (t(50), t(84))),
     ]
 
 
@@ -261,4 +270,46 @@ def short_scenario() -> Scenario:
         ),
         chaos="duplicate=1,reorder=1",
         worker_env=dict(FAST_FAILOVER),
+    )
+
+
+QUICK_RETRIES = {
+    "DRONEFLEET_NOTIFIER_RETRY_SCHEDULE_S": "[1, 2, 4, 8" + ", 15" * 11 + "]",
+    "DRONEFLEET_NOTIFIER_PAUSE_S": "5",
+}
+"""Retries a run can see through: 1 s growing to 15 s, 180 s in all before a dead letter
+(the default is 5 s to 8 h, a day in all), and a failing endpoint paused 5 s at a time
+(the default 60 s): the backlog of an outage is sent within seconds of its end, and a
+minute's outage is far from the dead letters."""
+
+
+def webhooks_outage_scenario(
+    duration_s: float = 60.0,
+    drones: int = 250,
+    down_at_s: float = 8.0,
+    down_s: float = 18.0,
+    kills_at_s: tuple[float, ...] = (29.0,),
+) -> Scenario:
+    """The business's webhook receiver is down, and the notifier is SIGKILLed mid-batch.
+
+    The receiver answers 503 for the first third of its outage, then refuses connections;
+    a kill during the outage hits the notifier with retries waiting, a kill just after
+    the receiver is back hits it while it sends the backlog. Every delivery event must
+    reach the receiver in order per delivery, repeats only under the same webhook-id,
+    every signature verified by the standardwebhooks package.
+    """
+    return Scenario(
+        "webhooks-outage",
+        drones,
+        duration_s,
+        (
+            Fault(down_at_s, "receiver_down", down_s),
+            *(Fault(at, "kill_notifier") for at in kills_at_s),
+        ),
+        demand_per_minute=float(drones),
+        demand_for_s=round(duration_s * 0.6),
+        worker_env=dict(FAST_FAILOVER),
+        simulator_env=dict(SHORT_MISSIONS),
+        webhooks=True,
+        notifier_env=dict(QUICK_RETRIES),
     )

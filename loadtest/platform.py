@@ -12,9 +12,12 @@ import json
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from contracts import TopicSpec
 from devstack.services import (
@@ -30,6 +33,13 @@ from loadtest.private_stack import free_port
 from streams.settings import StreamsSettings
 
 CORE = (("projections", ["projections", "sink"]), ("api", ["api", "serve"]))
+NOTIFIER = ["notifier"]
+LOCAL_WEBHOOKS = {
+    "DRONEFLEET_API_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+    "DRONEFLEET_NOTIFIER_ALLOW_PRIVATE_TARGETS": "true",
+}
+"""The harness's webhook receiver is on loopback, which the API and the notifier refuse
+by default."""
 
 
 @dataclass
@@ -51,6 +61,8 @@ class Platform:
     """Services killed for good on purpose: not restarted, not reported dead."""
     _replica_urls: dict[str, str] = field(default_factory=dict)
     """API processes beyond the first: name -> base URL."""
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Extra environment of a service by name (the API's, the notifier's), restarts too."""
 
     def __post_init__(self) -> None:
         self.config = PlatformConfig(
@@ -99,7 +111,8 @@ class Platform:
         try:
             publish_airspace(self.config, self.logs)
             for name, argv in CORE:
-                self.services[name] = start_service(name, argv, self.config, self.logs)
+                env = self.service_env.get(name)
+                self.services[name] = start_service(name, argv, self.config, self.logs, env)
             for _ in range(workers):
                 self.add_worker()
             for _ in range(api_replicas - 1):
@@ -110,6 +123,31 @@ class Platform:
         except BaseException:
             self.stop()
             raise
+
+    def start_notifier(self, env: dict[str, str] | None = None) -> None:
+        """Start the notifier (webhooks), allowed to post to the loopback receiver."""
+        self.service_env["notifier"] = {**LOCAL_WEBHOOKS, **(env or {})}
+        self.services["notifier"] = start_service(
+            "notifier", NOTIFIER, self.config, self.logs, self.service_env["notifier"]
+        )
+
+    def register_webhook(self, url: str, topics: Sequence[str]) -> tuple[str, str, str]:
+        """Register `url` as the business's endpoint over the API: (business, endpoint, secret).
+
+        The API must allow loopback targets (`service_env["api"]`, `LOCAL_WEBHOOKS`).
+        """
+        headers = {"X-API-Key": self.business_key}
+        response = httpx.post(
+            f"{self.config.api_url}/v1/webhooks/endpoints",
+            headers=headers,
+            json={"url": url, "topics": list(topics), "description": "the chaos run's receiver"},
+            timeout=30.0,
+        )
+        response.raise_for_status()
+        me = httpx.get(f"{self.config.api_url}/v1/businesses/me", headers=headers, timeout=30.0)
+        me.raise_for_status()
+        created = response.json()
+        return str(me.json()["business_id"]), str(created["endpoint_id"]), str(created["secret"])
 
     def workers(self) -> list[str]:
         """Names of the stream workers not retired, oldest first."""
@@ -166,8 +204,12 @@ class Platform:
 
     def restart(self, name: str) -> None:
         """Start a service again under the same name (after a kill or a crash)."""
-        argv = ["streams", "worker"] if name.startswith("streams") else dict(CORE)[name]
-        env = self._worker_env(name) if name.startswith("streams") else None
+        env: dict[str, str] | None
+        if name.startswith("streams"):
+            argv, env = ["streams", "worker"], self._worker_env(name)
+        else:
+            argv = NOTIFIER if name == "notifier" else dict(CORE)[name]
+            env = self.service_env.get(name)
         self.services[name] = start_service(name, argv, self.config, self.logs, env)
         self.restarts[name] = self.restarts.get(name, 0) + 1
 
