@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -74,6 +74,9 @@ class WindModel:
     max_cells: int = 20_000
     resolve_s: float = 5.0
     """A cell's fit is solved again at most this often (fix time): the wind is slow."""
+    retime_s: float = 30.0
+    """A delivery's legs after the current one are timed again at most this often (and
+    at each corner): a wind that changes over minutes needs no new sum every second."""
     steady_tolerance_mps: float = 1.0
     min_speed_fraction: float = 0.5
 
@@ -177,6 +180,31 @@ class WindEstimator:
         self.model = model
         self._cells: OrderedDict[tuple[int, int], _Fit] = OrderedDict()
         self._area: _Fit | None = None
+        self._timed: OrderedDict[str, tuple[Hashable, float, tuple[float, float, float]]] = (
+            OrderedDict()
+        )
+
+    def timed(self, key: str, place: Hashable, now_s: float) -> tuple[float, float, float] | None:
+        """What `remember` kept for `key` at the same `place`, if at most `retime_s` old.
+
+        Why: timing a route's legs costs tens of microseconds (a wind per piece of each
+        leg), and a delivery sends a fix a second while its wind changes over minutes. So
+        the emitter times the legs after the one a drone flies once per `retime_s` and
+        per leg (`place`), and each fix divides the leg it is on by its ground speed.
+        """
+        kept = self._timed.get(key)
+        if kept is None or kept[0] != place or not 0.0 <= now_s - kept[1] < self.model.retime_s:
+            return None
+        return kept[2]
+
+    def remember(
+        self, key: str, place: Hashable, now_s: float, times: tuple[float, float, float]
+    ) -> None:
+        """Keep `times` for `key` at `place` (bounded: the least recently kept go first)."""
+        self._timed[key] = (place, now_s, times)
+        self._timed.move_to_end(key)
+        if len(self._timed) > self.model.max_cells:
+            self._timed.popitem(last=False)
 
     def cell(self, lat: float, lon: float) -> tuple[int, int]:
         """The grid cell of a point (about `cell_m` on a side)."""

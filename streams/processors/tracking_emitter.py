@@ -259,7 +259,11 @@ class TrackingEmitter:
         to_stop_m: float | None,
         observed_at: datetime,
     ) -> LegTimes | None:
-        """The remaining legs timed in the estimated wind; None while no wind is known."""
+        """The remaining legs timed in the estimated wind; None while no wind is known.
+
+        The legs after the one flown now are timed once per leg and `WindModel.retime_s`
+        (`WindEstimator.timed`); a fix only divides its own leg by that leg's ground speed.
+        """
         wind = self.wind
         if wind is None or state.is_final:
             return None
@@ -267,18 +271,27 @@ class TrackingEmitter:
         if not wind.known(now_s):
             return None
         if route is None or to_stop_m is None:  # the straight lines
-            stop = state.pickup if before_pickup else state.dropoff
-            line_m = distance_m(position, stop)
-            after_s = (
-                wind.cruise_s((state.pickup, state.dropoff), now_s, None) if before_pickup else 0.0
-            )
-            return LegTimes(line_m, wind.cruise_s((position, stop), now_s, (line_m,)), 0.0, after_s)
-        to_stop, to_stop_legs, carry, carry_legs = ahead(route)
-        current_m = max(to_stop_m - route.target_to_stop_m, 0.0)
-        target = GeoPoint(route.target_lat, route.target_lon)
-        return LegTimes(
-            current_m,
-            wind.cruise_s((position, target), now_s, (current_m,)),
-            wind.cruise_s(to_stop, now_s, to_stop_legs),
-            wind.cruise_s(carry, now_s, carry_legs) if before_pickup else 0.0,
-        )
+            target = state.pickup if before_pickup else state.dropoff
+            current_m = distance_m(position, target)
+            place: tuple[object, ...] = (state.drone_id, before_pickup)
+        else:
+            target = GeoPoint(route.target_lat, route.target_lon)
+            current_m = max(to_stop_m - route.target_to_stop_m, 0.0)
+            place = (route.drone_id, route.pickup_at, route.next, route.carrying, before_pickup)
+        times = wind.timed(state.delivery_id, place, now_s)
+        if times is None:
+            current_s = wind.cruise_s((position, target), now_s, (current_m,))
+            speed = current_m / current_s if current_s > 0.0 else wind.model.airspeed_mps
+            if route is None or to_stop_m is None:
+                rest_s = 0.0
+                after_s = (
+                    wind.cruise_s((state.pickup, state.dropoff), now_s) if before_pickup else 0.0
+                )
+            else:
+                to_stop, to_stop_legs, carry, carry_legs = ahead(route)
+                rest_s = wind.cruise_s(to_stop, now_s, to_stop_legs)
+                after_s = wind.cruise_s(carry, now_s, carry_legs) if before_pickup else 0.0
+            times = (speed, rest_s, after_s)
+            wind.remember(state.delivery_id, place, now_s, times)
+        speed, rest_s, after_s = times
+        return LegTimes(current_m, current_m / speed, rest_s, after_s)

@@ -192,3 +192,13 @@ def test_never_negative_and_zero_at_arrival(
     assert eta.seconds >= 0.0 and eta.remaining_m >= 0.0
     if status == "delivered":
         assert eta.seconds == 0.0 and eta.at == T0
+
+
+def test_a_delivery_s_legs_are_timed_again_at_a_corner_or_after_retime_s() -> None:
+    estimator = WindEstimator(MODEL)
+    estimator.remember("d1", ("drone-1", 2), 100.0, (15.0, 60.0, 0.0))
+    assert estimator.timed("d1", ("drone-1", 2), 100.0 + MODEL.retime_s - 0.1) == (15.0, 60.0, 0.0)
+    assert estimator.timed("d1", ("drone-1", 3), 101.0) is None  # the next leg
+    assert estimator.timed("d1", ("drone-1", 2), 100.0 + MODEL.retime_s) is None  # too old
+    assert estimator.timed("d1", ("drone-1", 2), 99.0) is None  # a fix from before
+    assert estimator.timed("d2", ("drone-1", 2), 100.0) is None
