@@ -15,9 +15,9 @@ assigned. The quote adds up what the delivery has ahead of it:
 3. the dwell at the pickup; 4. the flight to the drop-off along its route, and the
    dwell there (the ETA's arrival includes it, so the two compare).
 
-The flight profile is the stream worker's (`streams.domain.eta.EtaModel`), repeated in
-the API's settings because services share only `contracts`; a unit test keeps the
-defaults equal. Pure, but for `FreeDrones`, which reads the fleet's free drones from the
+The flight profile is the stream worker's: `contracts.eta.FlightProfile`, which its
+`streams.domain.eta.EtaModel` extends (services share only `contracts`). Pure, but for
+`FreeDrones`, which reads the fleet's free drones from the
 read model at most once per refresh period for every request of the process.
 """
 
@@ -42,25 +42,7 @@ from api.errors import UnavailableError
 from api.schemas import QuotePublic
 from api.waiting import WaitingLine
 from contracts import AirspaceRules, GeoPoint
-
-
-@dataclass(frozen=True, slots=True)
-class FlightProfile:
-    """How the fleet flies, as the ETA counts it (the stream worker's `EtaModel`)."""
-
-    cruise_speed_mps: float = 15.0
-    cruise_altitude_m: float = 60.0
-    climb_rate_mps: float = 5.0
-    descent_rate_mps: float = 4.0
-    dwell_s: float = 10.0
-
-    def leg_s(self, horizontal_m: float) -> float:
-        """A whole leg from the ground to the ground: climb, cruise, descent."""
-        return (
-            self.cruise_altitude_m / self.climb_rate_mps
-            + horizontal_m / self.cruise_speed_mps
-            + self.cruise_altitude_m / self.descent_rate_mps
-        )
+from contracts.eta import FlightProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +102,7 @@ def quote(
 ) -> Quote:
     """The quote for a delivery with `ahead` deliveries waiting before it."""
     carry_m = airspace.route_m(pickup, dropoff)
-    to_dropoff_s = profile.dwell_s + profile.leg_s(carry_m) + profile.dwell_s
+    to_dropoff_s = profile.pickup_dwell_s + profile.leg_s(carry_m) + profile.dropoff_dwell_s
     drone = fleet.nearest(pickup) if ahead < fleet.free else None
     if drone is not None:
         wait_s = 0.0

@@ -79,10 +79,9 @@ class DeliveryAcceptedPublic(BaseModel):
     websocket_url: str
     websocket_subprotocols: list[str]
     quote: QuotePublic | None = None
-    """The ETAs at the pickup and the drop-off, as of the request. None for a request
-    with an `Idempotency-Key` (its answer must be the same on every retry, and a quote
-    moves with the fleet: the tracking socket's first message carries it), and while the
-    read model cannot say how many drones are free."""
+    """The ETAs at the pickup and the drop-off, as of the request (a keyed request's
+    retry: as of the retry, while the delivery still waits). None while the read model
+    cannot say how many drones are free, or no airspace is known."""
 
 
 class DeliveryStatusPublic(BaseModel):

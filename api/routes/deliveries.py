@@ -15,7 +15,12 @@ from fastapi import APIRouter, Path, Query, status
 
 from api import cursors, idempotency, queries, token_life, tokens
 from api.deps import BusinessDep, DeliveryReader, DeliveryReaderDep, ServicesDep, record
-from api.errors import ConflictError, IdempotencyKeyReusedError, NotFoundError
+from api.errors import (
+    ConflictError,
+    IdempotencyKeyReusedError,
+    NotFoundError,
+    UnavailableError,
+)
 from api.idempotency import IdempotencyKeyHeader
 from api.openapi import problem_responses
 from api.quote import quote_now
@@ -78,8 +83,9 @@ async def request_delivery(
 
     The answer carries the quote (issue 19): when the pickup and the drop-off should
     happen, counting the deliveries waiting before it, the nearest free drone and the
-    routes round the no-fly zones (`api.quote`); not for a keyed request, whose answer
-    must not change between retries (its socket's first message has it).
+    routes round the no-fly zones (`api.quote`). A keyed request's retry is the same
+    delivery with the same token; its quote is as of the retry (`quoted_at`), and only
+    while the delivery still waits for a drone (then the tracking's ETA says more).
     """
     if idempotency_key is not None:
         return await _keyed_request(body, business, services, idempotency_key)
@@ -138,7 +144,10 @@ async def _keyed_request(
             raise IdempotencyKeyReusedError(
                 "this Idempotency-Key was used for a different delivery request"
             )
-        return _accepted(services, delivery_id, business, row["requested_at"])
+        again = _accepted(services, delivery_id, business, row["requested_at"])
+        if row["status"] == "requested":
+            again.quote = await _quote_waiting(services, delivery_id, recorded)
+        return again
     pickup = GeoPoint(body.pickup.lat, body.pickup.lon)
     dropoff = GeoPoint(body.dropoff.lat, body.dropoff.lon)
     services.airspace.check(pickup, dropoff)
@@ -161,7 +170,41 @@ async def _keyed_request(
     )
     services.metrics.deliveries_requested.inc()
     _log_accepted("delivery requested (with an Idempotency-Key)", delivery_id, business)
-    return _accepted(services, delivery_id, business, now)
+    accepted = _accepted(services, delivery_id, business, now)
+    accepted.quote = await quote_now(
+        services.pool,
+        services.airspace,
+        services.free_drones(),
+        services.waiting_line(),
+        pickup,
+        dropoff,
+        None,
+        now,
+    )
+    _log_quote(delivery_id, accepted.quote)
+    return accepted
+
+
+async def _quote_waiting(
+    services: ServicesDep, delivery_id: str, body: DeliveryRequestIn
+) -> QuotePublic | None:
+    """The quote of a delivery already in the queue, from its place in it (as the socket's)."""
+    try:
+        place = await services.waiting_line().place(
+            lambda: queries.waiting_deliveries(services.pool), delivery_id
+        )
+    except UnavailableError:
+        place = None
+    return await quote_now(
+        services.pool,
+        services.airspace,
+        services.free_drones(),
+        services.waiting_line(),
+        GeoPoint(body.pickup.lat, body.pickup.lon),
+        GeoPoint(body.dropoff.lat, body.dropoff.lon),
+        None if place is None else place.ahead,
+        utc_now(),
+    )
 
 
 def _log_quote(delivery_id: str, quote: QuotePublic | None) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from contracts import DeliveryStatus, GeoPoint, TrackingStatus
+from contracts.eta import FlightProfile
 from streams.domain.geodesy import distance_m
 
 BEFORE_PICKUP: frozenset[DeliveryStatus | TrackingStatus] = frozenset(
@@ -28,26 +29,15 @@ ON_STOP_M = 20.0
 
 
 @dataclass(frozen=True, slots=True)
-class EtaModel:
-    """The flight parameters the ETA assumes (set from the fleet's specification)."""
+class EtaModel(FlightProfile):
+    """The flight profile the ETA assumes (`contracts.eta`, the quote's too), and more.
 
-    cruise_speed_mps: float = 15.0
-    cruise_altitude_m: float = 60.0
-    climb_rate_mps: float = 5.0
-    descent_rate_mps: float = 4.0
+    What the ETA adds: how it tells a cruising drone from its smoothed speed.
+    """
+
     min_speed_fraction: float = 0.5
     """Below this fraction of cruise speed the drone is not cruising yet (or any more)."""
-    pickup_dwell_s: float = 10.0
-    dropoff_dwell_s: float = 10.0
     smoothing: float = 0.3
-
-    def full_leg_s(self, horizontal_m: float) -> float:
-        """A whole leg from the ground to the ground: climb, cruise, descent."""
-        return (
-            self.cruise_altitude_m / self.climb_rate_mps
-            + horizontal_m / self.cruise_speed_mps
-            + self.cruise_altitude_m / self.descent_rate_mps
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +105,7 @@ def estimate(
         current_leg_s = 0.0
         dwell = max(dwell - dwell_elapsed_s, 0.0)
     elif to_stop < ON_STOP_M:
-        current_leg_s = max(altitude_m, 0.0) / model.descent_rate_mps
+        current_leg_s = model.descent_s(altitude_m)
     else:
         cruising = smoothed_speed_mps >= model.cruise_speed_mps * model.min_speed_fraction
         if legs is None:
@@ -124,20 +114,12 @@ def estimate(
         else:
             current_s = legs.current_m / smoothed_speed_mps if cruising else legs.current_s
             cruise_s = current_s + legs.rest_s
-        current_leg_s = (
-            max(model.cruise_altitude_m - altitude_m, 0.0) / model.climb_rate_mps
-            + cruise_s
-            + model.cruise_altitude_m / model.descent_rate_mps
-        )
+        current_leg_s = model.climb_s(altitude_m) + cruise_s + model.descent_s()
     seconds = current_leg_s + dwell
     remaining = to_stop
     if before_pickup:
         last_leg = distance_m(pickup, dropoff) if after_stop_m is None else max(after_stop_m, 0.0)
-        last_leg_s = (
-            model.full_leg_s(last_leg)
-            if legs is None
-            else model.full_leg_s(0.0) + legs.after_stop_s
-        )
+        last_leg_s = model.leg_s(last_leg, None if legs is None else legs.after_stop_s)
         seconds += last_leg_s + model.dropoff_dwell_s
         remaining += last_leg
     return Eta(remaining_m=remaining, seconds=seconds, at=observed_at + timedelta(seconds=seconds))

@@ -252,6 +252,13 @@ def test_sockets_are_capped_per_token_and_per_business(api: PlatformConfig) -> N
 # 2. Idempotency -------------------------------------------------------------------------
 
 
+def unquoted(answer: httpx.Response) -> dict[str, Any]:
+    """A 202's body but its quote, which is as of each answer (issue 19): the rest is the same."""
+    body: dict[str, Any] = answer.json()
+    body.pop("quote", None)
+    return body
+
+
 def test_a_replayed_delivery_request_gets_the_same_answer_and_no_second_event(
     api: PlatformConfig, topics: Topics, running_stack: StackSettings, database: str
 ) -> None:
@@ -270,7 +277,7 @@ def test_a_replayed_delivery_request_gets_the_same_answer_and_no_second_event(
     other_dropoff = {"lat": DROPOFF["lat"] + 0.001, "lon": DROPOFF["lon"]}
     for _ in range(100):
         again = order(api, key, "order-0001")
-        replays.count(admitted=again.status_code != 202 or again.json() != first.json())
+        replays.count(admitted=again.status_code != 202 or unquoted(again) != unquoted(first))
         changed = order(api, key, "order-0001", dropoff=other_dropoff)
         altered.count(admitted=not is_problem(changed, 422, "idempotency_key_reused"))
     # Another API process (a replica, or this one restarted) answers the same: the log and
@@ -278,7 +285,7 @@ def test_a_replayed_delivery_request_gets_the_same_answer_and_no_second_event(
     with limited_api(running_stack, topics, database, GENEROUS, GENEROUS, api) as replica:
         for _ in range(50):
             again = order(replica, key, "order-0001")
-            replays.count(admitted=again.status_code != 202 or again.json() != first.json())
+            replays.count(admitted=again.status_code != 202 or unquoted(again) != unquoted(first))
             changed = order(replica, key, "order-0001", dropoff=other_dropoff)
             altered.count(admitted=not is_problem(changed, 422, "idempotency_key_reused"))
     other_business = business_key(api, "someone else")

@@ -5,6 +5,7 @@ counted with the stream worker's flight profile."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -16,12 +17,14 @@ from hypothesis import strategies as st
 from api import queries
 from api.airspace import AirspaceKeeper
 from api.main import create_app
-from api.quote import Fleet, FlightProfile, FreeDrones, moved, public, quote, quote_now
-from api.schemas import QuotePublic
+from api.quote import Fleet, FreeDrones, moved, public, quote, quote_now
+from api.routes import deliveries
+from api.schemas import DeliveryRequestIn, PointIn, QuotePublic
 from api.settings import ApiSettings
 from api.waiting import WaitingLine
-from contracts import GeoPoint
+from contracts import GeoPoint, Topics
 from contracts.airspace import distance_m
+from contracts.eta import FlightProfile
 from streams.domain.eta import EtaModel
 from streams.settings import StreamsSettings
 from tests.support.airspaces import (
@@ -43,8 +46,9 @@ def test_the_flight_profile_is_the_stream_worker_s() -> None:
     assert PROFILE.cruise_altitude_m == eta.cruise_altitude_m
     assert PROFILE.climb_rate_mps == eta.climb_rate_mps == streams["climb_rate_mps"].default
     assert PROFILE.descent_rate_mps == eta.descent_rate_mps
-    assert PROFILE.dwell_s == eta.pickup_dwell_s == eta.dropoff_dwell_s
-    assert PROFILE.dwell_s == streams["dwell_s"].default
+    assert PROFILE.pickup_dwell_s == eta.pickup_dwell_s == eta.dropoff_dwell_s
+    assert PROFILE.dropoff_dwell_s == streams["dwell_s"].default
+    assert isinstance(eta, FlightProfile)  # one profile, in contracts: the quote's is the ETA's
 
 
 def test_with_a_free_drone_the_parts_add_up_along_the_routes() -> None:
@@ -184,3 +188,83 @@ def test_a_read_model_that_fails_gives_no_quote_rather_than_an_error(
     keeper.rules = RULES
     args = (FreeDrones(5.0), WaitingLine(5.0), EAST_OF_SQUARE, WEST_OF_SQUARE, 0, T0)
     assert asyncio.run(quote_now(None, keeper, *args)) is None  # type: ignore[arg-type]
+
+
+@dataclass
+class KeyedServices:
+    """What a keyed delivery request uses of `api.deps.Services` (the log is faked)."""
+
+    airspace: AirspaceKeeper
+    settings: ApiSettings = field(default_factory=lambda: ApiSettings(token_secret="s" * 32))
+    topics: Topics = field(default_factory=Topics.with_prefix)
+    pool: None = None
+    metrics: Any = field(
+        default_factory=lambda: type("M", (), {"deliveries_requested": _Count()})()
+    )
+    line: WaitingLine = field(default_factory=lambda: WaitingLine(0.0))
+    drones: FreeDrones = field(default_factory=lambda: FreeDrones(0.0))
+
+    def waiting_line(self) -> WaitingLine:
+        return self.line
+
+    def free_drones(self) -> FreeDrones:
+        return self.drones
+
+
+class _Count:
+    def inc(self) -> None:
+        pass
+
+
+def test_a_keyed_request_gets_a_quote_first_and_on_a_retry_while_it_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded: list[str] = []
+    rows: dict[str, dict[str, Any]] = {}
+
+    async def record(services: object, topic: str, key: str, value: bytes, what: str) -> None:
+        recorded.append(key)
+
+    async def delivery_status(pool: object, delivery_id: str) -> dict[str, Any] | None:
+        return rows.get(delivery_id)
+
+    async def free_drones(pool: object, silent_after_s: float) -> list[dict[str, Any]]:
+        return [{"lat": DEPOT_EAST.lat, "lon": DEPOT_EAST.lon, "free": True}]
+
+    async def waiting(pool: object) -> list[str]:
+        return list(rows)
+
+    monkeypatch.setattr(deliveries, "record", record)
+    monkeypatch.setattr(queries, "delivery_status", delivery_status)
+    monkeypatch.setattr(queries, "free_drones", free_drones)
+    monkeypatch.setattr(queries, "waiting_deliveries", waiting)
+    keeper = AirspaceKeeper()
+    keeper.rules = RULES
+    services = KeyedServices(keeper)
+    body = DeliveryRequestIn(
+        pickup=PointIn(lat=EAST_OF_SQUARE.lat, lon=EAST_OF_SQUARE.lon),
+        dropoff=PointIn(lat=WEST_OF_SQUARE.lat, lon=WEST_OF_SQUARE.lon),
+    )
+
+    def ask() -> Any:
+        return asyncio.run(deliveries._keyed_request(body, "b1", services, "order-1"))  # type: ignore[arg-type]
+
+    first = ask()
+    assert len(recorded) == 1 and first.quote is not None and first.quote.wait_s == 0.0
+    row = {
+        "business_id": "b1",
+        "status": "requested",
+        "requested_at": first.quote.quoted_at,
+        "pickup_lat": EAST_OF_SQUARE.lat,
+        "pickup_lon": EAST_OF_SQUARE.lon,
+        "dropoff_lat": WEST_OF_SQUARE.lat,
+        "dropoff_lon": WEST_OF_SQUARE.lon,
+    }
+    rows[first.delivery_id] = row
+    again = ask()  # the retry: nothing recorded, the same delivery, a quote as of now
+    assert len(recorded) == 1 and again.delivery_id == first.delivery_id
+    assert again.tracking_token == first.tracking_token
+    assert again.quote is not None and again.quote.wait_s == 0.0  # first in the queue
+    assert abs((again.quote.dropoff_eta - first.quote.dropoff_eta).total_seconds()) < 60
+    row["status"] = "assigned"  # a drone has it: the tracking's ETA says more
+    assert ask().quote is None
