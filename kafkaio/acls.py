@@ -18,6 +18,7 @@ services' own settings.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -190,6 +191,7 @@ def apply_security(
             upserts, request_timeout=timeout_s
         ).values():
             future.result()
+        _until_described(client, sorted(passwords), timeout_s)
     bindings = [
         AclBinding(
             ResourceType[grant.resource],
@@ -205,3 +207,24 @@ def apply_security(
     if bindings:
         for future in client.create_acls(bindings, request_timeout=timeout_s).values():
             future.result()
+
+
+def _until_described(client: Any, users: list[str], timeout_s: float) -> None:
+    """Wait until the broker describes every user: its credentials are then in force.
+
+    The admin API answers once the controller has the change; the broker learns it from
+    the metadata log a moment later, and a client logging in just then was refused (a
+    test's first producer, right after the stack made its users).
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            for future in client.describe_user_scram_credentials(
+                users, request_timeout=timeout_s
+            ).values():
+                future.result()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

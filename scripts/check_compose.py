@@ -60,10 +60,14 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "dashboard": ("dronefleet-dashboard",),
     "lag-exporter": ("dronefleet-streams", "lag"),
     "notifier": ("dronefleet-notifier", "run"),
+    "kafka-acls": ("dronefleet", "topics"),
 }
 """Service -> the console script (pyproject.toml) it runs; only `simulator` takes flags."""
 
 EXACT_COMMANDS = frozenset({"projections", "streams", "api", "dashboard", "notifier"})
+
+ONE_SHOTS = frozenset({"kafka-acls"})
+"""dronefleet commands that run once with flags (`--bootstrap kafka:9092`), no settings."""
 
 DATABASE_SERVICES = frozenset({"projections", "api", "dashboard", "notifier"})
 
@@ -155,6 +159,9 @@ def project_problems(document: dict[str, Any]) -> list[str]:
         if name in INFRASTRUCTURE:
             continue
         problems += command_problems(name, service)
+        if name in ONE_SHOTS:
+            problems += one_shot_problems(name, service)
+            continue
         problems += environment_problems(name, environment(service))
         if "build" not in service:
             problems.append(f"{name}: must be built from the repository's Dockerfile")
@@ -258,10 +265,25 @@ def environment_problems(name: str, env: dict[str, str]) -> list[str]:
     problems = []
     if env.get(f"{prefix}KAFKA_BOOTSTRAP") != "kafka:9092":
         problems.append(f"{name}: needs {prefix}KAFKA_BOOTSTRAP=kafka:9092")
+    # The broker authenticates everyone (kafkaio/acls.py): each service its own user.
+    if not env.get(f"{prefix}KAFKA_USERNAME") or not env.get(f"{prefix}KAFKA_PASSWORD"):
+        problems.append(f"{name}: needs its Kafka user ({prefix}KAFKA_USERNAME, _PASSWORD)")
     if name in DATABASE_SERVICES and "@timescaledb:5432/" not in env.get(
         f"{prefix}DATABASE_URL", ""
     ):
         problems.append(f"{name}: needs {prefix}DATABASE_URL pointing at timescaledb:5432")
+    return problems
+
+
+def one_shot_problems(name: str, service: dict[str, Any]) -> list[str]:
+    """A one-shot reaches the broker by its service name and must not restart."""
+    raw = service.get("command") or []
+    argv = shlex.split(raw) if isinstance(raw, str) else [str(part) for part in raw]
+    problems = []
+    if "--bootstrap" not in argv or argv[argv.index("--bootstrap") + 1 :][:1] != ["kafka:9092"]:
+        problems.append(f"{name}: needs --bootstrap kafka:9092")
+    if str(service.get("restart")) != "no":
+        problems.append(f'{name}: a one-shot needs restart: "no"')
     return problems
 
 

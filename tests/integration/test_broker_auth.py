@@ -13,23 +13,30 @@ simulator's real `publish-airspace` command runs against the broker with its set
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
+from aiokafka.structs import ConsumerRecord
 
-from contracts import Topics
+from contracts import DecodeError, DroneAssigned, Topics, decode_event, utc_now
 from devstack.kafka import KafkaNode
+from devstack.services import PlatformConfig, start_service
 from devstack.settings import StackSettings
 from kafkaio.connection import Broker, KafkaConnection, aiokafka_options
 from kafkaio.last_value import last_value
 from kafkaio.offsets import end_offsets
 from loadtest.private_stack import private_settings
+from tests.support.factories import PICKUP, fix, requested
+from tests.support.kafka_helpers import collect
+from tests.support.kafka_helpers import produce as produce_events
 
 ATTEMPTS = 100
 """Forged writes per class (the README's table counts them)."""
@@ -168,7 +175,9 @@ def test_the_simulator_service_publishes_the_airspace_with_its_own_user(
         "DRONEFLEET_SIMULATOR_KAFKA_BOOTSTRAP": broker.kafka_bootstrap,
         "DRONEFLEET_SIMULATOR_TOPIC_PREFIX": topics.prefix,
         "DRONEFLEET_SIMULATOR_KAFKA_USERNAME": "simulator",
-        "DRONEFLEET_SIMULATOR_KAFKA_PASSWORD": broker.kafka_password("simulator").get_secret_value(),
+        "DRONEFLEET_SIMULATOR_KAFKA_PASSWORD": broker.kafka_password(
+            "simulator"
+        ).get_secret_value(),
     }
     result = subprocess.run(
         [sys.executable, "-m", "simulator", "publish-airspace"],
@@ -180,3 +189,35 @@ def test_the_simulator_service_publishes_the_airspace_with_its_own_user(
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert asyncio.run(last_value(broker.kafka, topics.airspace.name)) is not None
+
+
+def test_a_stream_worker_dispatches_with_its_own_user(
+    broker: StackSettings, topics: Topics
+) -> None:
+    """The real worker (its gate, its aggregate, Faust's dispatcher) under its ACLs."""
+    config = PlatformConfig(stack=broker, database="unused", topic_prefix=topics.prefix)
+    env = config.environment()
+    assert env["DRONEFLEET_STREAMS_KAFKA_USERNAME"] == "streams"
+    service = start_service("streams", ["streams", "worker"], config, broker.home / "logs")
+    try:
+        start = utc_now()
+        idle = [
+            fix("drone-s", seq, start + timedelta(milliseconds=200 * seq), PICKUP)
+            for seq in range(1, 6)
+        ]
+        asyncio.run(produce_events(broker.kafka_as("simulator"), topics.telemetry.name, idle))
+        request = [requested("job-s", at=start)]
+        asyncio.run(produce_events(broker.kafka_as("api"), topics.deliveries.name, request))
+
+        def assigned(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+            events = []
+            for record in records:  # the other tests' forged bytes are on the topic too
+                with contextlib.suppress(DecodeError):
+                    events.append(decode_event(record.value or b""))
+            return any(isinstance(e, DroneAssigned) and e.delivery_id == "job-s" for e in events)
+
+        asyncio.run(collect(broker.kafka, topics.deliveries.name, assigned, timeout_s=120))
+    finally:
+        service.stop()
+    log = service.log_file.read_text()
+    assert "AuthorizationFailed" not in log  # topic, group or cluster: none refused

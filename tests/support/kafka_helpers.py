@@ -10,13 +10,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from contracts import Event, FleetHeard, decode_event, encode_event
+from kafkaio.connection import Broker, aiokafka_options
 
 
 async def produce(
-    bootstrap: str, topic: str, records: Sequence[Event | tuple[bytes, bytes]]
+    bootstrap: Broker, topic: str, records: Sequence[Event | tuple[bytes, bytes]]
 ) -> None:
     """Send events (keyed by aggregate id) or raw (key, value) pairs, and wait for acks."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**aiokafka_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for item in records:
@@ -30,14 +31,17 @@ async def produce(
 
 
 async def collect(
-    bootstrap: str,
+    bootstrap: Broker,
     topic: str,
     done: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
     timeout_s: float = 60.0,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read the topic from the beginning until `done(records)` holds; fail on timeout."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        **aiokafka_options(bootstrap),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
