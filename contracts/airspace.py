@@ -18,9 +18,9 @@ Which reason a request gets, in the order a drone would meet them: may it go to 
 pickup (`pickup_in_no_fly_zone`), to the drop-off (`dropoff_in_no_fly_zone`), does the
 platform serve the pickup (`outside_service_area`), can a drone fly the mission from
 and back to a depot (`beyond_range`), does it serve the drop-off
-(`outside_service_area`). A request that passes may still be refused by a drone (a
-detour around a zone or a headwind costs more than the straight line): these are the
-requests no drone could ever serve, refused before anyone waits for them.
+(`outside_service_area`). The mission is counted along the routes round the zones. A
+request that passes may still be refused by a drone (a headwind costs more than calm
+air): these are the requests no drone could ever serve, refused before anyone waits.
 """
 
 from __future__ import annotations
@@ -127,12 +127,42 @@ class AirspaceRules:
         """The length of the shortest route from `a` to `b` around the zones."""
         return route_length_m(self.routes.route(a, b))
 
-    def mission_m(self, pickup: GeoPoint, dropoff: GeoPoint) -> float:
-        """The shortest straight mission: nearest depot, pickup, drop-off, nearest depot."""
+    def straight_mission_m(self, pickup: GeoPoint, dropoff: GeoPoint) -> float:
+        """The shortest straight mission: nearest depot, pickup, drop-off, nearest depot.
+
+        A lower bound of `mission_m` (a route is never shorter than its line), and cheap.
+        """
         return (
             self.nearest_depot_m(pickup)
             + distance_m(pickup, dropoff)
             + self.nearest_depot_m(dropoff)
+        )
+
+    def nearest_depot_route_m(self, point: GeoPoint) -> float:
+        """The shortest route round the zones between `point` and any depot.
+
+        Depots in order of their straight distance; one whose line is already longer
+        than the best route found cannot beat it, so one or two routes are planned.
+        """
+        best = math.inf
+        for straight, depot in sorted(
+            (distance_m(point, depot.position), depot.position) for depot in self.airspace.depots
+        ):
+            if straight >= best:
+                break
+            best = min(best, self.route_m(depot, point))
+        return best
+
+    def mission_m(self, pickup: GeoPoint, dropoff: GeoPoint) -> float:
+        """The shortest mission along the routes round the zones (as drones fly them).
+
+        Nearest depot, pickup, drop-off, nearest depot: what `beyond_range` holds against
+        the fleet's range, as dispatch holds a drone's routes against its battery.
+        """
+        return (
+            self.nearest_depot_route_m(pickup)
+            + self.route_m(pickup, dropoff)
+            + self.nearest_depot_route_m(dropoff)
         )
 
     def refusal(self, pickup: GeoPoint, dropoff: GeoPoint) -> tuple[Unservable, str] | None:
@@ -147,7 +177,9 @@ class AirspaceRules:
             return "outside_service_area", (
                 f"the pickup is outside the service area {self.airspace.name!r}"
             )
-        mission = self.mission_m(pickup, dropoff)
+        mission = self.straight_mission_m(pickup, dropoff)
+        if mission <= self.airspace.range_m:  # the routes only when the line is in range
+            mission = self.mission_m(pickup, dropoff)
         if mission > self.airspace.range_m:
             return "beyond_range", (
                 f"the mission from the nearest depot and back is {mission / 1000:.1f} km, "

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, Polygon
 
-from contracts import GeoPoint
+from contracts import AirspaceRules, GeoPoint
 from contracts import airspace as airspace_module
 from contracts.airspace import distance_m, route_length_m
 from simulator.world.scenario import _planner, default_scenario
@@ -129,3 +130,28 @@ def test_a_route_that_bends_is_planned_once_and_the_memory_is_bounded(
     for lat in (47.3751, 47.3752):  # two more detours push the first one out
         rules.route(GeoPoint(lat, 8.520), EAST_OF_SQUARE)
     assert rules.route(WEST_OF_SQUARE, EAST_OF_SQUARE) == first and len(planned) == 4
+
+
+def test_beyond_range_counts_the_mission_along_the_routes_not_the_lines() -> None:
+    """West of the square to east of it: the line is in range, the route round it is not."""
+    rules = square_rules()
+    line = rules.straight_mission_m(WEST_OF_SQUARE, EAST_OF_SQUARE)
+    routed = rules.mission_m(WEST_OF_SQUARE, EAST_OF_SQUARE)
+    assert routed > line + 500.0  # round the square
+    between = AirspaceRules(msgspec.structs.replace(rules.airspace, range_m=(line + routed) / 2))
+    refused = between.refusal(WEST_OF_SQUARE, EAST_OF_SQUARE)
+    assert refused is not None and refused[0] == "beyond_range"
+    roomy = AirspaceRules(msgspec.structs.replace(rules.airspace, range_m=routed + 1.0))
+    assert roomy.refusal(WEST_OF_SQUARE, EAST_OF_SQUARE) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.builds(GeoPoint, lat=st.floats(47.36, 47.39), lon=st.floats(8.50, 8.57)),
+)
+def test_the_nearest_depot_by_route_is_the_shortest_route_to_any_depot(point: GeoPoint) -> None:
+    rules = square_rules()
+    if rules.zone_at(point) is not None:
+        return
+    every = min(rules.route_m(depot.position, point) for depot in rules.airspace.depots)
+    assert abs(rules.nearest_depot_route_m(point) - every) < 1e-6
