@@ -35,6 +35,7 @@ from loadtest.webhook_ledger import (
     account_webhooks,
     expected_messages,
     wait_notifier_drained,
+    wait_received,
 )
 
 log = logging.getLogger(__name__)
@@ -126,14 +127,18 @@ class _Webhooks:
         return cls(receiver, business, endpoint)
 
     def account(self, bootstrap: str, dsn: str, topics: Topics) -> dict[str, Any]:
-        """The deliveries topic as it is now against what the receiver answered 2xx.
+        """The deliveries topic against what the receiver answered 2xx.
 
-        The topic is read first, then the notifier is given time to send all of it.
+        Once the notifier has drained, the topic is read, and each of its messages is
+        given up to 120 s more to arrive: the stream workers may still record events
+        (the missions of drones the stopped simulator left silent), and those are judged
+        too; only events recorded after this read are not.
         """
+        behind = wait_notifier_drained(bootstrap, dsn, topics, timeout_s=240)
         order, events = asyncio.run(
             expected_messages(bootstrap, topics, self.business_id, self.endpoint_id)
         )
-        behind = wait_notifier_drained(bootstrap, dsn, topics, timeout_s=240)
+        wait_received(self.receiver, events, timeout_s=120)
         figures = account_webhooks(
             order, events, self.receiver.snapshot(), self.endpoint_id, self.receiver.back_at
         )

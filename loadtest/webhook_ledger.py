@@ -283,6 +283,17 @@ def wait_notifier_drained(
         time.sleep(1.0)
 
 
+def wait_received(receiver: ChaosReceiver, events: dict[str, str], timeout_s: float) -> int:
+    """Wait until each message of `events` was answered 2xx, or `timeout_s`; how many not."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        answered = {a.message_id for a in receiver.snapshot() if 200 <= a.code < 300}
+        missing = sum(1 for mid in events if mid not in answered)
+        if missing == 0 or time.monotonic() > deadline:
+            return missing
+        time.sleep(1.0)
+
+
 def account_webhooks(
     order: dict[str, list[str]],
     events: dict[str, str],

@@ -216,6 +216,31 @@ async def get_endpoint(endpoint: OwnedEndpoint) -> WebhookEndpointPublic:
     return _public(endpoint)
 
 
+def _next_state(row: dict[str, Any], business: str, **changes: Any) -> WebhookEndpointUpdated:
+    """The endpoint's next state as an event: its read-model `row` with `changes`.
+
+    The whole state, as `WebhookEndpointUpdated` records it (a change and a rotation alike).
+    """
+    now = utc_now()
+    state: dict[str, Any] = {
+        "url": row["url"],
+        "topics": row["topics"],
+        "description": row["description"],
+        "enabled": row["enabled"],
+        "secret_version": row["secret_version"],
+        **changes,
+    }
+    return WebhookEndpointUpdated(
+        event_id=new_event_id(),
+        sequence=row["sequence"] + 1,
+        occurred_at=now,
+        recorded_at=now,
+        business_id=business,
+        endpoint_id=row["endpoint_id"],
+        **{**state, "topics": tuple(state["topics"])},
+    )
+
+
 @router.patch(
     "/{endpoint_id}",
     response_model=WebhookEndpointPublic,
@@ -232,20 +257,9 @@ async def update_endpoint(
     endpoint_id = row["endpoint_id"]
     if body.url is not None:
         _check_url(services, body.url)
-    now = utc_now()
-    event = WebhookEndpointUpdated(
-        event_id=new_event_id(),
-        sequence=row["sequence"] + 1,
-        occurred_at=now,
-        recorded_at=now,
-        business_id=business,
-        endpoint_id=endpoint_id,
-        url=body.url if body.url is not None else row["url"],
-        topics=tuple(body.topics if body.topics is not None else row["topics"]),
-        description=body.description if body.description is not None else row["description"],
-        enabled=body.enabled if body.enabled is not None else row["enabled"],
-        secret_version=row["secret_version"],
-    )
+    changes = body.model_dump(exclude_none=True)
+    event = _next_state(row, business, **changes)
+    now = event.recorded_at
     await _record(services, event)
     await _projected(services, business, endpoint_id, event.sequence)
     return WebhookEndpointPublic(
@@ -408,22 +422,8 @@ async def rotate_secret(
     grace_s = (body or WebhookSecretRotationIn()).previous_valid_for_s
     endpoint_id = row["endpoint_id"]
     version = row["secret_version"] + 1
-    now = utc_now()
-    until = now + timedelta(seconds=grace_s)
-    event = WebhookEndpointUpdated(
-        event_id=new_event_id(),
-        sequence=row["sequence"] + 1,
-        occurred_at=now,
-        recorded_at=now,
-        business_id=business,
-        endpoint_id=endpoint_id,
-        url=row["url"],
-        topics=tuple(row["topics"]),
-        description=row["description"],
-        enabled=row["enabled"],
-        secret_version=version,
-        previous_secret_valid_until=until,
-    )
+    until = utc_now() + timedelta(seconds=grace_s)
+    event = _next_state(row, business, secret_version=version, previous_secret_valid_until=until)
     await _record(services, event)
     await _projected(services, business, endpoint_id, event.sequence)
     return WebhookSecretRotatedPublic(

@@ -18,6 +18,7 @@ import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from contracts import Topics
+from devstack.services import PlatformConfig
 from devstack.settings import StackSettings
 from tests.support.api_platform import running_api
 from tests.support.kafka_helpers import produce, wait_for
@@ -43,23 +44,28 @@ async def call(method: str, url: str, key: str, **kwargs: Any) -> httpx.Response
         return await client.request(method, url, headers={"X-API-Key": key}, **kwargs)
 
 
+async def register_businesses(api: PlatformConfig, *names: str) -> list[tuple[str, str]]:
+    """Register each business with the operators' key: (business id, API key) each."""
+    registered = []
+    for name in names:
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.post(
+                f"{api.api_url}/v1/businesses",
+                headers={"X-Operator-Key": api.operator_key},
+                json={"name": name, "contact": f"{name}@example.com"},
+            )
+        assert answer.status_code == 201, answer.text
+        registered.append((answer.json()["business_id"], answer.json()["api_key"]))
+    return registered
+
+
 async def test_a_business_manages_its_endpoints_and_sees_every_attempt(
     running_stack: StackSettings, topics: Topics, fresh_database: Callable[[], str]
 ) -> None:
     dsn = fresh_database()
     bootstrap = running_stack.kafka_bootstrap
     with running_api(running_stack, topics, dsn, extra_env=ENV) as api:
-        businesses = []
-        for name in ("acme", "other"):
-            async with httpx.AsyncClient(timeout=30) as client:
-                answer = await client.post(
-                    f"{api.api_url}/v1/businesses",
-                    headers={"X-Operator-Key": api.operator_key},
-                    json={"name": name, "contact": f"{name}@example.com"},
-                )
-            assert answer.status_code == 201, answer.text
-            businesses.append((answer.json()["business_id"], answer.json()["api_key"]))
-        (acme, key), (_, other_key) = businesses
+        (acme, key), (_, other_key) = await register_businesses(api, "acme", "other")
         hooks = f"{api.api_url}/v1/webhooks/endpoints"
 
         async with (
@@ -186,17 +192,7 @@ async def test_a_rotated_secret_signs_alongside_the_old_one_for_the_grace_then_a
     dsn = fresh_database()
     bootstrap = running_stack.kafka_bootstrap
     with running_api(running_stack, topics, dsn, extra_env=ENV) as api:
-        business, key = [], ""
-        for name in ("rotating", "stranger"):
-            async with httpx.AsyncClient(timeout=30) as client:
-                answer = await client.post(
-                    f"{api.api_url}/v1/businesses",
-                    headers={"X-Operator-Key": api.operator_key},
-                    json={"name": name, "contact": f"{name}@example.com"},
-                )
-            assert answer.status_code == 201, answer.text
-            business.append((answer.json()["business_id"], answer.json()["api_key"]))
-        (owner, key), (_, stranger_key) = business
+        (owner, key), (_, stranger_key) = await register_businesses(api, "rotating", "stranger")
         hooks = f"{api.api_url}/v1/webhooks/endpoints"
         async with (
             receiving() as receiver,
