@@ -120,6 +120,9 @@ def test_a_wrong_password_fails_authentication(broker: StackSettings, topics: To
     ]
     refused = sum(asyncio.run(cannot_connect(conn)) for conn in wrong for _ in range(5))
     assert refused == 20
+    # The control: the same listener lets the right password in (SASL is what refused).
+    right = plain.as_user("simulator", broker.kafka_password("simulator"))
+    assert not asyncio.run(cannot_connect(right))
 
 
 def test_the_simulator_cannot_write_delivery_events_but_writes_telemetry(
