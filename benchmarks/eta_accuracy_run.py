@@ -21,7 +21,8 @@ of the scenario's centre (the bundled Zurich scenario, its demand radius widened
 delivery counts only if it arrived before the fleet stopped.
 
     python benchmarks/eta_accuracy_run.py --seed 1 --minutes 12 --out DIR
-    python benchmarks/eta_accuracy_run.py --report-only PREFIX --api-log FILE  # again
+    python benchmarks/eta_accuracy_run.py --report-only PREFIX --api-log FILE --seed 1 --out DIR
+    python benchmarks/eta_accuracy_run.py --pool DIR/seed-*.json  # the runs as one table
 """
 
 from __future__ import annotations
@@ -178,10 +179,11 @@ def quotes_from_log(log: Path) -> dict[str, tuple[datetime, datetime]]:
     return found
 
 
-def quote_row(
+def quote_errors(
     quotes: dict[str, tuple[datetime, datetime]], events: Iterable[object]
-) -> dict[str, float | int | None]:
-    """The quotes' errors (quote - actual) for the deliveries picked up within 15 minutes."""
+) -> tuple[list[float], list[float]]:
+    """The quotes' errors in seconds (quote - actual), drop-off and pickup, of the
+    deliveries picked up within 15 minutes of their request and delivered."""
     requested: dict[str, datetime] = {}
     picked: dict[str, datetime] = {}
     delivered: dict[str, datetime] = {}
@@ -205,18 +207,73 @@ def quote_row(
             continue
         drop_errors.append((dropoff_at - arrived).total_seconds())
         pickup_errors.append((pickup_at - got).total_seconds())
+    return drop_errors, pickup_errors
+
+
+def quote_row(
+    drop_errors: list[float], pickup_errors: list[float], quoted: int
+) -> dict[str, float | int | None]:
+    """Median, p90 and signed median of the quotes' drop-off errors (and the pickup's)."""
     if not drop_errors:
-        return {"n": 0, "quoted": len(quotes)}
+        return {"n": 0, "quoted": quoted}
     absolute = sorted(abs(e) for e in drop_errors)
     return {
         "n": len(drop_errors),
-        "quoted": len(quotes),
+        "quoted": quoted,
         "median_abs": statistics.median(absolute),
         "p90_abs": absolute[min(len(absolute) - 1, int(0.9 * len(absolute)))],
         "signed_median": statistics.median(drop_errors),
         "pickup_median_abs": statistics.median(abs(e) for e in pickup_errors),
         "pickup_signed_median": statistics.median(pickup_errors),
     }
+
+
+def figures_of(
+    models: dict[str, list[tuple[float, float, bool]]],
+    drop_errors: list[float],
+    pickup_errors: list[float],
+    quoted: int,
+) -> dict[str, object]:
+    """The table's figures, and the raw errors they come from (kept near each lead)."""
+    return {
+        "leads": {
+            f"{lead / 60:.0f} min": {name: lead_row(rows, lead) for name, rows in models.items()}
+            for lead in LEADS_S
+        },
+        "quote": quote_row(drop_errors, pickup_errors, quoted),
+        "raw": {
+            "rows": {
+                name: [
+                    [round(at, 1), round(e, 2), inside]
+                    for at, e, inside in rows
+                    if any(abs(at - lead) <= WITHIN_S for lead in LEADS_S)
+                ]
+                for name, rows in models.items()
+            },
+            "quote_dropoff": drop_errors,
+            "quote_pickup": pickup_errors,
+            "quoted": quoted,
+        },
+    }
+
+
+def pooled(paths: list[Path]) -> dict[str, object]:
+    """The figures of several runs together, from their JSON files' raw errors."""
+    models: dict[str, list[tuple[float, float, bool]]] = {}
+    drop: list[float] = []
+    pickup: list[float] = []
+    quoted = deliveries = fixes = 0
+    for path in paths:
+        run = json.loads(path.read_text())
+        raw = run["raw"]
+        for name, rows in raw["rows"].items():
+            models.setdefault(name, []).extend((at, e, inside) for at, e, inside in rows)
+        drop += raw["quote_dropoff"]
+        pickup += raw["quote_pickup"]
+        quoted += raw["quoted"]
+        deliveries += run["deliveries"]
+        fixes += run["fixes"]
+    return {"deliveries": deliveries, "fixes": fixes, **figures_of(models, drop, pickup, quoted)}
 
 
 def report(bootstrap: str, prefix: str, api_log: Path | None) -> dict[str, object]:
@@ -248,15 +305,12 @@ def report(bootstrap: str, prefix: str, api_log: Path | None) -> dict[str, objec
         "baseline": scored(replayed(events, fixes, None, wind=False)),
     }
     quotes = quotes_from_log(api_log) if api_log is not None and api_log.exists() else {}
+    drop, pickup = quote_errors(quotes, events)
     return {
         "prefix": prefix,
         "deliveries": len({u.delivery_id for u in live if u.status == "delivered"}),
         "fixes": len(fixes),
-        "leads": {
-            f"{lead / 60:.0f} min": {name: lead_row(rows, lead) for name, rows in models.items()}
-            for lead in LEADS_S
-        },
-        "quote": quote_row(quotes, events),
+        **figures_of(models, drop, pickup, len(quotes)),
     }
 
 
@@ -309,9 +363,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the table and its JSON here")
     parser.add_argument("--report-only", metavar="PREFIX", help="report on a finished run")
     parser.add_argument("--api-log", type=Path, help="with --report-only: the API's log")
+    parser.add_argument("--pool", type=Path, nargs="+", help="runs' JSON files: one table")
     args = parser.parse_args()
 
     settings = StackSettings()
+    if args.pool:
+        print(f"{len(args.pool)} runs pooled\n\n{render(pooled(args.pool))}")
+        return
     if args.report_only:
         figures = report(settings.kafka_bootstrap, args.report_only, args.api_log)
         run = f"report on {args.report_only}"
