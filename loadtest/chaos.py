@@ -1,10 +1,12 @@
 """Running a chaos scenario: the platform under load, faults on a timeline, the ledger.
 
 Each scenario gets fresh topics and a fresh database on the private stack, starts the
-sink, a stream worker and the API, flies the simulator, injects its faults, restarts
-any service that died (as a supervisor would, and says so), waits until the consumer
-groups have drained, then reads everything back (`loadtest.ledger`). Recovery time per
-fault comes from the consumer groups' offsets (`loadtest.lagwatch`).
+sink, a stream worker and the API (and, for a scenario with webhooks, the notifier and a
+receiver registered as the business's endpoint), flies the simulator, injects its
+faults, restarts any service that died (as a supervisor would, and says so), waits until
+the consumer groups have drained, then reads everything back (`loadtest.ledger`, and
+`loadtest.webhook_ledger` for the webhooks). Recovery time per fault comes from the
+consumer groups' offsets (`loadtest.lagwatch`).
 """
 
 from __future__ import annotations
