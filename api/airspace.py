@@ -1,6 +1,6 @@
 """The airspace the API checks delivery requests against, kept current from its topic.
 
-Read at start and followed for changes (`kafkaio.last_value.follow_values` on the
+Read at start and followed for changes (`kafkaio.last_value.follow_retrying` on the
 compacted `airspace` topic): every replica holds the airspace in force, in memory, and
 a request is judged without a database or broker round trip (`contracts.airspace`).
 
@@ -16,17 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka.errors import KafkaError
-
 from api.errors import AirspaceUnknownError, UnservableRequestError
-from contracts import AirspacePublished, AirspaceRules, DecodeError, GeoPoint, decode_event
+from contracts import AirspacePublished, AirspaceRules, DecodeError, GeoPoint
+from contracts.codec import decode_as
 from kafkaio.connection import Broker
-from kafkaio.last_value import follow_values
+from kafkaio.last_value import follow_retrying
 
 log = logging.getLogger(__name__)
-
-RETRY_MAX_S = 10.0
-"""The longest pause before the follower tries the broker again."""
 
 
 class AirspaceKeeper:
@@ -41,30 +37,15 @@ class AirspaceKeeper:
         return self.rules.airspace if self.rules is not None else None
 
     async def follow(self, bootstrap: Broker, topic: str, caught_up: asyncio.Event) -> None:
-        """Follow the topic until cancelled, starting again after a broker error.
-
-        An API started while the broker is away must still learn the airspace once the
-        broker is back, not answer 503 for good; reading again from the first record
-        changes nothing (the last record wins).
-        """
-        delay = 0.5
-        while True:
-            try:
-                await follow_values(bootstrap, topic, self.on_value, caught_up)
-            except KafkaError as error:
-                log.warning("following the airspace failed (%s); again in %.1f s", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        """Follow the topic until cancelled, starting again after a broker error."""
+        await follow_retrying(bootstrap, topic, self.on_value, caught_up, what="the airspace")
 
     def on_value(self, value: bytes) -> None:
         """Take a record of the topic: a readable airspace replaces the one in force."""
         try:
-            event = decode_event(value)
+            event = decode_as(value, AirspacePublished)
         except DecodeError as error:
-            log.error("an unreadable airspace record was skipped: %s", error)
-            return
-        if not isinstance(event, AirspacePublished):
-            log.error("a %s on the airspace topic was skipped", event.event_type)
+            log.error("an airspace record was skipped: %s", error)
             return
         self.rules = AirspaceRules(event)
         log.info("airspace %r v%d in force", event.name, event.sequence)

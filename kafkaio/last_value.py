@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from kafkaio.connection import Broker, aiokafka_options
 from kafkaio.log_range import read_to_end
@@ -63,6 +64,35 @@ async def follow_values(
                     on_value(record.value)
     finally:
         await consumer.stop()
+
+
+FOLLOW_RETRY_MAX_S = 10.0
+"""The longest pause before `follow_retrying` tries the broker again."""
+
+
+async def follow_retrying(
+    bootstrap: Broker,
+    topic: str,
+    on_value: Callable[[bytes], None],
+    caught_up: asyncio.Event,
+    *,
+    what: str,
+) -> None:
+    """`follow_values` until cancelled, from the first record again after a broker error.
+
+    A service started while the broker is away must still learn the value once the
+    broker is back (the API would otherwise answer 503 for good); reading the topic again
+    from its first record changes nothing, the last record wins. `what` names the value
+    in the log.
+    """
+    delay = 0.5
+    while True:
+        try:
+            await follow_values(bootstrap, topic, on_value, caught_up)
+        except KafkaError as error:
+            log.warning("following %s failed (%s); again in %.1f s", what, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, FOLLOW_RETRY_MAX_S)
 
 
 MISSING_TOPIC_RETRY_MAX_S = 10.0

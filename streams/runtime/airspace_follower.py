@@ -1,6 +1,6 @@
 """The airspace the worker follows: the ETA's routes, and dispatch's copy in its topic.
 
-Read like the API reads it (`kafkaio.last_value.follow_values` on the compacted
+Read like the API reads it (`kafkaio.last_value.follow_retrying` on the compacted
 `airspace` topic, no consumer group): every worker holds the airspace in force in
 memory. Two users, two ways (issue 19, docs/decisions/0002-airspace.md):
 
@@ -17,17 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiokafka.errors import KafkaError
-
-from contracts import AirspacePublished, AirspaceRules, DecodeError, decode_event
+from contracts import AirspacePublished, AirspaceRules, DecodeError
+from contracts.codec import decode_as
 from kafkaio.connection import Broker
-from kafkaio.last_value import follow_values
+from kafkaio.last_value import follow_retrying
 from streams.processors.tracking_emitter import AirspaceInForce
 
 log = logging.getLogger(__name__)
-
-RETRY_MAX_S = 10.0
-"""The longest pause before the follower tries the broker again."""
 
 
 class AirspaceFollower:
@@ -51,28 +47,17 @@ class AirspaceFollower:
         return self.latest if self.latest is not None and self.latest != self.copied else None
 
     async def follow(self) -> None:
-        """Follow the topic until cancelled, from the start again after a broker error.
-
-        Reading it again changes nothing: the last record wins.
-        """
-        delay = 0.5
-        while True:
-            try:
-                await follow_values(self.bootstrap, self.topic, self.on_value, asyncio.Event())
-            except KafkaError as error:
-                log.warning("following the airspace failed (%s); again in %.1f s", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+        """Follow the topic until cancelled, from the start again after a broker error."""
+        await follow_retrying(
+            self.bootstrap, self.topic, self.on_value, asyncio.Event(), what="the airspace"
+        )
 
     def on_value(self, value: bytes) -> None:
         """A readable airspace replaces the one in force; anything else is logged, skipped."""
         try:
-            event = decode_event(value)
+            event = decode_as(value, AirspacePublished)
         except DecodeError as error:
-            log.error("an unreadable airspace record was skipped: %s", error)
-            return
-        if not isinstance(event, AirspacePublished):
-            log.error("a %s on the airspace topic was skipped", event.event_type)
+            log.error("an airspace record was skipped: %s", error)
             return
         self.in_force.rules = AirspaceRules(event)
         self.latest = value

@@ -9,12 +9,12 @@ from typing import get_args
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from api import airspace as api_airspace
 from api.airspace import AirspaceKeeper
 from api.errors import AirspaceUnknownError, ProblemReason, UnservableRequestError
 from api.main import create_app
 from api.settings import ApiSettings
 from contracts import GeoPoint, Unservable, encode_event, utc_now
+from kafkaio import last_value
 from simulator.world.published import airspace_of
 from simulator.world.scenario import default_scenario
 
@@ -77,8 +77,8 @@ async def test_the_follower_starts_again_after_a_broker_error(
         caught_up.set()
         await asyncio.Event().wait()
 
-    monkeypatch.setattr(api_airspace, "follow_values", flaky)
-    monkeypatch.setattr(api_airspace, "RETRY_MAX_S", 0.01)
+    monkeypatch.setattr(last_value, "follow_values", flaky)
+    monkeypatch.setattr(last_value, "FOLLOW_RETRY_MAX_S", 0.01)
     keeper, caught_up = AirspaceKeeper(), asyncio.Event()
     task = asyncio.create_task(keeper.follow("nowhere:1", "airspace", caught_up))
     try:
