@@ -106,24 +106,3 @@ def confluent_options(broker: Broker) -> dict[str, Any]:
             }
         )
     return options
-
-
-def faust_options(broker: Broker) -> dict[str, Any]:
-    """Keyword arguments for a Faust app: its broker URL and, over SASL, its credentials."""
-    conn = connection(broker)
-    options: dict[str, Any] = {"broker": f"kafka://{conn.bootstrap}"}
-    if conn.sasl:
-        import ssl
-
-        from faust import SASLCredentials
-
-        assert conn.password is not None
-        options["broker_credentials"] = SASLCredentials(
-            username=conn.username,
-            password=conn.password.get_secret_value(),
-            mechanism=conn.sasl_mechanism,
-            ssl_context=ssl.create_default_context()
-            if conn.security_protocol == "SASL_SSL"
-            else None,
-        )
-    return options

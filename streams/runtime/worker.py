@@ -44,7 +44,6 @@ import faust
 from faust.worker import Worker
 
 from contracts import LivenessTick, Topics, encode_event, new_event_id, utc_now
-from kafkaio.connection import faust_options
 from streams.domain.eta import EtaModel
 from streams.processors.delivery_processor import DeliveryProcessor
 from streams.processors.delivery_repository import DeliveryRepository
@@ -57,6 +56,7 @@ from streams.runtime.airspace_follower import AirspaceFollower
 from streams.runtime.batch_loop import BatchLoop, LoopConfig, Process, process_records
 from streams.runtime.changelogged_table import ChangeloggedTable
 from streams.runtime.faust_bends import DronefleetApp
+from streams.runtime.faust_broker import faust_options
 from streams.runtime.horizon import Horizon
 from streams.runtime.stages import DeliveriesStage, GateStage
 from streams.runtime.stages_service import StagesService
