@@ -29,7 +29,9 @@ def test_only_the_aggregate_and_the_api_write_delivery_events() -> None:
 
 
 def test_the_simulator_writes_telemetry_commands_and_the_airspace_only() -> None:
-    written = {t.name for t in TOPICS.all() if allowed(TABLE, "simulator", "TOPIC", t.name, "WRITE")}
+    written = {
+        t.name for t in TOPICS.all() if allowed(TABLE, "simulator", "TOPIC", t.name, "WRITE")
+    }
     assert written == {
         TOPICS.telemetry.name,
         TOPICS.delivery_commands.name,
