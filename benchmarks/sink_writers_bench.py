@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--rows-per-statement", type=int, default=500)
+    parser.add_argument("--rows-per-statement", type=int, default=1000)
     args = parser.parse_args()
     n: int = args.rows
 

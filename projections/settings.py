@@ -33,9 +33,9 @@ class ProjectionsSettings(KafkaSettings, ProbeSettings, LogSettings):
     partitions_ahead_hours: float = 3.0
     maintenance_interval_s: float = 300.0
     # How the sink writes its rows (projections.insert_writer): `copy` (binary COPY, the
-    # fast path) or `insert` (multi-row INSERT ... ON CONFLICT, parameters bound
-    # client-side, `insert_rows_per_statement` rows a statement, and one connection for
-    # everything: the roll-up refresh and the partition maintenance run on the writer's),
-    # for servers without COPY or with one connection, such as the WASM TimescaleDB.
+    # fast path) or `insert` (INSERT ... SELECT FROM unnest(arrays) ON CONFLICT, up to
+    # `insert_rows_per_statement` rows a statement, and one connection for everything:
+    # the roll-up refresh and the partition maintenance run on the writer's), for servers
+    # without COPY or with one connection, such as the WASM TimescaleDB of CI.
     writer: Literal["copy", "insert"] = "copy"
-    insert_rows_per_statement: int = Field(default=500, ge=1)
+    insert_rows_per_statement: int = Field(default=1000, ge=1)

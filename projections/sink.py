@@ -15,7 +15,7 @@ batch in flight while the next is fetched and decoded.
 Servers without COPY (the WASM TimescaleDB that CI runs, some poolers) get the insert
 writer instead (`DRONEFLEET_PROJECTIONS_WRITER=insert`, `projections.insert_writer`): the
 same rows, conflict clauses, state statements and checkpoint in the same transaction,
-as batched multi-row INSERTs bound client-side, over one connection that the roll-up
+as batched INSERTs of column arrays (`unnest`), over one connection that the roll-up
 refresh and the partition maintenance share (between batches, on the writer's thread).
 
 The dead-letter topic is sunk too (into `dead_letters`), and after batches that changed
@@ -194,7 +194,7 @@ class PostgresWriter:
     checkpoint read queued behind a write sees that write committed.
 
     `settings.writer`: `copy` (binary COPY, see the module) or `insert`
-    (`projections.insert_writer`: multi-row INSERTs bound client-side, for servers
+    (`projections.insert_writer`: INSERTs of column arrays, for servers
     without COPY); with `insert`, `on_connection` is how the rest of the sink reaches the
     database, so the whole sink holds one connection.
     """

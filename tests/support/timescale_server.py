@@ -3,8 +3,8 @@
 `projections/conformance/serve.mjs` serves it on a free local port; the platform's own
 Python code (migrate, the sink's insert writer) talks to it over the PostgreSQL
 protocol. What that server needs from its clients (docs/views.md, "TimescaleDB"): no
-SSL, a password (any), parameters bound client-side (`projections.insert_writer.connect`)
-and one connection at a time, so every helper here opens one, uses it and closes it.
+SSL, a password (any), nothing prepared (`projections.insert_writer.connect`) and one
+connection at a time, so every helper here opens one, uses it and closes it.
 """
 
 from __future__ import annotations
