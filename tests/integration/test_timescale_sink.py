@@ -2,8 +2,10 @@
 
 TimescaleDB is PGlite's WASM build served over the PostgreSQL protocol
 (`projections/conformance/serve.mjs`, `tests.support.timescale_server`). The module's
-real topics get a small history: the hand-made data set (eight days old), a fleet of
-drones reporting every 30 s over the last five hours, a delivery that was rescheduled
+real topics get a small history: a short run of the real simulator (two drones at
+10 Hz, one flying a delivery, its records passed on to `accepted-telemetry` as the gate
+would), the hand-made data set (eight days old), a fleet of generated drones reporting
+every 30 s over the last five hours (the older chunks), a delivery that was rescheduled
 (assigned, given back, assigned to another drone, delivered), poison on every topic
 (records that decode to nothing) and duplicates (records sent twice). The real sink,
 with the insert writer (`DRONEFLEET_PROJECTIONS_WRITER=insert`, one connection),
@@ -32,7 +34,16 @@ import msgspec
 import pytest
 from aiokafka.structs import TopicPartition
 
-from contracts import Event, Topics, encode_dead_letter
+from contracts import (
+    DroneAssigned,
+    Event,
+    TelemetryReported,
+    Topics,
+    decode_event,
+    encode_dead_letter,
+    new_event_id,
+    utc_now,
+)
 from devstack.settings import StackSettings
 from kafkaio.offsets import end_offsets
 from projections.migrate import migrate
@@ -51,7 +62,8 @@ from tests.support.factories import (
     rescheduled,
     tracking,
 )
-from tests.support.kafka_helpers import produce
+from tests.support.kafka_helpers import collect, produce
+from tests.support.simulator_runner import DEPOT, Records, fixes_of, flying, near
 from tests.support.sink_helpers import running_sink
 from tests.support.timescale_server import connection, retried, timescale_server, view_digests
 
@@ -140,6 +152,40 @@ def first_history(topics: Topics) -> Produced:
     ]
 
 
+SIM_DRONE = "sim-00000"
+
+
+def landed(records: Records) -> bool:
+    """The simulated drone flew its delivery and is idle at a depot again."""
+    phases = [f.phase for f in fixes_of(records, SIM_DRONE)]
+    return "returning" in phases and "idle" in phases[phases.index("returning") :]
+
+
+async def simulated_run(stack: StackSettings, topics: Topics) -> list[tuple[bytes, bytes]]:
+    """A short run of the real simulator: two drones at 10 Hz, one flies a delivery.
+
+    Returns what the drones wrote to the raw `telemetry` topic (fixes and milestones,
+    keyed by drone), for the test to pass on to `accepted-telemetry` as the gate would
+    (every one of them is plausible). The assignment goes to the deliveries topic, which
+    the sink projects too.
+    """
+    now = utc_now()
+    job = DroneAssigned(
+        event_id=new_event_id(),
+        sequence=2,
+        occurred_at=now,
+        recorded_at=now,
+        delivery_id="d-sim",
+        drone_id=SIM_DRONE,
+        pickup=near(DEPOT, 150, 50),
+        dropoff=near(DEPOT, 250, 150),
+    )
+    async with flying(stack, topics, "sim-"):
+        await produce(stack.kafka_bootstrap, topics.deliveries.name, [job])
+        records = await collect(stack.kafka_bootstrap, topics.telemetry.name, landed, 90)
+    return [(r.key, r.value) for r in records if r.key is not None and r.value is not None]
+
+
 def send(stack: StackSettings, batches: Produced) -> None:
     for topic, records in batches:
         asyncio.run(produce(stack.kafka_bootstrap, topic, records))
@@ -223,8 +269,21 @@ def query(url: str, text: str, *params: object) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="module")
+def simulated(running_stack: StackSettings, topics: Topics) -> list[tuple[bytes, bytes]]:
+    """The simulator's records, on `accepted-telemetry` (with one of them twice)."""
+    records = asyncio.run(simulated_run(running_stack, topics))
+    assert any(getattr(decode_event(value), "delivery_id", None) == "d-sim" for _, value in records)
+    send(running_stack, [(topics.accepted_telemetry.name, [*records, records[len(records) // 2]])])
+    return records
+
+
+@pytest.fixture(scope="module")
 def first_written(
-    running_stack: StackSettings, topics: Topics, timescale: str, postgres: str
+    running_stack: StackSettings,
+    topics: Topics,
+    timescale: str,
+    postgres: str,
+    simulated: list[tuple[bytes, bytes]],
 ) -> dict[str, Sink]:
     """The first history on the topics, projected into both databases."""
     send(running_stack, first_history(topics))
@@ -248,14 +307,19 @@ def chunks(url: str, table: str = "telemetry") -> list[tuple[datetime, datetime,
 
 
 def test_the_sink_wrote_through_the_insert_writer_into_hour_chunks(
-    first_written: dict[str, Sink], timescale: str, postgres: str
+    first_written: dict[str, Sink],
+    simulated: list[tuple[bytes, bytes]],
+    timescale: str,
+    postgres: str,
 ) -> None:
     stats = first_written["timescale"].stats
     assert stats.undecodable >= 5  # the poison of each topic, skipped
     # the roll-ups were refreshed on the writer's connection (the server takes no second)
     assert stats.refreshes >= 1 and stats.reconnects == 0
     fixes = query(postgres, "SELECT count(*) FROM telemetry")[0][0]
-    assert fixes == len(ds.telemetry()) + len(FLEET)  # each once, duplicates skipped
+    flown = [e for _, v in simulated if isinstance(e := decode_event(v), TelemetryReported)]
+    assert len(flown) >= 20
+    assert fixes == len(ds.telemetry()) + len(FLEET) + len(flown)  # each once, repeats skipped
     assert query(timescale, "SELECT count(*) FROM telemetry")[0][0] == fixes
     hours = {
         row[0]
