@@ -34,9 +34,11 @@ from kafkaio.connection import Broker, KafkaConnection, aiokafka_options
 from kafkaio.last_value import last_value
 from kafkaio.offsets import end_offsets
 from loadtest.private_stack import private_settings
+from projections.settings import ProjectionsSettings
 from tests.support.factories import PICKUP, fix, requested
-from tests.support.kafka_helpers import collect
+from tests.support.kafka_helpers import collect, wait_for
 from tests.support.kafka_helpers import produce as produce_events
+from tests.support.sink_helpers import checkpoints, running_sink
 
 ATTEMPTS = 100
 """Forged writes per class (the README's table counts them)."""
@@ -224,3 +226,29 @@ def test_a_stream_worker_dispatches_with_its_own_user(
         service.stop()
     log = service.log_file.read_text()
     assert "AuthorizationFailed" not in log  # topic, group or cluster: none refused
+
+
+def test_the_projection_sink_consumes_with_its_own_user(
+    broker: StackSettings, topics: Topics, database: str
+) -> None:
+    """The real sink (confluent-kafka, its consumer group) reads what it projects."""
+    settings = ProjectionsSettings(
+        kafka_bootstrap=broker.kafka_bootstrap,
+        kafka_username="projections",
+        kafka_password=broker.kafka_password("projections"),
+        topic_prefix=topics.prefix,
+        database_url=database,
+    )
+    deliveries = topics.deliveries.name
+    request = [requested("job-p", at=utc_now())]
+    asyncio.run(produce_events(broker.kafka_as("api"), deliveries, request))
+    total = ends(broker, deliveries)  # with the other tests' records, forged bytes included
+
+    def consumed() -> int:
+        return sum(n for (topic, _), n in checkpoints(database).items() if topic == deliveries)
+
+    async def run() -> None:
+        async with running_sink(settings):
+            await wait_for(lambda: consumed() == total, 60, "the sink to read deliveries")
+
+    asyncio.run(run())
