@@ -84,6 +84,7 @@ def _chaos(args: argparse.Namespace, logs: Path) -> None:
         short_scenario,
         silent_drones_scenario,
         simulator_restart_scenario,
+        webhooks_outage_scenario,
     )
     from loadtest.report import chaos_table
 
@@ -93,6 +94,7 @@ def _chaos(args: argparse.Namespace, logs: Path) -> None:
         silent_drones_scenario(),
         simulator_restart_scenario(),
         impossible_requests_scenario(),
+        webhooks_outage_scenario(),
     ]
     scenarios = short if args.short else full_scenarios(args.scale)
     if args.scenario:
@@ -117,8 +119,13 @@ def _chaos(args: argparse.Namespace, logs: Path) -> None:
 def _clean(result: dict[str, Any]) -> bool:
     """Whether the run is clean: nothing lost, every partition reached after each fault.
 
-    And every request no drone could serve was refused with its reason (none in the log).
+    And every request no drone could serve was refused with its reason (none in the log);
+    and, with webhooks, every delivery event reached the receiver once at least, in order,
+    signed, repeats only under its id (`loadtest.webhook_ledger.WebhookFigures.clean`).
     """
+    webhooks = result.get("webhooks")
+    if webhooks is not None and not webhooks["clean"]:
+        return False
     silent = any(fault["silent_partitions"] for fault in result["faults"])
     simulator = result["simulator"]
     refused_right = simulator.get("unservable_refused_as_expected", 0) == simulator.get(
