@@ -27,12 +27,13 @@ from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
 from aiokafka.structs import ConsumerRecord
 
 from contracts import DecodeError, DroneAssigned, Topics, decode_event, utc_now
+from dashboard.lag import read_lag
 from devstack.kafka import KafkaNode
 from devstack.services import PlatformConfig, start_service
 from devstack.settings import StackSettings
 from kafkaio.connection import Broker, KafkaConnection, aiokafka_options
 from kafkaio.last_value import last_value
-from kafkaio.offsets import end_offsets
+from kafkaio.offsets import end_offsets, group_offsets
 from loadtest.private_stack import private_settings
 from projections.settings import ProjectionsSettings
 from tests.support.factories import PICKUP, fix, requested
@@ -252,3 +253,31 @@ def test_the_projection_sink_consumes_with_its_own_user(
             await wait_for(lambda: consumed() == total, 60, "the sink to read deliveries")
 
     asyncio.run(run())
+
+
+def test_the_dashboard_and_the_lag_exporter_read_the_groups_lag_and_nothing_else(
+    broker: StackSettings, topics: Topics
+) -> None:
+    """Offsets only: the lag of the sink's and the gate's groups, never a record."""
+    groups = [f"{topics.prefix}projections-core", f"{topics.prefix}dronefleet-streams-gate"]
+    report = read_lag(broker.kafka_as("dashboard"), groups, timeout_s=10)
+    assert report.error is None
+    assert {lag.group for lag in report.topics} == set(groups)
+    deliveries = [lag for lag in report.topics if lag.topic == topics.deliveries.name]
+    assert deliveries and deliveries[0].lag == 0  # the sink above read it to the end
+    assert asyncio.run(group_offsets(broker.kafka_as("streams"), groups[0]))[0]
+
+    async def read_as_dashboard() -> None:
+        consumer = AIOKafkaConsumer(
+            topics.telemetry.name,
+            **aiokafka_options(broker.kafka_as("dashboard")),
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            await consumer.getmany(timeout_ms=5000)
+        finally:
+            await consumer.stop()
+
+    with pytest.raises(TopicAuthorizationFailedError):
+        asyncio.run(read_as_dashboard())
