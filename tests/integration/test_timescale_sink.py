@@ -236,11 +236,19 @@ def run_until_consumed(settings: ProjectionsSettings, ends: dict[tuple[str, int]
     """Run a sink until its checkpoints reach the ends; never a second connection."""
 
     async def go() -> Sink:
-        async with running_sink(settings) as sink:
+        sink = Sink(settings)
+        task = asyncio.create_task(sink.run())
+        try:
             deadline = asyncio.get_running_loop().time() + 180
             while not await consumed(sink, ends):
+                if task.done():  # a write that failed for good: its error, not a timeout
+                    task.result()
+                    raise AssertionError("the sink stopped before catching up")
                 assert asyncio.get_running_loop().time() < deadline, "the sink did not catch up"
                 await asyncio.sleep(0.3)
+        finally:
+            sink.stop()
+            await asyncio.wait_for(task, timeout=30)
         return sink
 
     return asyncio.run(go())
