@@ -1,9 +1,11 @@
 // TimescaleDB conformance: the projections' schema and read contract on PGlite with
 // TimescaleDB 2.23 (PostgreSQL compiled to WASM, run in-process).
 //
-// No TimescaleDB server exists on the development and CI machines, and PGlite's socket
-// server crashes on COPY and on psycopg's parameterized queries, so the Python test
-// drives this script instead: it applies every migration in order (each in its own
+// No TimescaleDB server exists on the development and CI machines. This script checks
+// the schema and the read contract on rows it inserts itself; serve.mjs serves the same
+// build over the PostgreSQL protocol, where the platform's own migrate and sink write
+// into it (tests/integration/test_timescale_sink.py; COPY still kills that server, so
+// the sink uses its insert writer there). This one: it applies every migration in order (each in its own
 // transaction, like projections/migrate.py), loads the data set twice (the second load
 // must change nothing, like a replay through the sink), refreshes every continuous
 // aggregate and materialized view, runs the given queries and prints one JSON document:
