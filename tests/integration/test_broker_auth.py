@@ -29,13 +29,14 @@ from aiokafka.structs import ConsumerRecord
 from contracts import DecodeError, DroneAssigned, Topics, decode_event, utc_now
 from dashboard.lag import read_lag
 from devstack.kafka import KafkaNode
-from devstack.services import PlatformConfig, start_service
+from devstack.services import PlatformConfig, register_business, start_service
 from devstack.settings import StackSettings
 from kafkaio.connection import Broker, KafkaConnection, aiokafka_options
 from kafkaio.last_value import last_value
 from kafkaio.offsets import end_offsets, group_offsets
 from loadtest.private_stack import private_settings
 from projections.settings import ProjectionsSettings
+from tests.support.api_platform import request, running_api
 from tests.support.factories import PICKUP, fix, requested
 from tests.support.kafka_helpers import collect, wait_for
 from tests.support.kafka_helpers import produce as produce_events
@@ -281,3 +282,28 @@ def test_the_dashboard_and_the_lag_exporter_read_the_groups_lag_and_nothing_else
 
     with pytest.raises(TopicAuthorizationFailedError):
         asyncio.run(read_as_dashboard())
+
+
+def test_the_api_registers_a_business_and_takes_a_delivery_with_its_own_user(
+    broker: StackSettings, topics: Topics, database: str, running_stack: StackSettings
+) -> None:
+    """The platform's processes as the stack starts them, each as itself: the simulator
+    publishes the airspace, the sink projects the business, the API writes and reads."""
+    # The private broker, the shared database server (a fresh database of this module).
+    platform = broker.model_copy(
+        update={
+            "postgres_port": running_stack.postgres_port,
+            "postgres_user": running_stack.postgres_user,
+        }
+    )
+    before = ends(broker, topics.deliveries.name)
+    with running_api(platform, topics, database) as api:
+        key = register_business(api, "sasl business")
+        body = request(api, key)
+    assert ends(broker, topics.deliveries.name) == before + 1
+    logs = platform.home / "test-logs" / topics.prefix
+    written = sorted(logs.glob("*.log"))
+    assert {log.name for log in written} >= {"api.log", "projections.log"}
+    for log in written:
+        assert "AuthorizationFailed" not in log.read_text(), log.name
+    assert body["delivery_id"]
