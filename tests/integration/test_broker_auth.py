@@ -31,6 +31,7 @@ from dashboard.lag import read_lag
 from devstack.kafka import KafkaNode
 from devstack.services import PlatformConfig, register_business, start_service
 from devstack.settings import StackSettings
+from kafkaio.acls import ADMIN, PRINCIPALS
 from kafkaio.connection import Broker, KafkaConnection, aiokafka_options
 from kafkaio.last_value import last_value
 from kafkaio.offsets import end_offsets, group_offsets
@@ -307,3 +308,25 @@ def test_the_api_registers_a_business_and_takes_a_delivery_with_its_own_user(
     for log in written:
         assert "AuthorizationFailed" not in log.read_text(), log.name
     assert body["delivery_id"]
+
+
+def test_the_compose_and_kubernetes_one_shot_makes_users_and_acls(broker: StackSettings) -> None:
+    """`dronefleet topics --acls`, as the kafka-acls service and the topics Job run it."""
+    passwords = {user: f"{user}-pw-{os.getpid()}" for user in PRINCIPALS}
+    env = {
+        **os.environ,
+        "DRONEFLEET_KAFKA_ADMIN_PASSWORD": broker.kafka_password(ADMIN).get_secret_value(),
+        **{f"DRONEFLEET_{u.upper()}_KAFKA_PASSWORD": pw for u, pw in passwords.items()},
+    }
+    argv = [sys.executable, "-m", "devstack.cli", "topics", "--bootstrap"]
+    argv += [broker.kafka_bootstrap, "--prefix", "cli-", "--acls"]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    layout = Topics.with_prefix("cli-")
+    simulator = KafkaConnection(broker.kafka_bootstrap).as_user("simulator", passwords["simulator"])
+    assert asyncio.run(produce(simulator, layout.telemetry.name, 3)) == (3, 0)
+    assert asyncio.run(produce(simulator, layout.deliveries.name, 20)) == (0, 20)
+    missing = {k: v for k, v in env.items() if k != "DRONEFLEET_API_KAFKA_PASSWORD"}
+    refused = subprocess.run(argv, env=missing, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    assert "DRONEFLEET_API_KAFKA_PASSWORD" in refused.stderr
