@@ -330,3 +330,18 @@ def test_the_compose_and_kubernetes_one_shot_makes_users_and_acls(broker: StackS
     refused = subprocess.run(argv, env=missing, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0
     assert "DRONEFLEET_API_KAFKA_PASSWORD" in refused.stderr
+
+
+def test_the_simulator_flies_its_fleet_with_its_own_user(
+    broker: StackSettings, topics: Topics
+) -> None:
+    """`dronefleet-simulator run`: its telemetry in, its deliveries consumer reading."""
+    config = PlatformConfig(stack=broker, database="unused", topic_prefix=topics.prefix)
+    env = {**os.environ, **config.environment()}
+    before = ends(broker, topics.telemetry.name)
+    argv = [sys.executable, "-m", "simulator", "run", "--drones", "3", "--duration", "4"]
+    argv += ["--demand-per-minute", "0"]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "AuthorizationFailed" not in result.stdout + result.stderr
+    assert ends(broker, topics.telemetry.name) >= before + 3
