@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -289,7 +290,8 @@ def test_the_api_registers_a_business_and_takes_a_delivery_with_its_own_user(
     broker: StackSettings, topics: Topics, database: str, running_stack: StackSettings
 ) -> None:
     """The platform's processes as the stack starts them, each as itself: the simulator
-    publishes the airspace, the sink projects the business, the API writes and reads."""
+    publishes the airspace, the sink projects the business, the API writes and reads,
+    the notifier reads in its group."""
     # The private broker, the shared database server (a fresh database of this module).
     platform = broker.model_copy(
         update={
@@ -299,12 +301,23 @@ def test_the_api_registers_a_business_and_takes_a_delivery_with_its_own_user(
     )
     before = ends(broker, topics.deliveries.name)
     with running_api(platform, topics, database) as api:
-        key = register_business(api, "sasl business")
-        body = request(api, key)
+        logs = platform.home / "test-logs" / topics.prefix
+        notifier = start_service("notifier", ["notifier", "run"], api, logs)
+        try:
+            key = register_business(api, "sasl business")
+            body = request(api, key)
+            deadline = time.monotonic() + 30
+            while "reading" not in notifier.log_file.read_text():
+                assert notifier.process.poll() is None, notifier.log_file.read_text()[-2000:]
+                assert time.monotonic() < deadline, "the notifier did not start reading"
+                time.sleep(0.2)
+            time.sleep(2)  # it folds the delivery's request and commits its offsets
+            assert notifier.process.poll() is None, notifier.log_file.read_text()[-2000:]
+        finally:
+            notifier.stop()
     assert ends(broker, topics.deliveries.name) == before + 1
-    logs = platform.home / "test-logs" / topics.prefix
     written = sorted(logs.glob("*.log"))
-    assert {log.name for log in written} >= {"api.log", "projections.log"}
+    assert {log.name for log in written} >= {"api.log", "projections.log", "notifier.log"}
     for log in written:
         assert "AuthorizationFailed" not in log.read_text(), log.name
     assert body["delivery_id"]
