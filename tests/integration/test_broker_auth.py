@@ -30,6 +30,7 @@ from aiokafka.structs import ConsumerRecord
 from contracts import DecodeError, DroneAssigned, Topics, decode_event, utc_now
 from dashboard.lag import read_lag
 from devstack.kafka import KafkaNode
+from devstack.postgres import PostgresNode
 from devstack.services import PlatformConfig, register_business, start_service
 from devstack.settings import StackSettings
 from kafkaio.acls import ADMIN, PRINCIPALS
@@ -37,6 +38,7 @@ from kafkaio.connection import Broker, KafkaConnection, aiokafka_options
 from kafkaio.last_value import last_value
 from kafkaio.offsets import end_offsets, group_offsets
 from loadtest.private_stack import private_settings
+from projections.migrate import migrate
 from projections.settings import ProjectionsSettings
 from tests.support.api_platform import request, running_api
 from tests.support.factories import PICKUP, fix, requested
@@ -60,6 +62,23 @@ def broker() -> Iterator[StackSettings]:
     finally:
         node.stop()
         shutil.rmtree(settings.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def database(broker: StackSettings) -> Iterator[str]:
+    """A migrated database on a PostgreSQL of this module's own (never the shared one:
+    the shared stack's fixture starts, and at the end stops, servers it did not find)."""
+    node = PostgresNode(broker)
+    node.start()
+    try:
+        node.wait_healthy(broker.start_timeout_s)
+        node.ensure_database("auth")
+        dsn = broker.dsn_for("auth")
+        migrate(dsn)
+        yield dsn
+    finally:
+        node.stop()
+        shutil.rmtree(node.home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -287,18 +306,12 @@ def test_the_dashboard_and_the_lag_exporter_read_the_groups_lag_and_nothing_else
 
 
 def test_the_api_registers_a_business_and_takes_a_delivery_with_its_own_user(
-    broker: StackSettings, topics: Topics, database: str, running_stack: StackSettings
+    broker: StackSettings, topics: Topics, database: str
 ) -> None:
     """The platform's processes as the stack starts them, each as itself: the simulator
     publishes the airspace, the sink projects the business, the API writes and reads,
     the notifier reads in its group."""
-    # The private broker, the shared database server (a fresh database of this module).
-    platform = broker.model_copy(
-        update={
-            "postgres_port": running_stack.postgres_port,
-            "postgres_user": running_stack.postgres_user,
-        }
-    )
+    platform = broker
     before = ends(broker, topics.deliveries.name)
     with running_api(platform, topics, database) as api:
         logs = platform.home / "test-logs" / topics.prefix
@@ -325,7 +338,8 @@ def test_the_api_registers_a_business_and_takes_a_delivery_with_its_own_user(
 
 def test_the_compose_and_kubernetes_one_shot_makes_users_and_acls(broker: StackSettings) -> None:
     """`dronefleet topics --acls`, as the kafka-acls service and the topics Job run it."""
-    passwords = {user: f"{user}-pw-{os.getpid()}" for user in PRINCIPALS}
+    # Users are the broker's, not a prefix's: keep the passwords the other tests use.
+    passwords = {user: broker.kafka_password(user).get_secret_value() for user in PRINCIPALS}
     env = {
         **os.environ,
         "DRONEFLEET_KAFKA_ADMIN_PASSWORD": broker.kafka_password(ADMIN).get_secret_value(),
