@@ -29,7 +29,7 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts import DecodeError, DroneAssigned, Topics, decode_event, utc_now
 from dashboard.lag import read_lag
-from devstack.kafka import KafkaNode
+from devstack import stack
 from devstack.postgres import PostgresNode
 from devstack.services import PlatformConfig, register_business, start_service
 from devstack.settings import StackSettings
@@ -50,45 +50,37 @@ ATTEMPTS = 100
 """Forged writes per class (the README's table counts them)."""
 
 
+LAYOUT = Topics.with_prefix("auth-")
+
+
 @pytest.fixture(scope="module")
 def broker() -> Iterator[StackSettings]:
-    """A private SASL broker, stopped and removed at the end."""
+    """A private stack with SASL on, brought up as `dronefleet stack up` does it (topics,
+    users, ACLs); its own PostgreSQL too, never the shared one (the shared stack's fixture
+    starts servers it does not find running, and stops them at the end)."""
     settings = private_settings().model_copy(update={"kafka_sasl": True})
-    node = KafkaNode(settings)
     try:
-        node.start()
-        node.wait_healthy(settings.start_timeout_s)
+        stack.up(settings, LAYOUT)
         yield settings
     finally:
-        node.stop()
+        stack.down(settings)
+        shutil.rmtree(PostgresNode(settings).home, ignore_errors=True)
         shutil.rmtree(settings.home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def database(broker: StackSettings) -> Iterator[str]:
-    """A migrated database on a PostgreSQL of this module's own (never the shared one:
-    the shared stack's fixture starts, and at the end stops, servers it did not find)."""
-    node = PostgresNode(broker)
-    node.start()
-    try:
-        node.wait_healthy(broker.start_timeout_s)
-        node.ensure_database("auth")
-        dsn = broker.dsn_for("auth")
-        migrate(dsn)
-        yield dsn
-    finally:
-        node.stop()
-        shutil.rmtree(node.home, ignore_errors=True)
+def database(broker: StackSettings) -> str:
+    """A migrated database on the private PostgreSQL."""
+    PostgresNode(broker).ensure_database("auth")
+    dsn = broker.dsn_for("auth")
+    migrate(dsn)
+    return dsn
 
 
 @pytest.fixture(scope="module")
 def topics(broker: StackSettings) -> Topics:
-    """The platform's layout on the private broker, with the users and ACLs the stack makes."""
-    layout = Topics.with_prefix("auth-")
-    node = KafkaNode(broker)
-    node.create_topics(layout.all())
-    node.secure(layout)
-    return layout
+    """The platform's layout on the private broker, with the users and ACLs the stack made."""
+    return LAYOUT
 
 
 def ends(broker: StackSettings, topic: str) -> int:
