@@ -119,6 +119,8 @@ def replayed(
         topic = "delivery-telemetry" if kind else "deliveries"
         record = SourceRecord(topic, 0, 0, b"k", encode_event(item))  # type: ignore[arg-type]
         for sent in processor.process(record, at):
+            if sent.topic != "tracking":
+                continue  # dispatch's copy of a request, a dead letter
             update = decode_event(sent.value)
             if isinstance(update, TrackingUpdated):
                 out.append(update)
@@ -381,7 +383,7 @@ def main() -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         stem = f"seed-{args.seed}"
         (args.out / f"{stem}.md").write_text(text + "\n")
-        (args.out / f"{stem}.json").write_text(json.dumps(figures, indent=1) + "\n")
+        (args.out / f"{stem}.json").write_text(json.dumps(figures, separators=(",", ":")) + "\n")
 
 
 def fly(args: argparse.Namespace, settings: StackSettings) -> tuple[dict[str, object], str]:
