@@ -23,7 +23,7 @@ async def read_tracking(settings: StreamsSettings) -> list[TrackingUpdated]:
     tracking = settings.topics.tracking
     partitions = [TopicPartition(tracking.name, p) for p in range(tracking.partitions)]
     updates: list[TrackingUpdated] = []
-    async for batch in read_to_end(settings.kafka_bootstrap, partitions):
+    async for batch in read_to_end(settings.kafka, partitions):
         updates.extend(u for r in batch.records if (u := _tracking_update(r.value)) is not None)
     return updates
 
