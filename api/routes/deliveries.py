@@ -107,21 +107,7 @@ async def request_delivery(
     await record(
         services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"
     )
-    services.metrics.deliveries_requested.inc()
-    _log_accepted("delivery requested", delivery_id, business)
-    accepted = _accepted(services, delivery_id, business, now)
-    accepted.quote = await quote_now(
-        services.pool,
-        services.airspace,
-        services.free_drones(),
-        services.waiting_line(),
-        pickup,
-        dropoff,
-        None,
-        now,
-    )
-    _log_quote(delivery_id, accepted.quote)
-    return accepted
+    return await _quoted(services, delivery_id, business, pickup, dropoff, now, "")
 
 
 async def _keyed_request(
@@ -168,8 +154,23 @@ async def _keyed_request(
         encode_command(command),
         "delivery",
     )
+    return await _quoted(
+        services, delivery_id, business, pickup, dropoff, now, " (with an Idempotency-Key)"
+    )
+
+
+async def _quoted(
+    services: ServicesDep,
+    delivery_id: str,
+    business: str,
+    pickup: GeoPoint,
+    dropoff: GeoPoint,
+    now: datetime,
+    how: str,
+) -> DeliveryAcceptedPublic:
+    """The 202 of a request just recorded, with its quote (counted and logged once here)."""
     services.metrics.deliveries_requested.inc()
-    _log_accepted("delivery requested (with an Idempotency-Key)", delivery_id, business)
+    _log_accepted(f"delivery requested{how}", delivery_id, business)
     accepted = _accepted(services, delivery_id, business, now)
     accepted.quote = await quote_now(
         services.pool,
