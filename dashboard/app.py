@@ -36,8 +36,8 @@ def _fleet(dsn: str) -> pd.DataFrame:
     return _with_connection(dsn, queries.fleet)
 
 
-def _in_flight(dsn: str) -> pd.DataFrame:
-    return _with_connection(dsn, queries.in_flight)
+def _in_flight(dsn: str, shown: int) -> queries.InFlight:
+    return _with_connection(dsn, lambda conn: queries.in_flight(conn, shown))
 
 
 def _airspace(dsn: str) -> queries.AirspaceShapes | None:
@@ -100,21 +100,26 @@ def fleet_panel(settings: DashboardSettings) -> None:
     """The live map, drones by state and battery, deliveries in flight."""
     cached = st.cache_data(ttl=settings.refresh_s, show_spinner=False)
     fleet = cached(_fleet)(settings.database_url)
-    flying = cached(_in_flight)(settings.database_url)
+    flying = cached(_in_flight)(settings.database_url, settings.in_flight_shown)
     airspace = cached(_airspace)(settings.database_url)
     left, right = st.columns([2, 1])
     with left:
         st.subheader(f"Fleet: {len(fleet)} drones")
-        deck = maps.fleet_map(fleet, flying, settings.map_style, airspace)
+        deck = maps.fleet_map(fleet, flying.soonest, settings.map_style, airspace)
         st.pydeck_chart(deck, height=460)
     with right:
         st.subheader("Drones by state")
         st.dataframe(figures.drones_by_state(fleet), hide_index=True)
         st.subheader("Drones by battery")
         st.dataframe(figures.drones_by_battery(fleet), hide_index=True)
-    st.subheader(f"In flight: {len(flying)}")
+    st.subheader(f"In flight: {flying.total}")
+    if flying.total > len(flying.soonest):
+        st.caption(
+            f"The {len(flying.soonest)} soonest by ETA (on the map too);"
+            " DRONEFLEET_DASHBOARD_IN_FLIGHT_SHOWN sets how many."
+        )
     st.dataframe(
-        figures.with_minutes_left(flying, datetime.now(UTC))[
+        figures.with_minutes_left(flying.soonest, datetime.now(UTC))[
             ["delivery_id", "status", "drone_id", "latest_eta", "minutes_left", "remaining_m"]
         ],
         hide_index=True,

@@ -42,21 +42,38 @@ def fleet(conn: psycopg.Connection[Any]) -> pd.DataFrame:
     )
 
 
-def in_flight(conn: psycopg.Connection[Any]) -> pd.DataFrame:
-    """Deliveries with a drone and not yet delivered, soonest ETA first.
+IN_FLIGHT: LiteralString = (
+    "SELECT delivery_id, status, drone_id, requested_at, latest_eta, remaining_m,"
+    " latest_fix_at, latest_lat, latest_lon, dropoff_lat, dropoff_lon,"
+    " count(*) OVER () AS in_flight"
+    " FROM delivery_status_view WHERE status IN ('assigned', 'picked_up')"
+    " ORDER BY latest_eta NULLS LAST, requested_at, delivery_id LIMIT %s"
+)
+"""The deliveries in flight, soonest ETA first, at most a page of them, with their count.
 
-    The view reads `delivery_current` (0075), a row per delivery, with a partial index
-    of the assigned and picked-up ones: O(in flight) once finished deliveries outnumber
-    them (with a quarter of all deliveries in flight, as in a short benchmark history,
-    the planner rightly scans the table instead); the sort by ETA is over these only.
-    """
-    return _frame(
-        conn,
-        "SELECT delivery_id, status, drone_id, requested_at, latest_eta, remaining_m,"
-        " latest_fix_at, latest_lat, latest_lon, dropoff_lat, dropoff_lon"
-        " FROM delivery_status_view WHERE status IN ('assigned', 'picked_up')"
-        " ORDER BY latest_eta NULLS LAST, requested_at, delivery_id",
-    )
+Why a page: a 10,000-drone fleet has about 4,600 deliveries in flight, and fetching all
+of them every 5 s was most of the query's time (85 ms at p99 at 10 million fixes of
+history, issue 18) for a table no operator reads to the end, nor a map with as many
+rings. The view reads `delivery_current` (0075), a row per delivery, with a partial
+index of the assigned and picked-up ones: O(in flight) once finished deliveries
+outnumber them; the count and the top-N sort are over these rows, and only the page
+crosses the wire. Not an index on the ETA: the sink rewrites every in-flight row's ETA
+each second, and an index on it would make each of those updates touch it."""
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """The soonest deliveries in flight (a page) and how many are in flight in all."""
+
+    soonest: pd.DataFrame
+    total: int
+
+
+def in_flight(conn: psycopg.Connection[Any], shown: int) -> InFlight:
+    """Deliveries with a drone and not yet delivered: the `shown` soonest by ETA, and the count."""
+    frame = _frame(conn, IN_FLIGHT, (shown,))
+    total = int(frame["in_flight"].iloc[0]) if len(frame) else 0
+    return InFlight(soonest=frame.drop(columns="in_flight"), total=total)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,9 @@ class DashboardSettings(KafkaSettings):
     )
     """Consumer groups whose lag is shown (the stream workers, the projection sink);
     `topic_prefix` is put in front of each, as the services do."""
+    in_flight_shown: int = Field(default=200, gt=0, le=5_000)
+    """How many deliveries in flight the table and the map show (the soonest by ETA);
+    the panel's title counts them all."""
     lag_refresh_s: float = Field(default=15.0, gt=0)
     """Kafka's admin API is slower to ask than the database: ask it less often."""
     kafka_timeout_s: float = Field(default=5.0, gt=0)

@@ -23,6 +23,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contracts import DeliveryCancelled, Event, encode_event
+from dashboard import queries as dashboard_queries
+from dashboard.queries import IN_FLIGHT
 from projections.settings import ProjectionsSettings
 from projections.sink import PostgresWriter, SinkStats, build_rows
 from tests.support.factories import (
@@ -80,12 +82,7 @@ LEFT JOIN LATERAL (SELECT eta, lat, lon, remaining_m, observed_at FROM tracking 
 ORDER BY delivery_id
 """
 STATUS_VIEW = "SELECT * FROM delivery_status_view ORDER BY delivery_id"
-# The readers' own "now" queries (dashboard.queries.in_flight, api.queries.waiting_deliveries).
-IN_FLIGHT = (
-    "SELECT delivery_id, status, drone_id, requested_at, latest_eta, remaining_m, latest_lat,"
-    " latest_lon FROM delivery_status_view WHERE status IN ('assigned', 'picked_up')"
-    " ORDER BY latest_eta NULLS LAST, requested_at, delivery_id"
-)
+# The readers' own "now" queries (dashboard.queries.IN_FLIGHT, api.queries.waiting_deliveries).
 WAITING = (
     "SELECT delivery_id FROM delivery_status_view"
     " WHERE status IN ('requested', 'rescheduled') ORDER BY requested_at, delivery_id"
@@ -157,9 +154,9 @@ def write_batches(dsn: str, batches: Sequence[Sequence[Event]]) -> None:
     asyncio.run(go())
 
 
-def rows(dsn: str, query: str) -> list[tuple[Any, ...]]:
+def rows(dsn: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with psycopg.connect(dsn) as conn:
-        return conn.execute(query).fetchall()
+        return conn.execute(query, params or None).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +202,26 @@ def test_the_view_keeps_every_state_and_leaves_tracking_only_deliveries_out(scra
     assert states["cur-done"][13:15] == (400.0, at(20))  # same instant: higher sequence
     assert states["cur-done"][10] is None  # that update's ETA
     assert rows(scratch, WAITING) == [("cur-waits",), ("cur-new",)]
-    assert [row[0] for row in rows(scratch, IN_FLIGHT)] == ["cur-again"]
+    assert [row[0] for row in rows(scratch, IN_FLIGHT, (10,))] == ["cur-again"]
+
+
+def test_the_dashboard_pages_the_soonest_in_flight_and_counts_them_all(scratch: str) -> None:
+    """A fleet has thousands in flight: the panel fetches a page by ETA, the title counts all."""
+    empty(scratch)
+    flying: list[Event] = []
+    for i, eta_in in enumerate((300.0, 45.0, 180.0)):
+        delivery = f"cur-fly-{i}"
+        flying += [
+            requested(delivery, at(i)),
+            assigned(delivery, f"drone-f{i}", 2),
+            tracking(delivery, 1, at(30), eta_in=timedelta(seconds=eta_in)),
+        ]
+    write_batches(scratch, [EVENTS, flying])  # cur-again's ETA: at(90)
+    with psycopg.connect(scratch) as conn:
+        page = dashboard_queries.in_flight(conn, shown=2)
+    assert page.total == 4
+    assert page.soonest["delivery_id"].tolist() == ["cur-fly-1", "cur-again"]
+    assert "in_flight" not in page.soonest.columns
 
 
 def test_a_replay_of_older_batches_never_moves_a_row_back(scratch: str) -> None:
@@ -219,10 +235,15 @@ def test_a_replay_of_older_batches_never_moves_a_row_back(scratch: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "index"),
-    [(IN_FLIGHT, "delivery_current_in_flight_idx"), (WAITING, "delivery_current_waiting_idx")],
+    ("query", "params", "index"),
+    [
+        (IN_FLIGHT, (200,), "delivery_current_in_flight_idx"),
+        (WAITING, (), "delivery_current_waiting_idx"),
+    ],
 )
-def test_the_now_questions_read_their_partial_index(scratch: str, query: str, index: str) -> None:
+def test_the_now_questions_read_their_partial_index(
+    scratch: str, query: str, params: tuple[Any, ...], index: str
+) -> None:
     """The index is usable for the reader's own SQL (its predicate matches the filter).
 
     With a handful of rows the planner would rightly scan the table; sequential scans
@@ -231,5 +252,5 @@ def test_the_now_questions_read_their_partial_index(scratch: str, query: str, in
     """
     with psycopg.connect(scratch) as conn:
         conn.execute("SET enable_seqscan = off")
-        plan = "\n".join(str(r[0]) for r in conn.execute(f"EXPLAIN {query}"))
+        plan = "\n".join(str(r[0]) for r in conn.execute(f"EXPLAIN {query}", params))
     assert index in plan, plan
