@@ -302,6 +302,14 @@ class TrackingUpdated(Event, frozen=True, kw_only=True, tag=True):
     status: TrackingStatus
     remaining_m: NonNegative
     eta: UtcDatetime | None
+    eta_earliest: UtcDatetime | None = None
+    """The window's start (issue 19): the earliest arrival the platform promises with this
+    ETA, learned by the stream worker from its own past errors at this lead
+    (`streams.domain.eta_window`). In the log so that every reader (each API replica,
+    the read models) shows the same window and history says what a customer was told.
+    None without an ETA, and in records older than the window."""
+    eta_latest: UtcDatetime | None = None
+    """The window's end: the latest arrival promised with this ETA (None as above)."""
 
 
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"

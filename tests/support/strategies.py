@@ -109,6 +109,8 @@ tracking = st.builds(
     status=st.sampled_from(get_args(TrackingStatus)),
     remaining_m=non_negative,
     eta=st.none() | utc_datetimes.map(lambda d: d + timedelta(seconds=1)),
+    eta_earliest=st.none() | utc_datetimes,
+    eta_latest=st.none() | utc_datetimes,
     **_common(),
 )
 printable = st.characters(codec="utf-8", min_codepoint=0x20).filter(lambda c: c != "\x7f")

@@ -13,6 +13,7 @@ from contracts import (
     DecodeError,
     DeliveryRequested,
     Event,
+    TrackingUpdated,
     decode_command,
     decode_event,
     encode_command,
@@ -176,3 +177,29 @@ def test_bad_commands_are_refused_with_a_reason() -> None:
     with pytest.raises(DecodeError) as caught:
         decode_command(b'{"command_type": "LaunchMissiles", "delivery_id": "d1"}')
     assert caught.value.reason == "invalid_command"
+
+
+def test_a_tracking_update_recorded_before_the_window_decodes_without_one() -> None:
+    """Issue 19's window is optional: the log's older updates (no `eta_earliest`,
+    `eta_latest`) still decode, with None for both."""
+    old = {
+        "event_type": "TrackingUpdated",
+        "schema_version": 1,
+        "event_id": "e-1",
+        "sequence": 3,
+        "occurred_at": "2026-12-06T00:00:00Z",
+        "recorded_at": "2026-12-06T00:00:00Z",
+        "delivery_id": "d-1",
+        "drone_id": "drone-1",
+        "source_event_id": "fix-1",
+        "lat": 47.37,
+        "lon": 8.54,
+        "altitude_m": 60.0,
+        "ground_speed_mps": 12.0,
+        "status": "en_route_to_dropoff",
+        "remaining_m": 1200.0,
+        "eta": "2026-12-06T00:02:00Z",
+    }
+    decoded = decode_event(msgspec.json.encode(old))
+    assert isinstance(decoded, TrackingUpdated)
+    assert (decoded.eta_earliest, decoded.eta_latest) == (None, None)
