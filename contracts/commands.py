@@ -62,6 +62,12 @@ class RequestDelivery(Command, frozen=True, kw_only=True, tag=True):
     pickup: GeoPoint
     dropoff: GeoPoint
     request_digest: RequestDigest
+    quoted_at: UtcDatetime | None = None
+    quoted_pickup_at: UtcDatetime | None = None
+    quoted_dropoff_at: UtcDatetime | None = None
+    """The quote the 202 gives (`DeliveryRequested`'s fields, copied by the aggregate).
+    Not part of `request_digest`: a retry is quoted anew, but the first request's quote
+    is the one recorded, and the retry must not look like another request."""
 
 
 class CancelDelivery(Command, frozen=True, kw_only=True, tag=True):

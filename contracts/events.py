@@ -178,6 +178,14 @@ class DeliveryRequested(Event, frozen=True, kw_only=True, tag=True):
     """Set when the business sent an `Idempotency-Key` (`RequestDelivery`): the delivery
     id is derived from the business and the key, and a second request with the same key
     is compared against this digest by the aggregate."""
+    quoted_at: UtcDatetime | None = None
+    """When the API quoted the delivery (issue 19): the promise is history, so the read
+    models can hold it against what happened (`delivery_quote_error_view`). None without
+    a quote (no airspace or read model at request time) and in records older than it."""
+    quoted_pickup_at: UtcDatetime | None = None
+    """When the drone should land at the pickup, as quoted with the 202."""
+    quoted_dropoff_at: UtcDatetime | None = None
+    """When the delivery should be complete (landed at the drop-off, parcel left)."""
 
 
 class DroneAssigned(Event, frozen=True, kw_only=True, tag=True):

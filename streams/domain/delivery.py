@@ -314,6 +314,9 @@ def _request(
             pickup=command.pickup,
             dropoff=command.dropoff,
             request_digest=command.request_digest,
+            quoted_at=command.quoted_at,  # the first request's quote; a retry's is not kept
+            quoted_pickup_at=command.quoted_pickup_at,
+            quoted_dropoff_at=command.quoted_dropoff_at,
         )
     ]
 
