@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Path, Query, status
 
@@ -83,9 +83,11 @@ async def request_delivery(
 
     The answer carries the quote (issue 19): when the pickup and the drop-off should
     happen, counting the deliveries waiting before it, the nearest free drone and the
-    routes round the no-fly zones (`api.quote`). A keyed request's retry is the same
-    delivery with the same token; its quote is as of the retry (`quoted_at`), and only
-    while the delivery still waits for a drone (then the tracking's ETA says more).
+    routes round the no-fly zones (`api.quote`). The quote is recorded with the request
+    (`DeliveryRequested`'s `quoted_*` fields), so the read models can measure it. A keyed
+    request's retry is the same delivery with the same token; its quote is as of the
+    retry (`quoted_at`), and only while the delivery still waits for a drone (then the
+    tracking's ETA says more); the recorded quote stays the first request's.
     """
     if idempotency_key is not None:
         return await _keyed_request(body, business, services, idempotency_key)
@@ -93,6 +95,7 @@ async def request_delivery(
     dropoff = GeoPoint(body.dropoff.lat, body.dropoff.lon)
     services.airspace.check(pickup, dropoff)
     now = utc_now()
+    quote = await _quote_new(services, pickup, dropoff, now)
     delivery_id = uuid.uuid4().hex
     event = DeliveryRequested(
         event_id=new_event_id(),
@@ -103,11 +106,12 @@ async def request_delivery(
         business_id=business,
         pickup=pickup,
         dropoff=dropoff,
+        **_quote_fields(quote),
     )
     await record(
         services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"
     )
-    return await _quoted(services, delivery_id, business, pickup, dropoff, now, "")
+    return _quoted(services, delivery_id, business, quote, now, "")
 
 
 async def _keyed_request(
@@ -138,6 +142,7 @@ async def _keyed_request(
     dropoff = GeoPoint(body.dropoff.lat, body.dropoff.lon)
     services.airspace.check(pickup, dropoff)
     now = utc_now()
+    quote = await _quote_new(services, pickup, dropoff, now)
     command = RequestDelivery(
         command_id=new_event_id(),
         delivery_id=delivery_id,
@@ -145,7 +150,8 @@ async def _keyed_request(
         business_id=business,
         pickup=pickup,
         dropoff=dropoff,
-        request_digest=request_digest,
+        request_digest=request_digest,  # of the body only: a retry's new quote is no conflict
+        **_quote_fields(quote),
     )
     await record(
         services,
@@ -154,25 +160,19 @@ async def _keyed_request(
         encode_command(command),
         "delivery",
     )
-    return await _quoted(
-        services, delivery_id, business, pickup, dropoff, now, " (with an Idempotency-Key)"
-    )
+    return _quoted(services, delivery_id, business, quote, now, " (with an Idempotency-Key)")
 
 
-async def _quoted(
-    services: ServicesDep,
-    delivery_id: str,
-    business: str,
-    pickup: GeoPoint,
-    dropoff: GeoPoint,
-    now: datetime,
-    how: str,
-) -> DeliveryAcceptedPublic:
-    """The 202 of a request just recorded, with its quote (counted and logged once here)."""
-    services.metrics.deliveries_requested.inc()
-    _log_accepted(f"delivery requested{how}", delivery_id, business)
-    accepted = _accepted(services, delivery_id, business, now)
-    accepted.quote = await quote_now(
+async def _quote_new(
+    services: ServicesDep, pickup: GeoPoint, dropoff: GeoPoint, now: datetime
+) -> QuotePublic | None:
+    """The quote of a request about to be recorded (None without airspace or read model).
+
+    Asked before the request is sent, so the deliveries waiting in the read model are
+    exactly the ones ahead of it (`ahead=None`: the whole line); the quote is then
+    recorded with the request (`_quote_fields`) and given with the 202.
+    """
+    return await quote_now(
         services.pool,
         services.airspace,
         services.free_drones(),
@@ -182,6 +182,43 @@ async def _quoted(
         None,
         now,
     )
+
+
+class _QuoteFields(TypedDict):
+    """`DeliveryRequested`'s and `RequestDelivery`'s quote (issue 19): what was promised."""
+
+    quoted_at: datetime | None
+    quoted_pickup_at: datetime | None
+    quoted_dropoff_at: datetime | None
+
+
+def _quote_fields(quote: QuotePublic | None) -> _QuoteFields:
+    """The quote as the request records it, so the read models can measure it.
+
+    All None without a quote: the request is accepted all the same.
+    """
+    if quote is None:
+        return _QuoteFields(quoted_at=None, quoted_pickup_at=None, quoted_dropoff_at=None)
+    return _QuoteFields(
+        quoted_at=quote.quoted_at,
+        quoted_pickup_at=quote.pickup_eta,
+        quoted_dropoff_at=quote.dropoff_eta,
+    )
+
+
+def _quoted(
+    services: ServicesDep,
+    delivery_id: str,
+    business: str,
+    quote: QuotePublic | None,
+    now: datetime,
+    how: str,
+) -> DeliveryAcceptedPublic:
+    """The 202 of a request just recorded, with its quote (counted and logged once here)."""
+    services.metrics.deliveries_requested.inc()
+    _log_accepted(f"delivery requested{how}", delivery_id, business)
+    accepted = _accepted(services, delivery_id, business, now)
+    accepted.quote = quote
     _log_quote(delivery_id, accepted.quote)
     return accepted
 
