@@ -785,22 +785,40 @@ def _summary(reader: str, name: str, times: list[float], rows: int) -> dict[str,
     }
 
 
-def render(folder: Path) -> str:
-    """The Markdown table of BENCHMARKS.md from the JSON results in `folder`, N side by side."""
-    results = sorted(
-        (json.loads(path.read_text()) for path in folder.glob("history_*.json")),
-        key=lambda r: int(r["fixes"]),
+def render(*folders: Path) -> str:
+    """The Markdown table of BENCHMARKS.md from the JSON results in `folders`, N side by side.
+
+    One folder per server: the columns of each are in N order, the folders' in the order
+    given. A result with a `label` (`history_bench_timescale`'s: "TimescaleDB (WASM)")
+    says it in its column's head. Queries are matched by reader and name, so a column
+    measured without one of them shows "-" there.
+    """
+    results = [
+        result
+        for folder in folders
+        for result in sorted(
+            (json.loads(path.read_text()) for path in folder.glob("history_*.json")),
+            key=lambda r: int(r["fixes"]),
+        )
+    ]
+    head = " | ".join(
+        f"{r['label']}, N = {r['fixes']:,} ({r['drones']:,} drones): p50 / p99 ms"
+        if "label" in r
+        else f"N = {r['fixes']:,}: p50 / p99 ms"
+        for r in results
     )
-    head = " | ".join(f"N = {r['fixes']:,}: p50 / p99 ms" for r in results)
     lines = [f"| reader | query | {head} |", "|---|---|" + "---:|" * len(results)]
-    for i, first in enumerate(results[0]["queries"]):
+    measured = [{(q["reader"], q["query"]): q for q in r["queries"]} for r in results]
+    for reader, name in dict.fromkeys(key for by_name in measured for key in by_name):
         cells = []
-        for r in results:
-            q = r["queries"][i]
+        for by_name in measured:
+            q = by_name.get((reader, name))
             cells.append(
-                f"{q['p50_ms']:,} / {q['p99_ms']:,} ({q['rows']:,} rows, {q['runs']} runs)"
+                "-"
+                if q is None
+                else f"{q['p50_ms']:,} / {q['p99_ms']:,} ({q['rows']:,} rows, {q['runs']} runs)"
             )
-        lines.append(f"| {first['reader']} | {first['query']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {reader} | {name} | " + " | ".join(cells) + " |")
     extras: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("rows in telemetry", lambda r: f"{r['fill']['rows']['telemetry']:,}"),
         ("rows in tracking", lambda r: f"{r['fill']['rows']['tracking']:,}"),
@@ -849,9 +867,28 @@ def render(folder: Path) -> str:
         ),
         ("... in (s)", lambda r: f"{r['retention']['maintain_s']}"),
     ]
+    if any("compression" in r for r in results):  # TimescaleDB's compress_chunk, where run
+        extras += [
+            (
+                "compressed telemetry bytes per million fixes (before)",
+                lambda r: _compressed(r, "bytes_per_million_after", "bytes_per_million_before"),
+            ),
+            (
+                "compressed tracking bytes per million updates (before)",
+                lambda r: _compressed(
+                    r, "bytes_per_million_after", "bytes_per_million_before", "tracking"
+                ),
+            ),
+        ]
     for label, cell in extras:
         lines.append(f"| | {label} | " + " | ".join(cell(r) for r in results) + " |")
     return "\n".join(lines)
+
+
+def _compressed(r: dict[str, Any], after: str, before: str, table: str = "telemetry") -> str:
+    """A compression cell: "after (before)", or "-" where nothing was compressed."""
+    found = (r.get("compression") or {}).get(table)
+    return f"{found[after]:,} ({found[before]:,})" if found else "-"
 
 
 def main() -> None:
@@ -877,11 +914,15 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases (to look at them)")
     parser.add_argument(
-        "--render", type=Path, default=None, help="print the table of a run's --out"
+        "--render",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="print the table of a run's --out (of several, side by side: PostgreSQL, TimescaleDB)",
     )
     args = parser.parse_args()
     if args.render:
-        print(render(args.render))
+        print(render(*args.render))
         return
     settings = StackSettings()
     node = PostgresNode(settings)

@@ -15,10 +15,11 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import psycopg
 
@@ -38,8 +39,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def timescale_server(timeout_s: float = 60.0) -> Iterator[str]:
-    """Start the server, yield its URL, stop it. Fails (never skips) without Node."""
+def timescale_server(timeout_s: float = 60.0, log: IO[str] | None = None) -> Iterator[str]:
+    """Start the server, yield its URL, stop it. Fails (never skips) without Node.
+
+    `log`: where the server's output goes (its stderr, and its stdout after the
+    `listening` line), for a caller that runs it longer than a test does
+    (`benchmarks/history_bench_timescale.py`): unread pipes would fill and stall it.
+    """
     node = shutil.which("node")
     assert node is not None, "node is required for the TimescaleDB tests"
     assert SOCKET_PACKAGE.exists(), f"run `npm ci` in {CONFORMANCE} first"
@@ -48,13 +54,15 @@ def timescale_server(timeout_s: float = 60.0) -> Iterator[str]:
         [node, str(CONFORMANCE / "serve.mjs"), "--port", str(port)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if log is None else log,
         text=True,
     )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
         assert line.strip() == f"listening {port}", (line, process.stderr and process.stderr.read())
+        if log is not None:
+            threading.Thread(target=_drain, args=(process.stdout, log), daemon=True).start()
         url = f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres?sslmode=disable"
         with connection(url, timeout_s) as conn:
             conn.execute("SELECT 1")
@@ -66,6 +74,13 @@ def timescale_server(timeout_s: float = 60.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _drain(source: IO[str], sink: IO[str]) -> None:
+    """Copy the server's stdout to `sink` until it closes."""
+    for line in source:
+        sink.write(line)
+        sink.flush()
 
 
 def connection(url: str, timeout_s: float = 15.0) -> Conn:
@@ -133,7 +148,7 @@ def view_digests(conn: Conn) -> dict[str, str]:
     for name in contract_views(conn):
         rows = [
             json.dumps(normalized(json.loads(str(row[0]))), sort_keys=True)
-            for row in conn.execute(f"SELECT row_to_json(v)::text FROM {name} v")  # type: ignore[arg-type]
+            for row in conn.execute(f"SELECT row_to_json(v)::text FROM {name} v")
         ]
         rows.sort()
         result[name] = f"{len(rows)}:{hashlib.sha256(chr(10).join(rows).encode()).hexdigest()}"
