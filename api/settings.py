@@ -100,6 +100,11 @@ class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     webhook_allow_private_targets: bool = False
     """Accept http and private or loopback endpoint URLs (the demo's and the tests' local
     receiver); production leaves it off: https to public addresses only."""
+    quote_preflight_s: float = Field(default=0.1, ge=0)
+    """The quote's time from a request to its drone's take-off when a drone is free
+    (`api.quote.PREFLIGHT_S`, measured at 0.1 s on a lightly loaded platform): the
+    request's way through the event log to dispatch, the assignment's way back to the
+    drone, and the drone's next step. Raise it where that takes longer."""
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts import TopicSpec
@@ -38,6 +38,36 @@ class StreamsSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     descent_rate_mps: float = 4.0
     dwell_s: float = 10.0
     """How long a drone hovers at the pickup and at the drop-off (the fleet's spec)."""
+    acceleration_mps2: float = Field(default=4.0, gt=0)
+    """The drones' horizontal acceleration from rest to cruise (the fleet's spec): the ETA
+    counts what speeding up costs a leg (`contracts.eta.horizontal_s`)."""
+    deceleration_mps2: float = Field(default=4.0, gt=0)
+    """The drones' braking onto a stop (the fleet's spec): the ETA counts it."""
+    wind_enabled: bool = True
+    """Learn the wind from the fixes and time each remaining leg in it (`streams.domain.wind`);
+    False: every leg at the cruise airspeed (the ETA before issue 19's part 3)."""
+    wind_cell_m: float = Field(default=2_000.0, gt=0)
+    """Side of the grid cells the wind is estimated in: smaller follows the wind's waves
+    closer (the scenario's are 4 to 20 km long) but each cell needs its own fixes."""
+    wind_half_life_s: float = Field(default=600.0, gt=0)
+    """How fast old fixes stop counting (the scenario's wind changes over 10 to 60 min)."""
+    wind_min_fixes: float = Field(default=20.0, gt=0)
+    """Fewer (decayed) fixes than this in a cell: its wind is not estimated (the area's is
+    used, or none)."""
+    wind_min_spread_mps: float = Field(default=2.0, ge=0)
+    """The least spread of a cell's ground velocities (in its narrowest direction) that
+    tells a headwind from a crosswind: below it, fixes at one heading, no estimate."""
+    wind_max_fraction: float = Field(default=0.8, gt=0, le=1)
+    """A fitted wind stronger than this share of the airspeed is not believed."""
+    wind_max_cells: int = Field(default=20_000, ge=1)
+    """Cells (and deliveries' timed legs) kept in memory; the least recently used go first."""
+    wind_resolve_s: float = Field(default=5.0, ge=0)
+    """A cell's fit is solved again at most this often (CPU against freshness)."""
+    wind_retime_s: float = Field(default=30.0, ge=0)
+    """A delivery's legs after the current one are timed again at most this often."""
+    wind_steady_tolerance_mps: float = Field(default=1.0, gt=0)
+    """A fix teaches the wind only if its ground speed is this close to the smoothed one
+    (steady cruise: no speeding up, braking or turning)."""
     fleet_refresh_s: float = 5.0
     """The gate tells dispatch of every drone at least this often (and at once of a change
     of its availability or mission). Each drone costs dispatch a record per period: 2,000

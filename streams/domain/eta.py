@@ -1,6 +1,7 @@
 """The ETA: the time of the route left, leg by leg, with the phases left at each stop.
 
-Pure. A leg is a climb to cruise altitude, the horizontal flight, and a descent onto the
+Pure. A leg is a climb to cruise altitude, the horizontal flight (speeding up from rest,
+cruising, braking onto the stop: `contracts.eta.horizontal_s`), and a descent onto the
 stop; at the stop the drone dwells. Before pickup the legs left are drone -> pickup and
 pickup -> drop-off; after pickup, drone -> drop-off. The current leg flies at the
 drone's smoothed ground speed (which carries the wind on its heading) once it cruises;
@@ -25,7 +26,8 @@ BEFORE_PICKUP: frozenset[DeliveryStatus | TrackingStatus] = frozenset(
     {"requested", "assigned", "en_route_to_pickup"}
 )
 ON_STOP_M = 20.0
-"""Closer than this to its stop, a drone is descending onto it, not cruising."""
+"""Closer than this to its stop, a drone is braking onto it or descending over it (what
+is left of its altitude is the descent's), not climbing at the start of its leg."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +106,6 @@ def estimate(
     if at_stop:
         current_leg_s = 0.0
         dwell = max(dwell - dwell_elapsed_s, 0.0)
-    elif to_stop < ON_STOP_M:
-        current_leg_s = model.descent_s(altitude_m)
     else:
         cruising = smoothed_speed_mps >= model.cruise_speed_mps * model.min_speed_fraction
         if legs is None:
@@ -114,7 +114,15 @@ def estimate(
         else:
             current_s = legs.current_m / smoothed_speed_mps if cruising else legs.current_s
             cruise_s = current_s + legs.rest_s
-        current_leg_s = model.climb_s(altitude_m) + cruise_s + model.descent_s()
+        # The speeding up left (none once it cruises) and the braking onto the stop, at
+        # the mean ground speed of what is left (`contracts.eta.horizontal_s`).
+        mean_mps = to_stop / cruise_s if cruise_s > 0.0 else model.cruise_speed_mps
+        start_mps = mean_mps if cruising else smoothed_speed_mps
+        flight_s = model.horizontal_s(to_stop, mean_mps, start_mps)
+        if to_stop < ON_STOP_M:  # braking onto the stop, or over it and descending
+            current_leg_s = flight_s + model.descent_s(altitude_m)
+        else:
+            current_leg_s = model.climb_s(altitude_m) + flight_s + model.descent_s()
     seconds = current_leg_s + dwell
     remaining = to_stop
     if before_pickup:

@@ -55,7 +55,12 @@ class Wind(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class WindModel:
-    """How the wind is learned and applied."""
+    """How the wind is learned and applied.
+
+    Passed in, never read from the environment: the stream worker builds it from its
+    settings (`StreamsSettings.wind_*`, env `DRONEFLEET_STREAMS_WIND_...`, in
+    `streams.runtime.worker.wind_model`); the defaults here are theirs.
+    """
 
     airspeed_mps: float = 15.0
     """The drones' cruise airspeed (the fleet's specification, `StreamsSettings`)."""

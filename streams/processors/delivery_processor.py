@@ -53,24 +53,21 @@ class DeliveryProcessor:
         min_interval: timedelta = timedelta(seconds=1),
         airspace: AirspaceInForce | None = None,
         wind: bool = True,
+        wind_model: WindModel | None = None,
     ) -> DeliveryProcessor:
         """The processor and its jobs, all working on the repository's tables.
 
         `airspace`: what the ETA routes around (None: straight lines). `wind`: learn the
         wind from the fixes and time each leg with it (False: cruise airspeed, the ETA
-        before issue 19's part 3, which the accuracy run replays as its baseline).
+        before issue 19's part 3, which the accuracy run replays as its baseline), with
+        `wind_model`'s parameters (the worker's settings; None: the defaults).
         """
         model = eta_model or EtaModel()
-        estimator = (
-            WindEstimator(
-                WindModel(
-                    airspeed_mps=model.cruise_speed_mps,
-                    min_speed_fraction=model.min_speed_fraction,
-                )
+        if wind_model is None:
+            wind_model = WindModel(
+                airspeed_mps=model.cruise_speed_mps, min_speed_fraction=model.min_speed_fraction
             )
-            if wind
-            else None
-        )
+        estimator = WindEstimator(wind_model) if wind else None
         tracking = TrackingEmitter(repository, model, min_interval, airspace, estimator)
         return cls(
             commands_topic, repository, DeliveryCommandHandler(repository, tracking), tracking

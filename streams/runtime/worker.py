@@ -45,6 +45,7 @@ from faust.worker import Worker
 
 from contracts import LivenessTick, Topics, encode_event, new_event_id, utc_now
 from streams.domain.eta import EtaModel
+from streams.domain.wind import WindModel
 from streams.processors.delivery_processor import DeliveryProcessor
 from streams.processors.delivery_repository import DeliveryRepository
 from streams.processors.dispatcher import DispatchProcessor
@@ -178,12 +179,15 @@ def deliveries_loop(
     states, tracking, parked = (
         ChangeloggedTable(changelog_topic(settings, table)) for table in DELIVERIES_TABLES
     )
+    eta = eta_model(settings)
     processor = DeliveryProcessor.over_tables(
         DeliveryRepository(states, tracking, parked),
         commands_topic=topics.delivery_commands.name,
-        eta_model=eta_model(settings),
+        eta_model=eta,
         min_interval=timedelta(seconds=settings.tracking_min_interval_s),
         airspace=airspace,
+        wind=settings.wind_enabled,
+        wind_model=wind_model(settings, eta),
     )
     stage = DeliveriesStage(
         processor, (states, tracking, parked), outputs, settings.kafka, replayed
@@ -207,6 +211,25 @@ def eta_model(settings: StreamsSettings) -> EtaModel:
         descent_rate_mps=settings.descent_rate_mps,
         pickup_dwell_s=settings.dwell_s,
         dropoff_dwell_s=settings.dwell_s,
+        acceleration_mps2=settings.acceleration_mps2,
+        deceleration_mps2=settings.deceleration_mps2,
+    )
+
+
+def wind_model(settings: StreamsSettings, eta: EtaModel) -> WindModel:
+    """How the ETA learns the wind: the settings' parameters, the fleet's airspeed."""
+    return WindModel(
+        airspeed_mps=eta.cruise_speed_mps,
+        min_speed_fraction=eta.min_speed_fraction,
+        cell_m=settings.wind_cell_m,
+        half_life_s=settings.wind_half_life_s,
+        min_weight=settings.wind_min_fixes,
+        min_spread_mps=settings.wind_min_spread_mps,
+        max_wind_fraction=settings.wind_max_fraction,
+        max_cells=settings.wind_max_cells,
+        resolve_s=settings.wind_resolve_s,
+        retime_s=settings.wind_retime_s,
+        steady_tolerance_mps=settings.wind_steady_tolerance_mps,
     )
 
 

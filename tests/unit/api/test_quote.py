@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from api import queries
 from api.airspace import AirspaceKeeper
 from api.main import create_app
-from api.quote import Fleet, FreeDrones, moved, public, quote, quote_now
+from api.quote import PREFLIGHT_S, Fleet, FreeDrones, moved, public, quote, quote_now
 from api.routes import deliveries
 from api.schemas import DeliveryRequestIn, PointIn, QuotePublic
 from api.settings import ApiSettings
@@ -37,7 +37,8 @@ from tests.support.factories import T0
 
 RULES = square_rules()
 PROFILE = FlightProfile()
-LEG_FIXED_S = 60.0 / 5.0 + 60.0 / 4.0  # climb and descent
+LEG_FIXED_S = 60.0 / 5.0 + 60.0 / 4.0 + 15.0 / 8.0 + 15.0 / 8.0
+"""Climb, descent, and speeding up from rest to 15 m/s then braking, at 4 m/s^2."""
 
 
 def test_the_flight_profile_is_the_stream_worker_s() -> None:
@@ -48,6 +49,10 @@ def test_the_flight_profile_is_the_stream_worker_s() -> None:
     assert PROFILE.descent_rate_mps == eta.descent_rate_mps
     assert PROFILE.pickup_dwell_s == eta.pickup_dwell_s == eta.dropoff_dwell_s
     assert PROFILE.dropoff_dwell_s == streams["dwell_s"].default
+    assert (
+        PROFILE.acceleration_mps2 == eta.acceleration_mps2 == streams["acceleration_mps2"].default
+    )
+    assert PROFILE.deceleration_mps2 == streams["deceleration_mps2"].default
     assert isinstance(eta, FlightProfile)  # one profile, in contracts: the quote's is the ETA's
 
 
@@ -60,8 +65,30 @@ def test_with_a_free_drone_the_parts_add_up_along_the_routes() -> None:
     assert carry - distance_m(EAST_OF_SQUARE, WEST_OF_SQUARE) > 500  # round the square
     assert abs(made.to_pickup_s - (LEG_FIXED_S + to_pickup / 15.0)) < 1e-9
     assert abs(made.to_dropoff_s - (10.0 + LEG_FIXED_S + carry / 15.0 + 10.0)) < 1e-9
-    assert made.pickup_at == T0 + timedelta(seconds=made.to_pickup_s)
+    assert made.preflight_s == PREFLIGHT_S
+    assert made.pickup_at == T0 + timedelta(seconds=PREFLIGHT_S + made.to_pickup_s)
     assert made.dropoff_at == made.pickup_at + timedelta(seconds=made.to_dropoff_s)
+
+
+def test_the_time_before_take_off_is_its_own_term_of_the_hand_sum() -> None:
+    fleet = Fleet.of([DEPOT_EAST], busy=0)
+    made = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, fleet, RULES, PROFILE, T0, preflight_s=7.5)
+    to_pickup = RULES.route_m(DEPOT_EAST, EAST_OF_SQUARE)
+    carry = RULES.route_m(EAST_OF_SQUARE, WEST_OF_SQUARE)
+    by_hand = (
+        7.5  # the request to the take-off
+        + LEG_FIXED_S
+        + to_pickup / 15.0
+        + 10.0  # the pickup's dwell
+        + LEG_FIXED_S
+        + carry / 15.0
+        + 10.0  # the drop-off's
+    )
+    assert made.preflight_s == 7.5
+    assert abs((made.pickup_at - T0).total_seconds() - (7.5 + LEG_FIXED_S + to_pickup / 15)) < 1e-5
+    assert abs((made.dropoff_at - T0).total_seconds() - by_hand) < 1e-5
+    # The API's setting is the term, defaulting to the measured figure.
+    assert ApiSettings(token_secret="s" * 32).quote_preflight_s == PREFLIGHT_S
 
 
 def test_the_nearest_free_drone_flies_it() -> None:

@@ -64,7 +64,7 @@ def fly(cursor: RouteCursor, route: tuple[GeoPoint, ...], upto: float, before: b
 @given(fraction=st.floats(min_value=0.0, max_value=1.0), speed=st.floats(min_value=8, max_value=30))
 def test_exact_for_a_constant_speed_on_a_known_route(fraction: float, speed: float) -> None:
     """Cruising at `speed` (above half the cruise speed: the model takes it as cruising)
-    along the route: what is left of it / speed + descent + dwell."""
+    along the route: what is left of it / speed, the braking, descent, dwell."""
     total = length_m(ROUND_THE_SQUARE)
     done = fraction * total
     cursor = fly(plan_route(None, ROUND_THE_SQUARE, "drone-1"), ROUND_THE_SQUARE, done, False)
@@ -85,11 +85,11 @@ def test_exact_for_a_constant_speed_on_a_known_route(fraction: float, speed: flo
         after_stop_m=after,
     )
     left = total - done
-    truth = (
-        DESCENT_S + MODEL.dropoff_dwell_s
-        if left < 20.0  # onto the stop: only the descent and the dwell are left
-        else left / speed + DESCENT_S + MODEL.dropoff_dwell_s
-    )
+    braking_m = speed * speed / (2 * MODEL.deceleration_mps2)  # it brakes onto the stop
+    flight = left / speed + speed / (2 * MODEL.deceleration_mps2)
+    if left < braking_m:
+        flight = 2 * left / speed
+    truth = flight + DESCENT_S + MODEL.dropoff_dwell_s
     assert abs(eta.seconds - truth) < 0.01
     assert abs(eta.remaining_m - left) < 0.01
 

@@ -105,6 +105,13 @@ def by_hand(wind: Wind, route: tuple[GeoPoint, ...]) -> float:
     return total
 
 
+def ramps(route: tuple[GeoPoint, ...], cruise_s: float) -> float:
+    """What a leg from rest to rest loses speeding up and braking at the mean ground speed
+    v (its length over `cruise_s`): v / 2a + v / 2d (`contracts.eta.horizontal_s`)."""
+    mean = sum(distance_m(a, b) for a, b in pairwise(route)) / cruise_s
+    return mean / (2 * ETA.acceleration_mps2) + mean / (2 * ETA.deceleration_mps2)
+
+
 def timed(estimator: WindEstimator, route: tuple[GeoPoint, ...]) -> float:
     lengths = [distance_m(a, b) for a, b in pairwise(route)]
     return estimator.cruise_s(route, 100.0, lengths)
@@ -121,13 +128,28 @@ def test_exact_for_a_constant_wind_on_a_known_route(wind: Wind) -> None:
         rest_s=timed(estimator, TO_PICKUP[1:]),
         after_stop_s=timed(estimator, CARRY),
     )
-    eta = estimate("en_route_to_pickup", DEPOT, 0.0, PICKUP, DROPOFF, 0.0, T0, ETA, legs=legs)
+    eta = estimate(
+        "en_route_to_pickup",
+        DEPOT,
+        0.0,
+        PICKUP,
+        DROPOFF,
+        0.0,
+        T0,
+        ETA,
+        to_stop_m=sum(distance_m(a, b) for a, b in pairwise(TO_PICKUP)),
+        after_stop_m=sum(distance_m(a, b) for a, b in pairwise(CARRY)),
+        legs=legs,
+    )
+    to_pickup_s, carry_s = by_hand(wind, TO_PICKUP), by_hand(wind, CARRY)
     expected = (
         FIXED_S
-        + by_hand(wind, TO_PICKUP)
+        + to_pickup_s
+        + ramps(TO_PICKUP, to_pickup_s)
         + ETA.pickup_dwell_s
         + FIXED_S
-        + by_hand(wind, CARRY)
+        + carry_s
+        + ramps(CARRY, carry_s)
         + ETA.dropoff_dwell_s
     )
     assert abs(eta.seconds - expected) < 1e-3 * expected
@@ -153,7 +175,10 @@ def test_a_cruising_drone_s_own_leg_goes_at_its_speed_the_next_at_the_wind_s(win
         to_stop_m=1000.0 + distance_m(CORNER_2, DROPOFF),
         legs=legs,
     )
-    expected = 1000.0 / 12.5 + by_hand(wind, CARRY[1:]) + ETA.cruise_altitude_m / 4.0
+    cruise_s = 1000.0 / 12.5 + by_hand(wind, CARRY[1:])
+    # Cruising already: only the braking is lost, at the mean ground speed of what is left.
+    braking_s = (1000.0 + distance_m(CORNER_2, DROPOFF)) / cruise_s / (2 * ETA.deceleration_mps2)
+    expected = cruise_s + braking_s + ETA.cruise_altitude_m / 4.0
     assert abs(eta.seconds - (expected + ETA.dropoff_dwell_s)) < 1e-3 * expected
 
 
