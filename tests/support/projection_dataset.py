@@ -12,7 +12,8 @@ What it holds (UTC, on 2026-11-27):
 - deliveries: d1 requested 12:00, assigned, picked up 12:02, delivered 12:10 (10 min);
   d2 requested 12:30, assigned, delivered 12:50 (20 min); d3 requested 12:45, never
   assigned, cancelled 12:50 ("no longer needed"); d4 requested 13:15, assigned,
-  delivered 13:20 (5 min).
+  delivered 13:20 (5 min). d1 was quoted at its request (pickup 12:01:30, drop-off
+  12:10:30: 30 s early, 30 s late) and d3 (pickup 12:47, drop-off 12:55, never flown).
 - tracking: three updates of d1 (12:00:20, 12:00:40, 12:10:00).
 - dead letters: two `out_of_range` and one `undecodable` telemetry records refused by
   validate-telemetry, one `illegal_transition` refused by the deliveries processor.
@@ -117,9 +118,16 @@ def telemetry() -> list[TelemetryReported]:
 
 
 def _delivery(
-    delivery_id: str, requested: float, drone: str | None, done: float | None
+    delivery_id: str,
+    requested: float,
+    drone: str | None,
+    done: float | None,
+    quote: tuple[float, float] | None = None,
 ) -> list[Event]:
-    """A delivery's events: requested, then assigned (if a drone), then delivered."""
+    """A delivery's events: requested, then assigned (if a drone), then delivered.
+
+    `quote`: the minutes of the pickup and drop-off it was quoted at its request.
+    """
     events: list[Event] = [
         DeliveryRequested(
             event_id=f"{delivery_id}-1",
@@ -130,6 +138,9 @@ def _delivery(
             business_id="b1",
             pickup=PICKUP,
             dropoff=DROPOFF,
+            quoted_at=None if quote is None else at(requested),
+            quoted_pickup_at=None if quote is None else at(quote[0]),
+            quoted_dropoff_at=None if quote is None else at(quote[1]),
         )
     ]
     if drone is None:
@@ -174,9 +185,9 @@ def _delivery(
 def deliveries() -> list[Event]:
     """d1..d4 as described in the module docstring."""
     return [
-        *_delivery("d1", 0, "drone-a", 10),
+        *_delivery("d1", 0, "drone-a", 10, quote=(1.5, 10.5)),
         *_delivery("d2", 30, "drone-c", 50),
-        *_delivery("d3", 45, None, None),
+        *_delivery("d3", 45, None, None, quote=(47, 55)),
         DeliveryCancelled(
             event_id="d3-2",
             sequence=2,
