@@ -106,7 +106,7 @@ async def request_delivery(
         business_id=business,
         pickup=pickup,
         dropoff=dropoff,
-        **_quote_fields(quote),
+        # MUTATION
     )
     await record(
         services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"
@@ -181,6 +181,7 @@ async def _quote_new(
         dropoff,
         None,
         now,
+        preflight_s=services.settings.quote_preflight_s,
     )
 
 
@@ -242,6 +243,7 @@ async def _quote_waiting(
         GeoPoint(body.dropoff.lat, body.dropoff.lon),
         None if place is None else place.ahead,
         utc_now(),
+        preflight_s=services.settings.quote_preflight_s,
     )
 
 

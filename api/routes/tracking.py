@@ -345,6 +345,7 @@ class _Feed:
             *self.ends,
             ahead,
             utc_now(),
+            preflight_s=self.services.settings.quote_preflight_s,
         )
         sent = self.last_state.quote if self.last_state is not None else None
         if fresh is None or sent is None or moved(sent, fresh):

@@ -295,3 +295,28 @@ def test_a_keyed_request_gets_a_quote_first_and_on_a_retry_while_it_waits(
     assert abs((again.quote.dropoff_eta - first.quote.dropoff_eta).total_seconds()) < 60
     row["status"] = "assigned"  # a drone has it: the tracking's ETA says more
     assert ask().quote is None
+
+
+def test_the_api_s_preflight_setting_is_the_quote_s_term(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def free_drones(pool: object, silent_after_s: float) -> list[dict[str, Any]]:
+        return [{"lat": DEPOT_EAST.lat, "lon": DEPOT_EAST.lon, "free": True}]
+
+    async def waiting(pool: object) -> list[str]:
+        return []
+
+    monkeypatch.setattr(queries, "free_drones", free_drones)
+    monkeypatch.setattr(queries, "waiting_deliveries", waiting)
+    keeper = AirspaceKeeper()
+    keeper.rules = RULES
+
+    def quoted(settings: ApiSettings) -> QuotePublic:
+        services = KeyedServices(keeper, settings=settings)
+        made = asyncio.run(deliveries._quote_new(services, EAST_OF_SQUARE, WEST_OF_SQUARE, T0))  # type: ignore[arg-type]
+        assert made is not None
+        return made
+
+    default = quoted(ApiSettings(token_secret="s" * 32))
+    slow = quoted(ApiSettings(token_secret="s" * 32, quote_preflight_s=45.0))
+    shift = (slow.pickup_eta - default.pickup_eta).total_seconds()
+    assert abs(shift - (45.0 - PREFLIGHT_S)) < 1e-6
+    assert slow.dropoff_eta - default.dropoff_eta == slow.pickup_eta - default.pickup_eta

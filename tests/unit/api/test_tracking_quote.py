@@ -16,6 +16,7 @@ from api import queries
 from api.airspace import AirspaceKeeper
 from api.quote import FreeDrones
 from api.routes.tracking import _Feed
+from api.settings import ApiSettings
 from api.waiting import WaitingLine
 from tests.support.airspaces import DEPOT_EAST, EAST_OF_SQUARE, WEST_OF_SQUARE, square_rules
 
@@ -31,6 +32,7 @@ class FakeServices:
 
     airspace: AirspaceKeeper
     pool: None = None
+    settings: ApiSettings = field(default_factory=lambda: ApiSettings(token_secret="s" * 32))
     metrics: Any = field(default_factory=lambda: type("M", (), {"ws_messages": Counter()})())
     line: WaitingLine = field(default_factory=lambda: WaitingLine(0.0))
     drones: FreeDrones = field(default_factory=lambda: FreeDrones(0.0))
