@@ -106,7 +106,7 @@ async def request_delivery(
         business_id=business,
         pickup=pickup,
         dropoff=dropoff,
-        # MUTATION
+        **_quote_fields(quote),
     )
     await record(
         services, services.topics.deliveries.name, delivery_id, encode_event(event), "delivery"
