@@ -66,6 +66,7 @@ def test_a_request_without_a_quote_is_recorded_without_one() -> None:
 def test_a_retry_quoted_anew_changes_nothing_and_is_no_conflict() -> None:
     """The digest does not cover the quote: a retry's later quote is the same request."""
     (event,) = decide(None, keyed_request(), T0)
+    assert isinstance(event, DeliveryRequested)
     state = evolve(None, event)
     retry = keyed_request(timedelta(seconds=30))
     assert retry.quoted_pickup_at != event.quoted_pickup_at
