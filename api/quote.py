@@ -16,11 +16,15 @@ assigned. The quote adds up what the delivery has ahead of it:
    dwell there (the ETA's arrival includes it, so the two compare).
 
 Each flight speeds up from rest and brakes onto its stop (`contracts.eta.horizontal_s`:
-3.75 s a leg at the fleet's 15 m/s and 4 m/s^2). Before the first, the time from the
-request to the drone's take-off (`preflight_s`, `PREFLIGHT_S`): the request's trip
-through the event log to dispatch, dispatch's round (on the request itself when a drone
-is free), the `AssignDrone` command back through the deliveries stage, the simulator
-hearing of the `DroneAssigned` and the drone starting its climb at its next step.
+3.75 s a leg at the fleet's 15 m/s and 4 m/s^2), and cruises slower than the airspeed
+by what a wind of `wind_mps` costs on average over every direction (`wind_slowdown`):
+the API does not know the wind the stream worker learns, nor which way a leg will meet
+it, but any wind costs a flight more against it than it gives back with it. Before
+the first flight, the time from the request to the drone's take-off (`preflight_s`,
+`PREFLIGHT_S`): the request's trip through the event log to dispatch, dispatch's round
+(on the request itself when a drone is free), the `AssignDrone` command back through
+the deliveries stage, the simulator hearing of the `DroneAssigned` and the drone
+starting its climb at its next step.
 
 The flight profile is the stream worker's: `contracts.eta.FlightProfile`, which its
 `streams.domain.eta.EtaModel` extends (services share only `contracts`). Pure, but for
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -95,6 +100,38 @@ next step (0.1 s at 1 Hz in 10 cohorts); so 0.1 s. It is not where the quote's e
 bias was (BENCHMARKS.md): a loaded platform's is longer (`ApiSettings.quote_preflight_s`)."""
 
 
+QUOTE_WIND_MPS = 3.0
+"""The wind the quote allows for when none is set (`ApiSettings.quote_wind_mps`)."""
+
+_HEADINGS = 64
+"""Directions averaged over by `wind_slowdown` (its integrand is smooth and periodic, so
+the midpoint rule is exact to ~1e-12 here)."""
+
+
+def wind_slowdown(wind_mps: float, airspeed_mps: float) -> float:
+    """How much longer a cruise takes in a wind of `wind_mps` from an unknown direction.
+
+    A drone holding its track at airspeed a in a wind w at angle t to it makes
+    g = w cos t + sqrt(a^2 - w^2 sin^2 t) over the ground (`streams.domain.wind`), and
+    a / g = a (sqrt(a^2 - w^2 sin^2 t) - w cos t) / (a^2 - w^2). Over every t the
+    cos term averages out: the factor is mean(sqrt(1 - k^2 sin^2 t)) / (1 - k^2) with
+    k = w / a, about 1 + 3 k^2 / 4 (1.031 for 3 m/s at 15 m/s: 9 s on 5 minutes of
+    cruise). 1 in calm air; a wind as strong as the airspeed is no drone's weather,
+    so k is kept below 0.95.
+    """
+    if wind_mps <= 0.0:
+        return 1.0
+    k2 = min(wind_mps / airspeed_mps, 0.95) ** 2
+    mean = (
+        sum(
+            math.sqrt(1.0 - k2 * math.sin(math.pi * (i + 0.5) / _HEADINGS) ** 2)
+            for i in range(_HEADINGS)
+        )
+        / _HEADINGS
+    )
+    return mean / (1.0 - k2)
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     """The promise: when the pickup and the drop-off should happen, and what makes it up."""
@@ -120,10 +157,19 @@ def quote(
     profile: FlightProfile,
     now: datetime,
     preflight_s: float = PREFLIGHT_S,
+    wind_mps: float = 0.0,
 ) -> Quote:
-    """The quote for a delivery with `ahead` deliveries waiting before it."""
+    """The quote for a delivery with `ahead` deliveries waiting before it.
+
+    `wind_mps`: the wind allowed for, direction unknown (`wind_slowdown`; 0: calm air).
+    """
+    slowdown = wind_slowdown(wind_mps, profile.cruise_speed_mps)
+
+    def leg_s(metres: float) -> float:
+        return profile.leg_s(metres, metres * slowdown / profile.cruise_speed_mps)
+
     carry_m = airspace.route_m(pickup, dropoff)
-    to_dropoff_s = profile.pickup_dwell_s + profile.leg_s(carry_m) + profile.dropoff_dwell_s
+    to_dropoff_s = profile.pickup_dwell_s + leg_s(carry_m) + profile.dropoff_dwell_s
     drone = fleet.nearest(pickup) if ahead < fleet.free else None
     if drone is not None:
         wait_s = 0.0
@@ -132,10 +178,10 @@ def quote(
         depot = airspace.nearest_depot(pickup)
         to_pickup_m = airspace.route_m(depot, pickup)
         home_m = airspace.route_m(dropoff, airspace.nearest_depot(dropoff))
-        mission_s = profile.leg_s(to_pickup_m) + to_dropoff_s + profile.leg_s(home_m)
+        mission_s = leg_s(to_pickup_m) + to_dropoff_s + leg_s(home_m)
         to_wait_out = ahead - fleet.free + 1
         wait_s = to_wait_out * mission_s / max(fleet.busy, 1)
-    to_pickup_s = profile.leg_s(to_pickup_m)
+    to_pickup_s = leg_s(to_pickup_m)
     pickup_at = now + timedelta(seconds=wait_s + preflight_s + to_pickup_s)
     return Quote(
         pickup_at=pickup_at,
@@ -204,11 +250,13 @@ async def quote_now(
     ahead: int | None,
     now: datetime,
     preflight_s: float = PREFLIGHT_S,
+    wind_mps: float = QUOTE_WIND_MPS,
 ) -> QuotePublic | None:
     """The public quote as of `now`; None without an airspace or a read model.
 
     `ahead`: None for a delivery not in the queue yet (every waiting one is then ahead).
-    `preflight_s`: the request to the take-off (`ApiSettings.quote_preflight_s`).
+    `preflight_s`: the request to the take-off (`ApiSettings.quote_preflight_s`);
+    `wind_mps`: the wind allowed for (`ApiSettings.quote_wind_mps`).
     Never raises for the database: the request it answers is recorded already, and a
     202 without a quote beats a 500 for a delivery that was accepted.
     """
@@ -222,7 +270,7 @@ async def quote_now(
     except (UnavailableError, psycopg.Error):
         log.warning("no quote: the read model did not answer", exc_info=True)
         return None
-    made = quote(pickup, dropoff, ahead, fleet, rules, FlightProfile(), now, preflight_s)
+    made = quote(pickup, dropoff, ahead, fleet, rules, FlightProfile(), now, preflight_s, wind_mps)
     return public(made, now)
 
 

@@ -105,6 +105,11 @@ class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     (`api.quote.PREFLIGHT_S`, measured at 0.1 s on a lightly loaded platform): the
     request's way through the event log to dispatch, the assignment's way back to the
     drone, and the drone's next step. Raise it where that takes longer."""
+    quote_wind_mps: float = Field(default=3.0, ge=0)
+    """The wind the quote allows for at cruise altitude, direction unknown
+    (`api.quote.wind_slowdown`: 3 m/s makes a cruise 3.1 % longer on average). The API
+    does not know the wind the stream worker learns; set the service area's typical
+    wind (3 m/s: the bundled Zurich scenario's prevailing wind; 0: calm air)."""
     host: str = "127.0.0.1"
     port: int = 8000
 

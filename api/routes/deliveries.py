@@ -182,6 +182,7 @@ async def _quote_new(
         None,
         now,
         preflight_s=services.settings.quote_preflight_s,
+        wind_mps=services.settings.quote_wind_mps,
     )
 
 
@@ -244,6 +245,7 @@ async def _quote_waiting(
         None if place is None else place.ahead,
         utc_now(),
         preflight_s=services.settings.quote_preflight_s,
+        wind_mps=services.settings.quote_wind_mps,
     )
 
 

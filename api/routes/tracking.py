@@ -346,6 +346,7 @@ class _Feed:
             ahead,
             utc_now(),
             preflight_s=self.services.settings.quote_preflight_s,
+            wind_mps=self.services.settings.quote_wind_mps,
         )
         sent = self.last_state.quote if self.last_state is not None else None
         if fresh is None or sent is None or moved(sent, fresh):

@@ -5,6 +5,7 @@ counted with the stream worker's flight profile."""
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,17 @@ from hypothesis import strategies as st
 from api import queries
 from api.airspace import AirspaceKeeper
 from api.main import create_app
-from api.quote import PREFLIGHT_S, Fleet, FreeDrones, moved, public, quote, quote_now
+from api.quote import (
+    PREFLIGHT_S,
+    QUOTE_WIND_MPS,
+    Fleet,
+    FreeDrones,
+    moved,
+    public,
+    quote,
+    quote_now,
+    wind_slowdown,
+)
 from api.routes import deliveries
 from api.schemas import DeliveryRequestIn, PointIn, QuotePublic
 from api.settings import ApiSettings
@@ -320,3 +331,34 @@ def test_the_api_s_preflight_setting_is_the_quote_s_term(monkeypatch: pytest.Mon
     shift = (slow.pickup_eta - default.pickup_eta).total_seconds()
     assert abs(shift - (45.0 - PREFLIGHT_S)) < 1e-6
     assert slow.dropoff_eta - default.dropoff_eta == slow.pickup_eta - default.pickup_eta
+    calm = quoted(ApiSettings(token_secret="s" * 32, quote_wind_mps=0.0))
+    assert calm.to_pickup_s < default.to_pickup_s and calm.to_dropoff_s < default.to_dropoff_s
+
+
+def test_the_wind_slowdown_is_the_mean_over_every_direction_of_the_time_in_it() -> None:
+    """Against the ground speed averaged directly: g = w cos t + sqrt(a^2 - (w sin t)^2)."""
+    for wind in (1.0, 3.0, 6.0, 10.0):
+        headings = [2 * math.pi * (i + 0.5) / 7_200 for i in range(7_200)]
+        direct = sum(
+            15.0 / (wind * math.cos(t) + math.sqrt(15.0**2 - (wind * math.sin(t)) ** 2))
+            for t in headings
+        ) / len(headings)
+        assert abs(wind_slowdown(wind, 15.0) - direct) < 1e-9
+    assert wind_slowdown(0.0, 15.0) == 1.0
+    assert 1.0 < wind_slowdown(3.0, 15.0) < wind_slowdown(6.0, 15.0)
+
+
+def test_in_the_wind_each_cruise_is_slower_by_the_slowdown() -> None:
+    fleet = Fleet.of([DEPOT_EAST], busy=0)
+    made = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, fleet, RULES, PROFILE, T0, 0.0, wind_mps=4.5)
+    factor = wind_slowdown(4.5, 15.0)
+    to_pickup = RULES.route_m(DEPOT_EAST, EAST_OF_SQUARE)
+    carry = RULES.route_m(EAST_OF_SQUARE, WEST_OF_SQUARE)
+
+    def by_hand(metres: float) -> float:
+        ground = 15.0 / factor  # the mean ground speed: the ramps are counted at it
+        return 12.0 + metres / ground + ground / 8.0 + ground / 8.0 + 15.0
+
+    assert abs(made.to_pickup_s - by_hand(to_pickup)) < 1e-9
+    assert abs(made.to_dropoff_s - (10.0 + by_hand(carry) + 10.0)) < 1e-9
+    assert ApiSettings(token_secret="s" * 32).quote_wind_mps == QUOTE_WIND_MPS
