@@ -145,7 +145,7 @@ class Quote:
     to_pickup_s: float
     """The flight to the pickup (from the nearest free drone, or the depot nearest it)."""
     to_dropoff_s: float
-    """From the pickup's landing to the drop-off's end: dwell, flight, dwell."""
+    """From the parcel on board to the drop-off's end: flight, dwell."""
 
 
 def quote(
@@ -169,7 +169,7 @@ def quote(
         return profile.leg_s(metres, metres * slowdown / profile.cruise_speed_mps)
 
     carry_m = airspace.route_m(pickup, dropoff)
-    to_dropoff_s = profile.pickup_dwell_s + leg_s(carry_m) + profile.dropoff_dwell_s
+    to_dropoff_s = leg_s(carry_m) + profile.dropoff_dwell_s
     drone = fleet.nearest(pickup) if ahead < fleet.free else None
     if drone is not None:
         wait_s = 0.0
@@ -178,11 +178,14 @@ def quote(
         depot = airspace.nearest_depot(pickup)
         to_pickup_m = airspace.route_m(depot, pickup)
         home_m = airspace.route_m(dropoff, airspace.nearest_depot(dropoff))
-        mission_s = leg_s(to_pickup_m) + to_dropoff_s + leg_s(home_m)
+        mission_s = leg_s(to_pickup_m) + profile.pickup_dwell_s + to_dropoff_s + leg_s(home_m)
         to_wait_out = ahead - fleet.free + 1
         wait_s = to_wait_out * mission_s / max(fleet.busy, 1)
     to_pickup_s = leg_s(to_pickup_m)
-    pickup_at = now + timedelta(seconds=wait_s + preflight_s + to_pickup_s)
+    # The pickup is the moment the parcel is on board (`PickedUp`, after the dwell), the
+    # event the quote is measured against (`delivery_quote_error_view`); counting to the
+    # landing made every pickup quote a dwell early by definition.
+    pickup_at = now + timedelta(seconds=wait_s + preflight_s + to_pickup_s + profile.pickup_dwell_s)
     return Quote(
         pickup_at=pickup_at,
         dropoff_at=pickup_at + timedelta(seconds=to_dropoff_s),

@@ -57,7 +57,8 @@ class QuotePublic(BaseModel):
     """
 
     pickup_eta: datetime
-    """When the drone should land at the pickup."""
+    """When the parcel should be on board: landed at the pickup and its dwell done (the
+    `picked_up` status)."""
     dropoff_eta: datetime
     """When the delivery should be complete: landed at the drop-off, parcel left."""
     wait_s: float
@@ -65,7 +66,7 @@ class QuotePublic(BaseModel):
     to_pickup_s: float
     """The flight to the pickup, round the no-fly zones."""
     to_dropoff_s: float
-    """From landing at the pickup to the end at the drop-off (dwells and flight)."""
+    """From the parcel on board to the end at the drop-off (flight and dwell)."""
     quoted_at: datetime
 
 

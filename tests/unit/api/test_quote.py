@@ -75,9 +75,10 @@ def test_with_a_free_drone_the_parts_add_up_along_the_routes() -> None:
     carry = RULES.route_m(EAST_OF_SQUARE, WEST_OF_SQUARE)
     assert carry - distance_m(EAST_OF_SQUARE, WEST_OF_SQUARE) > 500  # round the square
     assert abs(made.to_pickup_s - (LEG_FIXED_S + to_pickup / 15.0)) < 1e-9
-    assert abs(made.to_dropoff_s - (10.0 + LEG_FIXED_S + carry / 15.0 + 10.0)) < 1e-9
+    assert abs(made.to_dropoff_s - (LEG_FIXED_S + carry / 15.0 + 10.0)) < 1e-9
     assert made.preflight_s == PREFLIGHT_S
-    assert made.pickup_at == T0 + timedelta(seconds=PREFLIGHT_S + made.to_pickup_s)
+    # The pickup is the parcel on board (`PickedUp`): the landing and its 10 s dwell.
+    assert made.pickup_at == T0 + timedelta(seconds=PREFLIGHT_S + made.to_pickup_s + 10.0)
     assert made.dropoff_at == made.pickup_at + timedelta(seconds=made.to_dropoff_s)
 
 
@@ -96,7 +97,8 @@ def test_the_time_before_take_off_is_its_own_term_of_the_hand_sum() -> None:
         + 10.0  # the drop-off's
     )
     assert made.preflight_s == 7.5
-    assert abs((made.pickup_at - T0).total_seconds() - (7.5 + LEG_FIXED_S + to_pickup / 15)) < 1e-5
+    on_board = 7.5 + LEG_FIXED_S + to_pickup / 15 + 10.0
+    assert abs((made.pickup_at - T0).total_seconds() - on_board) < 1e-5
     assert abs((made.dropoff_at - T0).total_seconds() - by_hand) < 1e-5
     # The API's setting is the term, defaulting to the measured figure.
     assert ApiSettings(token_secret="s" * 32).quote_preflight_s == PREFLIGHT_S
@@ -360,5 +362,5 @@ def test_in_the_wind_each_cruise_is_slower_by_the_slowdown() -> None:
         return 12.0 + metres / ground + ground / 8.0 + ground / 8.0 + 15.0
 
     assert abs(made.to_pickup_s - by_hand(to_pickup)) < 1e-9
-    assert abs(made.to_dropoff_s - (10.0 + by_hand(carry) + 10.0)) < 1e-9
+    assert abs(made.to_dropoff_s - (by_hand(carry) + 10.0)) < 1e-9
     assert ApiSettings(token_secret="s" * 32).quote_wind_mps == QUOTE_WIND_MPS
