@@ -22,7 +22,6 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
 
-from api.eta_window import EtaBands
 from contracts import DecodeError, TrackingUpdated, decode_event
 from kafkaio.connection import Broker, aiokafka_options
 
@@ -84,8 +83,6 @@ class TrackingHub:
         self.running = False
         self.on_received: Callable[[TrackingUpdated], None] | None = None
         """Told of every update as the consumer reads it (the metrics time its fix's age)."""
-        self.bands = EtaBands()
-        """The ETA errors by lead, learned from the updates published (the ETA's window)."""
 
     def subscribe(self, delivery_id: str) -> Subscription:
         """Follow a delivery's updates."""
@@ -127,7 +124,6 @@ class TrackingHub:
             return  # an older or repeated update: the position only moves forward
         self._latest[update.delivery_id] = update
         self._latest.move_to_end(update.delivery_id)
-        self.bands.observe(update)
         while len(self._latest) > self.latest_cache_size:
             self._latest.popitem(last=False)
         stuck = [

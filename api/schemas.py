@@ -122,7 +122,8 @@ class TrackingMessagePublic(BaseModel):
     observed_at: datetime
     eta_earliest: datetime | None = None
     """The window's start (issue 19): the ETA less the 90th percentile of the errors of past
-    ETAs given this long ahead (`api.eta_window`); None without an ETA."""
+    ETAs given this long ahead, learned by the stream worker (`streams.domain.eta_window`)
+    and carried by the update itself; None without an ETA, and in updates older than it."""
     eta_latest: datetime | None = None
     """The window's end: the ETA less the 10th percentile of those errors."""
 

@@ -49,7 +49,7 @@ from aiokafka import TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.eta_window import EtaBands
+from streams.domain.eta_window import EtaWindow as EtaBands
 from contracts import (
     AirspacePublished,
     DecodeError,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.eta_window import EtaBands
+from streams.domain.eta_window import EtaWindow as EtaBands
 from contracts import (
     Delivered,
     DeliveryRequested,

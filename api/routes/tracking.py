@@ -23,7 +23,6 @@ connection. Nothing is queued for a client beyond one update and one frame.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Literal
@@ -53,14 +52,11 @@ router = APIRouter(tags=["tracking"])
 
 
 @lru_cache(maxsize=4096)
-def message(
-    kind: Literal["snapshot", "update"],
-    update: TrackingUpdated,
-    window: tuple[datetime, datetime] | None = None,
-) -> str:
+def message(kind: Literal["snapshot", "update"], update: TrackingUpdated) -> str:
     """The JSON text frame for an update (cached: many clients may follow one delivery).
 
-    `window`: the ETA's earliest and latest arrival (`api.eta_window`).
+    The ETA's window is the update's own: the stream worker that computed the ETA gave
+    it (`streams.domain.eta_window`), so every replica sends the same one.
     """
     return TrackingMessagePublic(
         type=kind,
@@ -73,8 +69,8 @@ def message(
         remaining_m=update.remaining_m,
         eta=update.eta,
         observed_at=update.occurred_at,
-        eta_earliest=None if window is None else window[0],
-        eta_latest=None if window is None else window[1],
+        eta_earliest=update.eta_earliest,
+        eta_latest=update.eta_latest,
     ).model_dump_json()
 
 
@@ -247,8 +243,7 @@ class _Feed:
         """Send a hub update (if newer); True once the delivery has ended and is closed."""
         if update.sequence <= self.last_sequence:
             return False  # the snapshot and the first queued update can be the same one
-        window = self.services.hub.bands.window(update.eta, update.occurred_at)
-        await self._send(message(kind, update, window))
+        await self._send(message(kind, update))
         if kind == "update":  # a snapshot's age is the delivery's, not the pipeline's
             self.services.metrics.observe_sent("delivery", update)
         self.last_sequence = update.sequence
@@ -289,7 +284,7 @@ class _Feed:
         if self.first:
             track = await queries.latest_track(pool, self.delivery_id)
             if track is not None:
-                await self._send(_recorded(track, self.services.hub.bands.window))
+                await self._send(_recorded(track))
                 self.last_sequence = track["sequence"]
                 self.status = track["status"]
         shown = shown_status(row["status"])
@@ -392,15 +387,11 @@ class _Feed:
         self.services.metrics.ws_messages.inc()
 
 
-def _recorded(
-    track: dict[str, Any],
-    window_of: Callable[[datetime | None, datetime], tuple[datetime, datetime] | None],
-) -> str:
+def _recorded(track: dict[str, Any]) -> str:
     """The snapshot of a tracking update recorded in `delivery_track_view`.
 
-    With the window `window_of` gives its ETA (`api.eta_window`).
+    With the window it was sent with, recorded beside it (None in rows older than it).
     """
-    window = window_of(track["eta"], track["observed_at"])
     return TrackingMessagePublic(
         type="snapshot",
         delivery_id=track["delivery_id"],
@@ -412,6 +403,6 @@ def _recorded(
         remaining_m=track["remaining_m"],
         eta=track["eta"],
         observed_at=track["observed_at"],
-        eta_earliest=None if window is None else window[0],
-        eta_latest=None if window is None else window[1],
+        eta_earliest=track["eta_earliest"],
+        eta_latest=track["eta_latest"],
     ).model_dump_json()

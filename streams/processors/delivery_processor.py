@@ -25,6 +25,7 @@ from contracts import (
     decode_event,
 )
 from streams.domain.eta import EtaModel
+from streams.domain.eta_window import EtaWindow
 from streams.domain.wind import WindEstimator, WindModel
 from streams.errors import UnexpectedRecordError
 from streams.processors.delivery_commands import DeliveryCommandHandler
@@ -54,13 +55,15 @@ class DeliveryProcessor:
         airspace: AirspaceInForce | None = None,
         wind: bool = True,
         wind_model: WindModel | None = None,
+        window: bool = True,
     ) -> DeliveryProcessor:
         """The processor and its jobs, all working on the repository's tables.
 
         `airspace`: what the ETA routes around (None: straight lines). `wind`: learn the
         wind from the fixes and time each leg with it (False: cruise airspeed, the ETA
         before issue 19's part 3, which the accuracy run replays as its baseline), with
-        `wind_model`'s parameters (the worker's settings; None: the defaults).
+        `wind_model`'s parameters (the worker's settings; None: the defaults). `window`:
+        give each ETA its window, learned by the worker (False: none).
         """
         model = eta_model or EtaModel()
         if wind_model is None:
@@ -68,7 +71,9 @@ class DeliveryProcessor:
                 airspeed_mps=model.cruise_speed_mps, min_speed_fraction=model.min_speed_fraction
             )
         estimator = WindEstimator(wind_model) if wind else None
-        tracking = TrackingEmitter(repository, model, min_interval, airspace, estimator)
+        tracking = TrackingEmitter(
+            repository, model, min_interval, airspace, estimator, EtaWindow() if window else None
+        )
         return cls(
             commands_topic, repository, DeliveryCommandHandler(repository, tracking), tracking
         )

@@ -24,6 +24,13 @@ worker learns it again from the next minutes of fixes and meanwhile gives the no
 ETA. Once it knows a wind, each remaining leg is timed at the ground speed the wind gives
 on its direction; the plan's legs are decoded for it (remembered by their bytes, so a fix
 still decodes nothing in the common case).
+
+The window (issue 19, part 4): each update with an ETA carries its earliest and latest
+arrival from the emitter's `EtaWindow` (`streams.domain.eta_window`), which learns from
+the updates it sends: a sample of each delivery's ETAs, scored when its delivered update
+goes out. In the worker's memory like the wind: a restarted worker gives the prior's
+window until its deliveries arrive again. In the log, so every API replica shows the
+same window and the read models know what was promised. Final updates carry none.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from contracts import (
+    FINAL_STATUSES,
     Delivered,
     DeliveryCancelled,
     DeliveryFailed,
@@ -50,6 +58,7 @@ from contracts import (
 from contracts.airspace import AirspaceRules
 from streams.domain.delivery import DeliveryState
 from streams.domain.eta import BEFORE_PICKUP, EtaModel, LegTimes, estimate, smooth_speed
+from streams.domain.eta_window import EtaWindow
 from streams.domain.geodesy import distance_m
 from streams.domain.route import RouteCursor, ahead, plan_route, progress
 from streams.domain.wind import WindEstimator
@@ -86,6 +95,8 @@ class TrackingEmitter:
     """Where the routes come from (None: the straight lines, as before issue 19)."""
     wind: WindEstimator | None = None
     """What the fixes say of the wind (None: no wind, the cruise airspeed on every leg)."""
+    window: EtaWindow | None = None
+    """The ETA's window, learned from the updates sent (None: updates without a window)."""
 
     def on_fix(self, fix: TelemetryReported) -> list[Outgoing]:
         """Remember the fix; an update when one is due (only the assigned drone's count)."""
@@ -192,6 +203,12 @@ class TrackingEmitter:
                 msgspec.structs.replace(tracked, last_position=position, route=route),
             )
             return []
+        shown_eta = None if status in NO_ETA else eta.at
+        window = (
+            self.window.window(shown_eta, observed_at)
+            if self.window is not None and status not in FINAL_STATUSES
+            else None
+        )
         update = TrackingUpdated(
             event_id=new_event_id(),
             sequence=tracked.sequence + 1,
@@ -206,8 +223,12 @@ class TrackingEmitter:
             ground_speed_mps=ground_speed,
             status=status,
             remaining_m=eta.remaining_m,
-            eta=None if status in NO_ETA else eta.at,
+            eta=shown_eta,
+            eta_earliest=None if window is None else window[0],
+            eta_latest=None if window is None else window[1],
         )
+        if self.window is not None:
+            self.window.observe(update)
         self.repository.save_tracking_memory(
             state.delivery_id,
             msgspec.structs.replace(
