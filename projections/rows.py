@@ -91,6 +91,8 @@ TRACKING = TableLayout(
         ("status", "text"),
         ("remaining_m", "float8"),
         ("eta", "timestamptz"),
+        ("eta_earliest", "timestamptz"),
+        ("eta_latest", "timestamptz"),
     ),
 )
 DELIVERY_EVENTS = TableLayout(
@@ -293,6 +295,8 @@ def to_row(event: Event) -> tuple[TableLayout, Row] | None:
                 event.status,
                 event.remaining_m,
                 event.eta,
+                event.eta_earliest,
+                event.eta_latest,
             )
         case _ if isinstance(event, DELIVERY_EVENT_TYPES):  # the aggregate's, from contracts
             drone_id = getattr(event, "drone_id", None)
