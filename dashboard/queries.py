@@ -15,9 +15,6 @@ from typing import Any, LiteralString
 import pandas as pd
 import psycopg
 
-LEAD_BUCKET_CAP_MIN = 30
-"""ETA predictions made more than this many minutes ahead share the last bucket."""
-
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """[start, end) of a UTC day."""
@@ -161,19 +158,19 @@ def day_outcomes(conn: psycopg.Connection[Any], day: date) -> DayOutcomes:
     )
 
 
-def eta_error(conn: psycopg.Connection[Any], day: date) -> pd.DataFrame:
-    """ETA error by lead time (whole minutes) of the deliveries delivered on `day`."""
-    start, end = day_bounds(day)
+def eta_accuracy(conn: psycopg.Connection[Any], day: date) -> pd.DataFrame:
+    """Issue 19's accuracy table for the deliveries delivered on `day`.
+
+    The rows of `eta_accuracy_table_view` (1, 5, 10, 15 minutes before the arrival and
+    the quote), the one definition the notebooks and this panel share, so they show the
+    same figures as `benchmarks/eta_accuracy_run.py`.
+    """
+    start, _ = day_bounds(day)
     return _frame(
         conn,
-        "SELECT least(floor(lead_s / 60), %s)::int AS lead_min,"
-        " count(*) AS predictions,"
-        " percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(error_s)) AS median_abs_error_s,"
-        " percentile_cont(0.9) WITHIN GROUP (ORDER BY abs(error_s)) AS p90_abs_error_s,"
-        " avg(error_s) AS mean_error_s"
-        " FROM delivery_eta_error_view WHERE delivered_at >= %s AND delivered_at < %s"
-        " GROUP BY 1 ORDER BY 1",
-        (LEAD_BUCKET_CAP_MIN, start, end),
+        "SELECT lead, predictions, median_abs_s, p90_abs_s, signed_median_s,"
+        " inside_window_share FROM eta_accuracy_table_view WHERE day = %s ORDER BY row_order",
+        (start,),
     )
 
 

@@ -148,18 +148,20 @@ def test_deliveries_in_flight_with_their_eta(app: AppTest) -> None:
     assert pd.Timestamp(flying["latest_eta"].iloc[0]) == pd.Timestamp("2026-11-27T13:40Z")
 
 
-def test_eta_error_by_lead_time(app: AppTest) -> None:
-    # d1's predictions 580 s and 560 s ahead (minute 9), errors 0 and -30 s.
-    errors = frame_with(app, "lead_min")
-    assert errors.to_dict("records") == [
-        {
-            "lead_min": 9,
-            "predictions": 2,
-            "median_abs_error_s": 15.0,
-            "p90_abs_error_s": 27.0,
-            "mean_error_s": -15.0,
-        }
+def test_the_eta_accuracy_table(app: AppTest) -> None:
+    # Issue 19's table (eta_accuracy_table_view): d1's prediction 580 s before its arrival
+    # is the 10-minute row's (error 0, no window: recorded before it); the 560 s one is
+    # in no row. d1's quote: drop-off quoted 12:10:30, delivered 12:10, picked up 2 min
+    # after the quote.
+    accuracy = frame_with(app, "inside_window_share")
+    records = accuracy.to_dict("records")
+    assert [r["lead"] for r in records] == ["10 min", "quote"]
+    assert records[0]["predictions"] == 1 and records[1]["predictions"] == 1
+    assert [(r["median_abs_s"], r["p90_abs_s"], r["signed_median_s"]) for r in records] == [
+        (0.0, 0.0, 0.0),
+        (30.0, 30.0, 30.0),
     ]
+    assert accuracy["inside_window_share"].isna().all()
 
 
 def test_dead_letters_by_reason(app: AppTest) -> None:
@@ -193,7 +195,7 @@ def test_a_delivery_drill_down(app: AppTest) -> None:
         "Delivered",
     ]
     assert any("**d1**: delivered, drone drone-a" in m.value for m in app.markdown)
-    assert len(app.get("vega_lite_chart")) == 2, "ETA error by lead time, ETA over time"
+    assert len(app.get("vega_lite_chart")) == 2, "ETA accuracy by time to arrival, ETA over time"
     decks = app.get("deck_gl_json_chart")
     assert len(decks) == 2, "the fleet map and the delivery's track"
 
