@@ -3,18 +3,19 @@
 Why: the ETA is the product's promise; its error must be measured, not assumed. This
 starts the real platform (stack, sink, stream worker, API, simulator with demand through
 the API) on its own topics and database, lets the fleet fly for `--minutes`, then reads
-back every tracking update, delivery event and fix from Kafka and the quotes the API
-gave from its log, and prints the table of issue 19's goals by lead time (1, 5, 10 and
+back every tracking update, delivery event (with the quote recorded with each request)
+and fix from Kafka, and prints the table of issue 19's goals by lead time (1, 5, 10 and
 15 minutes before arrival): median and p90 absolute error, the signed median, the share
 of arrivals inside the ETA's window, and the quote at request for the deliveries picked
 up within 15 minutes.
 
-The platform's figure is what its customers were sent (the tracking topic). The
-baseline's is the ETA before issue 19, the straight line at the cruise airspeed and the
-smoothed speed, computed from the same fixes and events (replayed through the deliveries
-stage's processor without airspace and without wind); beside it the route without the
-wind, to tell the two parts apart. The window is `api.eta_window`'s, learned as the API
-learns it, over each model's own updates in time order.
+The platform's figure is what its customers were sent (the tracking topic), with the
+window each update carried. The baseline's is the ETA before issue 19, the straight
+line at the cruise airspeed and the smoothed speed, no speeding up or braking, computed
+from the same fixes and events (replayed through the deliveries stage's processor
+without airspace and without wind); beside it today's model with the route but without
+the wind, to tell the parts apart. The replays' windows are the stage's own learner's
+(`streams.domain.eta_window`), over each model's own updates in time order.
 
 Missions must be long for the 10- and 15-minute rows: demand is drawn over
 `--demand-radius-m` of the scenario's centre (the bundled Zurich scenario, its service
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import secrets
@@ -49,7 +51,6 @@ from aiokafka import TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.domain.eta_window import EtaWindow as EtaBands
 from contracts import (
     AirspacePublished,
     DecodeError,
@@ -67,6 +68,8 @@ from devstack.postgres import PostgresNode
 from devstack.services import PlatformConfig, start_platform, stop_all
 from devstack.settings import StackSettings
 from kafkaio.log_range import read_to_end
+from streams.domain.eta import EtaModel
+from streams.domain.eta_window import EtaWindow
 from streams.processors.delivery_processor import DeliveryProcessor
 from streams.processors.delivery_repository import DeliveryRepository
 from streams.processors.records import SourceRecord
@@ -101,13 +104,26 @@ async def read_events(bootstrap: str, topic: str, partitions: int) -> list[objec
     return events
 
 
+BEFORE_ISSUE_19 = EtaModel(acceleration_mps2=math.inf, deceleration_mps2=math.inf)
+"""The ETA's flight profile before issue 19: the cruise speed at once, no speeding up or
+braking (with `wind=False` and no airspace, the baseline's whole model)."""
+
+
 def replayed(
-    events: list[object], fixes: list[TelemetryReported], rules: AirspaceRules | None, wind: bool
+    events: list[object],
+    fixes: list[TelemetryReported],
+    rules: AirspaceRules | None,
+    wind: bool,
+    model: EtaModel | None = None,
 ) -> list[TrackingUpdated]:
-    """The updates the deliveries stage sends for these events and fixes, in time order."""
+    """The updates the deliveries stage sends for these events and fixes, in time order.
+
+    Each with its window, learned by the stage's own learner as it goes (as the worker does).
+    """
     processor = DeliveryProcessor.over_tables(
         DeliveryRepository({}, {}, {}),
         commands_topic="delivery-commands",
+        eta_model=model,
         airspace=AirspaceInForce(rules) if rules is not None else None,
         wind=wind,
     )
@@ -134,15 +150,21 @@ def replayed(
 def scored(updates: list[TrackingUpdated]) -> list[tuple[float, float, bool]]:
     """(lead s, signed error s, arrival inside the window) of every ETA of an arrived delivery.
 
-    The window is learned as the API learns it (`EtaBands`), over the updates in time order.
+    The window is the update's own (`eta_earliest`, `eta_latest`: what the customer was
+    shown); for updates recorded without one (runs before the worker sent it), the one
+    the worker's learner (`EtaWindow`) gives over the updates in time order.
     """
     ordered = sorted(updates, key=lambda u: u.occurred_at)
     arrival = {u.delivery_id: u.occurred_at for u in ordered if u.status == "delivered"}
-    bands = EtaBands()
+    learner = EtaWindow()
     rows: list[tuple[float, float, bool]] = []
     for update in ordered:
-        window = bands.window(update.eta, update.occurred_at)
-        bands.observe(update)
+        window: tuple[datetime, datetime] | None
+        if update.eta_earliest is not None and update.eta_latest is not None:
+            window = (update.eta_earliest, update.eta_latest)
+        else:
+            window = learner.window(update.eta, update.occurred_at)
+        learner.observe(update)
         arrived = arrival.get(update.delivery_id)
         if update.status == "delivered" or update.eta is None or arrived is None:
             continue
@@ -166,6 +188,17 @@ def lead_row(rows: list[tuple[float, float, bool]], lead: float) -> dict[str, fl
         "p90_abs": absolute[min(len(absolute) - 1, int(0.9 * len(absolute)))],
         "signed_median": statistics.median(e for e, _ in near),
         "inside": sum(inside for _, inside in near) / len(near),
+    }
+
+
+def quotes_from_events(events: Iterable[object]) -> dict[str, tuple[datetime, datetime]]:
+    """The quotes recorded with the requests (`DeliveryRequested.quoted_*`), by delivery id."""
+    return {
+        e.delivery_id: (e.quoted_pickup_at, e.quoted_dropoff_at)
+        for e in events
+        if isinstance(e, DeliveryRequested)
+        and e.quoted_pickup_at is not None
+        and e.quoted_dropoff_at is not None
     }
 
 
@@ -308,9 +341,12 @@ def report(bootstrap: str, prefix: str, api_log: Path | None) -> dict[str, objec
     models = {
         "platform": scored(live),
         "route, no wind": scored(replayed(events, fixes, rules, wind=False)),
-        "baseline": scored(replayed(events, fixes, None, wind=False)),
+        "baseline": scored(replayed(events, fixes, None, wind=False, model=BEFORE_ISSUE_19)),
     }
-    quotes = quotes_from_log(api_log) if api_log is not None and api_log.exists() else {}
+    # The quotes as recorded with the requests; the API's log lines for runs before the
+    # requests carried them (both say the same where both exist).
+    logged = quotes_from_log(api_log) if api_log is not None and api_log.exists() else {}
+    quotes = {**logged, **quotes_from_events(events)}
     drop, pickup = quote_errors(quotes, events)
     return {
         "prefix": prefix,
