@@ -22,6 +22,9 @@ What is learned, and how much is kept:
   learned from: q = (k * prior + a * learned) / (k + a), k = `PRIOR_ARRIVALS`. Counted
   in arrivals, not errors, because one delivery's errors are strongly correlated: 30
   samples of one flight say little more than one.
+- A cancelled or failed delivery teaches nothing and is forgotten; a rescheduled one
+  keeps its samples, and its late arrival counts against the ETAs given before the
+  reschedule, as `eta_accuracy_view` and the accuracy run count them.
 
 The prior (`prior_bounds`) is the error measured on the whole platform before the
 window was learned (BENCHMARKS.md, issue 19's table, three seeds pooled, route and wind
