@@ -110,6 +110,10 @@ class ApiSettings(KafkaSettings, GcFreezeSettings, LogSettings):
     (`api.quote.wind_slowdown`: 3 m/s makes a cruise 3.1 % longer on average). The API
     does not know the wind the stream worker learns; set the service area's typical
     wind (3 m/s: the bundled Zurich scenario's prevailing wind; 0: calm air)."""
+    quote_wind_from_deg: float | None = Field(default=None, ge=0, lt=360)
+    """Where that wind blows from, in degrees from north (a forecast; 240: the bundled
+    scenario's south-westerly). Set, each leg of the quote is timed by its direction
+    (`api.quote.track_slowdown`); unset, the mean over every direction."""
     host: str = "127.0.0.1"
     port: int = 8000
 

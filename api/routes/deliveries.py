@@ -183,6 +183,7 @@ async def _quote_new(
         now,
         preflight_s=services.settings.quote_preflight_s,
         wind_mps=services.settings.quote_wind_mps,
+        wind_from_deg=services.settings.quote_wind_from_deg,
     )
 
 
@@ -246,6 +247,7 @@ async def _quote_waiting(
         utc_now(),
         preflight_s=services.settings.quote_preflight_s,
         wind_mps=services.settings.quote_wind_mps,
+        wind_from_deg=services.settings.quote_wind_from_deg,
     )
 
 

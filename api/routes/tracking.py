@@ -342,6 +342,7 @@ class _Feed:
             utc_now(),
             preflight_s=self.services.settings.quote_preflight_s,
             wind_mps=self.services.settings.quote_wind_mps,
+            wind_from_deg=self.services.settings.quote_wind_from_deg,
         )
         sent = self.last_state.quote if self.last_state is not None else None
         if fresh is None or sent is None or moved(sent, fresh):

@@ -27,6 +27,8 @@ from api.quote import (
     public,
     quote,
     quote_now,
+    track_deg,
+    track_slowdown,
     wind_slowdown,
 )
 from api.routes import deliveries
@@ -364,3 +366,29 @@ def test_in_the_wind_each_cruise_is_slower_by_the_slowdown() -> None:
     assert abs(made.to_pickup_s - by_hand(to_pickup)) < 1e-9
     assert abs(made.to_dropoff_s - (by_hand(carry) + 10.0)) < 1e-9
     assert ApiSettings(token_secret="s" * 32).quote_wind_mps == QUOTE_WIND_MPS
+
+
+def test_a_known_wind_times_each_leg_by_its_direction() -> None:
+    """Into the wind a / (a - w), with it a / (a + w), across a / sqrt(a^2 - w^2)."""
+    assert abs(track_slowdown(3.0, 240.0, 240.0, 15.0) - 15.0 / 12.0) < 1e-12  # into it
+    assert abs(track_slowdown(3.0, 240.0, 60.0, 15.0) - 15.0 / 18.0) < 1e-12  # behind
+    assert abs(track_slowdown(3.0, 240.0, 150.0, 15.0) - 15.0 / math.sqrt(216.0)) < 1e-12
+    assert abs(track_deg(GeoPoint(47.0, 8.0), GeoPoint(47.01, 8.0)) - 0.0) < 1e-9  # north
+    assert abs(track_deg(GeoPoint(47.0, 8.0), GeoPoint(47.0, 7.99)) - 270.0) < 1e-9  # west
+
+
+def test_with_the_wind_s_direction_the_quote_times_the_legs_into_it_and_with_it() -> None:
+    fleet = Fleet.of([DEPOT_EAST], busy=0)
+    into = track_deg(DEPOT_EAST, EAST_OF_SQUARE)
+    made = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, fleet, RULES, PROFILE, T0, 0.0, 3.0, into)
+    to_pickup = RULES.route_m(DEPOT_EAST, EAST_OF_SQUARE)
+    carry = RULES.route_m(EAST_OF_SQUARE, WEST_OF_SQUARE)
+
+    def by_hand(metres: float, ground: float) -> float:
+        return 12.0 + metres / ground + ground / 8.0 + ground / 8.0 + 15.0
+
+    assert abs(made.to_pickup_s - by_hand(to_pickup, 12.0)) < 1e-9  # straight into the wind
+    carry_factor = track_slowdown(3.0, into, track_deg(EAST_OF_SQUARE, WEST_OF_SQUARE), 15.0)
+    assert abs(made.to_dropoff_s - (by_hand(carry, 15.0 / carry_factor) + 10.0)) < 1e-9
+    unknown = quote(EAST_OF_SQUARE, WEST_OF_SQUARE, 0, fleet, RULES, PROFILE, T0, 0.0, 3.0)
+    assert made.to_pickup_s > unknown.to_pickup_s  # into it: longer than the mean
