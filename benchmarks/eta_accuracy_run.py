@@ -43,6 +43,7 @@ import socket
 import statistics
 import sys
 import time
+import tomllib
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -477,12 +478,17 @@ def fly(args: argparse.Namespace, settings: StackSettings) -> tuple[dict[str, ob
         flush=True,
     )
     started = time.time()
-    demand_env = (
-        {"DRONEFLEET_SIMULATOR_DEMAND_FOR_S": str(args.demand_minutes * 60)}
-        if args.demand_minutes is not None
-        else None
-    )
-    services = start_platform(config, logs, simulator_args, demand_env)
+    # The quote's wind: the scenario's prevailing wind, as an operator's forecast would
+    # give it (`ApiSettings.quote_wind_mps`, `quote_wind_from_deg`); the stream worker
+    # learns the wind from the fixes and is told nothing.
+    wind = tomllib.loads(text)["wind"]
+    extra_env = {
+        "DRONEFLEET_API_QUOTE_WIND_MPS": str(wind["speed_mps"]),
+        "DRONEFLEET_API_QUOTE_WIND_FROM_DEG": str(wind["from_deg"]),
+    }
+    if args.demand_minutes is not None:
+        extra_env["DRONEFLEET_SIMULATOR_DEMAND_FOR_S"] = str(args.demand_minutes * 60)
+    services = start_platform(config, logs, simulator_args, extra_env)
     try:
         simulator = services[-1]
         deadline = time.monotonic() + args.minutes * 60 + 120
