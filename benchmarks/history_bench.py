@@ -728,11 +728,13 @@ def measure_one(
         measured = []
         log(f"N = {fixes:,}: queries")
         for reader, name, sql, params in query_set:
-            times, rows = timed(conn, sql, params, args.repeat, args.budget_s)
-            measured.append(_summary(reader, name, times, rows))
+            if args.readers is None or reader in args.readers:
+                times, rows = timed(conn, sql, params, args.repeat, args.budget_s)
+                measured.append(_summary(reader, name, times, rows))
         for reader, name, sql, params in NOTEBOOK_QUERIES:
-            times, rows = timed(conn, sql, params, args.heavy_repeat)
-            measured.append(_summary(reader, name, times, rows))
+            if args.readers is None or reader in args.readers:
+                times, rows = timed(conn, sql, params, args.heavy_repeat)
+                measured.append(_summary(reader, name, times, rows))
         result["queries"] = measured
     last = int((end - start).total_seconds()) + 10
     sink_runs, alone_runs = [], []
@@ -919,6 +921,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--sink-runs", type=int, default=3, help="sink runs with and without queries (median)"
+    )
+    parser.add_argument(
+        "--readers",
+        nargs="+",
+        default=None,
+        help="measure only these readers' queries (operator, socket, api, dashboard, analyst,"
+        " notebook; default: all): a re-run of the quick ones without the notebooks' minutes",
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases (to look at them)")
     parser.add_argument(
