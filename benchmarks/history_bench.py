@@ -62,7 +62,7 @@ from aiokafka.structs import TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard.queries import IN_FLIGHT
+from dashboard.queries import ETA_ACCURACY, IN_FLIGHT
 from dashboard.settings import DashboardSettings
 from devstack.postgres import PostgresNode
 from devstack.settings import StackSettings
@@ -248,6 +248,7 @@ def queries(
         # the dashboard's (dashboard/queries.py)
         ("dashboard", "day outcomes", DAY_OUTCOMES, (day, day_end)),
         ("dashboard", "ETA error by lead time (a day)", ETA_ERROR_DAY, (30, day, day_end)),
+        ("dashboard", "ETA accuracy table (a day, issue 19)", ETA_ACCURACY, (day,)),
         (
             "dashboard",
             "dead letters",

@@ -158,6 +158,12 @@ def day_outcomes(conn: psycopg.Connection[Any], day: date) -> DayOutcomes:
     )
 
 
+ETA_ACCURACY: LiteralString = (
+    "SELECT lead, predictions, median_abs_s, p90_abs_s, signed_median_s,"
+    " inside_window_share FROM eta_accuracy_table_view WHERE day = %s ORDER BY row_order"
+)
+
+
 def eta_accuracy(conn: psycopg.Connection[Any], day: date) -> pd.DataFrame:
     """Issue 19's accuracy table for the deliveries delivered on `day`.
 
@@ -166,12 +172,7 @@ def eta_accuracy(conn: psycopg.Connection[Any], day: date) -> pd.DataFrame:
     same figures as `benchmarks/eta_accuracy_run.py`.
     """
     start, _ = day_bounds(day)
-    return _frame(
-        conn,
-        "SELECT lead, predictions, median_abs_s, p90_abs_s, signed_median_s,"
-        " inside_window_share FROM eta_accuracy_table_view WHERE day = %s ORDER BY row_order",
-        (start,),
-    )
+    return _frame(conn, ETA_ACCURACY, (start,))
 
 
 def dead_letters(conn: psycopg.Connection[Any]) -> pd.DataFrame:
