@@ -25,7 +25,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from streams.domain.eta_window import EtaWindow as EtaBands
 from contracts import (
     Delivered,
     DeliveryRequested,
@@ -43,6 +42,7 @@ from simulator.flight.reports import DropoffDone, PickupDone
 from simulator.flight.wind import WindSpec
 from simulator.world.published import airspace_of
 from simulator.world.scenario import default_scenario
+from streams.domain.eta_window import EtaWindow as EtaBands
 from streams.processors.delivery_processor import DeliveryProcessor
 from streams.processors.delivery_repository import DeliveryRepository
 from streams.processors.records import SourceRecord
