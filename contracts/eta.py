@@ -61,7 +61,9 @@ def horizontal_s(
     if s * s / (2 * d) >= distance_m:
         return 2 * distance_m / s
     peak = math.sqrt((distance_m + s * s / (2 * a)) * 2 * a * d / (a + d))
-    return (peak - s) / a + peak / d
+    # Never below zero: at a distance of a few ulps, rounding can put the peak a hair
+    # under the start speed (hypothesis found -1e-323).
+    return max((peak - s) / a + peak / d, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
