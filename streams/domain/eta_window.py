@@ -26,16 +26,16 @@ What is learned, and how much is kept:
   keeps its samples, and its late arrival counts against the ETAs given before the
   reschedule, as `eta_accuracy_view` and the accuracy run count them.
 
-The prior (`prior_bounds`) is the error measured on the whole platform before the
-window was learned (BENCHMARKS.md, issue 19's table, three seeds pooled, route and wind
-ETA): at 1 minute median absolute error 2.1 s, p90 2.5 s, signed median -2.1 s; at
-5 minutes 7.2 s, p90 21.4 s, signed -3.0 s; at 10 minutes (in-process runs, 2,000+
-predictions a seed) 12-14 s, p90 26-35 s, signed -2 to -10 s. Read as a bias plus a
-Laplace spread b (median abs = b ln 2, so b = 10 s at 5 minutes; the 80 % interval is
-± b ln 5), that is about -2.3 ± 2 s at 1 minute, -3.5 ± 16 s at 5 and -5 ± 34 s at 10:
-centre -2 s - 0.5 % of the lead, half-width 6 % of the lead less 1.6 s, at least 1.5 s.
-In-process (`benchmarks/eta_route_accuracy.py --missions 150 --wind`, seeds 19-21, the
-window learned as the run goes) 70-97 % of arrivals fall inside, by lead row and seed.
+The prior (`prior_bounds`) is the error measured in-process after the ETA counted the
+drones' speeding up and braking (commit b32dc90; benchmarks/results/eta-issue19/
+inprocess-bias-after.txt, `eta_route_accuracy.py --wind --missions 150`, seeds 19-21):
+no bias left (signed medians -0.1 to +0.2 s at 1 and 5 minutes, -5 to +4 s at 10);
+median absolute error 0.3 s at 1 minute (p90 0.5-0.9 s), 4.2-5.6 s at 5 (p90 8.5-16 s),
+10-15 s at 10 (p90 23-40 s). Read as a Laplace spread b (median abs = b ln 2; the 80 %
+interval is ± b ln 5): about ± 0.7 s at 1 minute, ± 11 s at 5 and ± 24 s at 10, so
+± (4.2 % of the lead - 1.6 s), at least 0.7 s, centred on the ETA. With it, in the same
+runs (window learned as the run goes), 69-94 % of arrivals fall inside, by lead row and
+seed (1 min 81-86 %, 5 min 69-77 %, 10 min 70-85 %, 15 min 85-94 %).
 
 Pure: no I/O and no clock; the stream worker holds one per process, beside the wind
 estimator. A restarted (or rebalanced) worker starts again from the prior and the
@@ -76,9 +76,8 @@ def band(lead_s: float) -> int:
 
 def prior_bounds(lead_s: float) -> tuple[float, float]:
     """The (q10, q90) of the error in seconds before anything is learned (module doc)."""
-    centre = -2.0 - 0.005 * lead_s
-    half = max(1.5, 0.06 * lead_s - 1.6)
-    return centre - half, centre + half
+    half = max(0.7, 0.042 * lead_s - 1.6)
+    return -half, half
 
 
 def quantile(ordered: list[float], q: float) -> float:

@@ -51,8 +51,8 @@ def test_before_any_arrival_the_window_is_the_prior_from_the_measured_errors() -
     learner = EtaWindow()
     low, high = prior_bounds(300.0)
     assert bounds_s(learner, 300.0) == pytest.approx((-high, -low))
-    # The prior at 5 minutes is about -3.5 +/- 16 s of error (module doc: BENCHMARKS.md).
-    assert -21.0 < low < -18.0 and 11.0 < high < 14.0
+    # The prior at 5 minutes is about +/- 11 s of error (module doc: the measured errors).
+    assert -12.0 < low < -10.0 and 10.0 < high < 12.0
     assert learner.window(None, T0) is None
 
 
