@@ -7,7 +7,7 @@ the deliveries stage's processor twice, with the airspace (the route-length ETA)
 without it (the straight line, the ETA before), and compares each tracking update's ETA
 with the moment the drop-off was done: median and 90th percentile of the absolute error,
 and the signed median, by lead time (the time still to go when the ETA was given), and
-the share of arrivals inside the ETA's window (`api.eta_window`, learned as the run goes:
+the share of arrivals inside the ETA's window (`streams.domain.eta_window`, learned as the run goes:
 the first missions' updates have the wide default window).
 
 A few seconds of CPU, no broker: `python benchmarks/eta_route_accuracy.py [--missions N]
