@@ -694,6 +694,37 @@ def fill_one(dsn: str, fixes: int, drones: int, log: Callable[[str], None]) -> d
     return fill(dsn, fixes, drones, log)
 
 
+def sizes_and_queries(
+    conn: Conn,
+    filled: dict[str, Any],
+    sizes_of: Callable[[Conn], dict[str, int]],
+    result: dict[str, Any],
+) -> list[tuple[str, str, str, tuple[Any, ...]]]:
+    """Put the history's bytes (per million fixes) in `result`; the queries to measure on it.
+
+    `sizes_of`: bytes per table (`disk` here; the TimescaleDB run's hypertable sizes). The
+    queries ask for the history's last delivered delivery and its first day, so every N
+    and both servers answer the same questions about the same kind of rows.
+    """
+    start = datetime.fromisoformat(filled["history_start"])
+    end = datetime.fromisoformat(filled["history_end"])
+    sizes = sizes_of(conn)
+    result["bytes"] = sizes
+    per_million = 1_000_000 / max(1, filled["rows"]["telemetry"])
+    result["telemetry_bytes_per_million_fixes"] = round(sizes["telemetry"] * per_million)
+    result["telemetry_and_tracking_bytes_per_million_fixes"] = round(
+        (sizes["telemetry"] + sizes["tracking"]) * per_million
+    )
+    found = conn.execute(
+        "SELECT delivery_id FROM delivery_events WHERE event_type = 'Delivered'"
+        " ORDER BY occurred_at DESC LIMIT 1"
+    ).fetchone()
+    delivery = str(found[0]) if found else "del-42-0"
+    day = TELEMETRY_PARTS.start_of(start) - timedelta(hours=start.hour)
+    day = min(day, end - timedelta(hours=end.hour, minutes=end.minute, seconds=end.second))
+    return queries(day, "drone-00042", delivery, "biz-42")
+
+
 def measure_one(
     dsn: str,
     fixes: int,
@@ -711,21 +742,7 @@ def measure_one(
     start = datetime.fromisoformat(filled["history_start"])
     end = datetime.fromisoformat(filled["history_end"])
     with psycopg.connect(dsn, autocommit=True) as conn:
-        sizes = disk(conn)
-        result["bytes"] = sizes
-        per_million = 1_000_000 / max(1, filled["rows"]["telemetry"])
-        result["telemetry_bytes_per_million_fixes"] = round(sizes["telemetry"] * per_million)
-        result["telemetry_and_tracking_bytes_per_million_fixes"] = round(
-            (sizes["telemetry"] + sizes["tracking"]) * per_million
-        )
-        found = conn.execute(
-            "SELECT delivery_id FROM delivery_events WHERE event_type = 'Delivered'"
-            " ORDER BY occurred_at DESC LIMIT 1"
-        ).fetchone()
-        delivery = str(found[0]) if found else "del-42-0"
-        day = TELEMETRY_PARTS.start_of(start) - timedelta(hours=start.hour)
-        day = min(day, end - timedelta(hours=end.hour, minutes=end.minute, seconds=end.second))
-        query_set = queries(day, "drone-00042", delivery, "biz-42")
+        query_set = sizes_and_queries(conn, filled, disk, result)
         measured = []
         log(f"N = {fixes:,}: queries")
         for reader, name, sql, params in query_set:

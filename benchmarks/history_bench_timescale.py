@@ -432,21 +432,7 @@ def measure_one(
     end = datetime.fromisoformat(filled["history_end"])
     with connection(url) as conn:
         conn.autocommit = True
-        sizes = disk(conn)
-        result["bytes"] = sizes
-        per_million = 1_000_000 / max(1, filled["rows"]["telemetry"])
-        result["telemetry_bytes_per_million_fixes"] = round(sizes["telemetry"] * per_million)
-        result["telemetry_and_tracking_bytes_per_million_fixes"] = round(
-            (sizes["telemetry"] + sizes["tracking"]) * per_million
-        )
-        found = conn.execute(
-            "SELECT delivery_id FROM delivery_events WHERE event_type = 'Delivered'"
-            " ORDER BY occurred_at DESC LIMIT 1"
-        ).fetchone()
-        delivery = str(found[0]) if found else "del-42-0"
-        day = TELEMETRY_PARTS.start_of(start) - timedelta(hours=start.hour)
-        day = min(day, end - timedelta(hours=end.hour, minutes=end.minute, seconds=end.second))
-        query_set = hb.queries(day, "drone-00042", delivery, "biz-42")
+        query_set = hb.sizes_and_queries(conn, filled, disk, result)
         measured = []
         log(f"N = {fixes:,}: queries")
         for reader, name, sql, params in query_set:
