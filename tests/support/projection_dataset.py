@@ -341,7 +341,15 @@ def rows() -> list[tuple[TableLayout, Row]]:
     return placed
 
 
-def as_sql(placed: Iterable[tuple[TableLayout, Row]], delivery_current: bool = True) -> str:
+WINDOW_COLUMNS = frozenset({"eta_earliest", "eta_latest"})
+"""`tracking`'s columns since 0085 (the ETA's window)."""
+
+
+def as_sql(
+    placed: Iterable[tuple[TableLayout, Row]],
+    delivery_current: bool = True,
+    eta_window: bool = True,
+) -> str:
     """INSERT statements, the way the sink writes the rows.
 
     Appended tables get `ON CONFLICT DO NOTHING`; every telemetry row is also upserted
@@ -351,11 +359,13 @@ def as_sql(placed: Iterable[tuple[TableLayout, Row]], delivery_current: bool = T
     every tracking update moves its delivery's latest update forward (`TRACKING_UPSERT`),
     the sink's own statements with the one delivery as their input. Without
     `delivery_current` (a database migrated only up to before 0075, whose own backfill
-    is under test) those two are left out.
+    is under test) those two are left out. Without `eta_window` (a database from before
+    0085) the tracking rows are written without the window's columns.
     """
     statements = []
     for layout, row in placed:
-        statements.append(_insert(layout, row, "ON CONFLICT DO NOTHING"))
+        leave_out = WINDOW_COLUMNS if layout == TRACKING and not eta_window else frozenset()
+        statements.append(_insert(layout, row, "ON CONFLICT DO NOTHING", leave_out))
         if layout == TELEMETRY:
             statements.append(_insert(DRONE_LATEST, row, LATEST_UPSERT))
         elif layout == DELIVERY_EVENTS and delivery_current:
@@ -373,12 +383,16 @@ def as_sql(placed: Iterable[tuple[TableLayout, Row]], delivery_current: bool = T
     return "\n".join(statements) + "\n"
 
 
-def _insert(layout: TableLayout, row: Row, conflict: str) -> str:
-    columns = ", ".join(layout.column_names)
-    values = ", ".join(
-        f"CAST({_literal(value)} AS {kind})"
-        for value, kind in zip(row, layout.column_types, strict=True)
-    )
+def _insert(
+    layout: TableLayout, row: Row, conflict: str, leave_out: frozenset[str] = frozenset()
+) -> str:
+    kept = [
+        (name, value, kind)
+        for name, value, kind in zip(layout.column_names, row, layout.column_types, strict=True)
+        if name not in leave_out
+    ]
+    columns = ", ".join(name for name, _, _ in kept)
+    values = ", ".join(f"CAST({_literal(value)} AS {kind})" for _, value, kind in kept)
     return f"INSERT INTO {layout.name} ({columns}) VALUES ({values}) {conflict};"
 
 
