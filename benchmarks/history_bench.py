@@ -919,6 +919,25 @@ def _compressed(r: dict[str, Any], after: str, before: str, table: str = "teleme
     return f"{found[after]:,} ({found[before]:,})" if found else "-"
 
 
+def write_summary(out: Path | None, fixes: list[int], extra: dict[str, Any]) -> None:
+    """Print (and keep in `out`) the run's machine, command and history lengths."""
+    machine = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        **extra.get("machine", {}),
+        "load_average": os.getloadavg(),
+    }
+    summary = {
+        **extra,
+        "machine": machine,
+        "command": " ".join(sys.argv),
+        "fixes": fixes,
+    }
+    print(json.dumps(summary))
+    if out:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--fixes", type=int, nargs="+", default=[0, 10_000_000])
@@ -1006,18 +1025,7 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         if args.out:
             (args.out / f"history_{n}.json").write_text(json.dumps(result, indent=1) + "\n")
-    summary = {
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average": os.getloadavg(),
-        },
-        "command": " ".join(sys.argv),
-        "fixes": args.fixes,
-    }
-    print(json.dumps(summary))
-    if args.out:
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_summary(args.out, args.fixes, {})
 
 
 if __name__ == "__main__":

@@ -59,7 +59,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -526,20 +525,11 @@ def main() -> None:
         print(json.dumps(result), flush=True)
         if args.out:
             (args.out / f"history_{n}.json").write_text(json.dumps(result, indent=1) + "\n")
-    summary = {
-        "label": LABEL,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "load_average_at_start": load_at_start,
-            "load_average": os.getloadavg(),
-        },
-        "command": " ".join(sys.argv),
-        "fixes": args.fixes,
-    }
-    print(json.dumps(summary))
-    if args.out:
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    hb.write_summary(
+        args.out,
+        args.fixes,
+        {"label": LABEL, "machine": {"load_average_at_start": load_at_start}},
+    )
 
 
 if __name__ == "__main__":
